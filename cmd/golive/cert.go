@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/hcert"
+	"github.com/golive-dev/golive/issuer/pki"
+	"github.com/golive-dev/golive/issuer/printout"
+)
+
+func newCertCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cert",
+		Short: "Issue, verify and inspect EU Digital COVID Certificates",
+		Example: `  golive cert issue --pki ./pki payload.json
+  golive cert verify --trust ./pki/trustlist.json @cert.txt
+  golive cert revocation-hash @cert.txt`,
+	}
+	cmd.AddCommand(newCertIssueCmd(), newCertVerifyCmd(), newCertRevocationHashCmd())
+	return cmd
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// parseValidity reads durations like "365d", "72h" or "1h30m".
+func parseValidity(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%q is not a whole number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration like 365d or 72h", s)
+	}
+	return v, nil
+}
+
+// defaultValidity is the customary lifetime of each certificate type.
+func defaultValidity(t dcc.Type) time.Duration {
+	if t == dcc.TypeTest {
+		return 3 * 24 * time.Hour
+	}
+	return 365 * 24 * time.Hour
+}
+
+func readInput(cmd *cobra.Command, arg string) ([]byte, error) {
+	if arg == "-" {
+		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	}
+	return os.ReadFile(arg)
+}
+
+func newCertIssueCmd() *cobra.Command {
+	var (
+		pkiDir, validity, format, out, uvciIssuer string
+		signer                                    int
+	)
+	cmd := &cobra.Command{
+		Use:   "issue --pki DIR [PAYLOAD.json|-]",
+		Short: "Sign a DCC payload and print the HC1 string (or write its QR PNG or PDF)",
+		Long: `Reads a DCC payload (schema 1.3.x JSON) from a file or standard input,
+fills ci (a new UVCI), fnt and gnt when they are missing, validates it and
+signs it with one of the DSCs in the PKI folder. An invalid payload gets every
+field error, one per line, and exit code 2.`,
+		Example: `  golive cert issue --pki ./pki vaccination.json
+  golive cert issue --pki ./pki --format png --out cert.png vaccination.json
+  cat test.json | golive cert issue --pki ./pki --validity 72h -`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pkiDir == "" {
+				return usageErr("cert issue needs --pki DIR (create one with 'golive pki init --out DIR')")
+			}
+			format = strings.ToLower(format)
+			if format != "hc1" && format != "png" && format != "pdf" {
+				return usageErr("--format %q is not one of hc1, png, pdf", format)
+			}
+			if format != "hc1" && out == "" {
+				return usageErr("--format %s writes a binary file: give --out FILE", format)
+			}
+			src := "-"
+			if len(args) == 1 {
+				src = args[0]
+			}
+			raw, err := readInput(cmd, src)
+			if err != nil {
+				return usageErr("cannot read the payload: %v", err)
+			}
+			set, err := pki.Load(pkiDir)
+			if err != nil {
+				return failErr("cannot load the PKI: %v (create one with 'golive pki init --out %s')", err, pkiDir)
+			}
+			if signer < 1 || signer > len(set.DSCs) {
+				return usageErr("--signer %d does not exist: %s has signers 1 to %d", signer, pkiDir, len(set.DSCs))
+			}
+			dsc := set.DSCs[signer-1]
+
+			now := time.Now()
+			cert, err := dcc.ParseDraft(raw)
+			if err != nil {
+				return fieldErrors(cmd, err)
+			}
+			cert.Normalize()
+			country := "DE"
+			if c := set.CSCA.Cert.Subject.Country; len(c) > 0 {
+				country = c[0]
+			}
+			if cert.UVCI() == "" {
+				ci, err := dcc.NewUVCI(country, uvciIssuer, rand.Reader)
+				if err != nil {
+					return usageErr("cannot make a UVCI: %v", err)
+				}
+				cert.SetUVCI(ci)
+			}
+			if err := cert.Validate(dcc.ValidateOptions{Now: now}); err != nil {
+				return fieldErrors(cmd, err)
+			}
+			life := defaultValidity(cert.Type())
+			if validity != "" {
+				if life, err = parseValidity(validity); err != nil {
+					return usageErr("--validity: %v", err)
+				}
+			}
+			exp := now.Add(life)
+			if exp.After(dsc.Cert.NotAfter) {
+				// A certificate must not outlive the key that signed it.
+				exp = dsc.Cert.NotAfter
+				fmt.Fprintf(cmd.ErrOrStderr(), "golive: validity shortened to the DSC's end, %s\n", exp.Format(time.RFC3339))
+			}
+			hc1, err := hcert.Encode(cert, dsc, hcert.EncodeOptions{Issuer: country, IssuedAt: now, ExpiresAt: exp})
+			if err != nil {
+				return failErr("cannot sign: %v", err)
+			}
+			switch format {
+			case "hc1":
+				if out == "" {
+					fmt.Fprintln(cmd.OutOrStdout(), hc1)
+					return nil
+				}
+				return writeOut(out, []byte(hc1+"\n"))
+			case "png":
+				img, err := printout.QRPNG(hc1, 0)
+				if err != nil {
+					return failErr("cannot draw the QR code: %v", err)
+				}
+				return writeOut(out, img)
+			default:
+				var buf bytes.Buffer
+				if err := printout.WritePDF(&buf, summaryOf(cert, hc1, country, now, exp)); err != nil {
+					return failErr("cannot write the PDF: %v", err)
+				}
+				return writeOut(out, buf.Bytes())
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pkiDir, "pki", "", "PKI folder made by 'golive pki init' (required)")
+	f.IntVar(&signer, "signer", 1, "which DSC signs (1-based)")
+	f.StringVar(&validity, "validity", "", "certificate lifetime, e.g. 365d or 72h (default 365d; 3d for tests)")
+	f.StringVar(&format, "format", "hc1", "output: hc1 (text), png (QR code) or pdf (customer printout)")
+	f.StringVar(&out, "out", "", "file to write instead of standard output")
+	f.StringVar(&uvciIssuer, "uvci-issuer", "GL", "issuer code inside generated UVCIs")
+	return cmd
+}
+
+// fieldErrors prints every validation error on its own line and exits 2.
+func fieldErrors(cmd *cobra.Command, err error) error {
+	var ve *dcc.ValidationError
+	if errors.As(err, &ve) {
+		for _, l := range ve.Lines() {
+			fmt.Fprintln(cmd.ErrOrStderr(), l)
+		}
+		return &exitError{code: 2, msg: fmt.Sprintf("golive: the payload has %d error(s); fix the fields above", len(ve.Errors))}
+	}
+	return usageErr("invalid payload: %v", err)
+}
+
+func writeOut(path string, data []byte) error {
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return failErr("cannot write %s: %v", path, err)
+	}
+	return nil
+}
+
+// summaryOf turns a certificate into the lines printed for the customer.
+func summaryOf(c *dcc.Certificate, hc1, country string, iat, exp time.Time) printout.Summary {
+	vs := dcc.ValueSets()
+	s := printout.Summary{
+		HC1: hc1, FamilyName: c.Nam.Fn, GivenName: c.Nam.Gn, DateOfBirth: c.Dob,
+		UVCI: c.UVCI(), IssuedAt: iat, ExpiresAt: exp, Country: country,
+	}
+	if s.FamilyName == "" {
+		s.FamilyName = c.Nam.Fnt
+	}
+	add := func(label, value string) {
+		if value != "" {
+			s.Lines = append(s.Lines, printout.Line{Label: label, Value: value})
+		}
+	}
+	switch c.Type() {
+	case dcc.TypeVaccination:
+		v := c.V[0]
+		s.Type, s.Issuer = "Vaccination", v.Is
+		add("Disease", vs.Display(dcc.SetDisease, v.Tg))
+		add("Vaccine", vs.Display(dcc.SetVaccineProduct, v.Mp))
+		add("Vaccine type", vs.Display(dcc.SetVaccineProphylaxis, v.Vp))
+		add("Manufacturer", vs.Display(dcc.SetVaccineManufacturer, v.Ma))
+		add("Dose", fmt.Sprintf("%d/%d", v.Dn, v.Sd))
+		add("Date of vaccination", v.Dt)
+		add("Country", vs.Display(dcc.SetCountry, v.Co))
+	case dcc.TypeTest:
+		t := c.T[0]
+		s.Type, s.Issuer = "Test", t.Is
+		add("Disease", vs.Display(dcc.SetDisease, t.Tg))
+		add("Test type", vs.Display(dcc.SetTestType, t.Tt))
+		add("Test name", t.Nm)
+		add("Test device", t.Ma)
+		add("Sample collected", t.Sc)
+		add("Result", vs.Display(dcc.SetTestResult, t.Tr))
+		add("Testing centre", t.Tc)
+		add("Country", vs.Display(dcc.SetCountry, t.Co))
+	case dcc.TypeRecovery:
+		r := c.R[0]
+		s.Type, s.Issuer = "Recovery", r.Is
+		add("Disease", vs.Display(dcc.SetDisease, r.Tg))
+		add("First positive test", r.Fr)
+		add("Valid from", r.Df)
+		add("Valid until", r.Du)
+		add("Country", vs.Display(dcc.SetCountry, r.Co))
+	}
+	return s
+}
+
+func newCertVerifyCmd() *cobra.Command {
+	var (
+		trust, at string
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --trust TRUSTLIST.json (HC1|@FILE|IMAGE.png|-)",
+		Short: "Verify a certificate the way a verifier app would",
+		Long: `Checks prefix, Base45, zlib, CBOR, COSE_Sign1, the signature against every
+DSC in the trust list with the certificate's kid, validity and key usage.
+Exit 0 and the payload when valid; exit 1 and the reason code when not.
+A PNG or JPEG path is read as a QR code image.`,
+		Example: `  golive cert verify --trust ./pki/trustlist.json 'HC1:NCF...'
+  golive cert verify --trust ./pki/trustlist.json cert.png
+  golive cert verify --trust ./pki/trustlist.json --at 2027-01-01T00:00:00Z --json @cert.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if trust == "" {
+				return usageErr("cert verify needs --trust TRUSTLIST.json (e.g. the trustlist.json of 'golive pki init')")
+			}
+			now := time.Now()
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return usageErr("--at %q is not an RFC 3339 time like 2021-06-14T10:00:00Z", at)
+				}
+				now = t
+			}
+			tl, err := pki.LoadTrustList(trust)
+			if err != nil {
+				return failErr("cannot load the trust list: %v", err)
+			}
+			hc1, err := certArg(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := hcert.Verify(hc1, tl, hcert.VerifyOptions{Now: now})
+			if err != nil {
+				return failErr("verify: %v", err)
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(verifyJSON(res)); err != nil {
+					return failErr("verify: %v", err)
+				}
+			} else if res.Valid {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				_ = enc.Encode(res.Decoded.Payload)
+			} else {
+				fmt.Fprintln(w, res.Reason)
+			}
+			if !res.Valid {
+				return quietFail(1)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&trust, "trust", "", "trust list JSON (required)")
+	cmd.Flags().StringVar(&at, "at", "", "verify as of this RFC 3339 time instead of now")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole result as JSON")
+	return cmd
+}
+
+type verifyOutput struct {
+	Valid     bool             `json:"valid"`
+	Reason    string           `json:"reason,omitempty"`
+	Kid       string           `json:"kid,omitempty"`
+	Issuer    string           `json:"issuer,omitempty"`
+	IssuedAt  *time.Time       `json:"issued_at,omitempty"`
+	ExpiresAt *time.Time       `json:"expires_at,omitempty"`
+	Payload   *dcc.Certificate `json:"payload,omitempty"`
+}
+
+func verifyJSON(res *hcert.Result) verifyOutput {
+	o := verifyOutput{Valid: res.Valid, Reason: string(res.Reason)}
+	if d := res.Decoded; d != nil {
+		o.Kid, o.Issuer, o.Payload = b64(d.Kid), d.Issuer, d.Payload
+		if !d.IssuedAt.IsZero() {
+			o.IssuedAt = &d.IssuedAt
+		}
+		if !d.ExpiresAt.IsZero() {
+			o.ExpiresAt = &d.ExpiresAt
+		}
+	}
+	return o
+}
+
+// certArg resolves a certificate argument: "-" (stdin), "@FILE" (text file),
+// a PNG or JPEG image holding the QR code, or the HC1 string itself.
+func certArg(cmd *cobra.Command, arg string) (string, error) {
+	var data []byte
+	var err error
+	switch {
+	case arg == "-":
+		data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	case strings.HasPrefix(arg, "@"):
+		data, err = os.ReadFile(arg[1:])
+	case isImagePath(arg):
+		data, err = os.ReadFile(arg)
+	default:
+		return strings.TrimSpace(arg), nil
+	}
+	if err != nil {
+		return "", usageErr("cannot read the certificate: %v", err)
+	}
+	if isImage(data) {
+		text, err := printout.DecodeQR(bytes.NewReader(data))
+		if err != nil {
+			return "", failErr("no readable QR code in %s: %v", arg, err)
+		}
+		return text, nil
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func isImagePath(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
+}
+
+func isImage(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff})
+}
+
+func newCertRevocationHashCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revocation-hash (HC1|@FILE|IMAGE.png|-)",
+		Short: "Print the three DCC revocation hashes of a certificate",
+		Long: `Prints SIGNATURE (SHA-256 over the COSE signature; ECDSA: r only), UCI
+(over the UVCI) and COUNTRYCODEUCI (over issuing country + UVCI), each the
+first 16 bytes, in hex, as used in DCC revocation lists.`,
+		Example: `  golive cert revocation-hash @cert.txt
+  golive cert revocation-hash 'HC1:NCF...'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			hc1, err := certArg(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			d, err := hcert.Decode(hc1)
+			if err != nil {
+				return failErr("cannot decode the certificate: %v", err)
+			}
+			hs, err := hcert.RevocationHashes(d)
+			if err != nil {
+				return failErr("cannot compute the hashes: %v", err)
+			}
+			for _, t := range []hcert.HashType{hcert.HashSignature, hcert.HashUCI, hcert.HashCountryCodeUCI} {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-15s %s\n", t, hex.EncodeToString(hs[t]))
+			}
+			return nil
+		},
+	}
+}
