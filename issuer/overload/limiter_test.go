@@ -1,0 +1,335 @@
+package overload
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond (state changes made by other goroutines) for up to 2 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func TestLimiterBurstOf200Against4Slots(t *testing.T) {
+	const (
+		goroutines = 200
+		slots      = 4
+		queue      = 8
+		work       = 2 * time.Millisecond
+	)
+	l := NewLimiter("sign", slots, queue, 50*time.Millisecond)
+	var (
+		cur, peak         atomic.Int64
+		ok, full, timeout atomic.Int64
+		mu                sync.Mutex
+		rejectLatencies   []time.Duration
+		wg                sync.WaitGroup
+		start             = make(chan struct{})
+	)
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t0 := time.Now()
+			release, err := l.Acquire(context.Background())
+			took := time.Since(t0)
+			switch {
+			case err == nil:
+				n := cur.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(work)
+				cur.Add(-1)
+				release()
+				ok.Add(1)
+			case errors.Is(err, ErrOverloaded):
+				full.Add(1)
+				mu.Lock()
+				rejectLatencies = append(rejectLatencies, took)
+				mu.Unlock()
+				if ra, found := RetryAfter(err); !found || ra < time.Second || ra > 30*time.Second {
+					t.Errorf("RetryAfter %v, %v", ra, found)
+				}
+			case errors.Is(err, ErrQueueTimeout):
+				timeout.Add(1)
+			default:
+				t.Errorf("unexpected error %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	if p := peak.Load(); p > slots {
+		t.Fatalf("peak in flight %d > %d", p, slots)
+	} else if p < slots {
+		t.Errorf("peak in flight %d: the limiter never filled its %d slots", p, slots)
+	}
+	if full.Load() == 0 {
+		t.Fatal("no request was rejected for a full queue")
+	}
+	if got := ok.Load() + full.Load() + timeout.Load(); got != goroutines {
+		t.Fatalf("outcomes add up to %d", got)
+	}
+	if uint64(full.Load()) != l.Rejected() || uint64(timeout.Load()) != l.TimedOut() || uint64(ok.Load()) != l.Admitted() {
+		t.Fatalf("counters: rejected %d/%d timedout %d/%d admitted %d/%d",
+			l.Rejected(), full.Load(), l.TimedOut(), timeout.Load(), l.Admitted(), ok.Load())
+	}
+	// At least the slots plus the queue were served.
+	if ok.Load() < slots+queue {
+		t.Errorf("only %d admitted", ok.Load())
+	}
+	if l.InFlight() != 0 || l.Queued() != 0 {
+		t.Fatalf("leaked: in flight %d queued %d", l.InFlight(), l.Queued())
+	}
+
+	slices.Sort(rejectLatencies)
+	n := len(rejectLatencies)
+	p50, p99, worst := rejectLatencies[n/2], rejectLatencies[(n*99)/100], rejectLatencies[n-1]
+	slow := 0
+	for _, d := range rejectLatencies {
+		if d > 5*time.Millisecond {
+			slow++
+		}
+	}
+	t.Logf("admitted %d, queue-full %d, timed out %d; rejection latency p50 %v p99 %v max %v; >5ms: %d",
+		ok.Load(), n, timeout.Load(), p50, p99, worst, slow)
+	// The 503 must go out within 5 ms at p99: count the slow ones.
+	if slow*100 > n {
+		t.Fatalf("%d of %d rejections took over 5 ms", slow, n)
+	}
+}
+
+func TestLimiterSustainedFiveTimesOverload(t *testing.T) {
+	// Open-loop arrivals at 5x capacity for 300 ms: 2 slots x 5 ms work
+	// = 400/s capacity; arrivals every 0.5 ms = 2000/s.
+	l := NewLimiter("sign", 2, 4, 20*time.Millisecond)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		rejected []time.Duration
+		admitted atomic.Int64
+	)
+	tick := time.NewTicker(500 * time.Microsecond)
+	defer tick.Stop()
+	end := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(end) {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			release, err := l.Acquire(context.Background())
+			if err != nil {
+				if errors.Is(err, ErrOverloaded) {
+					d := time.Since(t0)
+					mu.Lock()
+					rejected = append(rejected, d)
+					mu.Unlock()
+				}
+				return
+			}
+			admitted.Add(1)
+			time.Sleep(5 * time.Millisecond)
+			release()
+		}()
+	}
+	wg.Wait()
+	if len(rejected) == 0 {
+		t.Fatal("no rejections at 5x overload")
+	}
+	slices.Sort(rejected)
+	slow := 0
+	for _, d := range rejected {
+		if d > 5*time.Millisecond {
+			slow++
+		}
+	}
+	t.Logf("admitted %d, rejected %d, rejection p99 %v, >5ms %d, service time %v",
+		admitted.Load(), len(rejected), rejected[len(rejected)*99/100], slow, l.ServiceTime())
+	if slow*100 > len(rejected) {
+		t.Fatalf("%d of %d rejections over 5 ms", slow, len(rejected))
+	}
+	// The smoothed service time reflects the 5 ms hold.
+	if st := l.ServiceTime(); st < 4*time.Millisecond || st > 50*time.Millisecond {
+		t.Errorf("service time estimate %v", st)
+	}
+}
+
+func TestLimiterFIFO(t *testing.T) {
+	l := NewLimiter("fifo", 1, 10, 0)
+	hold, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan int, 5)
+	releases := make(chan func(), 5)
+	for i := range 5 {
+		go func() {
+			r, err := l.Acquire(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- i
+			releases <- r
+		}()
+		waitFor(t, "queue growth", func() bool { return l.Queued() == i+1 })
+	}
+	hold()
+	for want := range 5 {
+		got := <-order
+		if got != want {
+			t.Fatalf("admitted %d, want %d (FIFO)", got, want)
+		}
+		if l.InFlight() != 1 {
+			t.Fatalf("in flight %d", l.InFlight())
+		}
+		(<-releases)()
+	}
+	waitFor(t, "drain", func() bool { return l.InFlight() == 0 })
+}
+
+func TestLimiterQueueTimeoutAndCancel(t *testing.T) {
+	l := NewLimiter("t", 1, 2, 30*time.Millisecond)
+	hold, _ := l.Acquire(context.Background())
+
+	t0 := time.Now()
+	_, err := l.Acquire(context.Background())
+	waited := time.Since(t0)
+	if !errors.Is(err, ErrQueueTimeout) || errors.Is(err, ErrOverloaded) {
+		t.Fatalf("want ErrQueueTimeout, got %v", err)
+	}
+	if waited < 30*time.Millisecond || waited > 500*time.Millisecond {
+		t.Fatalf("waited %v for a 30 ms maxWait", waited)
+	}
+	if _, ok := RetryAfter(err); !ok {
+		t.Fatal("timeout without RetryAfter")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Acquire(ctx)
+		done <- err
+	}()
+	waitFor(t, "queued", func() bool { return l.Queued() == 1 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if l.Queued() != 0 || l.Cancelled() != 1 || l.TimedOut() != 1 {
+		t.Fatalf("queued %d cancelled %d timedout %d", l.Queued(), l.Cancelled(), l.TimedOut())
+	}
+	// Already-cancelled context: no slot, no queueing.
+	if _, err := l.Acquire(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled ctx: %v", err)
+	}
+	hold()
+	hold() // second release is a no-op
+	if l.InFlight() != 0 {
+		t.Fatalf("double release corrupted count: %d", l.InFlight())
+	}
+	r, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r()
+}
+
+func TestLimiterZeroQueueRejectsImmediately(t *testing.T) {
+	l := NewLimiter("nq", 1, 0, time.Second)
+	hold, _ := l.Acquire(context.Background())
+	defer hold()
+	t0 := time.Now()
+	_, err := l.Acquire(context.Background())
+	if !errors.Is(err, ErrOverloaded) || time.Since(t0) > 50*time.Millisecond {
+		t.Fatalf("err %v after %v", err, time.Since(t0))
+	}
+}
+
+func TestLimiterNoLeakUnderCancellationRaces(t *testing.T) {
+	// Waiters give up (timeout or cancel) at the same moments slots are
+	// handed over; afterwards every slot must be free again.
+	l := NewLimiter("race", 3, 20, time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%3)*300*time.Microsecond+200*time.Microsecond)
+			defer cancel()
+			r, err := l.Acquire(ctx)
+			if err == nil {
+				time.Sleep(200 * time.Microsecond)
+				r()
+			}
+		}()
+	}
+	wg.Wait()
+	if l.InFlight() != 0 || l.Queued() != 0 {
+		t.Fatalf("in flight %d, queued %d after all finished", l.InFlight(), l.Queued())
+	}
+	total := l.Admitted() + l.Rejected() + l.TimedOut() + l.Cancelled()
+	if total != 400 {
+		t.Fatalf("outcomes %d, want 400", total)
+	}
+	var rels []func()
+	for range 3 {
+		r, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatalf("slot lost: %v", err)
+		}
+		rels = append(rels, r)
+	}
+	for _, r := range rels {
+		r()
+	}
+}
+
+func TestSuggestRetry(t *testing.T) {
+	tests := []struct {
+		svc    time.Duration
+		queued int
+		slots  int
+		want   time.Duration
+	}{
+		{0, 0, 4, time.Second},                                   // no data: floor
+		{100 * time.Millisecond, 8, 4, time.Second},              // 225 ms -> floor 1 s
+		{2 * time.Second, 8, 4, 4500 * time.Millisecond},         // 2 s x 9 / 4
+		{4 * time.Second, 9, 10, 4 * time.Second},                // 4 s x 10 / 10
+		{10 * time.Second, 100, 2, 30 * time.Second},             // capped
+		{1500 * time.Millisecond, 1, 1, 3000 * time.Millisecond}, // 1.5 s x 2
+	}
+	for _, tc := range tests {
+		if got := suggestRetry(tc.svc, tc.queued, tc.slots); got != tc.want {
+			t.Errorf("suggestRetry(%v, %d, %d) = %v, want %v", tc.svc, tc.queued, tc.slots, got, tc.want)
+		}
+	}
+}
+
+func TestNewLimiterPanicsOnBadConfig(t *testing.T) {
+	for _, c := range [][2]int{{0, 1}, {1, -1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewLimiter(%d, %d) did not panic", c[0], c[1])
+				}
+			}()
+			NewLimiter("x", c[0], c[1], 0)
+		}()
+	}
+}
