@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CreatePharmacy stores a new pharmacy account and returns it as stored
+// (ID assigned when empty, status pending when empty). ErrExists when the
+// Telematik-ID, ID or client id is taken.
+func (s *Store) CreatePharmacy(ctx context.Context, p Pharmacy, actor string) (Pharmacy, error) {
+	if p.TelematikID == "" {
+		return Pharmacy{}, fmt.Errorf("%w: pharmacy without Telematik-ID", ErrInvalid)
+	}
+	if p.ID == "" {
+		var b [12]byte
+		rand.Read(b[:])
+		p.ID = "ph_" + hex.EncodeToString(b[:])
+	}
+	if p.Status == "" {
+		p.Status = PharmacyPending
+	}
+	if !p.Status.valid() {
+		return Pharmacy{}, fmt.Errorf("%w: pharmacy status %q", ErrInvalid, p.Status)
+	}
+	now := s.clock()
+	err := s.write(ctx, func(ctx context.Context, tx querier) error {
+		c := p.Credentials
+		_, err := tx.ExecContext(ctx, `INSERT INTO pharmacies (id, telematik_id, register_id, status, name, street,
+			postal_code, city, email, register_verified, documents_sha256, client_id, secret_hash, password_hash,
+			activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.TelematikID, p.RegisterID, p.Status, p.Name, p.Street, p.PostalCode, p.City, p.Email,
+			p.RegisterVerified, p.DocumentsSHA256, nullString(c.ClientID), c.SecretHash, c.PasswordHash,
+			c.ActivationCodeHash, nanos(c.ActivationExpiresAt), p.ActivationAttempts, now.UnixNano(), now.UnixNano())
+		if isUnique(err) {
+			return fmt.Errorf("store: pharmacy %s (Telematik-ID %s): %w", p.ID, p.TelematikID, ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("store: create pharmacy: %w", err)
+		}
+		return appendAudit(ctx, tx, now, actor, "pharmacy.created", p.ID,
+			map[string]any{"telematik_id": p.TelematikID, "status": p.Status, "register_verified": p.RegisterVerified})
+	})
+	if err != nil {
+		return Pharmacy{}, err
+	}
+	p.CreatedAt = time.Unix(0, now.UnixNano()).UTC() // as a read will return it
+	p.UpdatedAt = p.CreatedAt
+	return p, nil
+}
+
+const pharmacyCols = `id, telematik_id, register_id, status, name, street, postal_code, city, email,
+	register_verified, documents_sha256, client_id, secret_hash, password_hash, activation_code_hash,
+	activation_expires_at, activation_attempts, created_at, updated_at`
+
+func (s *Store) pharmacyBy(ctx context.Context, q querier, col, val string) (Pharmacy, error) {
+	var (
+		p                Pharmacy
+		clientID         sql.NullString
+		expires          sql.NullInt64
+		created, updated int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT `+pharmacyCols+` FROM pharmacies WHERE `+col+` = ?`, val).Scan(
+		&p.ID, &p.TelematikID, &p.RegisterID, &p.Status, &p.Name, &p.Street, &p.PostalCode, &p.City, &p.Email,
+		&p.RegisterVerified, &p.DocumentsSHA256, &clientID, &p.Credentials.SecretHash, &p.Credentials.PasswordHash,
+		&p.Credentials.ActivationCodeHash, &expires, &p.ActivationAttempts, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Pharmacy{}, fmt.Errorf("store: pharmacy with %s %q: %w", col, val, ErrNotFound)
+	}
+	if err != nil {
+		return Pharmacy{}, fmt.Errorf("store: pharmacy with %s %q: %w", col, val, err)
+	}
+	p.Credentials.ClientID = clientID.String
+	p.Credentials.ActivationExpiresAt = fromNanos(expires)
+	p.CreatedAt = time.Unix(0, created).UTC()
+	p.UpdatedAt = time.Unix(0, updated).UTC()
+	return p, nil
+}
+
+// Pharmacy returns a pharmacy by ID or ErrNotFound.
+func (s *Store) Pharmacy(ctx context.Context, id string) (Pharmacy, error) {
+	return s.pharmacyBy(ctx, s.rdb, "id", id)
+}
+
+// PharmacyByClientID returns the pharmacy holding a client id.
+func (s *Store) PharmacyByClientID(ctx context.Context, clientID string) (Pharmacy, error) {
+	if clientID == "" {
+		return Pharmacy{}, fmt.Errorf("store: empty client id: %w", ErrNotFound)
+	}
+	return s.pharmacyBy(ctx, s.rdb, "client_id", clientID)
+}
+
+// PharmacyByTelematikID returns the pharmacy with a Telematik-ID.
+func (s *Store) PharmacyByTelematikID(ctx context.Context, telematikID string) (Pharmacy, error) {
+	return s.pharmacyBy(ctx, s.rdb, "telematik_id", telematikID)
+}
+
+// SetPharmacyStatus changes a pharmacy's status (audited with actor).
+func (s *Store) SetPharmacyStatus(ctx context.Context, id string, status PharmacyStatus, actor string) error {
+	if !status.valid() {
+		return fmt.Errorf("%w: pharmacy status %q", ErrInvalid, status)
+	}
+	now := s.clock()
+	return s.write(ctx, func(ctx context.Context, tx querier) error {
+		p, err := s.pharmacyBy(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if p.Status == status {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pharmacies SET status = ?, updated_at = ? WHERE id = ?`,
+			status, now.UnixNano(), id); err != nil {
+			return fmt.Errorf("store: pharmacy %s status: %w", id, err)
+		}
+		return appendAudit(ctx, tx, now, actor, "pharmacy.status", id, map[string]any{"from": p.Status, "to": status})
+	})
+}
+
+// SetCredentials replaces all of a pharmacy's credential material (e.g. a
+// secret rotation or an admin reset). ErrExists if the client id is taken.
+func (s *Store) SetCredentials(ctx context.Context, id string, c Credentials, actor string) error {
+	now := s.clock()
+	return s.write(ctx, func(ctx context.Context, tx querier) error {
+		if err := updateCredentials(ctx, tx, id, c, now); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, now, actor, "pharmacy.credentials", id, map[string]any{"client_id": c.ClientID})
+	})
+}
+
+func updateCredentials(ctx context.Context, tx querier, id string, c Credentials, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE pharmacies SET client_id = ?, secret_hash = ?, password_hash = ?,
+		activation_code_hash = ?, activation_expires_at = ?, updated_at = ? WHERE id = ?`,
+		nullString(c.ClientID), c.SecretHash, c.PasswordHash, c.ActivationCodeHash, nanos(c.ActivationExpiresAt),
+		now.UnixNano(), id)
+	if isUnique(err) {
+		return fmt.Errorf("store: client id %q: %w", c.ClientID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("store: pharmacy %s credentials: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("store: pharmacy %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Activate moves a pending pharmacy to active with its credentials; the
+// activation code is single-use, so its hash and attempt count are
+// cleared whatever c says. ErrState unless the pharmacy is pending.
+func (s *Store) Activate(ctx context.Context, id string, c Credentials, actor string) error {
+	now := s.clock()
+	c.ActivationCodeHash, c.ActivationExpiresAt = "", time.Time{}
+	return s.write(ctx, func(ctx context.Context, tx querier) error {
+		p, err := s.pharmacyBy(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if p.Status != PharmacyPending {
+			return fmt.Errorf("store: pharmacy %s is %s: %w", id, p.Status, ErrState)
+		}
+		if err := updateCredentials(ctx, tx, id, c, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pharmacies SET status = 'active', activation_attempts = 0
+			WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("store: activate pharmacy %s: %w", id, err)
+		}
+		return appendAudit(ctx, tx, now, actor, "pharmacy.activated", id, map[string]any{"client_id": c.ClientID})
+	})
+}
+
+// ActivationFailed counts a wrong activation code and returns the number
+// of wrong codes so far (the portal locks the code out above its limit).
+func (s *Store) ActivationFailed(ctx context.Context, id string) (int, error) {
+	now := s.clock()
+	var n int
+	err := s.write(ctx, func(ctx context.Context, tx querier) error {
+		err := tx.QueryRowContext(ctx, `UPDATE pharmacies SET activation_attempts = activation_attempts + 1,
+			updated_at = ? WHERE id = ? RETURNING activation_attempts`, now.UnixNano(), id).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: pharmacy %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: pharmacy %s activation attempts: %w", id, err)
+		}
+		return appendAudit(ctx, tx, now, "anonymous", "pharmacy.activation_failed", id, map[string]any{"attempts": n})
+	})
+	return n, err
+}
