@@ -1,0 +1,181 @@
+package portal
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The portal's wire types: request and response bodies of the routes in
+// routes.go, exported so clients (tests, the load generator) share them.
+// Errors are problem+json (package problem) everywhere.
+
+// Application is the body of POST /v1/pharmacies.
+type Application struct {
+	Name        string `json:"name"`
+	Street      string `json:"street"`
+	PostalCode  string `json:"postal_code"`
+	City        string `json:"city"`
+	TelematikID string `json:"telematik_id"`
+	Email       string `json:"email"`
+	// Documents as standard base64: a copy of the operating licence and
+	// the night-duty fund's notice (PDF, PNG or JPEG).
+	LicenceDocument string `json:"licence_document"`
+	NightDutyNotice string `json:"night_duty_notice"`
+}
+
+// ApplicationAccepted is the 202 body of POST /v1/pharmacies.
+type ApplicationAccepted struct {
+	PharmacyID string `json:"pharmacy_id"`
+	Status     string `json:"status"`
+}
+
+// Activation is the body of POST /v1/pharmacies/{id}/activate.
+type Activation struct {
+	Code string `json:"code"`
+}
+
+// Credentials is the 200 body of an activation: shown once, never again.
+type Credentials struct {
+	PharmacyID   string `json:"pharmacy_id"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// TokenRequest is the body of POST /v1/token.
+type TokenRequest struct {
+	GrantType    string `json:"grant_type"` // client_credentials or refresh_token
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
+// TokenResponse is the 200 body of POST /v1/token.
+type TokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int    `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int    `json:"refresh_expires_in"`
+	Scope            string `json:"scope"`
+}
+
+// IssueRequest is the body of POST /v1/certificates.
+type IssueRequest struct {
+	// Type is "v", "t" or "r"; optional (taken from the payload).
+	Type string `json:"type,omitempty"`
+	// Payload is the DCC JSON without ci (the portal assigns the UVCI).
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Links point at a certificate's representations or a ticket.
+type Links struct {
+	Self   string `json:"self,omitempty"`
+	PNG    string `json:"png,omitempty"`
+	PDF    string `json:"pdf,omitempty"`
+	Ticket string `json:"ticket,omitempty"`
+}
+
+// Issued is the 201 body of POST /v1/certificates (and of its replays).
+type Issued struct {
+	UVCI  string `json:"uvci"`
+	HC1   string `json:"hc1"`
+	Links Links  `json:"links"`
+}
+
+// Deferred is the 202 body of POST /v1/certificates: no signer could sign
+// in time; the request is kept as a ticket and signed later.
+type Deferred struct {
+	Ticket     string `json:"ticket"`
+	UVCI       string `json:"uvci"`
+	RetryAfter int    `json:"retry_after"` // seconds
+	Links      Links  `json:"links"`
+}
+
+// CertificateView is GET /v1/certificates/{uvci}: metadata, never the
+// holder's name or birth date (those are inside the HC1, which only the
+// owning pharmacy and the admin can fetch, and only while retained).
+type CertificateView struct {
+	UVCI         string     `json:"uvci"`
+	Type         string     `json:"type"`
+	PharmacyID   string     `json:"pharmacy_id"`
+	Status       string     `json:"status"` // "valid" or "revoked"
+	Kid          string     `json:"kid"`
+	Signer       string     `json:"signer,omitempty"`
+	RequestedAt  time.Time  `json:"requested_at"`
+	IssuedAt     time.Time  `json:"issued_at"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
+	HC1          string     `json:"hc1,omitempty"`
+	Links        Links      `json:"links"`
+}
+
+// TicketView is GET /v1/tickets/{id}.
+type TicketView struct {
+	Ticket      string    `json:"ticket"`
+	State       string    `json:"state"` // pending, done, failed
+	UVCI        string    `json:"uvci"`
+	HC1         string    `json:"hc1,omitempty"`
+	FailureCode string    `json:"failure_code,omitempty"`
+	RetryAfter  int       `json:"retry_after,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	Links       Links     `json:"links"`
+}
+
+// VerifyRequest is the body of POST /v1/verify.
+type VerifyRequest struct {
+	HC1 string `json:"hc1"`
+}
+
+// VerifyResult is what a verifier app would conclude, without the holder's
+// name or birth date.
+type VerifyResult struct {
+	Valid     bool       `json:"valid"`
+	Reason    string     `json:"reason,omitempty"`
+	Revoked   bool       `json:"revoked"`
+	UVCI      string     `json:"uvci,omitempty"`
+	Type      string     `json:"type,omitempty"`
+	Kid       string     `json:"kid,omitempty"`
+	Issuer    string     `json:"issuer,omitempty"`
+	IssuedAt  *time.Time `json:"issued_at,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Readiness is the 200 body of GET /readyz.
+type Readiness struct {
+	Status           string `json:"status"`
+	SignersAvailable int    `json:"signers_available"`
+	DeferredBacklog  int64  `json:"deferred_backlog"`
+}
+
+// Event is one audit entry or fraud event as the admin API shows it.
+type Event struct {
+	ID         int64           `json:"id"`
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor,omitempty"`
+	Action     string          `json:"action,omitempty"`
+	Subject    string          `json:"subject,omitempty"`
+	PharmacyID string          `json:"pharmacy_id,omitempty"`
+	Kind       string          `json:"kind,omitempty"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// EventPage is GET /v1/admin/audit and /v1/admin/fraud-events; pass
+// next_after as ?after= for the next page.
+type EventPage struct {
+	Entries []Event `json:"entries"`
+	Next    int64   `json:"next_after,omitempty"`
+}
+
+// PharmacyState answers the admin POSTs.
+type PharmacyState struct {
+	PharmacyID string `json:"pharmacy_id"`
+	Status     string `json:"status"`
+	Revoked    *int   `json:"revoked,omitempty"`
+}
+
+// AdminRequest is the optional body of the admin POSTs.
+type AdminRequest struct {
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since,omitzero"` // revoke-all: only certificates requested since
+}

@@ -1,0 +1,431 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/fraud"
+)
+
+// Profile names.
+const (
+	ProfileHardened  = "hardened"
+	ProfileNaive2021 = "naive-2021"
+)
+
+// Duration is a time.Duration written as "60s", "12h0m0s" in JSON, so
+// --print-config is readable and --config files are writable by hand.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalText writes Go duration syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads Go duration syntax ("1h30m", "250ms", "0").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// RouteLimit is the admission control of one group of routes: at most
+// MaxConcurrent requests in flight, at most MaxQueue more waiting, each for
+// at most MaxQueueWait. Excess gets 503 + Retry-After at once.
+// MaxConcurrent 0 means no limit at all (the 2021 portal).
+type RouteLimit struct {
+	MaxConcurrent int      `json:"max_concurrent"`
+	MaxQueue      int      `json:"max_queue"`
+	MaxQueueWait  Duration `json:"max_queue_wait"`
+}
+
+// RouteLimits groups the routes by cost.
+type RouteLimits struct {
+	// Issue: POST /v1/certificates (validation, registry writes, a signer call).
+	Issue RouteLimit `json:"issue"`
+	// Login: POST /v1/token.
+	Login RouteLimit `json:"login"`
+	// Onboarding: POST /v1/pharmacies and .../activate.
+	Onboarding RouteLimit `json:"onboarding"`
+	// Read: tickets, certificate metadata, PNG and PDF, revocations, trust list.
+	Read RouteLimit `json:"read"`
+	// Verify: POST /v1/verify (a signature check per request).
+	Verify RouteLimit `json:"verify"`
+	// Admin: /v1/admin/...
+	Admin RouteLimit `json:"admin"`
+}
+
+// QuotaConfig is the per-pharmacy issuance quota: a token bucket of Rate
+// certificates per second up to Burst. Over it: 429 + Retry-After.
+type QuotaConfig struct {
+	Enabled bool    `json:"enabled"`
+	Rate    float64 `json:"rate_per_second"`
+	Burst   int     `json:"burst"`
+}
+
+// AnomalyConfig configures fraud detection (package fraud).
+type AnomalyConfig struct {
+	Enabled bool `json:"enabled"`
+	// OpeningHours "08:00-20:00" in TimeZone; issuance outside them counts
+	// as off-hours (the 2021 abuse issued mostly 21:00-24:00).
+	OpeningHours string `json:"opening_hours"`
+	TimeZone     string `json:"time_zone"`
+	// OffHoursLimit certificates outside opening hours per OffHoursWindow
+	// are tolerated (night duty); the next one suspends the pharmacy.
+	OffHoursLimit  int      `json:"off_hours_limit"`
+	OffHoursWindow Duration `json:"off_hours_window"`
+	// Volume rule: more than max(VolumeFloor, BaselineFactor x the
+	// pharmacy's own mean per VolumeWindow over BaselineWindow).
+	VolumeWindow   Duration `json:"volume_window"`
+	VolumeFloor    int      `json:"volume_floor"`
+	BaselineFactor float64  `json:"baseline_factor"`
+	BaselineWindow Duration `json:"baseline_window"`
+	// SuspendPharmacy suspends the pharmacy on an anomaly (else only an
+	// event and an audit entry are recorded).
+	SuspendPharmacy bool `json:"suspend_pharmacy"`
+	// RevokeSinceAnomaly revokes every certificate the pharmacy issued
+	// since the anomaly began.
+	RevokeSinceAnomaly bool `json:"revoke_since_anomaly"`
+}
+
+// Config holds every behaviour of the portal that differs between the
+// profiles, each as its own field; HardenedConfig and Naive2021Config are
+// the presets.
+type Config struct {
+	// Profile names the preset the config started from (logs, metrics).
+	Profile string `json:"profile"`
+	// Country is the issuing member state (UVCI country, CWT iss).
+	Country string `json:"country"`
+	// UVCIIssuer is the first block of the UVCI's issuer part; the
+	// pharmacy's code follows, so every UVCI names its pharmacy:
+	// URN:UVCI:01:DE:<UVCIIssuer>/<pharmacy code>/<random>#<check>.
+	UVCIIssuer string `json:"uvci_issuer"`
+
+	// --- onboarding ---
+
+	// OnboardingCheckTelematikFormat checks the Telematik-ID's sector and
+	// check digit (naive-2021 only wanted 19 digits).
+	OnboardingCheckTelematikFormat bool `json:"onboarding_check_telematik_format"`
+	// OnboardingVerifyRegister requires the Telematik-ID to be in the
+	// pharmacy register and name and address to match its entry.
+	OnboardingVerifyRegister bool `json:"onboarding_verify_register"`
+	// ActivationToRegisterAddress sends the activation code to the
+	// register's contact address; false sends it to the address in the
+	// application (where the 2021 forgers received theirs).
+	ActivationToRegisterAddress bool `json:"activation_to_register_address"`
+	// ActivationCodeTTL is how long an activation code works.
+	ActivationCodeTTL Duration `json:"activation_code_ttl"`
+	// ActivationMaxAttempts wrong codes void the code.
+	ActivationMaxAttempts int `json:"activation_max_attempts"`
+	// MaxDocumentBytes bounds each uploaded document (after base64).
+	MaxDocumentBytes int64 `json:"max_document_bytes"`
+
+	// --- login ---
+
+	// AccessTokenTTL is the access token lifetime: 60 s after the 2021 fix,
+	// a long-lived password session before it.
+	AccessTokenTTL Duration `json:"access_token_ttl"`
+	// RefreshTokenTTL is a refresh token's lifetime (rotated on each use).
+	RefreshTokenTTL Duration `json:"refresh_token_ttl"`
+	// MaxRefreshTokens bounds the refresh tokens held in memory.
+	MaxRefreshTokens int `json:"max_refresh_tokens"`
+
+	// --- issuance ---
+
+	// RequireIdempotencyKey refuses POST /v1/certificates without one.
+	RequireIdempotencyKey bool `json:"require_idempotency_key"`
+	// IssueDeadline bounds POST /v1/certificates as a whole (0: none, the
+	// request lasts as long as the signer call).
+	IssueDeadline Duration `json:"issue_deadline"`
+	// SignCallTimeout bounds the signing step of one request (every
+	// replica attempt included).
+	SignCallTimeout Duration `json:"sign_call_timeout"`
+	// RetrySignUntilTimeout keeps calling the signers until
+	// SignCallTimeout passes, as the 2021 portal's "create PDF" hung.
+	RetrySignUntilTimeout bool `json:"retry_sign_until_timeout"`
+	// DeferOnSignerUnavailable persists a request no signer can sign in
+	// time and answers 202 with a ticket; false answers 503/504.
+	DeferOnSignerUnavailable bool `json:"defer_on_signer_unavailable"`
+	// DeferredRetryAfter is the Retry-After of a 202 (when to poll).
+	DeferredRetryAfter Duration `json:"deferred_retry_after"`
+	// DeferredDrainRate is how many deferred requests per second the
+	// background worker signs once signers recover (so the backlog does
+	// not knock them over again), DeferredDrainConcurrency how many at once.
+	DeferredDrainRate        float64 `json:"deferred_drain_rate"`
+	DeferredDrainConcurrency int     `json:"deferred_drain_concurrency"`
+	// DeferredMaxAge: a deferred request older than this is failed rather
+	// than signed (the customer has long gone home).
+	DeferredMaxAge Duration `json:"deferred_max_age"`
+	// MaxBodyBytes bounds JSON request bodies (onboarding: documents
+	// included).
+	MaxBodyBytes           int64 `json:"max_body_bytes"`
+	MaxOnboardingBodyBytes int64 `json:"max_onboarding_body_bytes"`
+
+	// --- admission control ---
+
+	Limits        RouteLimits `json:"limits"`
+	PharmacyQuota QuotaConfig `json:"pharmacy_quota"`
+
+	// --- fraud ---
+
+	Anomaly AnomalyConfig `json:"anomaly"`
+
+	// --- operations ---
+	// (How long sealed HC1s and deferred requests are kept is the store's
+	// Retention option.)
+
+	// ReadyRequiresSigner makes /readyz fail while no signer is available.
+	// A portal that defers stays ready: pharmacies keep working.
+	ReadyRequiresSigner bool `json:"ready_requires_signer"`
+	// CleanupInterval is the period of the retention purge.
+	CleanupInterval Duration `json:"cleanup_interval"`
+}
+
+// HardenedConfig is the design that survives 2021: register-checked
+// onboarding, 60 s tokens, idempotent issuance that defers instead of
+// hanging, bounded admission per route, per-pharmacy quotas and anomaly
+// detection that suspends and revokes.
+func HardenedConfig() Config {
+	return Config{
+		Profile:                        ProfileHardened,
+		Country:                        "DE",
+		UVCIIssuer:                     "GL",
+		OnboardingCheckTelematikFormat: true,
+		OnboardingVerifyRegister:       true,
+		ActivationToRegisterAddress:    true,
+		ActivationCodeTTL:              Duration(72 * time.Hour),
+		ActivationMaxAttempts:          5,
+		MaxDocumentBytes:               2 << 20,
+		AccessTokenTTL:                 Duration(60 * time.Second),
+		RefreshTokenTTL:                Duration(12 * time.Hour),
+		MaxRefreshTokens:               200000,
+		RequireIdempotencyKey:          true,
+		IssueDeadline:                  Duration(3 * time.Second),
+		SignCallTimeout:                Duration(1500 * time.Millisecond),
+		RetrySignUntilTimeout:          false,
+		DeferOnSignerUnavailable:       true,
+		DeferredRetryAfter:             Duration(30 * time.Second),
+		DeferredDrainRate:              50,
+		DeferredDrainConcurrency:       8,
+		DeferredMaxAge:                 Duration(72 * time.Hour),
+		MaxBodyBytes:                   64 << 10,
+		MaxOnboardingBodyBytes:         6 << 20,
+		Limits: RouteLimits{
+			Issue:      RouteLimit{MaxConcurrent: 64, MaxQueue: 128, MaxQueueWait: Duration(100 * time.Millisecond)},
+			Login:      RouteLimit{MaxConcurrent: 16, MaxQueue: 64, MaxQueueWait: Duration(200 * time.Millisecond)},
+			Onboarding: RouteLimit{MaxConcurrent: 4, MaxQueue: 16, MaxQueueWait: Duration(500 * time.Millisecond)},
+			Read:       RouteLimit{MaxConcurrent: 32, MaxQueue: 64, MaxQueueWait: Duration(100 * time.Millisecond)},
+			Verify:     RouteLimit{MaxConcurrent: 8, MaxQueue: 32, MaxQueueWait: Duration(100 * time.Millisecond)},
+			Admin:      RouteLimit{MaxConcurrent: 4, MaxQueue: 16, MaxQueueWait: Duration(time.Second)},
+		},
+		// 1 a second with a burst of 60 is far above any pharmacy's honest
+		// need (one workstation made about 12 an hour) and caps what one
+		// stolen login can do.
+		PharmacyQuota: QuotaConfig{Enabled: true, Rate: 1, Burst: 60},
+		Anomaly: AnomalyConfig{
+			Enabled:            true,
+			OpeningHours:       "08:00-20:00",
+			TimeZone:           "Europe/Berlin",
+			OffHoursLimit:      10,
+			OffHoursWindow:     Duration(24 * time.Hour),
+			VolumeWindow:       Duration(time.Hour),
+			VolumeFloor:        120,
+			BaselineFactor:     5,
+			BaselineWindow:     Duration(7 * 24 * time.Hour),
+			SuspendPharmacy:    true,
+			RevokeSinceAnomaly: true,
+		},
+		ReadyRequiresSigner: false,
+		CleanupInterval:     Duration(time.Minute),
+	}
+}
+
+// Naive2021Config is the 2021 portal: any well-formed application gets an
+// account and the code goes to the address it names, password sessions
+// last a working day, no idempotency, no admission control or quotas, no
+// anomaly detection, and when the signer does not answer the request hangs
+// until the signing client's 4 s timeout and fails.
+func Naive2021Config() Config {
+	unlimited := RouteLimit{}
+	return Config{
+		Profile:                        ProfileNaive2021,
+		Country:                        "DE",
+		UVCIIssuer:                     "GL",
+		OnboardingCheckTelematikFormat: false,
+		OnboardingVerifyRegister:       false,
+		ActivationToRegisterAddress:    false,
+		ActivationCodeTTL:              Duration(14 * 24 * time.Hour),
+		ActivationMaxAttempts:          1000,
+		MaxDocumentBytes:               2 << 20,
+		AccessTokenTTL:                 Duration(12 * time.Hour),
+		RefreshTokenTTL:                Duration(30 * 24 * time.Hour),
+		MaxRefreshTokens:               200000,
+		RequireIdempotencyKey:          false,
+		IssueDeadline:                  0,
+		SignCallTimeout:                Duration(4 * time.Second),
+		RetrySignUntilTimeout:          true,
+		DeferOnSignerUnavailable:       false,
+		DeferredRetryAfter:             Duration(30 * time.Second),
+		DeferredDrainRate:              50,
+		DeferredDrainConcurrency:       8,
+		DeferredMaxAge:                 Duration(72 * time.Hour),
+		MaxBodyBytes:                   64 << 10,
+		MaxOnboardingBodyBytes:         6 << 20,
+		Limits: RouteLimits{
+			Issue: unlimited, Login: unlimited, Onboarding: unlimited,
+			Read: unlimited, Verify: unlimited, Admin: unlimited,
+		},
+		PharmacyQuota: QuotaConfig{Enabled: false, Rate: 1, Burst: 60},
+		Anomaly: AnomalyConfig{
+			Enabled:            false,
+			OpeningHours:       "08:00-20:00",
+			TimeZone:           "Europe/Berlin",
+			OffHoursLimit:      10,
+			OffHoursWindow:     Duration(24 * time.Hour),
+			VolumeWindow:       Duration(time.Hour),
+			VolumeFloor:        120,
+			BaselineFactor:     5,
+			BaselineWindow:     Duration(7 * 24 * time.Hour),
+			SuspendPharmacy:    false,
+			RevokeSinceAnomaly: false,
+		},
+		ReadyRequiresSigner: true,
+		CleanupInterval:     Duration(time.Minute),
+	}
+}
+
+// Profiles lists the preset names.
+func Profiles() []string { return []string{ProfileHardened, ProfileNaive2021} }
+
+// ConfigForProfile returns the preset named name.
+func ConfigForProfile(name string) (Config, error) {
+	switch name {
+	case ProfileHardened:
+		return HardenedConfig(), nil
+	case ProfileNaive2021:
+		return Naive2021Config(), nil
+	}
+	return Config{}, fmt.Errorf("portal: unknown profile %q (want %s)", name, strings.Join(Profiles(), " or "))
+}
+
+// ApplyJSON overrides the fields data sets and leaves the others: a
+// --config file names only what it changes. Unknown fields are errors (a
+// typo must not be silently ignored).
+func (c *Config) ApplyJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("portal config: %w", err)
+	}
+	if dec.More() {
+		return errors.New("portal config: trailing data after the JSON object")
+	}
+	return c.Validate()
+}
+
+var uvciBlock = regexp.MustCompile(`^[A-Z0-9]{1,16}$`)
+
+// Validate checks a configuration for values that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Country) != 2 || strings.ToUpper(c.Country) != c.Country {
+		bad("country %q is not a two-letter upper-case code", c.Country)
+	}
+	if !uvciBlock.MatchString(c.UVCIIssuer) {
+		bad("uvci_issuer %q must be 1-16 of A-Z0-9", c.UVCIIssuer)
+	}
+	if c.ActivationCodeTTL <= 0 || c.ActivationMaxAttempts < 1 {
+		bad("activation_code_ttl and activation_max_attempts must be positive")
+	}
+	if c.AccessTokenTTL.D() < time.Second || c.RefreshTokenTTL.D() < time.Second || c.MaxRefreshTokens < 1 {
+		bad("token lifetimes must be at least 1s and max_refresh_tokens positive")
+	}
+	if c.SignCallTimeout <= 0 {
+		bad("sign_call_timeout must be positive")
+	}
+	if c.IssueDeadline < 0 || (c.IssueDeadline > 0 && c.IssueDeadline <= c.SignCallTimeout && c.DeferOnSignerUnavailable) {
+		bad("issue_deadline must exceed sign_call_timeout when deferring (time is needed to record the ticket)")
+	}
+	if c.DeferredDrainRate <= 0 || c.DeferredDrainConcurrency < 1 || c.DeferredMaxAge <= 0 || c.DeferredRetryAfter < Duration(time.Second) {
+		bad("deferred drain settings must be positive (retry-after at least 1s)")
+	}
+	if c.CleanupInterval <= 0 {
+		bad("cleanup_interval must be positive")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxOnboardingBodyBytes < 1024 || c.MaxDocumentBytes < 1 {
+		bad("body limits too small")
+	}
+	for name, l := range map[string]RouteLimit{
+		"issue": c.Limits.Issue, "login": c.Limits.Login, "onboarding": c.Limits.Onboarding,
+		"read": c.Limits.Read, "verify": c.Limits.Verify, "admin": c.Limits.Admin,
+	} {
+		if l.MaxConcurrent < 0 || l.MaxQueue < 0 || l.MaxQueueWait < 0 {
+			bad("limits.%s: negative value", name)
+		}
+	}
+	if c.PharmacyQuota.Enabled && (!(c.PharmacyQuota.Rate > 0) || c.PharmacyQuota.Burst < 1) {
+		bad("pharmacy_quota: rate must be > 0 and burst >= 1")
+	}
+	if c.Anomaly.Enabled {
+		if _, err := c.Anomaly.detectorConfig(); err != nil {
+			bad("anomaly: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detectorConfig turns the JSON form into fraud.Config.
+func (a AnomalyConfig) detectorConfig() (fraud.Config, error) {
+	fc := fraud.DefaultConfig()
+	loc, err := time.LoadLocation(a.TimeZone)
+	if err != nil {
+		return fc, fmt.Errorf("time_zone %q: %w", a.TimeZone, err)
+	}
+	from, until, err := parseOpeningHours(a.OpeningHours)
+	if err != nil {
+		return fc, err
+	}
+	fc.Location, fc.OpenFrom, fc.OpenUntil = loc, from, until
+	fc.OffHoursLimit, fc.OffHoursWindow = a.OffHoursLimit, a.OffHoursWindow.D()
+	fc.VolumeWindow, fc.VolumeFloor = a.VolumeWindow.D(), a.VolumeFloor
+	fc.BaselineFactor, fc.BaselineWindow = a.BaselineFactor, a.BaselineWindow.D()
+	return fc, fc.Validate()
+}
+
+// parseOpeningHours reads "HH:MM-HH:MM" ("24:00" allowed as the end).
+func parseOpeningHours(s string) (time.Duration, time.Duration, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("opening_hours %q is not HH:MM-HH:MM", s)
+	}
+	from, err1 := parseClock(a)
+	until, err2 := parseClock(b)
+	if err1 != nil || err2 != nil || from == 24*time.Hour {
+		return 0, 0, fmt.Errorf("opening_hours %q is not HH:MM-HH:MM", s)
+	}
+	return from, until, nil
+}
+
+func parseClock(s string) (time.Duration, error) {
+	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok || len(h) != 2 || len(m) != 2 {
+		return 0, errors.New("bad clock time")
+	}
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if err1 != nil || err2 != nil || hh < 0 || mm < 0 || mm > 59 || hh > 24 || (hh == 24 && mm != 0) {
+		return 0, errors.New("bad clock time")
+	}
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
+}

@@ -1,0 +1,263 @@
+package portal_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portaltest"
+)
+
+// TestInsiderNightBurst replays the 2021 insider abuse: a pharmacy's access
+// passed on and used for a burst of certificates after closing time. The
+// hardened portal suspends the pharmacy within 20 certificates, records a
+// fraud event and an audit entry, and revokes what the burst issued: those
+// certificates are on the revocation list and fail verification as revoked,
+// while the pharmacy's daytime certificates stay valid. naive-2021 notices
+// nothing.
+func TestInsiderNightBurst(t *testing.T) {
+	t.Run("hardened", func(t *testing.T) {
+		clock := morningClock(t)
+		env := portaltest.Start(t, portaltest.Options{Clock: clock})
+		ph := env.NewPharmacy(t)
+		day := env.MustIssue(t, ph, dcc.TypeVaccination)
+
+		clock.Set(night(t).Add(24 * time.Hour)) // 21:30 today
+		var burst []portal.Issued
+		suspendedAt := 0
+		for i := 1; i <= 40; i++ {
+			env.Login(t, ph) // 60 s tokens: the thief's software logs in again
+			r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeVaccination))
+			if r.Status == http.StatusForbidden && r.Problem.Code == "pharmacy_suspended" {
+				suspendedAt = i
+				break
+			}
+			if r.Status != http.StatusCreated {
+				t.Fatalf("night request %d: %v", i, r)
+			}
+			var iss portal.Issued
+			r.Decode(t, &iss)
+			burst = append(burst, iss)
+			clock.Advance(2 * time.Minute)
+		}
+		if suspendedAt == 0 || len(burst) >= 20 {
+			t.Fatalf("suspended after %d certificates (request %d), want within 20", len(burst), suspendedAt)
+		}
+		if len(burst) == 0 {
+			t.Fatal("the very first night certificate was refused: no room for night duty")
+		}
+
+		revs := env.Revocations(t)
+		for _, iss := range burst {
+			if !contains(revs["UCI"], uciHash(iss.UVCI)) {
+				t.Errorf("burst certificate %s not on the revocation list", iss.UVCI)
+			}
+			if v := env.Verify(t, iss.HC1); v.Valid || !v.Revoked || v.Reason != "revoked" {
+				t.Errorf("burst certificate verifies as %+v", v)
+			}
+		}
+		if contains(revs["UCI"], uciHash(day.UVCI)) {
+			t.Error("the daytime certificate was revoked too")
+		}
+		if v := env.Verify(t, day.HC1); !v.Valid {
+			t.Errorf("daytime certificate: %+v", v)
+		}
+		if n := len(revs["SIGNATURE"]); n != len(burst) || len(revs["COUNTRYCODEUCI"]) != len(burst) {
+			t.Errorf("revocation list sizes %d/%d, want %d", n, len(revs["COUNTRYCODEUCI"]), len(burst))
+		}
+
+		// The account is blocked: tokens and logins are refused.
+		if r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeTest)); r.Status != http.StatusForbidden {
+			t.Errorf("issue after suspension: %v", r)
+		}
+		r := env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portal.TokenRequest{
+			GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}})
+		if r.Status != http.StatusForbidden || r.Problem.Code != "pharmacy_suspended" {
+			t.Errorf("login after suspension: %v", r)
+		}
+		r = env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portal.TokenRequest{
+			GrantType: "refresh_token", RefreshToken: ph.Refresh}})
+		if r.Status != http.StatusUnauthorized {
+			t.Errorf("refresh after suspension: %v", r)
+		}
+
+		// Recorded for the operator.
+		var events portal.EventPage
+		env.Admin(t, http.MethodGet, "/v1/admin/fraud-events", nil).Decode(t, &events)
+		if len(events.Entries) != 1 || events.Entries[0].PharmacyID != ph.ID || events.Entries[0].Kind != "off_hours" {
+			t.Fatalf("fraud events %+v", events)
+		}
+		var detail struct {
+			Revoked   int  `json:"revoked"`
+			Suspended bool `json:"suspended"`
+		}
+		if err := json.Unmarshal(events.Entries[0].Detail, &detail); err != nil || detail.Revoked != len(burst) || !detail.Suspended {
+			t.Errorf("fraud event detail %s (%v)", events.Entries[0].Detail, err)
+		}
+		var audit portal.EventPage
+		env.Admin(t, http.MethodGet, "/v1/admin/audit?subject="+ph.ID+"&action=fraud.anomaly", nil).Decode(t, &audit)
+		if len(audit.Entries) != 1 || audit.Entries[0].Actor != "system" {
+			t.Errorf("audit %+v", audit)
+		}
+		if m := metrics(t, env); !containsLine(m, `portal_fraud_events_total{kind="off_hours"} 1`) {
+			t.Error("fraud metric not counted")
+		}
+	})
+
+	t.Run("naive-2021", func(t *testing.T) {
+		clock := &portaltest.Clock{}
+		clock.Set(night(t).Add(24 * time.Hour))
+		env := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021, Clock: clock})
+		ph := env.NewPharmacy(t)
+		for i := range 30 {
+			if r := env.Issue(t, ph.Token, "", env.Payload(t, dcc.TypeVaccination)); r.Status != http.StatusCreated {
+				t.Fatalf("night request %d: %v", i, r)
+			}
+			clock.Advance(time.Minute)
+		}
+		if revs := env.Revocations(t); len(revs["UCI"]) != 0 {
+			t.Errorf("naive portal revoked %d", len(revs["UCI"]))
+		}
+	})
+}
+
+func TestAdmin(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t)})
+	ph := env.NewPharmacy(t)
+	a, b := env.MustIssue(t, ph, dcc.TypeVaccination), env.MustIssue(t, ph, dcc.TypeTest)
+	admin := func(method, path string, body any) *portaltest.Response {
+		return env.Admin(t, method, path, body)
+	}
+
+	r := admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/suspend", portal.AdminRequest{Reason: "access passed on"})
+	var st portal.PharmacyState
+	r.Decode(t, &st)
+	if r.Status != http.StatusOK || st.Status != "suspended" {
+		t.Fatalf("suspend: %v", r)
+	}
+	if r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeTest)); r.Status != http.StatusForbidden {
+		t.Errorf("issue while suspended: %v", r)
+	}
+	r = admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/revoke-all", nil)
+	r.Decode(t, &st)
+	if r.Status != http.StatusOK || st.Revoked == nil || *st.Revoked != 2 {
+		t.Fatalf("revoke-all: %v", r)
+	}
+	for _, iss := range []portal.Issued{a, b} {
+		if v := env.Verify(t, iss.HC1); !v.Revoked || v.Valid {
+			t.Errorf("after revoke-all: %+v", v)
+		}
+		var view portal.CertificateView
+		admin(http.MethodGet, iss.Links.Self, nil).Decode(t, &view)
+		if view.Status != "revoked" || view.RevokedAt == nil {
+			t.Errorf("metadata after revoke-all: %+v", view)
+		}
+	}
+	if r := admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/revoke-all", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"revoked":0`) {
+		t.Errorf("second revoke-all: %v", r)
+	}
+	r = admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/reinstate", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("reinstate: %v", r)
+	}
+	env.Login(t, ph)
+	env.MustIssue(t, ph, dcc.TypeRecovery)
+
+	if r := admin(http.MethodPost, "/v1/admin/pharmacies/PNOSUCH/suspend", nil); r.Status != http.StatusNotFound {
+		t.Errorf("unknown pharmacy: %v", r)
+	}
+	var page portal.EventPage
+	r = admin(http.MethodGet, "/v1/admin/audit?limit=2", nil)
+	r.Decode(t, &page)
+	if r.Status != 200 || len(page.Entries) != 2 || page.Next == 0 {
+		t.Fatalf("audit page: %v", r)
+	}
+	var next portal.EventPage
+	admin(http.MethodGet, "/v1/admin/audit?limit=1000&after="+strconv.FormatInt(page.Next, 10), nil).Decode(t, &next)
+	if len(next.Entries) == 0 || next.Entries[0].ID <= page.Next {
+		t.Errorf("next page %+v", next.Entries[:min(1, len(next.Entries))])
+	}
+	actions := map[string]bool{}
+	for _, e := range append(page.Entries, next.Entries...) {
+		actions[e.Action] = true
+	}
+	for _, want := range []string{"pharmacy.created", "pharmacy.activated", "certificate.issued", "pharmacy.suspended", "certificate.revoked_by_pharmacy"} {
+		if !actions[want] {
+			t.Errorf("audit log lacks %s (has %v)", want, actions)
+		}
+	}
+}
+
+func TestOperations(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{Signers: 3, Clock: morningClock(t)})
+	ph := env.NewPharmacy(t)
+	env.MustIssue(t, ph, dcc.TypeVaccination)
+	get := func(path string) *portaltest.Response {
+		return env.Do(t, portaltest.Request{Method: http.MethodGet, Path: path})
+	}
+	if r := get("/healthz"); r.Status != 200 {
+		t.Errorf("healthz: %v", r)
+	}
+	var ready portal.Readiness
+	r := get("/readyz")
+	r.Decode(t, &ready)
+	if r.Status != 200 || ready.SignersAvailable != 3 {
+		t.Errorf("readyz: %v", r)
+	}
+	var tl struct {
+		Entries []struct {
+			Kid []byte `json:"kid"`
+		} `json:"entries"`
+	}
+	r = get("/v1/trustlist")
+	r.Decode(t, &tl)
+	if r.Status != 200 || len(tl.Entries) != 3 {
+		t.Errorf("trust list: %v", r)
+	}
+	m := metrics(t, env)
+	for _, want := range []string{
+		`portal_requests_total{code="201",route="POST /v1/certificates"} 1`,
+		`portal_signers_available 3`,
+		`portal_deferred_backlog 0`,
+		`portal_certificates_issued_total{path="direct",type="v"} 1`,
+		`portal_admission_queue_depth{limiter="issue"} 0`,
+	} {
+		if !containsLine(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if !containsLine(m, `portal_request_duration_seconds_count{route="POST /v1/token"} 1`) {
+		t.Error("no latency histogram for the token route")
+	}
+	r = env.Do(t, portaltest.Request{Method: http.MethodDelete, Path: "/v1/revocations"})
+	if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") == "" {
+		t.Errorf("DELETE: %v", r)
+	}
+	r = get("/v1/revocations")
+	if r.Status != 200 || r.Header.Get("ETag") == "" {
+		t.Fatalf("revocations: %v", r)
+	}
+	r2 := env.Do(t, portaltest.Request{Method: http.MethodGet, Path: "/v1/revocations", Header: http.Header{"If-None-Match": {r.Header.Get("ETag")}}})
+	if r2.Status != http.StatusNotModified {
+		t.Errorf("conditional GET: %d", r2.Status)
+	}
+	for _, tc := range []struct{ hc1, reason string }{
+		{"not a certificate", "bad_prefix"},
+		{"HC1:::::", "bad_base45"},
+	} {
+		if v := env.Verify(t, tc.hc1); v.Valid || v.Reason != tc.reason {
+			t.Errorf("verify %q: %+v", tc.hc1, v)
+		}
+	}
+}
+
+// containsLine reports whether text has line as a whole line.
+func containsLine(text, line string) bool {
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `$`).MatchString(text)
+}

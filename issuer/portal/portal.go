@@ -1,0 +1,302 @@
+// Package portal is the pharmacy-facing issuer service: onboarding checked
+// against the pharmacy register, activation and login, idempotent
+// certificate issuance through the signer replicas (deferred to a ticket
+// when none can sign in time), admission control and per-pharmacy quotas,
+// fraud controls that suspend and revoke, an admin API, the revocation
+// list, the trust list and a verifier endpoint.
+//
+// Every route is in routes.go. Every behaviour that differs between the
+// hardened design and the 2021 portal is a field of Config.
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/fraud"
+	"github.com/golive-dev/golive/issuer/hcert"
+	"github.com/golive-dev/golive/issuer/overload"
+	"github.com/golive-dev/golive/issuer/pki"
+	"github.com/golive-dev/golive/issuer/register"
+	"github.com/golive-dev/golive/issuer/signerclient"
+	"github.com/golive-dev/golive/issuer/store"
+)
+
+// Signer is the portal's view of the signer replicas; *signerclient.Client
+// implements it.
+type Signer interface {
+	Sign(ctx context.Context, req signerclient.SignRequest) (signerclient.SignResponse, error)
+	// Available is how many replicas could take a call now.
+	Available() int
+}
+
+// Deps are the portal's collaborators.
+type Deps struct {
+	// Store is the durable registry. Open it with the same Clock.
+	Store *store.Store
+	// TrustList holds every DSC the signer replicas use; /v1/verify checks
+	// against it and /v1/trustlist publishes it.
+	TrustList *pki.TrustList
+	// Register is the pharmacy register onboarding checks against.
+	Register *register.Register
+	// Mailbox delivers activation codes.
+	Mailbox register.Mailbox
+	// Signer signs (normally a *signerclient.Client, started by the caller).
+	Signer Signer
+	// AdminTokenHash is auth.HashToken of the admin bearer token.
+	AdminTokenHash string
+	// TokenKey is the HMAC key of access tokens (>= 32 bytes); nil draws a
+	// random one, so tokens do not survive a restart.
+	TokenKey []byte
+	// Logger receives operational logs (never holder names or birth dates).
+	Logger *slog.Logger
+	// Clock is the time source (time.Now when nil); tests move it.
+	Clock func() time.Time
+	// Rand is the randomness for IDs and codes (crypto/rand when nil).
+	Rand io.Reader
+}
+
+// Portal is the pharmacy-facing service.
+type Portal struct {
+	cfg   Config
+	reg   *store.Store
+	trust *pki.TrustList
+	// trustBody is GET /v1/trustlist, encoded once: the signers' DSCs do
+	// not change while the portal runs.
+	trustBody []byte
+	register  *register.Register
+	mailbox   register.Mailbox
+	signers   Signer
+	adminTok  string
+	log       *slog.Logger
+	clock     func() time.Time
+	rnd       io.Reader
+
+	tokens   *auth.Issuer
+	refresh  *auth.RefreshTokens
+	quota    *overload.Quota // nil: disabled
+	detector *fraud.Detector // nil: disabled
+	limiters limiterMap
+	m        *metrics
+	handler  http.Handler
+
+	// status caches pharmacy states so every authenticated request does not
+	// read the registry; changes made here update it.
+	statusMu sync.RWMutex
+	status   map[string]store.PharmacyStatus
+
+	// inFlight holds idempotency keys being worked on in this process, so a
+	// concurrent duplicate gets 409 instead of a second signature.
+	inFlightMu sync.Mutex
+	inFlight   map[string]struct{}
+
+	revMu      sync.RWMutex
+	revokedSet *hcert.RevocationSet // for /v1/verify
+	revBody    []byte               // cached /v1/revocations JSON
+
+	backlog   atomic.Int64  // deferred tickets pending
+	wakeDrain chan struct{} // a new ticket or a signer recovery
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New builds a portal. It loads the current revocations and deferred
+// backlog from the registry.
+func New(cfg Config, deps Deps) (*Portal, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("portal: Deps.Store is required")
+	case deps.TrustList == nil:
+		return nil, errors.New("portal: Deps.TrustList is required")
+	case deps.Signer == nil:
+		return nil, errors.New("portal: Deps.Signer is required")
+	case deps.Mailbox == nil:
+		return nil, errors.New("portal: Deps.Mailbox is required")
+	case deps.Register == nil && cfg.OnboardingVerifyRegister:
+		return nil, errors.New("portal: Deps.Register is required when onboarding_verify_register is on")
+	}
+	p := &Portal{
+		cfg:       cfg,
+		reg:       deps.Store,
+		trust:     deps.TrustList,
+		register:  deps.Register,
+		mailbox:   deps.Mailbox,
+		signers:   deps.Signer,
+		adminTok:  deps.AdminTokenHash,
+		log:       deps.Logger,
+		clock:     deps.Clock,
+		rnd:       deps.Rand,
+		status:    map[string]store.PharmacyStatus{},
+		inFlight:  map[string]struct{}{},
+		wakeDrain: make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.log = p.log.With("component", "portal", "profile", cfg.Profile)
+	if p.clock == nil {
+		p.clock = time.Now
+	}
+	if p.rnd == nil {
+		p.rnd = rand.Reader
+	}
+	var err error
+	key := deps.TokenKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, key); err != nil {
+			return nil, fmt.Errorf("portal: token key: %w", err)
+		}
+	}
+	if p.tokens, err = auth.NewIssuer(key, cfg.AccessTokenTTL.D(), p.clock); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	p.refresh = auth.NewRefreshTokens(cfg.RefreshTokenTTL.D(), cfg.MaxRefreshTokens, p.clock)
+	if cfg.PharmacyQuota.Enabled {
+		p.quota = overload.NewQuota(cfg.PharmacyQuota.Rate, cfg.PharmacyQuota.Burst, 100000)
+	}
+	if cfg.Anomaly.Enabled {
+		fc, err := cfg.Anomaly.detectorConfig()
+		if err != nil {
+			return nil, fmt.Errorf("portal: anomaly: %w", err)
+		}
+		if p.detector, err = fraud.New(fc); err != nil {
+			return nil, fmt.Errorf("portal: %w", err)
+		}
+	}
+	p.limiters = limiterMap{}
+	for name, l := range map[string]RouteLimit{
+		"issue": cfg.Limits.Issue, "login": cfg.Limits.Login, "onboarding": cfg.Limits.Onboarding,
+		"read": cfg.Limits.Read, "verify": cfg.Limits.Verify, "admin": cfg.Limits.Admin,
+	} {
+		if l.MaxConcurrent > 0 {
+			p.limiters[name] = overload.NewLimiter(name, l.MaxConcurrent, l.MaxQueue, l.MaxQueueWait.D())
+		}
+	}
+	p.m = newMetrics(p)
+	tb, err := json.Marshal(struct {
+		Entries []pki.TrustEntry `json:"entries"`
+	}{deps.TrustList.Entries})
+	if err != nil {
+		return nil, fmt.Errorf("portal: encoding the trust list: %w", err)
+	}
+	p.trustBody = append(tb, '\n')
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.reloadRevocations(ctx); err != nil {
+		return nil, fmt.Errorf("portal: loading revocations: %w", err)
+	}
+	n, err := p.reg.PendingTicketCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("portal: counting deferred requests: %w", err)
+	}
+	p.backlog.Store(int64(n))
+	p.handler = p.routes()
+	return p, nil
+}
+
+// Handler serves every route (see routes.go).
+func (p *Portal) Handler() http.Handler { return p.handler }
+
+// Config returns the effective configuration.
+func (p *Portal) Config() Config { return p.cfg }
+
+// Run runs the background workers until ctx ends or Close is called: the
+// deferred-queue drain and the retention purge. It returns when they have
+// stopped.
+func (p *Portal) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { p.drainLoop(ctx) })
+	wg.Go(func() { p.cleanupLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+// Close stops Run's workers. It does not close the store (the caller owns it).
+func (p *Portal) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *Portal) now() time.Time { return p.clock() }
+
+// audit records an event the store does not record itself (refusals,
+// reasons); a failure is logged, never fatal to the request.
+func (p *Portal) audit(ctx context.Context, actor, action, subject string, detail map[string]any) {
+	raw, err := json.Marshal(detail)
+	if err != nil || detail == nil {
+		raw = []byte("{}")
+	}
+	e := store.Event{At: p.now(), Actor: actor, Action: action, Subject: subject, Detail: raw}
+	if err := p.reg.Audit(context.WithoutCancel(ctx), e); err != nil {
+		p.log.Error("audit write failed", "action", action, "subject", subject, "err", err)
+	}
+}
+
+func (p *Portal) cleanupLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.CleanupInterval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := p.reg.PurgeExpired(ctx, p.now())
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("retention purge failed", "err", err)
+		}
+		if r.Tickets > 0 {
+			n, err := p.reg.PendingTicketCount(ctx)
+			if err == nil {
+				p.backlog.Store(int64(n))
+			}
+		}
+	}
+}
+
+// pharmacyStatus returns a pharmacy's state, from the cache or the registry.
+func (p *Portal) pharmacyStatus(ctx context.Context, id string) (store.PharmacyStatus, error) {
+	p.statusMu.RLock()
+	st, ok := p.status[id]
+	p.statusMu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	rec, err := p.reg.Pharmacy(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	p.setStatusCache(id, rec.Status)
+	return rec.Status, nil
+}
+
+func (p *Portal) setStatusCache(id string, status store.PharmacyStatus) {
+	p.statusMu.Lock()
+	p.status[id] = status
+	p.statusMu.Unlock()
+}
