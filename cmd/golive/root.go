@@ -29,8 +29,17 @@ issuer (HCERT: CBOR/CWT, COSE_Sign1, zlib, Base45, HC1, QR, PDF) to run them on.
 		return usageErr("%v (see 'golive %s --help')", err, strings.TrimPrefix(c.CommandPath(), "golive "))
 	})
 	root.AddCommand(newVersionCmd(), newPKICmd(), newCertCmd())
+	for _, mk := range commands {
+		root.AddCommand(mk())
+	}
 	return root
 }
+
+// commands are the further top-level commands; each lives in its own file
+// and registers itself from init, so the files stay independent.
+var commands []func() *cobra.Command
+
+func addCommand(mk func() *cobra.Command) { commands = append(commands, mk) }
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
