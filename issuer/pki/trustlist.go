@@ -146,18 +146,25 @@ func LoadTrustList(path string) (*TrustList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: reading trust list: %w", err)
 	}
+	return ParseTrustList(data, path)
+}
+
+// ParseTrustList decodes trust list JSON (the file format, also what the
+// portal publishes at /v1/trustlist) and checks every entry; name labels
+// errors.
+func ParseTrustList(data []byte, name string) (*TrustList, error) {
 	var t TrustList
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("pki: decoding trust list %s: %w", path, err)
+		return nil, fmt.Errorf("pki: decoding trust list %s: %w", name, err)
 	}
 	t.byKid = make(map[string][]*x509.Certificate, len(t.Entries))
 	for i, e := range t.Entries {
 		c, err := x509.ParseCertificate(e.Certificate)
 		if err != nil {
-			return nil, fmt.Errorf("pki: trust list %s entry %d: parsing certificate: %w", path, i, err)
+			return nil, fmt.Errorf("pki: trust list %s entry %d: parsing certificate: %w", name, i, err)
 		}
 		if want := Kid(c); !bytes.Equal(e.Kid, want) {
-			return nil, fmt.Errorf("pki: trust list %s entry %d: kid %x does not match the certificate's kid %x", path, i, e.Kid, want)
+			return nil, fmt.Errorf("pki: trust list %s entry %d: kid %x does not match the certificate's kid %x", name, i, e.Kid, want)
 		}
 		t.insert(e.Kid, c)
 	}

@@ -179,3 +179,39 @@ type AdminRequest struct {
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since,omitzero"` // revoke-all: only certificates requested since
 }
+
+// RegistryLookup is the body of POST /v1/admin/registry/lookup: the
+// certificates a load generator saw acknowledged, for the consistency
+// check after a run.
+type RegistryLookup struct {
+	Items []LookupItem `json:"items"`
+}
+
+// LookupItem names one acknowledged certificate; IdempotencyKey and
+// PharmacyID are optional and, when given, the key's binding is reported.
+type LookupItem struct {
+	UVCI           string `json:"uvci"`
+	PharmacyID     string `json:"pharmacy_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// LookupResult is one answer of the registry lookup.
+type LookupResult struct {
+	UVCI       string `json:"uvci"`
+	Found      bool   `json:"found"`
+	PharmacyID string `json:"pharmacy_id,omitempty"`
+	Status     string `json:"status,omitempty"`
+	Revoked    bool   `json:"revoked"`
+	// HC1 is the stored certificate, so the checker verifies it against
+	// the trust list itself instead of trusting the portal's word.
+	HC1 string `json:"hc1,omitempty"`
+	// KeyUVCI is the UVCI the idempotency key is bound to ("" when the
+	// key is unknown or bound to a pending ticket).
+	KeyUVCI  string `json:"key_uvci,omitempty"`
+	KeyFound bool   `json:"key_found,omitempty"`
+}
+
+// RegistryLookupResult is the response of POST /v1/admin/registry/lookup.
+type RegistryLookupResult struct {
+	Items []LookupResult `json:"items"`
+}

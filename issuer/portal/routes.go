@@ -55,6 +55,7 @@ func (p *Portal) routes() http.Handler {
 	handle("POST /v1/admin/pharmacies/{id}/revoke-all", "admin", p.adminOnly(p.handleRevokeAll))
 	handle("GET /v1/admin/audit", "admin", p.adminOnly(p.handleAudit))
 	handle("GET /v1/admin/fraud-events", "admin", p.adminOnly(p.handleFraudEvents))
+	handle("POST /v1/admin/registry/lookup", "admin", p.adminOnly(p.handleRegistryLookup))
 
 	// Operations: no admission control, probes must answer under overload.
 	handle("GET /healthz", "", p.handleHealthz)
