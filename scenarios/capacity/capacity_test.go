@@ -1,0 +1,93 @@
+package capacity
+
+import (
+	"net/http"
+	"net/http/httptest"
+
+	"context"
+	"errors"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"math"
+	"testing"
+	"time"
+)
+
+// model is a target with a true capacity: below it latency is low and
+// everything succeeds; above it the queue grows and latency explodes.
+func model(capacity float64) Probe {
+	return func(_ context.Context, rate float64) (Step, error) {
+		if rate <= capacity {
+			return Step{Goodput: rate, Success: 1, P99: 10 * time.Millisecond}, nil
+		}
+		return Step{Goodput: capacity, Success: capacity / rate, P99: time.Second}, nil
+	}
+}
+
+func TestSearchFindsCapacity(t *testing.T) {
+	for _, want := range []float64{73, 1234, 9000} {
+		res, err := Search(context.Background(), model(want), SLO{P99: 50 * time.Millisecond}, Options{Start: 20, Rel: 0.02, MaxSteps: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Capacity > want || res.Capacity < want*0.97 || !res.Bounded {
+			t.Errorf("capacity %v: found %.1f (bounded %v) in %d steps", want, res.Capacity, res.Bounded, len(res.Steps))
+		}
+		for i := 1; i < len(res.Steps); i++ {
+			if res.Steps[i].Offered < res.Steps[i-1].Offered {
+				t.Fatal("steps not sorted")
+			}
+		}
+		if k, ok := res.Knee(); !ok || k.Offered != res.Capacity {
+			t.Errorf("knee %v", k)
+		}
+	}
+}
+
+func TestSearchBounds(t *testing.T) {
+	_, err := Search(context.Background(), model(10), SLO{P99: 50 * time.Millisecond}, Options{Start: 50})
+	if !errors.Is(err, ErrStartFails) {
+		t.Errorf("start above capacity: %v", err)
+	}
+	res, err := Search(context.Background(), model(math.Inf(1)), SLO{P99: 50 * time.Millisecond}, Options{Start: 50, Max: 400})
+	if err != nil || res.Capacity != 400 || res.Bounded {
+		t.Errorf("capacity above max: %+v %v", res, err)
+	}
+	res, _ = Search(context.Background(), model(5000), SLO{P99: 50 * time.Millisecond}, Options{Start: 1, MaxSteps: 5})
+	if len(res.Steps) != 5 {
+		t.Errorf("MaxSteps not honoured: %d steps", len(res.Steps))
+	}
+}
+
+func TestJudgeNeedsGoodput(t *testing.T) {
+	// Fast answers that drop half the work are not capacity.
+	st := SLO{P99: 50 * time.Millisecond}.Judge(Step{Offered: 100, Goodput: 50, Success: 1, P99: time.Millisecond})
+	if st.Pass {
+		t.Error("a step with half the goodput passed")
+	}
+}
+
+func TestHTTPProbeFindsAServersLimit(t *testing.T) {
+	// A handler that serves at most 2 requests at a time, 10 ms each:
+	// about 200/s. The search must land near that, not at its start or
+	// its maximum.
+	sem := make(chan struct{}, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sem <- struct{}{}
+		time.Sleep(10 * time.Millisecond)
+		<-sem
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	probe := HTTPProbe{
+		Targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: srv.URL}),
+		Duration: time.Second,
+		Timeout:  time.Second,
+	}
+	res, err := Search(context.Background(), probe.Run, SLO{P99: 100 * time.Millisecond}, Options{Start: 25, Rel: 0.15, MaxSteps: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Capacity < 60 || res.Capacity > 200 || !res.Bounded {
+		t.Errorf("capacity %.0f/s (bounded %v), want within 60..200: %+v", res.Capacity, res.Bounded, res.Steps)
+	}
+}
