@@ -1,0 +1,277 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalclient"
+	"github.com/golive-dev/golive/issuer/register"
+	"github.com/golive-dev/golive/scenarios/capacity"
+)
+
+var slo = capacity.SLO{P99: 50 * time.Millisecond, MinSuccess: 0.99, MinGoodput: 0.95}
+
+// BenchmarkIssuanceCeiling is issue #3's speed target: the issuance rate
+// of `serve --role all` at p99 <= 50 ms against the rate of a bare ECDSA
+// endpoint under the same SLO (target ratio >= 0.6), then overload at 5x
+// the found capacity (goodput >= 90% of capacity, 503s within 5 ms p99).
+// Run it with -benchtime 1x: one measurement takes about two minutes.
+func BenchmarkIssuanceCeiling(b *testing.B) {
+	ctx := context.Background()
+	bin := golive(b)
+
+	// The bare endpoint: one ECDSA P-256 signature of the request body's
+	// hash per request, nothing else.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		h := sha256.Sum256(body)
+		sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"sig":%q}`, hex.EncodeToString(sig))
+	}))
+	defer bare.Close()
+
+	srv := startServeAll(b, bin)
+	pharmacies := onboard(b, ctx, srv, 40)
+	payloads := samplePayloads(b, 512)
+
+	for b.Loop() {
+		opts := capacity.Options{Start: 100, Growth: 2, Rel: 0.08, MaxSteps: 12,
+			Progress: func(s capacity.Step) {
+				b.Logf("  %7.0f/s offered  %7.0f/s good  p99 %6.1f ms  success %.3f  pass %v",
+					s.Offered, s.Goodput, ms(s.P99), s.Success, s.Pass)
+			}}
+		b.Log("bare ECDSA endpoint:")
+		bareRes, err := capacity.Search(ctx, capacity.HTTPProbe{Targeter: bareTargeter(bare.URL, payloads), Duration: 3 * time.Second}.Run, slo, opts)
+		if err != nil {
+			b.Fatalf("bare endpoint: %v", err)
+		}
+		b.Log("serve --role all:")
+		issueRes, err := capacity.Search(ctx, capacity.HTTPProbe{Targeter: issueTargeter(srv.url, pharmacies, payloads), Duration: 3 * time.Second}.Run, slo, opts)
+		if err != nil {
+			b.Fatalf("issuer: %v", err)
+		}
+		ratio := issueRes.Capacity / bareRes.Capacity
+
+		// Overload: 5x the issuer's capacity for 3 s.
+		var mu sync.Mutex
+		var rejected []time.Duration
+		over := capacity.HTTPProbe{
+			Targeter: issueTargeter(srv.url, pharmacies, payloads), Duration: 3 * time.Second, Timeout: 5 * time.Second,
+			OK: func(c uint16) bool { return c == http.StatusCreated },
+			Observe: func(r *vegeta.Result) {
+				if r.Code == http.StatusServiceUnavailable {
+					mu.Lock()
+					rejected = append(rejected, r.Latency)
+					mu.Unlock()
+				}
+			},
+		}
+		st, err := over.Run(ctx, 5*issueRes.Capacity)
+		if err != nil {
+			b.Fatalf("overload: %v", err)
+		}
+		p99Reject := percentile(rejected, 0.99)
+		b.Logf("bare %.0f/s, issuer %.0f/s (ratio %.2f, target >= 0.6); at 5x: goodput %.0f/s = %.2f of capacity (target >= 0.9), %d 503s with p99 %.2f ms (target <= 5 ms)",
+			bareRes.Capacity, issueRes.Capacity, ratio, st.Goodput, st.Goodput/issueRes.Capacity, len(rejected), ms(p99Reject))
+		b.ReportMetric(bareRes.Capacity, "bare-rps")
+		b.ReportMetric(issueRes.Capacity, "issue-rps")
+		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(st.Goodput/issueRes.Capacity, "overload-goodput-ratio")
+		b.ReportMetric(ms(p99Reject), "503-p99-ms")
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+// golive returns a static golive binary: bin/golive from `make build`
+// when present, else one built for this run.
+func golive(b *testing.B) string {
+	if p, err := filepath.Abs("../../bin/golive"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	out := filepath.Join(b.TempDir(), "golive")
+	cmd := exec.Command("go", "build", "-o", out, "../../cmd/golive")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building golive: %v\n%s", err, msg)
+	}
+	return out
+}
+
+type server struct {
+	url, dir, admin string
+}
+
+var readyLine = regexp.MustCompile(`ready at (http://\S+)`)
+
+// startServeAll runs `golive serve --role all` on a fresh data dir with
+// limits meant for a throughput test: long tokens (the run outlasts 60 s)
+// and no per-pharmacy quota or anomaly rules (40 pharmacies stand in for
+// thousands). Admission control stays as hardened has it.
+func startServeAll(b *testing.B, bin string) server {
+	dir := b.TempDir()
+	cfg := map[string]any{"portal": map[string]any{
+		"access_token_ttl": "1h",
+		"pharmacy_quota":   map[string]any{"enabled": false},
+		"anomaly":          map[string]any{"enabled": false},
+	}}
+	raw, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "bench-config.json")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(bin, "serve", "--role", "all", "--profile", "hardened", "--data", data,
+		"--listen", "127.0.0.1:0", "--config", cfgPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	logf, _ := os.Create(filepath.Join(dir, "serve.log"))
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		logf.Close()
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case <-time.After(60 * time.Second):
+		b.Fatalf("serve --role all did not become ready; see %s", logf.Name())
+	}
+	admin, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return server{url: url, dir: data, admin: string(admin)}
+}
+
+func onboard(b *testing.B, ctx context.Context, srv server, n int) []*portalclient.Pharmacy {
+	reg, err := register.Load(filepath.Join(srv.dir, "register.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mail, err := register.NewDirMailbox(filepath.Join(srv.dir, "mailbox"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := portalclient.New(srv.url)
+	entries := reg.Entries()
+	if len(entries) < n {
+		b.Fatalf("register has %d entries", len(entries))
+	}
+	out := make([]*portalclient.Pharmacy, n)
+	for i := range out {
+		if out[i], err = c.Onboard(ctx, mail, entries[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
+}
+
+func samplePayloads(b *testing.B, n int) [][]byte {
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	out := make([][]byte, n)
+	for i := range out {
+		c := dcc.Sample(rnd, "", time.Now())
+		raw, err := json.Marshal(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := json.Marshal(portal.IssueRequest{Payload: raw})
+		out[i] = body
+	}
+	return out
+}
+
+func bareTargeter(url string, payloads [][]byte) vegeta.Targeter {
+	var n atomic.Uint64
+	return func(t *vegeta.Target) error {
+		i := n.Add(1)
+		*t = vegeta.Target{Method: http.MethodPost, URL: url, Body: payloads[i%uint64(len(payloads))],
+			Header: http.Header{"Content-Type": {"application/json"}}}
+		return nil
+	}
+}
+
+func issueTargeter(base string, phs []*portalclient.Pharmacy, payloads [][]byte) vegeta.Targeter {
+	var n atomic.Uint64
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	return func(t *vegeta.Target) error {
+		i := n.Add(1)
+		ph := phs[i%uint64(len(phs))]
+		*t = vegeta.Target{Method: http.MethodPost, URL: base + "/v1/certificates", Body: payloads[i%uint64(len(payloads))],
+			Header: http.Header{
+				"Content-Type":    {"application/json"},
+				"Authorization":   {"Bearer " + ph.Token},
+				"Idempotency-Key": {"bench-" + run + "-" + strconv.FormatUint(i, 10)},
+			}}
+		return nil
+	}
+}
