@@ -12,6 +12,7 @@ import (
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
+	"github.com/golive-dev/golive/issuer/simclock"
 )
 
 // TestInsiderNightBurst replays the 2021 insider abuse: a pharmacy's access
@@ -260,4 +261,35 @@ func TestOperations(t *testing.T) {
 // containsLine reports whether text has line as a whole line.
 func containsLine(text, line string) bool {
 	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `$`).MatchString(text)
+}
+
+// TestBusinessClock: a scenario compresses the business day. Its clock,
+// not the wall clock, says whether a burst is after hours, and the
+// certificates revoked are those issued since the burst began on the wall
+// clock the registry records.
+func TestBusinessClock(t *testing.T) {
+	clock := morningClock(t) // wall: working hours
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	// Business day: 21:00, 600 simulated seconds per wall second.
+	bc := simclock.Clock{SimStart: time.Date(2021, 6, 20, 21, 0, 0, 0, loc), WallStart: clock.Now(), Scale: 600}
+	env := portaltest.Start(t, portaltest.Options{Clock: clock, Business: &bc})
+	ph := env.NewPharmacy(t)
+	issued := 0
+	for i := 1; i <= 40; i++ {
+		env.Login(t, ph)
+		r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeVaccination))
+		if r.Status == http.StatusForbidden && r.Problem.Code == "pharmacy_suspended" {
+			break
+		}
+		if r.Status != http.StatusCreated {
+			t.Fatalf("request %d: %v", i, r)
+		}
+		issued++
+	}
+	if issued == 0 || issued >= 20 {
+		t.Fatalf("suspended after %d certificates in the business night, want 1..19", issued)
+	}
+	if revs := env.Revocations(t); len(revs["UCI"]) != issued {
+		t.Errorf("revoked %d, want the %d burst certificates", len(revs["UCI"]), issued)
+	}
 }

@@ -29,7 +29,7 @@ func (p *Portal) onAnomaly(ctx context.Context, a fraud.Anomaly) {
 		}
 	}
 	if p.cfg.Anomaly.RevokeSinceAnomaly {
-		n, err := p.revokeSince(ctx, a.Pharmacy, a.Since, "system", "anomaly_"+string(a.Kind))
+		n, err := p.revokeSince(ctx, a.Pharmacy, p.clockTime(a.Since), "system", "anomaly_"+string(a.Kind))
 		if err != nil {
 			p.log.Error("revoking after anomaly failed", "pharmacy_id", a.Pharmacy, "err", err)
 		}

@@ -171,7 +171,7 @@ func (p *Portal) issue(ctx context.Context, pharmacyID, key string, cert *dcc.Ce
 		}
 	}
 	if p.detector != nil {
-		if a := p.detector.Observe(pharmacyID, now); a != nil {
+		if a := p.detector.Observe(pharmacyID, p.businessTime(now)); a != nil {
 			p.onAnomaly(ctx, *a)
 			if p.cfg.Anomaly.SuspendPharmacy {
 				p.release(ctx, idem)

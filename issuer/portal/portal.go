@@ -29,6 +29,7 @@ import (
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signerclient"
+	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/store"
 )
 
@@ -62,6 +63,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Clock is the time source (time.Now when nil); tests move it.
 	Clock func() time.Time
+	// Business maps Clock time to the simulated business day a scenario
+	// replays (nil: the business day is real time). Fraud detection judges
+	// opening hours and volume windows on it; tokens, tickets and
+	// certificates stay on Clock, so what is issued verifies in real time.
+	Business *simclock.Clock
 	// Rand is the randomness for IDs and codes (crypto/rand when nil).
 	Rand io.Reader
 }
@@ -80,6 +86,7 @@ type Portal struct {
 	adminTok  string
 	log       *slog.Logger
 	clock     func() time.Time
+	business  *simclock.Clock
 	rnd       io.Reader
 
 	tokens   *auth.Issuer
@@ -138,6 +145,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		adminTok:  deps.AdminTokenHash,
 		log:       deps.Logger,
 		clock:     deps.Clock,
+		business:  deps.Business,
 		rnd:       deps.Rand,
 		status:    map[string]store.PharmacyStatus{},
 		inFlight:  map[string]struct{}{},
@@ -243,6 +251,25 @@ func (p *Portal) Close() error {
 }
 
 func (p *Portal) now() time.Time { return p.clock() }
+
+// businessTime is the simulated business-day time at Clock time t.
+func (p *Portal) businessTime(t time.Time) time.Time {
+	if p.business == nil {
+		return t
+	}
+	return p.business.Sim(t)
+}
+
+// clockTime is the Clock time at business-day time t, rounded a
+// microsecond early: the round trip through the scale truncates
+// nanoseconds, and a bound that lands after the instant it came from would
+// leave that certificate out.
+func (p *Portal) clockTime(t time.Time) time.Time {
+	if p.business == nil || t.IsZero() {
+		return t
+	}
+	return p.business.Wall(t).Add(-time.Microsecond)
+}
 
 // audit records an event the store does not record itself (refusals,
 // reasons); a failure is logged, never fatal to the request.

@@ -36,6 +36,7 @@ import (
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signer"
 	"github.com/golive-dev/golive/issuer/signerclient"
+	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/store"
 )
 
@@ -63,6 +64,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed makes the register reproducible (default 1).
 	Seed uint64
+	// Business is the simulated business day (nil: real time).
+	Business *simclock.Clock
 }
 
 // Clock is real time shifted by a settable offset: time flows, and tests
@@ -282,7 +285,7 @@ func Start(t testing.TB, opts Options) *Env {
 	e.Portal, err = portal.New(cfg, portal.Deps{
 		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Mailbox: e.Mailbox,
 		Signer: e.SignerClient, AdminTokenHash: auth.HashToken(e.AdminToken),
-		Logger: opts.Logger, Clock: clock.Now,
+		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business,
 	})
 	if err != nil {
 		t.Fatalf("portal: %v", err)
