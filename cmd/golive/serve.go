@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/server"
+)
+
+func init() { addCommand(newServeCmd) }
+
+func newServeCmd() *cobra.Command {
+	var (
+		role, profile, listen, data, pkiDir, signers, registerFile, configFile string
+		simStart, logLevel, logFormat                                          string
+		printConfig, initOnly                                                  bool
+		replicas, signerIndex, hsmSlots, registerSize                          int
+		hsmLatency                                                             time.Duration
+		timescale                                                              float64
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the reference issuer: portal, signer replicas, all in one, or the fault proxy",
+		Long: `serve runs the reference DCC issuer. --role all runs a portal and --replicas
+signers in one process; portal and signer run one role each (a testbed wires
+them); proxy runs the embedded toxiproxy server that network faults use.
+
+An empty --data directory is bootstrapped first: a PKI with one DSC per
+replica (pki/), a synthetic pharmacy register (register.jsonl), the admin
+token (admin-token), the portal-to-signer secret (signer-token), the access
+token key (token.key) and the activation mailbox (mailbox/). Secrets are
+written 0600. The registry lives in registry/.
+
+Settings: the --profile preset, then --config (JSON or YAML, only the keys it
+changes; see --print-config for every key), then flags. Once listening it
+prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
+		Example: `  golive serve --role all --data ./data
+  golive serve --role all --profile naive-2021 --listen 127.0.0.1:0 --data /tmp/d
+  golive serve --role all --print-config > settings.json
+  golive serve --role signer --data ./data --signer-index 2 --listen :9002
+  golive serve --role portal --data ./data --signers http://127.0.0.1:9001,http://127.0.0.1:9002
+  golive serve --role proxy --listen 127.0.0.1:8474`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := server.Defaults(profile)
+			if err != nil {
+				return usageErr("--profile %q: want %s", profile, strings.Join(portal.Profiles(), " or "))
+			}
+			if configFile != "" {
+				b, err := os.ReadFile(configFile)
+				if err != nil {
+					return usageErr("--config: %v", err)
+				}
+				if err := s.ApplyFile(b, configFile); err != nil {
+					return usageErr("--config: %v", err)
+				}
+			}
+			f := cmd.Flags()
+			set := func(name string, apply func()) {
+				if f.Changed(name) {
+					apply()
+				}
+			}
+			s.Profile = profile
+			s.Portal.Profile = profile
+			set("role", func() { s.Role = role })
+			set("listen", func() { s.Listen = listen })
+			set("data", func() { s.Data = data })
+			set("pki", func() { s.PKI = pkiDir })
+			set("register", func() { s.Register = registerFile })
+			set("signers", func() { s.Signers = splitList(signers) })
+			set("replicas", func() { s.Replicas = replicas })
+			set("signer-index", func() { s.SignerIndex = signerIndex })
+			set("register-size", func() { s.RegisterSize = registerSize })
+			set("hsm-slots", func() { s.Signer.HSMSlots = hsmSlots })
+			set("hsm-latency", func() { s.Signer.HSMLatency = portal.Duration(hsmLatency) })
+			set("log-level", func() { s.LogLevel = logLevel })
+			set("timescale", func() { s.Sim.Timescale = timescale })
+			if f.Changed("sim-start") {
+				t, err := time.Parse(time.RFC3339, simStart)
+				if err != nil {
+					return usageErr("--sim-start %q is not RFC 3339, e.g. 2021-06-14T07:00:00+02:00", simStart)
+				}
+				s.Sim.Start = t
+				if s.Sim.Timescale == 0 {
+					s.Sim.Timescale = 1
+				}
+			}
+			if err := s.Validate(); err != nil {
+				return usageErr("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+			if printConfig {
+				_, err := cmd.OutOrStdout().Write(s.JSON())
+				return err
+			}
+			if initOnly {
+				created, err := server.Bootstrap(s.Data, server.BootstrapOptions{Replicas: s.Replicas, RegisterSize: s.RegisterSize, Country: s.Portal.Country})
+				if err != nil {
+					return failErr("init %s: %v", s.Data, err)
+				}
+				state := "already complete"
+				if created {
+					state = "initialised"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "golive: data directory %s %s\n", s.Data, state)
+				return nil
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), s.LogLevel, logFormat)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			out := cmd.OutOrStdout()
+			ready := func(r, url string) {
+				if r == s.Role || (s.Role == server.RoleAll && r == server.RolePortal) {
+					fmt.Fprintf(out, "golive: %s ready at %s\n", s.Role, url)
+					if f, ok := out.(*os.File); ok {
+						_ = f.Sync()
+					}
+				}
+			}
+			if err := server.Run(cmd.Context(), s, log, ready); err != nil {
+				return failErr("serve: %v", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&role, "role", server.RoleAll, "what to run: "+strings.Join(server.Roles(), ", "))
+	f.StringVar(&profile, "profile", portal.ProfileHardened, "behaviour preset: "+strings.Join(portal.Profiles(), " or "))
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
+	f.StringVar(&data, "data", "golive-data", "data directory (created and bootstrapped when empty)")
+	f.StringVar(&pkiDir, "pki", "", "PKI directory (default DATA/pki)")
+	f.StringVar(&signers, "signers", "", "comma-separated signer base URLs (role portal)")
+	f.StringVar(&registerFile, "register", "", "pharmacy register, JSON Lines (default DATA/register.jsonl)")
+	f.StringVar(&configFile, "config", "", "settings overrides, JSON or YAML (see --print-config)")
+	f.BoolVar(&printConfig, "print-config", false, "print the effective settings as JSON and exit")
+	f.BoolVar(&initOnly, "init", false, "bootstrap the data directory and exit")
+	f.IntVar(&replicas, "replicas", 3, "DSCs of a new PKI and in-process signers of role all")
+	f.IntVar(&signerIndex, "signer-index", 0, "which DSC role signer signs with (1-based)")
+	f.IntVar(&registerSize, "register-size", 2000, "entries of a new synthetic register")
+	f.IntVar(&hsmSlots, "hsm-slots", 10, "signatures the HSM model computes at once")
+	f.DurationVar(&hsmLatency, "hsm-latency", 50*time.Millisecond, "latency the HSM model adds to each signature")
+	f.StringVar(&simStart, "sim-start", "", "start of the simulated business day (RFC 3339); fraud rules and the 2021 lockout run on it")
+	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second of the business day")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/pki"
+	"github.com/golive-dev/golive/issuer/register"
+)
+
+// Layout names the files of a data directory. Every secret is mode 0600
+// and the directory 0700.
+type Layout struct{ Dir string }
+
+func (l Layout) PKI() string        { return filepath.Join(l.Dir, "pki") }
+func (l Layout) Register() string   { return filepath.Join(l.Dir, "register.jsonl") }
+func (l Layout) AdminToken() string { return filepath.Join(l.Dir, "admin-token") }
+
+// SignerToken is the portal-to-signer shared secret.
+func (l Layout) SignerToken() string { return filepath.Join(l.Dir, "signer-token") }
+
+// TokenKey is the HMAC key of access tokens, kept so tokens survive a
+// restart.
+func (l Layout) TokenKey() string { return filepath.Join(l.Dir, "token.key") }
+func (l Layout) Mailbox() string  { return filepath.Join(l.Dir, "mailbox") }
+func (l Layout) Registry() string { return filepath.Join(l.Dir, "registry") }
+
+// BootstrapOptions describe a new data directory.
+type BootstrapOptions struct {
+	Replicas     int
+	RegisterSize int
+	Country      string
+	// Seed makes the synthetic register reproducible (default 1).
+	Seed uint64
+}
+
+// Bootstrap creates what is missing of a data directory: a PKI with one
+// DSC per replica, a synthetic pharmacy register, the admin and signer
+// tokens, the token key and the mailbox. Existing files are kept, so a
+// restart finds its keys and registry again. It reports whether anything
+// was created.
+func Bootstrap(dir string, o BootstrapOptions) (bool, error) {
+	l := Layout{dir}
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.Country == "" {
+		o.Country = "DE"
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	created := false
+	if !exists(filepath.Join(l.PKI(), pki.CSCAKeyFile)) && !exists(filepath.Join(l.PKI(), pki.CSCACertFile)) {
+		// The PKI starts a day back so a simulated day in the recent past
+		// and small clock skews between containers stay within validity.
+		if _, err := pki.Init(l.PKI(), pki.InitOptions{Country: o.Country, Signers: o.Replicas,
+			Now: time.Now().Add(-24 * time.Hour)}); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	if !exists(l.Register()) {
+		entries := register.Generate(mrand.New(mrand.NewPCG(o.Seed, o.Seed+1)), o.RegisterSize)
+		if err := register.Save(l.Register(), entries); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	for _, path := range []string{l.AdminToken(), l.SignerToken()} {
+		if !exists(path) {
+			if err := writeSecret(path, []byte(auth.NewSecret()+"\n")); err != nil {
+				return false, err
+			}
+			created = true
+		}
+	}
+	if !exists(l.TokenKey()) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return false, fmt.Errorf("token key: %w", err)
+		}
+		if err := writeSecret(l.TokenKey(), key); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	if err := os.MkdirAll(l.Mailbox(), 0o700); err != nil {
+		return false, fmt.Errorf("mailbox: %w", err)
+	}
+	return created, nil
+}
+
+// ReadToken reads a token file written by Bootstrap.
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("token in %s is too short", path)
+	}
+	return tok, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// writeSecret writes a file with mode 0600 atomically.
+func writeSecret(path string, data []byte) error {
+	return writeAtomic(path, data, 0o600)
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+

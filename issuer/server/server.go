@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/pki"
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/register"
+	"github.com/golive-dev/golive/issuer/signer"
+	"github.com/golive-dev/golive/issuer/signerclient"
+	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/issuer/store"
+)
+
+// Ready is told each role's base URL once it listens.
+type Ready func(role, url string)
+
+// Run starts the role s names and serves until ctx ends, then stops
+// gracefully. An empty data directory is bootstrapped first.
+func Run(ctx context.Context, s Settings, log *slog.Logger, ready Ready) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if ready == nil {
+		ready = func(string, string) {}
+	}
+	if s.Role == RoleProxy {
+		return runProxy(ctx, s, log, ready)
+	}
+	if _, err := Bootstrap(s.Data, BootstrapOptions{Replicas: s.Replicas, RegisterSize: s.RegisterSize, Country: s.Portal.Country}); err != nil {
+		return fmt.Errorf("bootstrap %s: %w", s.Data, err)
+	}
+	var biz *simclock.Clock
+	if !s.Sim.Start.IsZero() {
+		c, err := simclock.New(s.Sim.Start, s.Sim.Timescale)
+		if err != nil {
+			return err
+		}
+		biz = &c
+	}
+	switch s.Role {
+	case RoleSigner:
+		return runSigner(ctx, s, biz, log, ready)
+	case RolePortal:
+		return runPortal(ctx, s, biz, s.Signers, log, ready)
+	default:
+		return runAll(ctx, s, biz, log, ready)
+	}
+}
+
+func (s Settings) layout() Layout { return Layout{s.Data} }
+
+func (s Settings) pkiDir() string {
+	if s.PKI != "" {
+		return s.PKI
+	}
+	return s.layout().PKI()
+}
+
+// signerConfig is the replica's config; the 2021 lockout lasts its
+// duration of business-day time, so a compressed day compresses it too.
+func (s Settings) signerConfig(name, token string, biz *simclock.Clock) signer.Config {
+	c := signer.HardenedConfig()
+	if s.Profile == portal.ProfileNaive2021 {
+		c = signer.Naive2021Config()
+	}
+	ss := s.Signer
+	c.Name, c.AuthToken, c.Country = name, token, s.Portal.Country
+	c.HSMSlots, c.HSMLatency = ss.HSMSlots, ss.HSMLatency.D()
+	c.Shed, c.ShedRetryAfter, c.RejectUnmeetable = ss.Shed, ss.ShedRetryAfter.D(), ss.RejectUnmeetable
+	c.LockoutMark, c.LockoutFor = ss.LockoutMark, ss.LockoutFor.D()
+	if biz != nil && c.LockoutFor > 0 {
+		c.LockoutFor = max(biz.WallDuration(c.LockoutFor), time.Second)
+	}
+	c.ClampValidity, c.IssuedAtSkew = ss.ClampValidity, ss.IssuedAtSkew.D()
+	return c
+}
+
+func (s Settings) clientConfig(endpoints []string, token string) signerclient.Config {
+	sc := s.SignerClient
+	return signerclient.Config{
+		Endpoints: endpoints, AuthToken: token,
+		CallTimeout: sc.CallTimeout.D(), MaxAttempts: sc.MaxAttempts, HealthInterval: sc.HealthInterval.D(),
+		Breaker: signerclient.BreakerConfig{FailureThreshold: sc.BreakerFailures, OpenFor: sc.BreakerOpenFor.D()},
+	}
+}
+
+func runSigner(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
+	dir := s.pkiDir()
+	dsc, err := pki.LoadKeyPair(filepath.Join(dir, pki.DSCCertFile(s.SignerIndex)), filepath.Join(dir, pki.DSCKeyFile(s.SignerIndex)))
+	if err != nil {
+		return fmt.Errorf("signer %d: %w (the PKI in %s has one DSC per replica)", s.SignerIndex, err, dir)
+	}
+	token, err := ReadToken(s.layout().SignerToken())
+	if err != nil {
+		return err
+	}
+	srv, err := signer.New(s.signerConfig(fmt.Sprintf("dsc-%d", s.SignerIndex), token, biz), dsc, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("signer: listen %s: %w", s.Listen, err)
+	}
+	return serveHTTP(ctx, ln, srv.Handler(), func(url string) { ready(RoleSigner, url) })
+}
+
+func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
+	set, err := pki.Load(s.pkiDir())
+	if err != nil {
+		return err
+	}
+	token, err := ReadToken(s.layout().SignerToken())
+	if err != nil {
+		return err
+	}
+	n := min(s.Replicas, len(set.DSCs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, n+1)
+	var endpoints []string
+	for i := range n {
+		srv, err := signer.New(s.signerConfig(fmt.Sprintf("dsc-%d", i+1), token, biz), set.DSCs[i], log)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("signer %d: %w", i+1, err)
+		}
+		url := "http://" + ln.Addr().String()
+		endpoints = append(endpoints, url)
+		wg.Go(func() {
+			if err := serveHTTP(ctx, ln, srv.Handler(), func(u string) { ready(RoleSigner, u) }); err != nil {
+				errc <- err
+				cancel()
+			}
+		})
+	}
+	err = runPortal(ctx, s, biz, endpoints, log, ready)
+	cancel()
+	wg.Wait()
+	close(errc)
+	if err != nil {
+		return err
+	}
+	return <-errc
+}
+
+func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints []string, log *slog.Logger, ready Ready) error {
+	l := s.layout()
+	tl, err := pki.LoadTrustList(filepath.Join(s.pkiDir(), pki.TrustListFile))
+	if err != nil {
+		return err
+	}
+	regPath := s.Register
+	if regPath == "" {
+		regPath = l.Register()
+	}
+	reg, err := register.Load(regPath)
+	if err != nil {
+		return err
+	}
+	signerToken, err := ReadToken(l.SignerToken())
+	if err != nil {
+		return err
+	}
+	adminToken, err := ReadToken(l.AdminToken())
+	if err != nil {
+		return err
+	}
+	tokenKey, err := os.ReadFile(l.TokenKey())
+	if err != nil {
+		return fmt.Errorf("token key: %w", err)
+	}
+	mb, err := register.NewDirMailbox(l.Mailbox())
+	if err != nil {
+		return err
+	}
+	mb.Log = log
+	st, err := store.Open(ctx, l.Registry(), store.Options{Logger: log,
+		GroupCommitWindow: s.Store.GroupCommitWindow.D(), MaxBatch: s.Store.MaxBatch})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sc := signerclient.New(s.clientConfig(endpoints, signerToken), log)
+	sc.Start(ctx)
+	cfg := s.Portal
+	cfg.Profile = s.Profile
+	p, err := portal.New(cfg, portal.Deps{
+		Store: st, TrustList: tl, Register: reg, Mailbox: mb, Signer: sc,
+		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	runDone := make(chan error, 1)
+	go func() { runDone <- p.Run(ctx) }()
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		cancel()
+		<-runDone
+		return fmt.Errorf("portal: listen %s: %w", s.Listen, err)
+	}
+	err = serveHTTP(ctx, ln, p.Handler(), func(url string) { ready(RolePortal, url) })
+	cancel()
+	if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// runProxy serves the toxiproxy API: testbeds create the proxies (client
+// to portal, portal to each signer) and their toxics through it.
+func runProxy(ctx context.Context, s Settings, log *slog.Logger, ready Ready) error {
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy: listen %s: %w", s.Listen, err)
+	}
+	defer func() {
+		// Closing the API does not close the proxies' own listeners.
+		_ = srv.Collection.Clear()
+	}()
+	log.Info("fault proxy up", "listen", ln.Addr().String())
+	return serveHTTP(ctx, ln, srv.Routes(), func(url string) { ready(RoleProxy, url) })
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down within 10 s.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, onReady func(url string)) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	onReady("http://" + ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+// Package server assembles the issuer's roles into running services for
+// `golive serve`: a portal, signer replicas, an all-in-one process and the
+// fault proxy. It owns the data directory layout, its bootstrap, and the
+// effective settings (a profile preset, then a --config file, then flags).
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/golive-dev/golive/issuer/portal"
+)
+
+// Roles.
+const (
+	RolePortal = "portal"
+	RoleSigner = "signer"
+	RoleProxy  = "proxy"
+	RoleAll    = "all"
+)
+
+// Roles lists the role names.
+func Roles() []string { return []string{RoleAll, RolePortal, RoleSigner, RoleProxy} }
+
+// Duration is written "1.5s" in settings files.
+type Duration = portal.Duration
+
+// SignerSettings are the signer replica's behaviours (package signer's
+// Config in file form).
+type SignerSettings struct {
+	// HSMSlots bounds concurrent signatures (the 2021 HSM had 10).
+	HSMSlots int `json:"hsm_slots"`
+	// HSMLatency is added to every signature.
+	HSMLatency Duration `json:"hsm_latency"`
+	// Shed answers 503 + Retry-After when every slot is busy; false queues
+	// without bound.
+	Shed           bool     `json:"shed"`
+	ShedRetryAfter Duration `json:"shed_retry_after"`
+	// RejectUnmeetable answers 504 at once to deadlines shorter than the
+	// HSM latency.
+	RejectUnmeetable bool `json:"reject_unmeetable"`
+	// LockoutMark waiting requests lock the portal out for LockoutFor of
+	// business-day time (0: never), as the 2021 backend did.
+	LockoutMark int      `json:"lockout_mark"`
+	LockoutFor  Duration `json:"lockout_for"`
+	// ClampValidity shortens over-long validity instead of refusing it.
+	ClampValidity bool     `json:"clamp_validity"`
+	IssuedAtSkew  Duration `json:"issued_at_skew"`
+}
+
+// SignerClientSettings tune the portal's calls to the replicas.
+type SignerClientSettings struct {
+	CallTimeout     Duration `json:"call_timeout"`
+	MaxAttempts     int      `json:"max_attempts"`
+	HealthInterval  Duration `json:"health_interval"`
+	BreakerFailures int      `json:"breaker_failures"`
+	BreakerOpenFor  Duration `json:"breaker_open_for"`
+}
+
+// StoreSettings tune the registry's writer.
+type StoreSettings struct {
+	GroupCommitWindow Duration `json:"group_commit_window"`
+	// MaxBatch writes per transaction (1: no group commit).
+	MaxBatch int `json:"max_batch"`
+}
+
+// SimSettings is the simulated business clock a scenario replays. Zero
+// Start means real time.
+type SimSettings struct {
+	Start     time.Time `json:"start,omitzero"`
+	Timescale float64   `json:"timescale"`
+}
+
+// Settings is everything `golive serve` runs with.
+type Settings struct {
+	Role    string `json:"role"`
+	Profile string `json:"profile"`
+	Listen  string `json:"listen"`
+	// Data is the data directory (see Layout).
+	Data string `json:"data"`
+	// PKI overrides Data/pki.
+	PKI string `json:"pki,omitempty"`
+	// Register overrides Data/register.jsonl.
+	Register string `json:"register,omitempty"`
+	// Signers are the replicas' base URLs (role portal).
+	Signers []string `json:"signers,omitempty"`
+	// Replicas is the number of DSCs a new data directory gets and of
+	// in-process signers in role all.
+	Replicas int `json:"replicas"`
+	// SignerIndex picks the DSC of role signer (1-based).
+	SignerIndex int `json:"signer_index,omitempty"`
+	// RegisterSize is the size of a new synthetic register.
+	RegisterSize int    `json:"register_size"`
+	LogLevel     string `json:"log_level"`
+
+	Sim          SimSettings          `json:"sim"`
+	Portal       portal.Config        `json:"portal"`
+	Signer       SignerSettings       `json:"signer"`
+	SignerClient SignerClientSettings `json:"signer_client"`
+	Store        StoreSettings        `json:"store"`
+}
+
+// Defaults are the settings of profile before any override.
+func Defaults(profile string) (Settings, error) {
+	pc, err := portal.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := Settings{
+		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
+		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
+		Portal: pc,
+	}
+	switch profile {
+	case portal.ProfileNaive2021:
+		// One central backend: the 2021 signing client's 4 s timeout, no
+		// retry elsewhere, no breaker worth the name.
+		s.Replicas = 1
+		s.Signer = SignerSettings{HSMSlots: 10, HSMLatency: Duration(50 * time.Millisecond), Shed: false,
+			ShedRetryAfter: Duration(time.Second), LockoutMark: 1000, LockoutFor: Duration(5*time.Hour + 3*time.Minute),
+			ClampValidity: true, IssuedAtSkew: Duration(5 * time.Minute)}
+		s.SignerClient = SignerClientSettings{CallTimeout: Duration(4 * time.Second), MaxAttempts: 1,
+			HealthInterval: Duration(2 * time.Second), BreakerFailures: 1 << 30, BreakerOpenFor: Duration(time.Second)}
+	default:
+		s.Signer = SignerSettings{HSMSlots: 10, HSMLatency: Duration(50 * time.Millisecond), Shed: true,
+			ShedRetryAfter: Duration(time.Second), RejectUnmeetable: true, IssuedAtSkew: Duration(5 * time.Minute)}
+		s.SignerClient = SignerClientSettings{CallTimeout: Duration(600 * time.Millisecond), MaxAttempts: 3,
+			HealthInterval: Duration(time.Second), BreakerFailures: 3, BreakerOpenFor: Duration(2 * time.Second)}
+	}
+	return s, nil
+}
+
+// ApplyFile overrides the settings a --config file names (JSON, or YAML
+// when name ends in .yaml/.yml or the data is not JSON). Unknown keys are
+// errors: a typo must not be silently ignored.
+func (s *Settings) ApplyFile(data []byte, name string) error {
+	trimmed := bytes.TrimSpace(data)
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext == ".yaml" || ext == ".yml" || (len(trimmed) > 0 && trimmed[0] != '{') {
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		j, err := json.Marshal(normalizeYAML(v))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		data = j
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s: trailing data after the settings object", name)
+	}
+	return nil
+}
+
+// normalizeYAML turns YAML maps with non-string keys into JSON-able maps.
+func normalizeYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeYAML(e)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = normalizeYAML(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = normalizeYAML(e)
+		}
+		return t
+	}
+	return v
+}
+
+// Validate checks the settings of the chosen role.
+func (s Settings) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch s.Role {
+	case RoleAll, RolePortal, RoleSigner, RoleProxy:
+	default:
+		bad("role %q is not one of %s", s.Role, strings.Join(Roles(), ", "))
+	}
+	if s.Data == "" {
+		bad("a data directory is required (--data DIR)")
+	}
+	if s.Listen == "" {
+		bad("a listen address is required (--listen 127.0.0.1:8080)")
+	}
+	if s.Replicas < 1 || s.Replicas > 64 {
+		bad("replicas %d must be 1..64", s.Replicas)
+	}
+	if s.RegisterSize < 1 || s.RegisterSize > 100000 {
+		bad("register_size %d must be 1..100000", s.RegisterSize)
+	}
+	if s.Role == RoleSigner && s.SignerIndex < 1 {
+		bad("role signer needs --signer-index N (which DSC of the PKI to sign with)")
+	}
+	if s.Role == RolePortal && len(s.Signers) == 0 {
+		bad("role portal needs --signers URL,... (the signer replicas)")
+	}
+	if s.Signer.HSMSlots < 1 || s.Signer.HSMLatency < 0 {
+		bad("signer.hsm_slots must be >= 1 and hsm_latency >= 0")
+	}
+	if s.SignerClient.CallTimeout <= 0 || s.SignerClient.MaxAttempts < 1 || s.SignerClient.HealthInterval <= 0 {
+		bad("signer_client: call_timeout, max_attempts and health_interval must be positive")
+	}
+	if !s.Sim.Start.IsZero() && !(s.Sim.Timescale > 0) {
+		bad("sim.timescale must be positive when sim.start is set")
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q is not debug, info, warn or error", s.LogLevel)
+	}
+	if s.Role == RoleAll || s.Role == RolePortal {
+		if err := s.Portal.Validate(); err != nil {
+			bad("portal: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// JSON is the indented effective settings (--print-config).
+func (s Settings) JSON() []byte {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return append(b, '\n')
+}
