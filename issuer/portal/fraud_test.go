@@ -293,3 +293,35 @@ func TestBusinessClock(t *testing.T) {
 		t.Errorf("revoked %d, want the %d burst certificates", len(revs["UCI"]), issued)
 	}
 }
+
+// TestBusinessClockAdmin: a scenario engine sets the business day through
+// the admin API when its load starts; only the admin may.
+func TestBusinessClockAdmin(t *testing.T) {
+	clock := morningClock(t)
+	env := portaltest.Start(t, portaltest.Options{Clock: clock})
+	ph := env.NewPharmacy(t)
+	night := time.Date(2021, 6, 20, 21, 30, 0, 0, time.UTC)
+	body := portal.BusinessClock{SimStart: night, Timescale: 60}
+	if r := env.Do(t, portaltest.Request{Method: http.MethodPut, Path: "/v1/admin/business-clock", Token: ph.Token, Body: body}); r.Status != http.StatusUnauthorized && r.Status != http.StatusForbidden {
+		t.Fatalf("a pharmacy set the business clock: %v", r)
+	}
+	if r := env.Admin(t, http.MethodPut, "/v1/admin/business-clock", portal.BusinessClock{SimStart: night, Timescale: -1}); r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
+		t.Fatalf("negative timescale: %v", r)
+	}
+	var got portal.BusinessClock
+	env.Admin(t, http.MethodPut, "/v1/admin/business-clock", body).Decode(t, &got)
+	if got.Now.Sub(night) < 0 || got.Now.Sub(night) > time.Hour {
+		t.Fatalf("business now %v, want just after %v", got.Now, night)
+	}
+	issued := 0
+	for range 30 {
+		r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeTest))
+		if r.Status != http.StatusCreated {
+			break
+		}
+		issued++
+	}
+	if issued == 0 || issued >= 20 {
+		t.Fatalf("%d certificates before suspension in the business night, want 1..19", issued)
+	}
+}

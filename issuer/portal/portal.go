@@ -86,7 +86,7 @@ type Portal struct {
 	adminTok  string
 	log       *slog.Logger
 	clock     func() time.Time
-	business  *simclock.Clock
+	business  atomic.Pointer[simclock.Clock]
 	rnd       io.Reader
 
 	tokens   *auth.Issuer
@@ -145,7 +145,6 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		adminTok:  deps.AdminTokenHash,
 		log:       deps.Logger,
 		clock:     deps.Clock,
-		business:  deps.Business,
 		rnd:       deps.Rand,
 		status:    map[string]store.PharmacyStatus{},
 		inFlight:  map[string]struct{}{},
@@ -159,6 +158,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if p.clock == nil {
 		p.clock = time.Now
 	}
+	p.business.Store(deps.Business)
 	if p.rnd == nil {
 		p.rnd = rand.Reader
 	}
@@ -254,21 +254,28 @@ func (p *Portal) now() time.Time { return p.clock() }
 
 // businessTime is the simulated business-day time at Clock time t.
 func (p *Portal) businessTime(t time.Time) time.Time {
-	if p.business == nil {
+	b := p.business.Load()
+	if b == nil {
 		return t
 	}
-	return p.business.Sim(t)
+	return b.Sim(t)
 }
+
+// SetBusinessClock replaces the business-day clock (nil: real time). A
+// scenario sets it when its load starts, so the portal's business day and
+// the load's demand curves run on the same clock.
+func (p *Portal) SetBusinessClock(c *simclock.Clock) { p.business.Store(c) }
 
 // clockTime is the Clock time at business-day time t, rounded a
 // microsecond early: the round trip through the scale truncates
 // nanoseconds, and a bound that lands after the instant it came from would
 // leave that certificate out.
 func (p *Portal) clockTime(t time.Time) time.Time {
-	if p.business == nil || t.IsZero() {
+	b := p.business.Load()
+	if b == nil || t.IsZero() {
 		return t
 	}
-	return p.business.Wall(t).Add(-time.Microsecond)
+	return b.Wall(t).Add(-time.Microsecond)
 }
 
 // audit records an event the store does not record itself (refusals,

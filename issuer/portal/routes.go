@@ -56,6 +56,8 @@ func (p *Portal) routes() http.Handler {
 	handle("GET /v1/admin/audit", "admin", p.adminOnly(p.handleAudit))
 	handle("GET /v1/admin/fraud-events", "admin", p.adminOnly(p.handleFraudEvents))
 	handle("POST /v1/admin/registry/lookup", "admin", p.adminOnly(p.handleRegistryLookup))
+	handle("GET /v1/admin/business-clock", "admin", p.adminOnly(p.handleGetBusinessClock))
+	handle("PUT /v1/admin/business-clock", "admin", p.adminOnly(p.handleSetBusinessClock))
 
 	// Operations: no admission control, probes must answer under overload.
 	handle("GET /healthz", "", p.handleHealthz)
