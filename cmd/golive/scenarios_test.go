@@ -1,0 +1,112 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive-dev/golive/scenarios/spec"
+)
+
+func TestScenariosListShowsEveryBuiltinWithinFiveMinutes(t *testing.T) {
+	r := golive(t, "", "scenarios", "list")
+	mustOK(t, r, "scenarios list")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != len(spec.Builtins())+1 || !strings.HasPrefix(lines[0], "NAME") {
+		t.Fatalf("want a header and %d rows, got:\n%s", len(spec.Builtins()), r.stdout)
+	}
+	row := regexp.MustCompile(`^(\S+)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}-\S+)\s+x(\S+)\s+(?:<=)?(\S+)\s+(?:<=)?(\d+)\s+(\S.*)$`)
+	for i, name := range spec.Builtins() {
+		m := row.FindStringSubmatch(lines[i+1])
+		if m == nil || m[1] != name {
+			t.Fatalf("row %d = %q, want %s's details", i+1, lines[i+1], name)
+		}
+		wall, err := time.ParseDuration(m[4])
+		if err != nil || wall > 5*time.Minute || wall <= 0 {
+			t.Errorf("%s: wall time %q", name, m[4])
+		}
+		if m[5] == "0" {
+			t.Errorf("%s: sends no requests", name)
+		}
+	}
+	if !strings.Contains(r.stdout, "2021-06-14 07:00-20:00") {
+		t.Errorf("launch-day's simulated window missing:\n%s", r.stdout)
+	}
+}
+
+func TestScenariosShowPrintsValidYAML(t *testing.T) {
+	r := golive(t, "", "scenarios", "show", "outage-tuesday")
+	mustOK(t, r, "scenarios show")
+	s, err := spec.Parse([]byte(r.stdout), "shown.yaml")
+	if err != nil || s.Name != "outage-tuesday" {
+		t.Fatalf("shown YAML does not parse back: %v", err)
+	}
+	// Round trip through validate on standard input.
+	v := golive(t, r.stdout, "scenarios", "validate", "-")
+	mustOK(t, v, "validate -")
+	if !strings.HasPrefix(v.stdout, "ok <stdin>: outage-tuesday") {
+		t.Errorf("validate - printed %q", v.stdout)
+	}
+
+	bad := golive(t, "", "scenarios", "show", "launch-night")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "launch-day") {
+		t.Errorf("show of an unknown name: exit %d, stderr %q (want 2 and the list)", bad.code, bad.stderr)
+	}
+}
+
+func TestScenariosValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte(`name: good
+clock: {date: 2021-06-14, start: "08:00", end: "09:00", timescale: 60}
+traffic:
+  - {name: issue, kind: issue, demand: [{shape: step, from: "08:00", until: "09:00", rate: 5}]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(`name: bad
+clock: {date: 2021-06-14, start: "08:00", end: "09:00"}
+traffic:
+  - name: issue
+    kind: issue
+    demand: [{shape: step, from: "08:00", until: "09:00", rate: 5}]
+faults:
+  - {kind: kill, target: signer-2, at: "08:30"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := golive(t, "", "scenarios", "validate", good)
+	mustOK(t, r, "validate good")
+	// 3600 s x 5/s / 60 = 300 requests in one wall minute.
+	if !strings.Contains(r.stdout, "ok "+good+": good, 2021-06-14 08:00-09:00 at x60, 1m0s wall, 300 requests") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+
+	r = golive(t, "", "scenarios", "validate", good, bad)
+	if r.code != 1 {
+		t.Fatalf("exit %d with an invalid file, want 1", r.code)
+	}
+	if !strings.Contains(r.stdout, "ok "+good) {
+		t.Errorf("the good file was not reported ok: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, bad+`:8:26: faults[0] (kill).target: "signer-2" does not exist with 1 signer(s)`) {
+		t.Errorf("stderr lacks the positioned error:\n%s", r.stderr)
+	}
+
+	r = golive(t, "", "scenarios", "validate", filepath.Join(dir, "missing.yaml"))
+	if r.code != 1 || !strings.Contains(r.stderr, "missing.yaml") {
+		t.Errorf("missing file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = golive(t, "", "scenarios", "validate", "signer-failover")
+	mustOK(t, r, "validate a built-in by name")
+
+	r = golive(t, "", "scenarios", "validate")
+	if r.code != 2 {
+		t.Errorf("validate without files: exit %d, want 2", r.code)
+	}
+}

@@ -1,0 +1,451 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func (d *decoder) faults(n *yaml.Node, s *Scenario) []Fault {
+	items, ok := d.list(n, "faults")
+	if !ok {
+		return nil
+	}
+	var out []Fault
+	for i, it := range items {
+		if f, ok := d.fault(it, fmt.Sprintf("faults[%d]", i), s); ok {
+			out = append(out, f)
+		}
+	}
+	if d.clockOK {
+		setFaultEnds(out, s)
+		d.checkFaultOverlaps(out, s)
+	}
+	return out
+}
+
+// shareTarget reports whether two targets reach a common component or link.
+func shareTarget(a, b Target, replicas int) bool {
+	for _, x := range a.Expand(replicas) {
+		if contains(b.Expand(replicas), x) {
+			return true
+		}
+	}
+	return false
+}
+
+// setFaultEnds fills Fault.End (see there).
+func setFaultEnds(fs []Fault, s *Scenario) {
+	for i := range fs {
+		f := &fs[i]
+		switch {
+		case f.Kind == FaultRestart:
+			f.End = f.At
+		case f.Windowed():
+			f.End = f.Until
+		default:
+			f.End = s.Clock.End
+			for _, r := range fs {
+				if r.Kind == FaultRestart && r.At.After(f.At) && r.At.Before(f.End) && shareTarget(f.Target, r.Target, s.System.Signers) {
+					f.End = r.At
+				}
+			}
+		}
+	}
+}
+
+func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
+	f, ok := d.mapping(n, path, "kind", "target", "at", "until", "duration", "params")
+	if !ok || !d.require(f, path, "kind", "target", "at") {
+		return Fault{}, false
+	}
+	ft := Fault{Pos: d.pos(f.node)}
+	kind, ok := d.str(f.get("kind"), path+".kind")
+	if !ok {
+		return ft, false
+	}
+	ft.Kind = FaultKind(kind)
+	spec, known := faultKinds[ft.Kind]
+	if !known {
+		names := make([]string, 0, len(faultKinds))
+		for _, k := range FaultKinds() {
+			names = append(names, string(k))
+		}
+		d.errorf(resolve(f.get("kind")), "%s.kind: unknown fault kind %q%s", path, kind, suggest(kind, names))
+		return ft, false
+	}
+	path = fmt.Sprintf("%s (%s)", path, kind)
+	valid := true
+	if target, ok := d.str(f.get("target"), path+".target"); ok {
+		ft.Target = Target(target)
+		_, _, link := ft.Target.Link()
+		switch {
+		case len(ft.Target.Expand(s.System.Signers)) == 0:
+			d.errorf(resolve(f.get("target")), "%s.target: %q does not exist with %d signer(s); targets are %s", path, target, s.System.Signers, targetsFor(ft.Kind, s.System.Signers))
+			valid = false
+		case link && !ft.Kind.Network():
+			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a component (%s), not on the link %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
+			valid = false
+		case !link && ft.Kind.Network():
+			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a link (%s), not on the component %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
+			valid = false
+		}
+	} else {
+		valid = false
+	}
+	var okAt bool
+	ft.At, okAt = d.when(f.get("at"), path+".at")
+	valid = valid && okAt
+	if f.has("until") && f.has("duration") {
+		d.errorf(f.keys["duration"], "%s: give until or duration, not both", path)
+		valid = false
+	}
+	windowKey := ""
+	switch {
+	case f.has("until"):
+		windowKey = "until"
+		var ok bool
+		ft.Until, ok = d.when(f.get("until"), path+".until")
+		valid = valid && ok
+	case f.has("duration"):
+		windowKey = "duration"
+		dur, ok := d.positive(f.get("duration"), path+".duration")
+		valid = valid && ok
+		if ok && okAt {
+			ft.Until = ft.At.Add(dur)
+		}
+	}
+	switch {
+	case spec.window == windowRequired && windowKey == "":
+		d.errorf(f.node, "%s: a %s fault needs until or duration (when it is undone)", path, kind)
+		valid = false
+	case spec.window == windowForbidden && windowKey != "":
+		d.errorf(f.keys[windowKey], "%s.%s: a %s happens at one instant; it has no window", path, windowKey, kind)
+		valid = false
+	}
+	ft.Params.Toxicity = 1
+	if n := f.get("params"); n != nil {
+		valid = d.faultParams(n, path+".params", spec, &ft.Params) && valid
+	} else if len(spec.required) > 0 {
+		d.errorf(f.node, "%s: params %s required for %s", path, strings.Join(spec.required, ", "), kind)
+		valid = false
+	}
+	if !valid || !d.clockOK {
+		return ft, false
+	}
+	c := s.Clock
+	if ft.At.Before(c.Start) || !ft.At.Before(c.End) {
+		d.errorf(resolve(f.get("at")), "%s.at: %s is outside the clock's window %s-%s", path, d.fmtTime(ft.At), d.fmtTime(c.Start), d.fmtTime(c.End))
+		return ft, false
+	}
+	if windowKey != "" {
+		switch {
+		case !ft.Until.After(ft.At):
+			d.errorf(resolve(f.get(windowKey)), "%s.%s: the fault ends (%s) before it starts (%s)", path, windowKey, d.fmtTime(ft.Until), d.fmtTime(ft.At))
+			return ft, false
+		case ft.Until.After(c.End):
+			d.errorf(resolve(f.get(windowKey)), "%s.%s: ends at %s, after the clock's end %s (the run would stop with the fault in place)", path, windowKey, d.fmtTime(ft.Until), d.fmtTime(c.End))
+			return ft, false
+		}
+	}
+	return ft, true
+}
+
+func (d *decoder) faultParams(n *yaml.Node, path string, spec kindSpec, p *FaultParams) bool {
+	keys := append(append([]string(nil), spec.required...), spec.optional...)
+	if len(keys) == 0 {
+		d.errorf(resolve(n), "%s: this fault kind takes no params", path)
+		return false
+	}
+	f, ok := d.mapping(n, path, keys...)
+	if !ok {
+		return false
+	}
+	valid := d.require(f, path, spec.required...)
+	for key, v := range f.vals {
+		kp := path + "." + key
+		var ok bool
+		switch key {
+		case "latency":
+			p.Latency, ok = d.positive(v, kp)
+		case "jitter":
+			p.Jitter, ok = d.duration(v, kp)
+		case "after":
+			p.After, ok = d.duration(v, kp)
+		case "rate_kbps":
+			var r int
+			r, ok = d.intIn(v, kp, 1, 1<<30)
+			p.RateKBps = int64(r)
+		case "toxicity":
+			p.Toxicity, ok = d.fraction(v, kp, 0, 1)
+			if ok && p.Toxicity == 0 {
+				d.errorf(resolve(v), "%s: 0 affects no connection; remove the fault instead", kp)
+				ok = false
+			}
+		case "cpus":
+			p.CPUs, ok = d.fraction(v, kp, 0.01, 64)
+		}
+		valid = valid && ok
+	}
+	if p.Jitter > p.Latency && f.has("jitter") && f.has("latency") {
+		d.errorf(resolve(f.get("jitter")), "%s.jitter: %v exceeds latency %v", path, p.Jitter, p.Latency)
+		valid = false
+	}
+	return valid
+}
+
+// family groups kinds that cannot act on one target at once: the process
+// states exclude each other; each proxy toxic excludes only itself.
+func family(k FaultKind) string {
+	switch k {
+	case FaultKill, FaultStop, FaultPause, FaultRestart:
+		return "process"
+	}
+	return string(k)
+}
+
+// checkFaultOverlaps refuses two faults of one family on a shared target
+// at once: their undo order would be ambiguous (which restart revives a
+// twice-killed signer?).
+func (d *decoder) checkFaultOverlaps(fs []Fault, s *Scenario) {
+	type span struct {
+		f      Fault
+		lo, hi time.Time
+	}
+	spans := make([]span, len(fs))
+	for i, f := range fs {
+		spans[i] = span{f: f, lo: f.At, hi: f.End}
+	}
+	shares := func(a, b span) bool { return shareTarget(a.f.Target, b.f.Target, s.System.Signers) }
+	order := make([]int, len(spans))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return spans[order[a]].f.Pos.Line < spans[order[b]].f.Pos.Line })
+	for x, i := range order {
+		for _, j := range order[:x] {
+			a, b := spans[j], spans[i] // a is earlier in the file
+			if family(a.f.Kind) != family(b.f.Kind) || !shares(a, b) {
+				continue
+			}
+			ar, br := a.f.Kind == FaultRestart, b.f.Kind == FaultRestart
+			var clash bool
+			switch {
+			case ar && br:
+				clash = a.f.At.Equal(b.f.At)
+			case ar:
+				clash = !a.f.At.Before(b.lo) && a.f.At.Before(b.hi) && b.f.Windowed()
+			case br:
+				clash = !b.f.At.Before(a.lo) && b.f.At.Before(a.hi) && a.f.Windowed()
+			default:
+				clash = a.lo.Before(b.hi) && b.lo.Before(a.hi)
+			}
+			if clash {
+				d.errs = append(d.errs, Error{Pos: b.f.Pos, Msg: fmt.Sprintf(
+					"faults: %s of %s at %s overlaps the %s of %s at %s (line %d); one target takes one %s fault at a time",
+					b.f.Kind, b.f.Target, d.fmtTime(b.f.At), a.f.Kind, a.f.Target, d.fmtTime(a.f.At), a.f.Pos.Line, family(b.f.Kind))})
+			}
+		}
+	}
+}
+
+func (d *decoder) phases(n *yaml.Node, s *Scenario) []Phase {
+	items, ok := d.list(n, "phases")
+	if !ok {
+		return nil
+	}
+	var out []Phase
+	names := map[string]int{}
+	for i, it := range items {
+		path := fmt.Sprintf("phases[%d]", i)
+		f, ok := d.mapping(it, path, "name", "from", "until")
+		if !ok || !d.require(f, path, "name", "from", "until") {
+			continue
+		}
+		p := Phase{Pos: d.pos(f.node)}
+		name, okN := d.str(f.get("name"), path+".name")
+		if okN {
+			if strings.TrimSpace(name) == "" {
+				d.errorf(resolve(f.get("name")), "%s.name: must not be empty", path)
+				okN = false
+			} else if prev, dup := names[name]; dup {
+				d.errorf(resolve(f.get("name")), "%s.name: %q is already used at line %d", path, name, prev)
+				okN = false
+			}
+			names[name] = p.Pos.Line
+		}
+		p.Name = name
+		var okF, okU bool
+		p.Start, okF = d.when(f.get("from"), path+".from")
+		p.End, okU = d.when(f.get("until"), path+".until")
+		if !(okN && okF && okU) {
+			continue
+		}
+		if !p.End.After(p.Start) {
+			d.errorf(resolve(f.get("until")), "%s.until: %s is not after from %s", path, d.fmtTime(p.End), d.fmtTime(p.Start))
+			continue
+		}
+		if p.Start.Before(s.Clock.Start) || p.End.After(s.Clock.End) {
+			d.errorf(f.node, "%s: %q (%s-%s) lies outside the clock's window %s-%s", path, name, d.fmtTime(p.Start), d.fmtTime(p.End), d.fmtTime(s.Clock.Start), d.fmtTime(s.Clock.End))
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Start.Before(out[i-1].End) {
+			later := out[i]
+			if out[i-1].Pos.Line > later.Pos.Line {
+				later = out[i-1]
+			}
+			d.errs = append(d.errs, Error{Pos: later.Pos, Msg: fmt.Sprintf(
+				"phases: %q (%s-%s) overlaps %q (%s-%s); phases split the run, they do not overlap",
+				out[i].Name, d.fmtTime(out[i].Start), d.fmtTime(out[i].End), out[i-1].Name, d.fmtTime(out[i-1].Start), d.fmtTime(out[i-1].End))})
+		}
+	}
+	return out
+}
+
+var comparisons = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+// checkThreshold checks an expression's outline only: a comparison at the
+// top level (not inside parentheses), balanced parentheses, and a
+// well-formed "over D" or "per phase" suffix. The evaluator parses the rest.
+func checkThreshold(expr string, havePhases bool) error {
+	e := strings.TrimSpace(expr)
+	if e == "" {
+		return fmt.Errorf("empty threshold")
+	}
+	if head, win, ok := cutLast(e, " over "); ok {
+		dur, err := time.ParseDuration(strings.TrimSpace(win))
+		if err != nil || dur <= 0 {
+			return fmt.Errorf("%q: \"over\" needs a positive duration like 1m, got %q", expr, strings.TrimSpace(win))
+		}
+		e = head
+	} else if head, ok := strings.CutSuffix(e, " per phase"); ok {
+		if !havePhases {
+			return fmt.Errorf("%q: \"per phase\" needs phases, and the scenario has none", expr)
+		}
+		e = head
+	}
+	depth, top := 0, false
+	for i := 0; i < len(e); i++ {
+		switch e[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return fmt.Errorf("%q: unbalanced ')'", expr)
+			}
+		case '<', '>', '=', '!':
+			if depth == 0 {
+				for _, op := range comparisons {
+					if strings.HasPrefix(e[i:], op) {
+						top = true
+						break
+					}
+				}
+			}
+		}
+	}
+	if depth != 0 {
+		return fmt.Errorf("%q: unbalanced '('", expr)
+	}
+	if !top {
+		return fmt.Errorf("%q: no comparison (want e.g. \"p99(issue) < 500ms\" with one of %s)", expr, strings.Join(comparisons, " "))
+	}
+	return nil
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func (d *decoder) thresholds(n *yaml.Node, path string, s *Scenario) []Threshold {
+	items, ok := d.list(n, path)
+	if !ok {
+		return nil
+	}
+	var out []Threshold
+	for i, it := range items {
+		v, ok := d.str(it, fmt.Sprintf("%s[%d]", path, i))
+		if !ok {
+			continue
+		}
+		if err := checkThreshold(v, len(s.Phases) > 0); err != nil {
+			d.errorf(resolve(it), "%s[%d]: %v", path, i, err)
+			continue
+		}
+		out = append(out, Threshold{Expr: strings.TrimSpace(v), Pos: d.pos(resolve(it))})
+	}
+	return out
+}
+
+func (d *decoder) checks(n *yaml.Node, path string) []string {
+	items, ok := d.list(n, path)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, it := range items {
+		v, ok := d.str(it, fmt.Sprintf("%s[%d]", path, i))
+		if !ok {
+			continue
+		}
+		switch {
+		case !contains(CheckNames(), v):
+			d.errorf(resolve(it), "%s[%d]: unknown check %q%s", path, i, v, suggest(v, CheckNames()))
+		case contains(out, v):
+			d.errorf(resolve(it), "%s[%d]: %q is listed twice", path, i, v)
+		default:
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *decoder) profiles(n *yaml.Node, s *Scenario) map[string]ProfileSpec {
+	f, ok := d.mapping(n, "profiles")
+	if !ok {
+		return nil
+	}
+	out := map[string]ProfileSpec{}
+	for name, v := range f.vals {
+		if !validProfile(name) {
+			d.errorf(f.keys[name], "profiles: unknown profile %q (want %s)", name, profileList())
+			continue
+		}
+		path := "profiles." + name
+		pf, ok := d.mapping(v, path, "note", "thresholds", "checks", "portal", "signer")
+		if !ok {
+			continue
+		}
+		var p ProfileSpec
+		if n := pf.get("note"); n != nil {
+			p.Note, _ = d.str(n, path+".note")
+			p.Note = strings.TrimSpace(p.Note)
+		}
+		if n := pf.get("thresholds"); n != nil {
+			p.Thresholds = d.thresholds(n, path+".thresholds", s)
+		}
+		if n := pf.get("checks"); n != nil {
+			p.Checks = d.checks(n, path+".checks")
+		}
+		if n := pf.get("portal"); n != nil {
+			p.Portal = d.portalOverrides(n, path+".portal")
+		}
+		if n := pf.get("signer"); n != nil {
+			p.Signer = d.signerOverrides(n, path+".signer")
+		}
+		out[name] = p
+	}
+	return out
+}
