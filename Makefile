@@ -22,41 +22,49 @@ build:
 
 # Tools some tests use to look at what golive produces as a person would
 # (pdftoppm renders the PDF printout). Installed only when missing.
+# (pdftoppm renders the PDF printout; headless Chromium renders report.html).
 test-deps:
 	@command -v pdftoppm >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing poppler-utils (pdftoppm)"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
 	  else echo "pdftoppm missing and cannot install it: PDF rendering tests will skip"; fi; }
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (renders report.html in a test)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and cannot install it: the report rendering test will skip"; fi; }
 
 test: test-deps build
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 14m $(PKGS)
 
+# Micro-benchmarks, then the one-shot system benchmarks (each a single
+# measurement of a few minutes; results go to docs/BENCHMARKS.md).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 1 ./issuer/hcert ./issuer/store
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./issuer/bench ./loadgen ./reports ./chaos/...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./issuer/hcert
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./issuer/hcert
 	$(GO) test -run '^$$' -fuzz '^FuzzBase45$$' -fuzztime $(FUZZTIME) ./issuer/hcert
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./issuer/dcc
+	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./issuer/portal
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
-# The main job. Until the scenario engine lands this is the HCERT round trip:
-# make a PKI, issue a vaccination certificate as HC1, QR and PDF, verify the QR.
+# The main job: replay launch day (Monday 14 June 2021) against the hardened
+# issuer in Docker containers built FROM scratch around bin/golive, and
+# write results, report.html and a verdict into $(RUN_OUT).
+RUN_SCENARIO ?= launch-day
+RUN_TARGET   ?= docker
 run: build
-	@rm -rf $(RUN_OUT) && mkdir -p $(RUN_OUT)
-	$(BIN) pki init --out $(RUN_OUT)/pki --signers 2
-	$(BIN) cert issue --pki $(RUN_OUT)/pki testdata/vaccination.json > $(RUN_OUT)/cert.txt
-	$(BIN) cert issue --pki $(RUN_OUT)/pki --format png --out $(RUN_OUT)/cert.png testdata/vaccination.json
-	$(BIN) cert issue --pki $(RUN_OUT)/pki --format pdf --out $(RUN_OUT)/cert.pdf testdata/vaccination.json
-	$(BIN) cert verify --trust $(RUN_OUT)/pki/trustlist.json $(RUN_OUT)/cert.png
-	$(BIN) cert revocation-hash @$(RUN_OUT)/cert.txt
+	@rm -rf $(RUN_OUT)
+	$(BIN) run $(RUN_SCENARIO) --target $(RUN_TARGET) --out $(RUN_OUT)
 
 clean:
 	rm -rf bin out

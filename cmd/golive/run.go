@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/reports"
+	"github.com/golive-dev/golive/scenarios/engine"
+	"github.com/golive-dev/golive/scenarios/spec"
+)
+
+func init() { addCommand(newRunCmd) }
+
+func newRunCmd() *cobra.Command {
+	var (
+		target, profiles, out, logLevel string
+		timescale, demandScale          float64
+		seed                            uint64
+		thresholds                      []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO|FILE",
+		Short: "Replay a scenario against the issuer and write results, a report and a verdict",
+		Long: `run starts the issuer on a testbed (docker, local child processes, or an
+existing deployment at a URL), onboards the simulated pharmacies and
+attackers, replays the scenario's demand on its compressed clock with its
+faults, checks afterwards that nothing acknowledged was lost, evaluates the
+thresholds and writes DIR/results.gob, timeseries.csv, events.json,
+metrics.csv, summary.json and report.html.
+
+With several profiles (--profile naive-2021,hardened) each runs in turn into
+DIR/<profile>/ and the report compares them. Exit status: 0 when every run
+passes, 1 when a threshold or check fails, 2 on a usage error. Ctrl-C stops
+the load, undoes the faults and still writes what was gathered.`,
+		Example: `  golive run launch-day
+  golive run outage-tuesday --profile naive-2021,hardened --out out/tuesday
+  golive run my-scenario.yaml --target local --timescale 600 --demand-scale 2
+  golive run forged-pharmacy --target url=https://staging.example --threshold 'fraud_escaped == 0'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("run takes one scenario name or file (golive scenarios list shows the built-ins)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := spec.Resolve(args[0])
+			if err != nil {
+				return usageErr("%s", firstLine(err))
+			}
+			var profs []string
+			for _, p := range splitList(profiles) {
+				if _, err := portal.ConfigForProfile(p); err != nil {
+					return usageErr("--profile %q: want %s", p, strings.Join(portal.Profiles(), ", "))
+				}
+				profs = append(profs, p)
+			}
+			if len(profs) == 0 {
+				profs = []string{""}
+			}
+			if timescale < 0 || demandScale < 0 {
+				return usageErr("--timescale and --demand-scale must be positive")
+			}
+			if out == "" {
+				out = filepath.Join("out", sc.Name)
+			}
+			log, err := newLogger(io.Discard, "info", "text")
+			if err != nil {
+				return err
+			}
+			if logLevel != "" {
+				if log, err = newLogger(cmd.ErrOrStderr(), logLevel, "text"); err != nil {
+					return usageErr("%v", err)
+				}
+			}
+			tty := isTerminal(cmd.ErrOrStderr())
+			failed := false
+			for _, p := range profs {
+				dir := out
+				if len(profs) > 1 {
+					dir = filepath.Join(out, p)
+				}
+				sum, err := runOne(cmd.Context(), cmd.ErrOrStderr(), tty, log, engine.Options{
+					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
+					Out: dir, Seed: seed, Thresholds: thresholds,
+				})
+				if sum != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s, %s): %s — %d requests, p99 %.0f ms, late %d, acknowledged %d, lost %d, duplicates %d, fraud issued %d, escaped %d; %s\n",
+						sc.Name, strings.ToUpper(sum.Verdict), sum.Profile, sum.Target, dir, sum.Requests.Total, sum.Latency.P99,
+						sum.LateSends, sum.Consistency.Acknowledged, sum.Consistency.Lost, sum.Consistency.Duplicates,
+						sum.Security.FraudIssued, sum.Security.FraudEscaped, filepath.Join(dir, "report.html"))
+					for _, r := range sum.Reasons {
+						fmt.Fprintf(cmd.OutOrStdout(), "  fail: %s\n", r)
+					}
+					if sum.Verdict != "pass" {
+						failed = true
+					}
+				}
+				if err != nil {
+					if errors.Is(err, context.Canceled) {
+						return failErr("interrupted; partial results in %s", dir)
+					}
+					return failErr("%s: %v", sc.Name, err)
+				}
+			}
+			if len(profs) > 1 {
+				if r, err := reports.Load(out); err == nil {
+					_ = reports.Write(context.WithoutCancel(cmd.Context()), r, out)
+				}
+			}
+			if failed {
+				return quietFail(1)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&target, "target", "auto", "where the issuer runs: auto, docker, local or url=BASE")
+	f.StringVar(&profiles, "profile", "", "issuer profile(s), comma-separated: hardened, naive-2021 (default: the scenario's)")
+	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second (default: the scenario's)")
+	f.Float64Var(&demandScale, "demand-scale", 0, "multiply every demand curve (default: the scenario's, usually 1 = real national rates)")
+	f.StringVar(&out, "out", "", "run directory (default out/SCENARIO)")
+	f.Uint64Var(&seed, "seed", 0, "random seed (default: the scenario's)")
+	f.StringArrayVar(&thresholds, "threshold", nil, "extra threshold, e.g. 'p99(issue) < 500ms' (repeatable)")
+	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
+	return cmd
+}
+
+// runOne runs one profile and renders its report, with a live line on a
+// terminal.
+func runOne(ctx context.Context, stderr io.Writer, tty bool, log *slog.Logger, o engine.Options) (*engine.Summary, error) {
+	if tty {
+		last := time.Time{}
+		o.Progress = func(line string) {
+			if time.Since(last) < 200*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			if len(line) > 118 {
+				line = line[:118]
+			}
+			fmt.Fprintf(stderr, "\r\033[K%s", line)
+		}
+	}
+	o.Logger = log
+	sum, err := engine.Run(ctx, o)
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if sum != nil {
+		if r, lerr := reports.Load(o.Out); lerr == nil {
+			if werr := reports.Write(context.WithoutCancel(ctx), r, o.Out); werr != nil {
+				fmt.Fprintf(stderr, "golive: writing the report: %v\n", werr)
+			}
+		} else {
+			fmt.Fprintf(stderr, "golive: reading the run for its report: %v\n", lerr)
+		}
+	}
+	return sum, err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more)"
+	}
+	return s
+}

@@ -1,0 +1,658 @@
+// Package engine runs a scenario end to end: it starts the issuer on a
+// testbed, onboards the simulated pharmacies and attackers, sets the
+// portal's business day, drives every traffic class with loadgen on the
+// scenario's compressed clock, injects the scenario's faults, scrapes the
+// portal's metrics, lets the deferred backlog drain, checks that nothing
+// acknowledged was lost, evaluates thresholds and writes the run directory
+// (docs/run-format.md).
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golive-dev/golive/chaos/testbed"
+	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalclient"
+	"github.com/golive-dev/golive/issuer/register"
+	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/scenarios/consistency"
+	"github.com/golive-dev/golive/scenarios/spec"
+	"github.com/golive-dev/golive/scenarios/threshold"
+)
+
+// Options configure one run of one profile.
+type Options struct {
+	Scenario *spec.Scenario
+	// Target is auto, docker, local or url=BASE.
+	Target string
+	// Profile overrides the scenario's (hardened or naive-2021).
+	Profile string
+	// Timescale and DemandScale override the scenario's when > 0.
+	Timescale, DemandScale float64
+	// Out is the run directory (created).
+	Out  string
+	Seed uint64
+	// Binary is the golive executable the testbed runs (default: this one).
+	Binary string
+	// Thresholds are added to the scenario's.
+	Thresholds []string
+	// AdminToken and DataDir describe a url target's deployment: the admin
+	// token, and a directory holding its register.jsonl and mailbox/.
+	AdminToken, DataDir string
+	// Progress receives a live status line about every second (a
+	// terminal); nil keeps quiet.
+	Progress func(line string)
+	Logger   *slog.Logger
+}
+
+// Run executes the scenario and writes o.Out. The returned summary's
+// Verdict is "pass" or "fail"; an error means the run itself could not be
+// carried out (the directory then holds what was gathered).
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	sc := o.Scenario
+	if sc == nil {
+		return nil, errors.New("engine: no scenario")
+	}
+	if sc.Capacity != nil {
+		return nil, fmt.Errorf("engine: %s is a capacity search: run it with golive capacity", sc.Name)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	profile, err := sc.ProfileFor(o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	timescale := sc.Clock.Timescale
+	if o.Timescale > 0 {
+		timescale = o.Timescale
+	}
+	demandScale := sc.DemandScale
+	if o.DemandScale > 0 {
+		demandScale = o.DemandScale
+	}
+	if demandScale <= 0 {
+		demandScale = 1
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = uint64(max(sc.Seed, 1))
+	}
+	var exprs []*threshold.Expr
+	for _, t := range sc.ThresholdsFor(profile) {
+		e, err := threshold.Parse(t.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: threshold %q: %w", sc.Source, t.Expr, err)
+		}
+		exprs = append(exprs, e)
+	}
+	for _, t := range o.Thresholds {
+		e, err := threshold.Parse(t)
+		if err != nil {
+			return nil, fmt.Errorf("--threshold: %w", err)
+		}
+		exprs = append(exprs, e)
+	}
+	kind, url := o.Target, ""
+	if rest, ok := strings.CutPrefix(kind, "url="); ok {
+		kind, url = "url", rest
+	}
+	tkind, err := testbed.ParseKind(kind)
+	if err != nil {
+		return nil, err
+	}
+	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
+		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("engine: run directory: %w", err)
+	}
+
+	cfg, err := serveConfig(sc, profile)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{o: o, sc: sc, log: log, profile: profile, timescale: timescale, demandScale: demandScale, seed: seed,
+		started: time.Now(), progress: o.Progress}
+	r.say("starting the %s testbed (%s, %d signers)", kind, profile, sc.System.Signers)
+	tb, err := testbed.Start(ctx, testbed.Options{
+		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
+		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
+	}
+	r.tb = tb
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := tb.Close(cctx); err != nil {
+			log.Warn("closing the testbed", "err", err)
+		}
+	}()
+	return r.execute(ctx, exprs)
+}
+
+// serveConfig is the --config the components get: the scenario's portal
+// settings for the profile and its HSM model and signer overrides.
+func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
+	pc, err := sc.PortalConfig(profile)
+	if err != nil {
+		return nil, err
+	}
+	scfg, err := sc.SignerConfig(profile)
+	if err != nil {
+		return nil, err
+	}
+	signer := map[string]any{
+		"hsm_slots": scfg.HSMSlots, "hsm_latency": scfg.HSMLatency.String(),
+		"shed": scfg.Shed, "shed_retry_after": scfg.ShedRetryAfter.String(), "reject_unmeetable": scfg.RejectUnmeetable,
+		"lockout_mark": scfg.LockoutMark, "lockout_for": scfg.LockoutFor.String(), "clamp_validity": scfg.ClampValidity,
+	}
+	return json.Marshal(map[string]any{"portal": pc, "signer": signer})
+}
+
+// run is the state of one run.
+type run struct {
+	o           Options
+	sc          *spec.Scenario
+	tb          testbed.Testbed
+	log         *slog.Logger
+	profile     string
+	timescale   float64
+	demandScale float64
+	seed        uint64
+	started     time.Time
+	progress    func(string)
+
+	client *portalclient.Client
+	clock  simclock.Clock
+
+	mu       sync.Mutex
+	acks     []consistency.Ack
+	tickets  []pendingTicket
+	security Security
+	sample   string // an HC1 for verify classes
+	stuffed  int    // credential-stuffing logins that succeeded
+	maxResp  map[string]time.Duration
+	timeouts map[string]time.Duration
+}
+
+type pendingTicket struct {
+	class, ticket, key, pharmacy string
+	fraud                        bool
+}
+
+func (r *run) say(format string, a ...any) {
+	r.log.Info(fmt.Sprintf(format, a...))
+	if r.progress != nil {
+		r.progress(fmt.Sprintf(format, a...))
+	}
+}
+
+// classSetup is a traffic class made ready to send.
+type classSetup struct {
+	spec     spec.Class
+	accounts *accounts
+	fraud    bool
+}
+
+func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, error) {
+	sc, tb := r.sc, r.tb
+	r.client = portalclient.New(tb.PortalURL())
+	r.client.AdminToken = tb.AdminToken()
+	r.client.HTTP = &http.Client{Timeout: 30 * time.Second}
+	direct := portalclient.New(tb.DirectPortalURL())
+	direct.AdminToken = tb.AdminToken()
+	events := &Events{}
+
+	// Who takes part: legitimate pharmacies from the register, attackers.
+	dataDir := tb.DataDir()
+	if dataDir == "" {
+		dataDir = r.o.DataDir
+	}
+	if dataDir == "" {
+		return nil, errors.New("engine: the target's register and mailbox are unknown: pass the deployment's data directory")
+	}
+	reg, err := register.Load(filepath.Join(dataDir, "register.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	mail, err := register.NewDirMailbox(filepath.Join(dataDir, "mailbox"))
+	if err != nil {
+		return nil, err
+	}
+	entries := reg.Entries()
+	rnd := rand.New(rand.NewPCG(r.seed, 99))
+	rnd.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
+	next := 0
+	setups := make([]*classSetup, len(sc.Traffic))
+	for i, c := range sc.Traffic {
+		cs := &classSetup{spec: c, fraud: c.Kind == spec.KindForgedOnboarding || c.Kind == spec.KindStolenCredentials}
+		setups[i] = cs
+		switch c.Kind {
+		case spec.KindIssue, spec.KindStolenCredentials:
+			n := max(c.Pharmacies, 1)
+			if next+n > len(entries) {
+				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
+			}
+			r.say("onboarding %d pharmacies for %s", n, c.Name)
+			phs, err := onboardAll(ctx, r.client, mail, entries[next:next+n], nil)
+			if err != nil {
+				return nil, fmt.Errorf("engine: onboarding %s: %w", c.Name, err)
+			}
+			next += n
+			cs.accounts = newAccounts(r.client, phs)
+		case spec.KindForgedOnboarding:
+			phs := r.forge(ctx, mail, c, rnd)
+			cs.accounts = newAccounts(r.client, phs)
+		}
+	}
+
+	// Steady state before the first fault: every component ready and one
+	// real issuance.
+	var legit *accounts
+	for _, cs := range setups {
+		if cs.spec.Kind == spec.KindIssue {
+			legit = cs.accounts
+			break
+		}
+	}
+	events.Probes = append(events.Probes, r.probe(ctx, "before", legit))
+
+	// The business day starts now, on the portal and in the load alike.
+	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(500 * time.Millisecond), Scale: r.timescale}
+	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portal.BusinessClock{
+		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
+		r.log.Warn("setting the portal's business clock", "err", err)
+	}
+	time.Sleep(time.Until(r.clock.WallStart))
+	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
+
+	// Faults and metrics run beside the load.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	faults := newFaultRunner(tb, r.clock, r.log)
+	faultsDone := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		faults.run(loadCtx, sc.Faults, sc.System.Signers)
+	}()
+	scr := &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
+	scrCtx, stopScrape := context.WithCancel(context.WithoutCancel(ctx))
+	scrDone := make(chan struct{})
+	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
+
+	classes := r.classes(setups)
+	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
+		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
+	totals, loadErr := loadgen.Run(loadCtx, loadgen.Plan{
+		Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
+		Observer: r.observe, Progress: r.onProgress, Logger: r.log,
+	})
+	interrupted := ctx.Err() != nil
+	// Undo every fault, even after Ctrl-C.
+	stopLoad()
+	<-faultsDone
+	undoCtx, cancelUndo := context.WithTimeout(context.Background(), 2*time.Minute)
+	faults.undoAll(undoCtx)
+	cancelUndo()
+	events.Faults = faults.events()
+
+	// Let the deferred backlog drain and follow the tickets users left.
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+	if !interrupted {
+		r.say("waiting for the deferred backlog to drain")
+		r.drain(drainCtx, scr, setups)
+	}
+	cancelDrain()
+	events.Probes = append(events.Probes, r.probe(context.WithoutCancel(ctx), "after", legit))
+	stopScrape()
+	<-scrDone
+
+	// Nothing acknowledged lost?
+	r.say("checking consistency of %d acknowledged certificates", len(r.acks))
+	cctx, cancelCheck := context.WithTimeout(context.Background(), 5*time.Minute)
+	rep, cerr := consistency.Check(cctx, consistency.Config{BaseURL: tb.DirectPortalURL(), AdminToken: tb.AdminToken()}, r.acks)
+	cancelCheck()
+	if cerr != nil {
+		r.log.Error("consistency check failed to run", "err", cerr)
+	}
+	var fe portal.EventPage
+	if err := direct.Admin(context.Background(), http.MethodGet, "/v1/admin/fraud-events?limit=1000", nil, &fe); err == nil {
+		r.security.AccountsSuspended = len(fe.Entries)
+	}
+
+	// The run directory.
+	events.Phases = phasesOf(sc, r.clock)
+	sum := r.summary(totals, rep, cerr, events, scr.readings(), interrupted)
+	if err := r.write(sum, events, scr.readings()); err != nil {
+		return sum, err
+	}
+	sum.Thresholds = r.evaluate(exprs, sum)
+	if err := r.verdict(sum); err != nil {
+		return sum, err
+	}
+	if loadErr != nil && !errors.Is(loadErr, context.Canceled) {
+		return sum, fmt.Errorf("engine: load: %w", loadErr)
+	}
+	if interrupted {
+		return sum, ctx.Err()
+	}
+	return sum, nil
+}
+
+// forge submits the class's forged applications; the accepted ones
+// (naive-2021) are activated from the attacker's own mailbox.
+func (r *run) forge(ctx context.Context, mail *register.DirMailbox, c spec.Class, rnd *rand.Rand) []*portalclient.Pharmacy {
+	var phs []*portalclient.Pharmacy
+	n := max(c.Pharmacies, 1)
+	for i := range n {
+		r.mu.Lock()
+		r.security.FraudAttempts++
+		r.mu.Unlock()
+		acc, err := r.client.Apply(ctx, forgedApplication(rnd, i))
+		if err != nil {
+			r.log.Info("forged application refused", "class", c.Name, "err", err)
+			continue
+		}
+		code, err := portalclient.ActivationCode(ctx, mail, attackerMail, acc.PharmacyID, 5*time.Second)
+		if err != nil {
+			r.log.Info("forged application accepted but no code reached the attacker", "pharmacy", acc.PharmacyID)
+			continue
+		}
+		creds, err := r.client.Activate(ctx, acc.PharmacyID, code)
+		if err != nil {
+			continue
+		}
+		ph := &portalclient.Pharmacy{ID: acc.PharmacyID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
+		if err := r.client.LoginPharmacy(ctx, ph); err != nil {
+			continue
+		}
+		r.mu.Lock()
+		r.security.ForgedAccounts++
+		r.mu.Unlock()
+		phs = append(phs, ph)
+	}
+	r.say("%s: %d of %d forged applications got an account", c.Name, len(phs), n)
+	return phs
+}
+
+// classes turns the scenario's traffic into loadgen classes.
+func (r *run) classes(setups []*classSetup) []loadgen.Class {
+	var out []loadgen.Class
+	runKey := strconv.FormatInt(r.started.UnixNano(), 36)
+	r.timeouts = map[string]time.Duration{}
+	for i, cs := range setups {
+		c := cs.spec
+		cl := c.Client
+		cc := loadgen.ClientConfig{Timeout: cl.Timeout, MaxRetries: cl.Retries.Max,
+			BackoffBase: cl.Retries.BackoffBase, BackoffMax: cl.Retries.BackoffMax}
+		if cl.PollTickets {
+			cc.MaxPolls = 20
+		}
+		if cl.ImpatientProbability > 0 {
+			cc.ImpatientProb = cl.ImpatientProbability
+		}
+		if !cl.HonourRetryAfter {
+			cc.RetryAfterMax = time.Millisecond
+		}
+		r.timeouts[c.Name] = cc.Timeout
+		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}
+		payloads := &loadgen.Payloads{Seed: r.seed + uint64(i), Mix: loadgen.Mix{V: c.Mix.Vaccination, T: c.Mix.Test, R: c.Mix.Recovery}}
+		now := func() time.Time { return time.Now() }
+		switch c.Kind {
+		case spec.KindIssue, spec.KindStolenCredentials:
+			it := &loadgen.IssueTargets{BaseURL: r.client.BaseURL, Payloads: payloads, Credentials: cs.accounts,
+				KeyPrefix: runKey + "-" + c.Name + "-", Now: now}
+			lc.Request, lc.Refresh = it.Request, cs.accounts.refresh
+		case spec.KindForgedOnboarding:
+			if cs.accounts.len() > 0 {
+				it := &loadgen.IssueTargets{BaseURL: r.client.BaseURL, Payloads: payloads, Credentials: cs.accounts,
+					KeyPrefix: runKey + "-" + c.Name + "-", Now: now}
+				lc.Request, lc.Refresh = it.Request, cs.accounts.refresh
+			} else {
+				// No account: the attacker keeps applying.
+				lc.Request = r.forgedApplyRequest(c.Name)
+			}
+		case spec.KindCredentialStuffing:
+			lc.Request = r.stuffingRequest(setups)
+		case spec.KindVerify:
+			lc.Request = r.verifyRequest()
+		}
+		out = append(out, lc)
+	}
+	return out
+}
+
+func jsonTarget(method, url string, body any, header http.Header) (loadgen.Request, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return loadgen.Request{}, err
+	}
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set("Content-Type", "application/json")
+	return loadgen.Request{Target: vegetaTarget(method, url, b, header)}, nil
+}
+
+func (r *run) forgedApplyRequest(class string) loadgen.RequestFunc {
+	return func(_ context.Context, seq uint64) (loadgen.Request, error) {
+		rnd := rand.New(rand.NewPCG(r.seed, seq+1<<40))
+		r.mu.Lock()
+		r.security.FraudAttempts++
+		r.mu.Unlock()
+		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/pharmacies", forgedApplication(rnd, int(seq)), nil)
+	}
+}
+
+// stuffingRequest guesses secrets for the client IDs of real accounts.
+func (r *run) stuffingRequest(setups []*classSetup) loadgen.RequestFunc {
+	var ids []string
+	for _, cs := range setups {
+		if cs.accounts != nil && !cs.fraud {
+			for _, p := range cs.accounts.list {
+				ids = append(ids, p.ClientID)
+			}
+		}
+	}
+	return func(_ context.Context, seq uint64) (loadgen.Request, error) {
+		rnd := rand.New(rand.NewPCG(r.seed, seq+1<<41))
+		id := "unknown-client"
+		if len(ids) > 0 {
+			id = ids[rnd.IntN(len(ids))]
+		}
+		guess := fmt.Sprintf("Apotheke%04d!", rnd.IntN(10000))
+		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/token",
+			portal.TokenRequest{GrantType: "client_credentials", ClientID: id, ClientSecret: guess}, nil)
+	}
+}
+
+func (r *run) verifyRequest() loadgen.RequestFunc {
+	return func(_ context.Context, seq uint64) (loadgen.Request, error) {
+		r.mu.Lock()
+		hc1 := r.sample
+		if n := len(r.acks); n > 0 {
+			if a := r.acks[int(mix64(seq)%uint64(n))]; a.HC1 != "" {
+				hc1 = a.HC1
+			}
+		}
+		r.mu.Unlock()
+		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/verify", portal.VerifyRequest{HC1: hc1}, nil)
+	}
+}
+
+// observe collects what users saw acknowledged.
+func (r *run) observe(f loadgen.Final) {
+	fraud := false
+	for _, c := range r.sc.Traffic {
+		if c.Name == f.Class {
+			fraud = c.Kind == spec.KindForgedOnboarding || c.Kind == spec.KindStolenCredentials
+			if c.Kind == spec.KindCredentialStuffing && f.Code == http.StatusOK {
+				r.mu.Lock()
+				r.stuffed++
+				r.mu.Unlock()
+			}
+			if c.Kind == spec.KindStolenCredentials {
+				r.mu.Lock()
+				r.security.FraudAttempts++
+				r.mu.Unlock()
+			}
+		}
+	}
+	switch f.Outcome {
+	case loadgen.OutcomeOK:
+		var iss portal.Issued
+		if json.Unmarshal(f.Body, &iss) == nil && iss.UVCI != "" {
+			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: iss.UVCI, HC1: iss.HC1, Fraud: fraud})
+		}
+	case loadgen.OutcomeTicketDone:
+		var tv portal.TicketView
+		if json.Unmarshal(f.Body, &tv) == nil && tv.UVCI != "" {
+			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: fraud})
+		}
+	case loadgen.OutcomeDeferred:
+		var d portal.Deferred
+		if json.Unmarshal(f.Body, &d) == nil && d.Ticket != "" {
+			r.mu.Lock()
+			r.tickets = append(r.tickets, pendingTicket{class: f.Class, ticket: d.Ticket, key: f.IdempotencyKey, pharmacy: f.Tag, fraud: fraud})
+			r.mu.Unlock()
+		}
+	}
+}
+
+func (r *run) ack(a consistency.Ack) {
+	r.mu.Lock()
+	r.acks = append(r.acks, a)
+	if a.Fraud {
+		r.security.FraudIssued++
+	}
+	r.mu.Unlock()
+}
+
+// drain waits for the portal's deferred backlog to reach zero, then
+// follows every ticket a user left pending to its end.
+func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
+	for ctx.Err() == nil {
+		s := scr.once(ctx)
+		if s.OK && s.DeferredBacklog == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	byClass := map[string]*accounts{}
+	for _, cs := range setups {
+		byClass[cs.spec.Name] = cs.accounts
+	}
+	r.mu.Lock()
+	pending := append([]pendingTicket(nil), r.tickets...)
+	r.mu.Unlock()
+	for _, t := range pending {
+		acc := byClass[t.class]
+		if acc == nil {
+			continue
+		}
+		ph := acc.byID[t.pharmacy]
+		if ph == nil {
+			continue
+		}
+		for ctx.Err() == nil {
+			tok, err := acc.token(ctx, ph)
+			if err != nil {
+				break
+			}
+			tv, err := r.client.Ticket(ctx, tok, t.ticket)
+			if err == nil && tv.State == "done" {
+				r.ack(consistency.Ack{Class: t.class, PharmacyID: t.pharmacy, IdempotencyKey: t.key, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: t.fraud})
+				break
+			}
+			if err == nil && tv.State == "failed" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// probe is the steady-state check: every component ready, one issuance.
+func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
+	p := Probe{When: when, At: time.Now()}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for _, c := range r.tb.Components() {
+		path := c.ReadyPath
+		if path == "" {
+			path = "/readyz"
+		}
+		resp, err := hc.Get(c.URL + path)
+		ok := err == nil && resp.StatusCode == http.StatusOK
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if !ok {
+			p.Deviations = append(p.Deviations, fmt.Sprintf("%s not ready", c.Name))
+		}
+	}
+	if acc != nil && acc.len() > 0 {
+		ph := acc.list[0]
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		tok, err := acc.token(pctx, ph)
+		if err == nil {
+			payload, _, _ := (&loadgen.Payloads{Seed: r.seed}).JSON(uint64(time.Now().UnixNano()), time.Now())
+			var res portalclient.IssueResult
+			res, err = r.client.Issue(pctx, tok, fmt.Sprintf("probe-%s-%d", when, time.Now().UnixNano()), portal.IssueRequest{Payload: payload})
+			if err == nil && res.Issued == nil {
+				err = fmt.Errorf("answered %d, not 201", res.Status)
+			}
+			if err == nil {
+				r.mu.Lock()
+				r.sample = res.Issued.HC1
+				r.mu.Unlock()
+				r.ack(consistency.Ack{Class: "probe", PharmacyID: ph.ID, UVCI: res.Issued.UVCI, HC1: res.Issued.HC1})
+			}
+		}
+		if err != nil {
+			p.Deviations = append(p.Deviations, "issuance: "+err.Error())
+		}
+	}
+	p.OK = len(p.Deviations) == 0
+	return p
+}
+
+func (r *run) onProgress(p loadgen.Progress) {
+	if r.progress == nil {
+		return
+	}
+	phase := ""
+	for _, ph := range r.sc.Phases {
+		if ph.Contains(p.Sim) {
+			phase = ph.Name
+		}
+	}
+	r.progress(fmt.Sprintf("%s %-16s offered %6.1f/s achieved %6.1f/s p99 %6s errors %d in-flight %d late %d",
+		p.Sim.Format("15:04"), phase, p.Offered, p.Achieved, p.P99.Round(time.Millisecond), p.Errors, p.InFlight, p.Late))
+}
+
+var _ io.Writer = (*os.File)(nil)

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
+	"github.com/golive-dev/golive/scenarios/spec"
+)
+
+// miniOutage is outage-tuesday in miniature: a steady demand, the
+// portal-to-signer links cut for a quarter of the run.
+const miniOutage = `
+name: mini-outage
+description: A short cut-off between the portal and its signers.
+clock: {date: 2021-06-15, start: "11:00", end: "12:00", timescale: 360}
+system:
+  profile: hardened
+  signers: 2
+  hsm: {slots: 10, latency: 5ms}
+  portal:
+    deferred_retry_after: 1s
+    sign_call_timeout: 400ms
+    issue_deadline: 1500ms
+traffic:
+  - name: issue
+    kind: issue
+    pharmacies: 8
+    demand:
+      - {at: "11:00", rate: 15}
+      - {at: "12:00", rate: 15}
+    client: {timeout: 10s, retries: {max: 2, backoff_base: 200ms, backoff_max: 1s}, poll_tickets: true, honour_retry_after: true}
+faults:
+  - {kind: partition, target: "portal->signers", at: "11:20", until: "11:35"}
+phases:
+  - {name: before, from: "11:00", until: "11:20"}
+  - {name: cut, from: "11:20", until: "11:35"}
+  - {name: after, from: "11:35", until: "12:00"}
+thresholds:
+  - lost == 0
+checks: [consistency, backlog_drained, no_request_outlives_timeout]
+`
+
+// TestRunOutageLocal replays a cut-off on the local testbed (real child
+// processes and the fault proxy): during the cut the hardened portal
+// answers 202 tickets, afterwards the backlog drains, nothing acknowledged
+// is lost, and the run directory holds what the run format promises.
+func TestRunOutageLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	sc, err := spec.Parse([]byte(miniOutage), "mini-outage.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t)})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if sum.Verdict != "pass" {
+		t.Errorf("verdict %s: %v", sum.Verdict, sum.Reasons)
+	}
+	if sum.Requests.Deferred == 0 {
+		t.Error("no 202 during the cut-off")
+	}
+	if sum.Consistency.Lost != 0 || sum.Consistency.Duplicates != 0 || sum.Consistency.Acknowledged < 100 {
+		t.Errorf("consistency %+v", sum.Consistency)
+	}
+	if sum.Consistency.TicketsPending != 0 {
+		t.Errorf("%d tickets never completed", sum.Consistency.TicketsPending)
+	}
+	// Offered: 15/s for 10 wall seconds.
+	if sum.Requests.Actions < 120 || sum.Requests.Actions > 180 {
+		t.Errorf("%d user actions, want about 150", sum.Requests.Actions)
+	}
+
+	var ev Events
+	readJSON(t, filepath.Join(out, "events.json"), &ev)
+	if len(ev.Faults) != 2 { // one per signer link
+		t.Fatalf("faults %+v", ev.Faults)
+	}
+	for _, f := range ev.Faults {
+		if f.Error != "" || f.End.IsZero() || f.Start.Hour() != 11 || f.Start.Minute() < 19 || f.End.Minute() < 34 {
+			t.Errorf("fault recorded as %+v", f)
+		}
+	}
+	if len(ev.Phases) != 3 || len(ev.Probes) != 2 || !ev.Probes[0].OK || !ev.Probes[1].OK {
+		t.Errorf("events: phases %d, probes %+v", len(ev.Phases), ev.Probes)
+	}
+	// The cut phase has deferred answers, the others do not need them.
+	var raw map[string]any
+	readJSON(t, filepath.Join(out, "summary.json"), &raw)
+	for _, k := range []string{"verdict", "scenario", "target", "profile", "requests", "latency_ms", "late_sends", "consistency", "security", "thresholds"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("summary.json lacks %q", k)
+		}
+	}
+	// results.gob is vegeta's format, one record per attempt.
+	f, err := os.Open(filepath.Join(out, "results.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	n := uint64(0)
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		n++
+	}
+	if n < sum.Requests.Total || n == 0 {
+		t.Errorf("results.gob holds %d records, summary counts %d requests", n, sum.Requests.Total)
+	}
+	ts, err := os.ReadFile(filepath.Join(out, "timeseries.csv"))
+	if err != nil || !strings.HasPrefix(string(ts), "sim_time,class,offered") || strings.Count(string(ts), "\n") < 10 {
+		t.Errorf("timeseries.csv: %v %.200s", err, ts)
+	}
+}
+
+// TestURLTargetRefusesFaults: a deployment at a URL cannot be hurt, and
+// the run says so before any load starts.
+func TestURLTargetRefusesFaults(t *testing.T) {
+	sc, err := spec.Parse([]byte(miniOutage), "mini-outage.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = Run(context.Background(), Options{Scenario: sc, Target: "url=http://127.0.0.1:1", Out: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "url target cannot be hurt") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Error("the refusal came late")
+	}
+	var target error = err
+	if errors.Is(target, context.Canceled) {
+		t.Fatal("wrong error kind")
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
