@@ -159,3 +159,83 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+const miniCapacity = `
+name: mini-capacity
+description: A short capacity search.
+clock: {date: 2021-06-16, start: "10:00", timescale: 60}
+system:
+  profile: hardened
+  signers: 2
+  hsm: {slots: 4, latency: 20ms}
+  portal:
+    pharmacy_quota: {enabled: false}
+    anomaly: {enabled: false}
+traffic:
+  - name: issue
+    kind: issue
+    pharmacies: 10
+    client: {timeout: 5s, retries: {max: 0}}
+capacity:
+  class: issue
+  start_rate: 5
+  max_rate: 2000
+  growth: 3
+  step: 2s
+  max_steps: 8
+  precision: 0.1
+  slo: {p99: 150ms, min_success: 0.99, min_goodput: 0.95}
+`
+
+// TestCapacityLocal: the search brackets the capacity of a system whose
+// HSM model caps it (2 signers x 4 slots / 20 ms = 400 signatures/s at
+// most) and sizes the signers for a forecast.
+func TestCapacityLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	sc, err := spec.Parse([]byte(miniCapacity), "mini-capacity.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := spec.Builtin("launch-day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	res, err := RunCapacity(context.Background(), CapacityOptions{Scenario: sc, Forecast: fc, DemandScale: 100,
+		Target: "local", Out: out, Binary: testbedtest.Binary(t), Progress: func(s string) { t.Log(s) }})
+	if err != nil {
+		t.Fatalf("capacity: %v", err)
+	}
+	if res.CapacityRPS < 5 || res.CapacityRPS > 400 {
+		t.Errorf("capacity %.1f/s outside what the HSM model allows (5..400)", res.CapacityRPS)
+	}
+	if len(res.Steps) < 3 {
+		t.Errorf("only %d steps", len(res.Steps))
+	}
+	pass, fail := false, false
+	for _, s := range res.Steps {
+		if s.OK && s.Rate <= res.CapacityRPS+0.01 {
+			pass = true
+		}
+		if !s.OK && s.Rate > res.CapacityRPS {
+			fail = true
+		}
+		if s.OK && s.Rate > res.CapacityRPS+0.01 {
+			t.Errorf("a passing step at %.1f/s above the capacity %.1f/s", s.Rate, res.CapacityRPS)
+		}
+	}
+	if !pass || !fail {
+		t.Errorf("the search did not bracket the capacity: %+v", res.Steps)
+	}
+	// launch-day x100 peaks at thousands per second: far beyond this system.
+	if res.ForecastPeakRPS < 1000 || res.Headroom >= 1 || res.Verdict != "fail" || res.NeededSigners <= 2 {
+		t.Errorf("forecast verdict %+v", res)
+	}
+	var onDisk CapacityResult
+	readJSON(t, filepath.Join(out, "capacity.json"), &onDisk)
+	if onDisk.CapacityRPS != res.CapacityRPS || len(onDisk.Steps) != len(res.Steps) {
+		t.Errorf("capacity.json differs from the result")
+	}
+}
