@@ -1,0 +1,367 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/golive-dev/golive/chaos/testbed"
+)
+
+// proxyTarget is a Target whose network faults hit a real in-process
+// toxiproxy in front of a real HTTP upstream, and whose process actions
+// are recorded (they are exercised on real topologies in the testbed and
+// fault suites).
+type proxyTarget struct {
+	kind  testbed.Kind
+	api   string
+	links []string
+	comps []testbed.Component
+
+	mu    sync.Mutex
+	calls []string
+	fail  map[string]error
+}
+
+func (p *proxyTarget) Kind() testbed.Kind              { return p.kind }
+func (p *proxyTarget) Components() []testbed.Component { return p.comps }
+func (p *proxyTarget) Links() []string                 { return p.links }
+func (p *proxyTarget) Supports(op testbed.Op) error {
+	if p.kind == testbed.KindLocal && (op == testbed.OpCPU || op == testbed.OpIsolate) {
+		return fmt.Errorf("cpu is %w locally", testbed.ErrUnsupported)
+	}
+	return nil
+}
+func (p *proxyTarget) record(op, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, op+" "+name)
+	return p.fail[op]
+}
+func (p *proxyTarget) Kill(_ context.Context, n string) error    { return p.record("kill", n) }
+func (p *proxyTarget) Stop(_ context.Context, n string) error    { return p.record("stop", n) }
+func (p *proxyTarget) Start(_ context.Context, n string) error   { return p.record("start", n) }
+func (p *proxyTarget) Restart(_ context.Context, n string) error { return p.record("restart", n) }
+func (p *proxyTarget) Pause(_ context.Context, n string) error   { return p.record("pause", n) }
+func (p *proxyTarget) Resume(_ context.Context, n string) error  { return p.record("resume", n) }
+func (p *proxyTarget) CPU(_ context.Context, n string, c float64) error {
+	return p.record(fmt.Sprintf("cpu=%g", c), n)
+}
+func (p *proxyTarget) Isolate(_ context.Context, n string) error { return p.record("isolate", n) }
+func (p *proxyTarget) Rejoin(_ context.Context, n string) error  { return p.record("rejoin", n) }
+func (p *proxyTarget) Proxy(link string) (*toxiclient.Proxy, error) {
+	if !slices.Contains(p.links, link) {
+		return nil, testbed.ErrUnknownComponent
+	}
+	return toxiclient.NewClient(p.api).Proxy(strings.ReplaceAll(link, "->", "_"))
+}
+func (p *proxyTarget) Calls() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls)
+}
+
+// newProxyTarget starts a toxiproxy API server and an upstream that
+// serves n bytes at /bytes/{n}, with links client->portal and
+// portal->signer-1..2 all leading to it. It returns the target and the
+// listen address of each link.
+func newProxyTarget(t *testing.T) (*proxyTarget, map[string]string) {
+	t.Helper()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/bytes/"), "%d", &n)
+		w.Write([]byte(strings.Repeat("x", n)))
+	}))
+	t.Cleanup(upstream.Close)
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	api := httptest.NewServer(srv.Routes())
+	t.Cleanup(func() {
+		srv.Collection.Clear()
+		api.Close()
+	})
+	tgt := &proxyTarget{kind: testbed.KindLocal, api: api.URL, comps: []testbed.Component{
+		{Name: "proxy", URL: api.URL, ReadyPath: "/version"},
+		{Name: "signer-1", URL: upstream.URL, ReadyPath: "/bytes/1"},
+		{Name: "portal", URL: upstream.URL, ReadyPath: "/bytes/1"},
+	}}
+	addrs := map[string]string{}
+	c := toxiclient.NewClient(api.URL)
+	for _, l := range []string{"client->portal", "portal->signer-1", "portal->signer-2"} {
+		p, err := c.CreateProxy(strings.ReplaceAll(l, "->", "_"), "127.0.0.1:0", strings.TrimPrefix(upstream.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt.links = append(tgt.links, l)
+		addrs[l] = "http://" + p.Listen
+	}
+	return tgt, addrs
+}
+
+// fetch GETs url on a fresh connection and returns the time taken.
+func fetch(url string, timeout time.Duration) (time.Duration, error) {
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	resp, err := hc.Get(url)
+	if err != nil {
+		return time.Since(start), err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return time.Since(start), err
+}
+
+func TestNetworkFaultsOnRealProxy(t *testing.T) {
+	tgt, addr := newProxyTarget(t)
+	ctx := context.Background()
+	url := addr["client->portal"] + "/bytes/10"
+	base, err := fetch(url, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("latency", func(t *testing.T) {
+		undo, err := Apply(ctx, tgt, Fault{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 150}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := fetch(url, 2*time.Second)
+		if err != nil || d < 150*time.Millisecond {
+			t.Errorf("with 150 ms latency: %v %v", d, err)
+		}
+		if err := undo(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := fetch(url, 2*time.Second); err != nil || d > base+100*time.Millisecond {
+			t.Errorf("after undo: %v %v (baseline %v)", d, err, base)
+		}
+	})
+	t.Run("partition signers", func(t *testing.T) {
+		undo, err := Apply(ctx, tgt, Fault{Kind: Partition, Target: SignerLinks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range []string{"portal->signer-1", "portal->signer-2"} {
+			if _, err := fetch(addr[l]+"/bytes/1", time.Second); !errors.Is(err, syscallECONNREFUSED) {
+				t.Errorf("%s partitioned: %v, want connection refused", l, err)
+			}
+		}
+		if _, err := fetch(url, time.Second); err != nil {
+			t.Errorf("client->portal is not a signer link but failed: %v", err)
+		}
+		if err := undo(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fetch(addr["portal->signer-2"]+"/bytes/1", time.Second); err != nil {
+			t.Errorf("healed: %v", err)
+		}
+	})
+	t.Run("blackhole", func(t *testing.T) {
+		undo, err := Apply(ctx, tgt, Fault{Kind: Blackhole, Target: "portal->signer-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fetch(addr["portal->signer-1"]+"/bytes/1", 300*time.Millisecond); !isTimeout(err) {
+			t.Errorf("black hole: %v, want a timeout", err)
+		}
+		undo(ctx)
+	})
+	t.Run("reset", func(t *testing.T) {
+		undo, err := Apply(ctx, tgt, Fault{Kind: Reset, Target: "portal"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fetch(url, time.Second); err == nil || isTimeout(err) {
+			t.Errorf("reset: %v, want the connection reset", err)
+		}
+		undo(ctx)
+		if _, err := fetch(url, time.Second); err != nil {
+			t.Errorf("after undo: %v", err)
+		}
+	})
+	t.Run("bandwidth", func(t *testing.T) {
+		big := addr["client->portal"] + "/bytes/40000"
+		undo, err := Apply(ctx, tgt, Fault{Kind: Bandwidth, Target: "client->portal", Params: map[string]float64{"rate_kbps": 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 40 kB at 100 KB/s takes about 0.4 s.
+		if d, err := fetch(big, 3*time.Second); err != nil || d < 300*time.Millisecond {
+			t.Errorf("40 kB at 100 KB/s took %v (%v)", d, err)
+		}
+		undo(ctx)
+		if d, err := fetch(big, 3*time.Second); err != nil || d > 200*time.Millisecond {
+			t.Errorf("after undo 40 kB took %v (%v)", d, err)
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestValidate(t *testing.T) {
+	tgt, _ := newProxyTarget(t)
+	for _, c := range []struct {
+		f    Fault
+		want string
+	}{
+		{Fault{Kind: "explode", Target: "portal"}, "unknown kind"},
+		{Fault{Kind: Kill, Target: "signer-9"}, `no component "signer-9"`},
+		{Fault{Kind: Latency, Target: "client->portal"}, "needs the parameter latency_ms"},
+		{Fault{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 1, "colour": 2}}, `no parameter "colour"`},
+		{Fault{Kind: Partition, Target: "portal->db"}, `no link or component "portal->db"`},
+		{Fault{Kind: CPU, Target: "portal", Params: map[string]float64{"cpus": 0.5}}, "unsupported"},
+		{Fault{Kind: Kill, Target: "portal", Start: -time.Second}, "negative"},
+	} {
+		err := Validate(tgt, []Fault{c.f})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%s) = %v, want %q", c.f, err, c.want)
+		}
+	}
+	if err := Validate(tgt, []Fault{{Kind: CPU, Target: "portal", Params: map[string]float64{"cpus": 0.5}}}); !errors.Is(err, testbed.ErrUnsupported) {
+		t.Errorf("cpu on local: %v", err)
+	}
+	ok := []Fault{{Kind: Kill, Target: "signer-1"}, {Kind: Partition, Target: SignerLinks}, {Kind: Reset, Target: "portal->signer-2"}}
+	tgt.kind = testbed.KindDocker
+	if err := Validate(tgt, ok); err != nil {
+		t.Errorf("valid faults refused: %v", err)
+	}
+}
+
+// TestURLTargetRefusesFaultsBeforeLoad: a url testbed refuses every fault
+// at validation, with a message saying what to use instead.
+func TestURLTargetRefusesFaultsBeforeLoad(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	tb, err := testbed.Start(context.Background(), testbed.Options{Kind: testbed.KindURL, URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Validate(tb, []Fault{{Kind: Kill, Target: "portal"}})
+	if !errors.Is(err, testbed.ErrUnsupported) || !strings.Contains(err.Error(), "existing deployment") {
+		t.Errorf("kill on url: %v", err)
+	}
+	if err := NewInjector(tb, nil).Run(context.Background(), []Fault{{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 5}}}); !errors.Is(err, testbed.ErrUnsupported) {
+		t.Errorf("Run on url: %v", err)
+	}
+}
+
+func TestInjectorScheduleAndRecord(t *testing.T) {
+	tgt, addr := newProxyTarget(t)
+	in := NewInjector(tgt, nil)
+	sched := []Fault{
+		{Kind: Kill, Target: "signer-1", Start: 0, Duration: 60 * time.Millisecond},
+		{Kind: Latency, Target: "client->portal", Start: 20 * time.Millisecond, Params: map[string]float64{"latency_ms": 100}}, // until the end
+		{Kind: Restart, Target: "portal", Start: 40 * time.Millisecond},
+	}
+	t0 := time.Now()
+	if err := in.Run(context.Background(), sched); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < 60*time.Millisecond {
+		t.Errorf("schedule finished after %v, before the kill's undo at 60 ms", took)
+	}
+	want := []string{"kill signer-1", "restart portal", "start signer-1"}
+	if got := tgt.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	if in.Active() != 1 {
+		t.Errorf("%d active faults, want the latency one", in.Active())
+	}
+	if d, _ := fetch(addr["client->portal"]+"/bytes/1", time.Second); d < 100*time.Millisecond {
+		t.Errorf("latency not active after Run: %v", d)
+	}
+	if err := in.UndoAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := fetch(addr["client->portal"]+"/bytes/1", time.Second); d >= 100*time.Millisecond {
+		t.Errorf("latency still active after UndoAll: %v", d)
+	}
+	ev := in.Events()
+	if len(ev) != 3 {
+		t.Fatalf("events %+v", ev)
+	}
+	for _, e := range ev {
+		if e.Start.Before(t0) || e.End.Before(e.Start) || e.Error != "" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if k := ev[0]; k.Kind != Kill || k.End.Sub(k.Start) < 50*time.Millisecond {
+		t.Errorf("kill event %+v: want it to last about 60 ms", k)
+	}
+	if r := ev[2]; r.Kind != Restart || !r.End.Equal(r.Start) && r.End.Sub(r.Start) > 50*time.Millisecond {
+		t.Errorf("restart event %+v", r)
+	}
+}
+
+// TestInjectorUndoesOnCancel: an interrupted run undoes what it applied,
+// and a failed fault is recorded with its error.
+func TestInjectorUndoesOnCancel(t *testing.T) {
+	tgt, _ := newProxyTarget(t)
+	tgt.fail = map[string]error{"pause": errors.New("cannot freeze")}
+	in := NewInjector(tgt, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for in.Active() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	err := in.Run(ctx, []Fault{
+		{Kind: Stop, Target: "signer-1"},
+		{Kind: Pause, Target: "portal"},
+		{Kind: Partition, Target: "client->portal", Start: time.Hour},
+	})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cannot freeze") {
+		t.Errorf("Run = %v, want cancellation and the pause failure", err)
+	}
+	want := []string{"stop signer-1", "pause portal", "start signer-1"}
+	if got := tgt.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	ev := in.Events()
+	if len(ev) != 2 || ev[1].Error == "" || ev[0].End.IsZero() || in.Active() != 0 {
+		t.Errorf("events %+v, active %d", ev, in.Active())
+	}
+}
+
+func TestSteadyStateReportsDeviations(t *testing.T) {
+	tgt, _ := newProxyTarget(t)
+	tgt.comps = append(tgt.comps, testbed.Component{Name: "signer-2", URL: "http://127.0.0.1:1", ReadyPath: "/readyz"})
+	calls := 0
+	ps := SteadyState(context.Background(), tgt, "after", 250*time.Millisecond, func(context.Context) error {
+		calls++
+		if calls < 2 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if len(ps) != 5 {
+		t.Fatalf("probes %+v", ps)
+	}
+	dev := Deviations(ps)
+	if len(dev) != 1 || dev[0].Check != "ready signer-2" || dev[0].Phase != "after" || dev[0].Error == "" {
+		t.Errorf("deviations %+v, want only signer-2", dev)
+	}
+	if iss := ps[4]; !iss.OK || calls != 2 {
+		t.Errorf("issue probe %+v after %d calls: want a pass on the retry", iss, calls)
+	}
+}
+
+var syscallECONNREFUSED = syscall.ECONNREFUSED

@@ -1,0 +1,93 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Probe is one steady-state check's outcome.
+type Probe struct {
+	Phase   string    `json:"phase"` // before, after
+	Check   string    `json:"check"` // "ready portal", "ready signer-1", "issue"
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"`
+	Elapsed float64   `json:"elapsed_ms"` // until OK (or giving up)
+}
+
+// IssueFunc performs one real issuance against the portal; the engine
+// supplies it (a pharmacy's certificate request).
+type IssueFunc func(ctx context.Context) error
+
+// Deviations are the failed probes.
+func Deviations(ps []Probe) []Probe {
+	var out []Probe
+	for _, p := range ps {
+		if !p.OK {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SteadyState checks the steady-state hypothesis: every component's ready
+// path answers 200 and one issuance succeeds. Each check is retried until
+// it passes or within has passed (0: checked once), so a component that
+// is still recovering from an undo gets its chance; what never passes is
+// a deviation to report. issue may be nil (no issuance check).
+func SteadyState(ctx context.Context, t Target, phase string, within time.Duration, issue IssueFunc) []Probe {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var out []Probe
+	for _, c := range t.Components() {
+		url := c.URL + c.ReadyPath
+		out = append(out, probe(ctx, phase, "ready "+c.Name, within, func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s answered %d", url, resp.StatusCode)
+			}
+			return nil
+		}))
+	}
+	if issue != nil {
+		out = append(out, probe(ctx, phase, "issue", within, issue))
+	}
+	return out
+}
+
+func probe(ctx context.Context, phase, check string, within time.Duration, f func(context.Context) error) Probe {
+	start := time.Now()
+	deadline := start.Add(within)
+	p := Probe{Phase: phase, Check: check, Time: start}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := f(cctx)
+		cancel()
+		if err == nil {
+			p.OK = true
+			break
+		}
+		p.Error = err.Error()
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if p.OK {
+		p.Error = ""
+	}
+	p.Elapsed = float64(time.Since(start).Microseconds()) / 1000
+	return p
+}
