@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golive-dev/golive/chaos"
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
@@ -220,6 +221,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	direct := portalclient.New(tb.DirectPortalURL())
 	direct.AdminToken = tb.AdminToken()
 	events := &Events{}
+	// Faults the testbed cannot apply are refused before any load.
+	probeClock := simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now(), Scale: r.timescale}
+	if err := newFaultRunner(tb, probeClock, r.log).validate(sc.Faults, sc.System.Signers); err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", sc.Name, err)
+	}
 
 	// Who takes part: legitimate pharmacies from the register, attackers.
 	dataDir := tb.DataDir()
@@ -596,46 +602,39 @@ func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 	}
 }
 
-// probe is the steady-state check: every component ready, one issuance.
+// probe is the steady-state check (chaos.SteadyState): every component
+// ready and one real issuance, retried for up to 30 s so a component
+// still recovering from an undo gets its chance.
 func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
-	p := Probe{When: when, At: time.Now()}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	for _, c := range r.tb.Components() {
-		path := c.ReadyPath
-		if path == "" {
-			path = "/readyz"
-		}
-		resp, err := hc.Get(c.URL + path)
-		ok := err == nil && resp.StatusCode == http.StatusOK
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if !ok {
-			p.Deviations = append(p.Deviations, fmt.Sprintf("%s not ready", c.Name))
-		}
-	}
+	var issue chaos.IssueFunc
 	if acc != nil && acc.len() > 0 {
 		ph := acc.list[0]
-		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		tok, err := acc.token(pctx, ph)
-		if err == nil {
-			payload, _, _ := (&loadgen.Payloads{Seed: r.seed}).JSON(uint64(time.Now().UnixNano()), time.Now())
-			var res portalclient.IssueResult
-			res, err = r.client.Issue(pctx, tok, fmt.Sprintf("probe-%s-%d", when, time.Now().UnixNano()), portal.IssueRequest{Payload: payload})
-			if err == nil && res.Issued == nil {
-				err = fmt.Errorf("answered %d, not 201", res.Status)
+		issue = func(ctx context.Context) error {
+			tok, err := acc.token(ctx, ph)
+			if err != nil {
+				return err
 			}
-			if err == nil {
-				r.mu.Lock()
-				r.sample = res.Issued.HC1
-				r.mu.Unlock()
-				r.ack(consistency.Ack{Class: "probe", PharmacyID: ph.ID, UVCI: res.Issued.UVCI, HC1: res.Issued.HC1})
+			payload, _, err := (&loadgen.Payloads{Seed: r.seed}).JSON(uint64(time.Now().UnixNano()), time.Now())
+			if err != nil {
+				return err
 			}
+			res, err := r.client.Issue(ctx, tok, fmt.Sprintf("probe-%s-%d", when, time.Now().UnixNano()), portal.IssueRequest{Payload: payload})
+			if err != nil {
+				return err
+			}
+			if res.Issued == nil {
+				return fmt.Errorf("answered %d, not 201", res.Status)
+			}
+			r.mu.Lock()
+			r.sample = res.Issued.HC1
+			r.mu.Unlock()
+			r.ack(consistency.Ack{Class: "probe", PharmacyID: ph.ID, UVCI: res.Issued.UVCI, HC1: res.Issued.HC1})
+			return nil
 		}
-		if err != nil {
-			p.Deviations = append(p.Deviations, "issuance: "+err.Error())
-		}
+	}
+	p := Probe{When: when, At: time.Now(), Checks: chaos.SteadyState(ctx, r.tb, when, 30*time.Second, issue)}
+	for _, d := range chaos.Deviations(p.Checks) {
+		p.Deviations = append(p.Deviations, d.Check+": "+d.Error)
 	}
 	p.OK = len(p.Deviations) == 0
 	return p

@@ -13,6 +13,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
+	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
@@ -85,7 +86,7 @@ func TestRunOutageLocal(t *testing.T) {
 
 	var ev Events
 	readJSON(t, filepath.Join(out, "events.json"), &ev)
-	if len(ev.Faults) != 2 { // one per signer link
+	if len(ev.Faults) != 1 || ev.Faults[0].Target != "portal->signers" {
 		t.Fatalf("faults %+v", ev.Faults)
 	}
 	for _, f := range ev.Faults {
@@ -147,6 +148,10 @@ func TestURLTargetRefusesFaults(t *testing.T) {
 	if errors.Is(target, context.Canceled) {
 		t.Fatal("wrong error kind")
 	}
+}
+
+func simclockAt(start time.Time, scale float64) simclock.Clock {
+	return simclock.Clock{SimStart: start, WallStart: time.Unix(1_700_000_000, 0), Scale: scale}
 }
 
 func readJSON(t *testing.T, path string, v any) {
@@ -237,5 +242,43 @@ func TestCapacityLocal(t *testing.T) {
 	readJSON(t, filepath.Join(out, "capacity.json"), &onDisk)
 	if onDisk.CapacityRPS != res.CapacityRPS || len(onDisk.Steps) != len(res.Steps) {
 		t.Errorf("capacity.json differs from the result")
+	}
+}
+
+// TestChaosSchedule: simulated fault times become wall offsets; a kill a
+// later restart ends is one kill whose undo (start) runs at the restart;
+// "signers" expands per replica; links stay whole for chaos to expand.
+func TestChaosSchedule(t *testing.T) {
+	sc, err := spec.Parse([]byte(`
+name: sched
+description: Fault schedule conversion.
+clock: {date: 2021-06-15, start: "10:00", end: "12:00", timescale: 60}
+system: {profile: hardened, signers: 3}
+traffic:
+  - {name: issue, kind: issue, pharmacies: 1, demand: [{at: "10:00", rate: 1}, {at: "12:00", rate: 1}]}
+faults:
+  - {kind: kill, target: signer-2, at: "10:40"}
+  - {kind: restart, target: signer-2, at: "11:20"}
+  - {kind: pause, target: signers, at: "11:30", until: "11:31"}
+  - {kind: latency, target: "portal->signers", at: "11:00", until: "11:10", params: {latency: 100ms, jitter: 10ms}}
+`), "sched.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := simclockAt(sc.Clock.Start, 60)
+	got := chaosFaults(sc.Faults, 3, clock)
+	if len(got) != 5 {
+		t.Fatalf("%d faults: %+v", len(got), got)
+	}
+	if got[0].Kind != "kill" || got[0].Target != "signer-2" || got[0].Start != 40*time.Second || got[0].Duration != 40*time.Second {
+		t.Errorf("kill: %+v", got[0])
+	}
+	for i, want := range []string{"signer-1", "signer-2", "signer-3"} {
+		if f := got[1+i]; f.Kind != "pause" || f.Target != want || f.Start != 90*time.Second || f.Duration != time.Second {
+			t.Errorf("pause %d: %+v", i, f)
+		}
+	}
+	if f := got[4]; f.Target != "portal->signers" || f.Params["latency_ms"] != 100 || f.Params["jitter_ms"] != 10 || f.Duration != 10*time.Second {
+		t.Errorf("latency: %+v", f)
 	}
 }

@@ -2,220 +2,142 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
-
+	"github.com/golive-dev/golive/chaos"
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
-// FaultEvent is one applied fault for events.json.
+// FaultEvent is one applied fault for events.json: chaos's record with its
+// times on the simulated clock beside the wall clock.
 type FaultEvent struct {
-	Kind      string            `json:"kind"`
-	Target    string            `json:"target"`
-	Start     time.Time         `json:"start"`
-	End       time.Time         `json:"end,omitzero"`
-	WallStart time.Time         `json:"wall_start"`
-	WallEnd   time.Time         `json:"wall_end,omitzero"`
-	Params    map[string]string `json:"params,omitempty"`
-	Error     string            `json:"error,omitempty"`
+	Kind      string             `json:"kind"`
+	Target    string             `json:"target"`
+	Start     time.Time          `json:"start"`
+	End       time.Time          `json:"end,omitzero"`
+	WallStart time.Time          `json:"wall_start"`
+	WallEnd   time.Time          `json:"wall_end,omitzero"`
+	Params    map[string]float64 `json:"params,omitempty"`
+	Error     string             `json:"error,omitempty"`
 }
 
-// faultRunner applies the scenario's faults at their simulated times and
-// remembers how to undo each one.
+// chaosFaults turns the scenario's faults (simulated times) into a chaos
+// schedule (wall offsets from the load's start). A kill or stop without a
+// window that a later restart ends is undone (started) at that restart,
+// and the restart itself is dropped: chaos's undo of a kill is the start.
+func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chaos.Fault {
+	offset := func(t time.Time) time.Duration { return max(clock.Wall(t).Sub(clock.WallStart), 0) }
+	// nextRestart is the first restart of target after t (zero: none).
+	nextRestart := func(target spec.Target, t time.Time) time.Time {
+		var first time.Time
+		for _, g := range faults {
+			if g.Kind == spec.FaultRestart && g.Target == target && g.At.After(t) && (first.IsZero() || g.At.Before(first)) {
+				first = g.At
+			}
+		}
+		return first
+	}
+	consumed := map[string]bool{} // restarts that end an open kill or stop
+	for _, f := range faults {
+		if (f.Kind == spec.FaultKill || f.Kind == spec.FaultStop) && !f.Windowed() {
+			if r := nextRestart(f.Target, f.At); !r.IsZero() {
+				consumed[string(f.Target)+"@"+r.String()] = true
+			}
+		}
+	}
+	var out []chaos.Fault
+	for _, f := range faults {
+		if f.Kind == spec.FaultRestart && consumed[string(f.Target)+"@"+f.At.String()] {
+			continue
+		}
+		targets := f.Target.Expand(max(replicas, 1))
+		if f.Kind.Network() && len(targets) > 1 {
+			targets = []string{string(f.Target)} // chaos expands portal->signers itself
+		}
+		for _, target := range targets {
+			cf := chaos.Fault{Kind: chaos.Kind(f.Kind), Target: target, Start: offset(f.At), Params: map[string]float64{}}
+			switch {
+			case f.Windowed():
+				cf.Duration = offset(f.Until) - cf.Start
+			case f.Kind == spec.FaultKill || f.Kind == spec.FaultStop:
+				if r := nextRestart(f.Target, f.At); !r.IsZero() {
+					cf.Duration = offset(r) - cf.Start
+				}
+			}
+			p := f.Params
+			switch f.Kind {
+			case spec.FaultLatency:
+				cf.Params["latency_ms"] = float64(p.Latency.Milliseconds())
+				if p.Jitter > 0 {
+					cf.Params["jitter_ms"] = float64(p.Jitter.Milliseconds())
+				}
+			case spec.FaultBandwidth:
+				cf.Params["rate_kbps"] = float64(p.RateKBps)
+			case spec.FaultReset:
+				cf.Params["timeout_ms"] = float64(p.After.Milliseconds())
+			case spec.FaultCPU:
+				cf.Params["cpus"] = p.CPUs
+			}
+			if len(cf.Params) == 0 {
+				cf.Params = nil
+			}
+			out = append(out, cf)
+		}
+	}
+	return out
+}
+
+// faultRunner runs the chaos schedule beside the load.
 type faultRunner struct {
+	in    *chaos.Injector
 	tb    testbed.Testbed
 	clock simclock.Clock
 	log   *slog.Logger
-
-	mu    sync.Mutex
-	list  []*FaultEvent
-	undos map[*FaultEvent]func(context.Context) error
 }
 
 func newFaultRunner(tb testbed.Testbed, clock simclock.Clock, log *slog.Logger) *faultRunner {
-	return &faultRunner{tb: tb, clock: clock, log: log, undos: map[*FaultEvent]func(context.Context) error{}}
+	return &faultRunner{in: chaos.NewInjector(tb, log), tb: tb, clock: clock, log: log}
 }
 
-type faultStep struct {
-	at   time.Time // simulated
-	undo bool
-	f    spec.Fault
-	ev   **FaultEvent
+// validate refuses faults the testbed cannot apply before any load starts.
+func (fr *faultRunner) validate(faults []spec.Fault, replicas int) error {
+	return chaos.Validate(fr.tb, chaosFaults(faults, replicas, fr.clock))
 }
 
-// run applies and undoes faults on schedule until ctx ends.
+// run applies and undoes faults on schedule until ctx ends; call it at the
+// clock's WallStart.
 func (fr *faultRunner) run(ctx context.Context, faults []spec.Fault, replicas int) {
-	var steps []faultStep
-	for _, f := range faults {
-		for _, target := range spec.Target(f.Target).Expand(max(replicas, 1)) {
-			f1 := f
-			f1.Target = spec.Target(target)
-			ev := new(*FaultEvent)
-			steps = append(steps, faultStep{at: f.At, f: f1, ev: ev})
-			if f.Windowed() {
-				steps = append(steps, faultStep{at: f.Until, undo: true, f: f1, ev: ev})
-			}
-		}
-	}
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at.Before(steps[j].at) })
-	for _, s := range steps {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(fr.clock.Wall(s.at))):
-		}
-		if s.undo {
-			if *s.ev != nil {
-				fr.undo(context.WithoutCancel(ctx), *s.ev)
-			}
-			continue
-		}
-		*s.ev = fr.apply(ctx, s.f)
-	}
-}
-
-func (fr *faultRunner) apply(ctx context.Context, f spec.Fault) *FaultEvent {
-	now := time.Now()
-	ev := &FaultEvent{Kind: string(f.Kind), Target: string(f.Target), Start: fr.clock.Sim(now), WallStart: now, Params: paramsOf(f)}
-	undo, err := fr.inject(ctx, f)
-	if err != nil {
-		ev.Error = err.Error()
-		ev.End, ev.WallEnd = ev.Start, now
-		fr.log.Warn("fault failed", "kind", f.Kind, "target", f.Target, "err", err)
-	} else {
-		fr.log.Info("fault applied", "kind", f.Kind, "target", f.Target)
-	}
-	fr.mu.Lock()
-	fr.list = append(fr.list, ev)
-	if undo != nil && err == nil {
-		fr.undos[ev] = undo
-	} else if err == nil {
-		ev.End, ev.WallEnd = ev.Start, now // an instant (restart)
-	}
-	fr.mu.Unlock()
-	return ev
-}
-
-func (fr *faultRunner) undo(ctx context.Context, ev *FaultEvent) {
-	fr.mu.Lock()
-	u := fr.undos[ev]
-	delete(fr.undos, ev)
-	fr.mu.Unlock()
-	if u == nil {
+	cf := chaosFaults(faults, replicas, fr.clock)
+	if len(cf) == 0 {
 		return
 	}
-	err := u(ctx)
-	now := time.Now()
-	fr.mu.Lock()
-	ev.End, ev.WallEnd = fr.clock.Sim(now), now
-	if err != nil {
-		ev.Error = "undo: " + err.Error()
+	if d := time.Until(fr.clock.WallStart); d > 0 {
+		time.Sleep(d)
 	}
-	fr.mu.Unlock()
-	if err != nil {
-		fr.log.Warn("undoing fault failed", "kind", ev.Kind, "target", ev.Target, "err", err)
+	if err := fr.in.Run(ctx, cf); err != nil && ctx.Err() == nil {
+		fr.log.Warn("faults", "err", err)
 	}
 }
 
 // undoAll undoes every fault still in effect (end of run, Ctrl-C).
 func (fr *faultRunner) undoAll(ctx context.Context) {
-	fr.mu.Lock()
-	var open []*FaultEvent
-	for ev := range fr.undos {
-		open = append(open, ev)
-	}
-	fr.mu.Unlock()
-	for _, ev := range open {
-		fr.undo(ctx, ev)
+	if err := fr.in.UndoAll(ctx); err != nil {
+		fr.log.Warn("undoing faults", "err", err)
 	}
 }
 
 func (fr *faultRunner) events() []FaultEvent {
-	fr.mu.Lock()
-	defer fr.mu.Unlock()
-	out := make([]FaultEvent, len(fr.list))
-	for i, e := range fr.list {
-		out[i] = *e
+	var out []FaultEvent
+	for _, e := range fr.in.Events() {
+		fe := FaultEvent{Kind: string(e.Kind), Target: e.Target, Start: fr.clock.Sim(e.Start), WallStart: e.Start,
+			Params: e.Params, Error: e.Error}
+		if !e.End.IsZero() {
+			fe.End, fe.WallEnd = fr.clock.Sim(e.End), e.End
+		}
+		out = append(out, fe)
 	}
 	return out
-}
-
-// inject applies one fault to one component or link and returns its undo
-// (nil for an instant such as a restart).
-func (fr *faultRunner) inject(ctx context.Context, f spec.Fault) (func(context.Context) error, error) {
-	tb, name := fr.tb, string(f.Target)
-	switch f.Kind {
-	case spec.FaultKill:
-		return func(ctx context.Context) error { return tb.Start(ctx, name) }, tb.Kill(ctx, name)
-	case spec.FaultStop:
-		return func(ctx context.Context) error { return tb.Start(ctx, name) }, tb.Stop(ctx, name)
-	case spec.FaultRestart:
-		return nil, tb.Restart(ctx, name)
-	case spec.FaultPause:
-		return func(ctx context.Context) error { return tb.Resume(ctx, name) }, tb.Pause(ctx, name)
-	case spec.FaultCPU:
-		return func(ctx context.Context) error { return tb.CPU(ctx, name, 0) }, tb.CPU(ctx, name, f.Params.CPUs)
-	}
-	px, err := tb.Proxy(name)
-	if err != nil {
-		return nil, err
-	}
-	tox := float32(f.Params.Toxicity)
-	if tox <= 0 {
-		tox = 1
-	}
-	addToxic := func(typ, stream string, attrs toxiproxy.Attributes) (func(context.Context) error, error) {
-		tname := fmt.Sprintf("golive-%s-%s", typ, stream)
-		if _, err := px.AddToxic(tname, typ, stream, tox, attrs); err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", typ, name, err)
-		}
-		return func(context.Context) error { return px.RemoveToxic(tname) }, nil
-	}
-	switch f.Kind {
-	case spec.FaultPartition:
-		if err := px.Disable(); err != nil {
-			return nil, fmt.Errorf("partition %s: %w", name, err)
-		}
-		return func(context.Context) error { return px.Enable() }, nil
-	case spec.FaultLatency:
-		return addToxic("latency", "downstream", toxiproxy.Attributes{
-			"latency": f.Params.Latency.Milliseconds(), "jitter": f.Params.Jitter.Milliseconds()})
-	case spec.FaultBandwidth:
-		return addToxic("bandwidth", "downstream", toxiproxy.Attributes{"rate": f.Params.RateKBps})
-	case spec.FaultBlackhole:
-		return addToxic("timeout", "upstream", toxiproxy.Attributes{"timeout": 0})
-	case spec.FaultReset:
-		return addToxic("reset_peer", "upstream", toxiproxy.Attributes{"timeout": f.Params.After.Milliseconds()})
-	}
-	return nil, fmt.Errorf("unknown fault kind %q", f.Kind)
-}
-
-func paramsOf(f spec.Fault) map[string]string {
-	p := map[string]string{}
-	if f.Params.Latency > 0 {
-		p["latency"] = f.Params.Latency.String()
-	}
-	if f.Params.Jitter > 0 {
-		p["jitter"] = f.Params.Jitter.String()
-	}
-	if f.Params.RateKBps > 0 {
-		p["rate_kbps"] = fmt.Sprint(f.Params.RateKBps)
-	}
-	if f.Params.After > 0 {
-		p["after"] = f.Params.After.String()
-	}
-	if f.Params.CPUs > 0 {
-		p["cpus"] = fmt.Sprint(f.Params.CPUs)
-	}
-	if len(p) == 0 {
-		return nil
-	}
-	return p
 }

@@ -11,6 +11,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/golive-dev/golive/chaos"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/scenarios/consistency"
@@ -139,12 +140,13 @@ type PhaseSummary struct {
 	} `json:"latency_ms"`
 }
 
-// Probe is a steady-state probe.
+// Probe is a steady-state probe: its checks and what deviated.
 type Probe struct {
-	When       string    `json:"when"`
-	At         time.Time `json:"at"`
-	OK         bool      `json:"ok"`
-	Deviations []string  `json:"deviations,omitempty"`
+	When       string        `json:"when"`
+	At         time.Time     `json:"at"`
+	OK         bool          `json:"ok"`
+	Deviations []string      `json:"deviations,omitempty"`
+	Checks     []chaos.Probe `json:"checks,omitempty"`
 }
 
 // PhaseEvent is a phase window for events.json.
