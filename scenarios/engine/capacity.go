@@ -41,6 +41,7 @@ type CapacityOptions struct {
 	Profile string
 	Out     string
 	Binary  string
+	RunID   string
 	// AdminToken and DataDir describe a url target.
 	AdminToken, DataDir string
 	Progress            func(string)
@@ -141,7 +142,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	}
 	say("starting the %s testbed (%s, %d signers)", kind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile,
-		Signers: max(sc.System.Signers, 1), Binary: o.Binary, Config: cfg, Logger: log})
+		Signers: max(sc.System.Signers, 1), Binary: o.Binary, Config: cfg, Logger: log, RunID: o.RunID})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}

@@ -49,6 +49,8 @@ type Options struct {
 	Seed uint64
 	// Binary is the golive executable the testbed runs (default: this one).
 	Binary string
+	// RunID names the testbed's containers and processes (default: fresh).
+	RunID string
 	// Thresholds are added to the scenario's.
 	Thresholds []string
 	// AdminToken and DataDir describe a url target's deployment: the admin
@@ -133,7 +135,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r.say("starting the %s testbed (%s, %d signers)", kind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
-		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log,
+		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
+
+// TestMain fails the suite when a testbed of these tests left a process,
+// container or directory behind.
+func TestMain(m *testing.M) { os.Exit(testbedtest.Main(m)) }
 
 // miniOutage is outage-tuesday in miniature: a steady demand, the
 // portal-to-signer links cut for a quarter of the run.
@@ -63,7 +68,7 @@ func TestRunOutageLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t)})
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t), RunID: testbedtest.RunID("outage")})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -209,7 +214,7 @@ func TestCapacityLocal(t *testing.T) {
 	}
 	out := t.TempDir()
 	res, err := RunCapacity(context.Background(), CapacityOptions{Scenario: sc, Forecast: fc, DemandScale: 100,
-		Target: "local", Out: out, Binary: testbedtest.Binary(t), Progress: func(s string) { t.Log(s) }})
+		Target: "local", Out: out, Binary: testbedtest.Binary(t), RunID: testbedtest.RunID("capacity"), Progress: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatalf("capacity: %v", err)
 	}
@@ -280,5 +285,46 @@ faults:
 	}
 	if f := got[4]; f.Target != "portal->signers" || f.Params["latency_ms"] != 100 || f.Params["jitter_ms"] != 10 || f.Duration != 10*time.Second {
 		t.Errorf("latency: %+v", f)
+	}
+}
+
+// TestInterruptUndoesFaults: Ctrl-C in the middle of a fault stops the
+// load, undoes the fault, still writes the run directory (marked
+// interrupted) and removes the testbed (TestMain checks the leftovers).
+func TestInterruptUndoesFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	sc, err := spec.Parse([]byte(strings.Replace(miniOutage, `until: "11:35"`, `until: "11:55"`, 1)), "mini-outage.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	sum, err := Run(ctx, Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("interrupt"),
+		Progress: func(line string) {
+			// Cancel once the load is past the fault's start (11:20).
+			if strings.HasPrefix(line, "11:3") {
+				once.Do(cancel)
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if sum == nil || !sum.Interrupted || sum.Verdict != "fail" || sum.Requests.Total == 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	var ev Events
+	readJSON(t, filepath.Join(out, "events.json"), &ev)
+	if len(ev.Faults) != 1 || ev.Faults[0].WallEnd.IsZero() {
+		t.Fatalf("the fault was not undone: %+v", ev.Faults)
+	}
+	if !ev.Faults[0].End.Before(time.Date(2021, 6, 15, 11, 55, 0, 0, ev.Faults[0].End.Location())) {
+		t.Errorf("the fault ended at %v, its scheduled end, not at the interrupt", ev.Faults[0].End)
+	}
+	if _, err := os.Stat(filepath.Join(out, "results.gob")); err != nil {
+		t.Error(err)
 	}
 }
