@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/golive-dev/golive/reports/gate"
+	"github.com/golive-dev/golive/scenarios/threshold"
+)
+
+func init() { addCommand(newGateCmd) }
+
+func newGateCmd() *cobra.Command {
+	var (
+		exprs, baselines []string
+		maxReg           string
+		asJSON           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gate RUN_DIR [--threshold EXPR]... [--baseline RUN_DIR|summary.json] [--max-regression 10%]",
+		Short: "Pass or fail a run on its thresholds and against a baseline run (exit 0 pass, 1 fail, 2 usage)",
+		Long: `Judges a run directory: the thresholds the run recorded in summary.json
+(re-evaluated from its files), every --threshold, and, with --baseline, a
+noise-aware comparison of p50/p99 latency, goodput and error rate with the
+baseline run. A comparison fails only when the run is significantly worse
+than the baseline moved by --max-regression (one-sided Mann-Whitney U over
+the per-second samples, p < 0.01) AND its median is worse by more than
+--max-regression, so noise alone rarely fails it. See docs/gate.md for the
+method and its measured false-alarm and detection rates.
+
+Threshold syntax: METRIC OP VALUE [over DURATION | per phase] [abortOnFail],
+e.g. "p99(issue) < 500ms", "rate(status>=500) < 1% over 1m",
+"goodput >= 0.95*offered", "lost == 0".
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
+		Example: `  golive gate runs/launch-day
+  golive gate runs/today --baseline runs/yesterday --max-regression 10%
+  golive gate runs/today --threshold 'p99(issue) < 500ms' --threshold 'rate(status>=500) < 1% over 1m'
+  golive gate runs/today --baseline runs/yesterday/summary.json --json
+  golive gate runs/today --baseline runs/base1 --baseline runs/base2 --baseline runs/base3`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("gate takes one RUN_DIR, got %d arguments (see 'golive gate --help')", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var opt gate.Options
+			for _, s := range exprs {
+				e, err := threshold.Parse(s)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				opt.Thresholds = append(opt.Thresholds, e)
+			}
+			limit, err := parsePercent(maxReg)
+			if err != nil {
+				return usageErr("--max-regression %q: %v", maxReg, err)
+			}
+			opt.MaxRegression = limit
+			if len(baselines) > 0 {
+				opt.Baseline, opt.MoreBaselines = baselines[0], baselines[1:]
+			}
+			rep, err := gate.Evaluate(args[0], opt)
+			if err != nil {
+				return usageErr("gate: %v", err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				b, err := rep.JSON()
+				if err != nil {
+					return failErr("gate: %v", err)
+				}
+				fmt.Fprintln(out, string(b))
+			} else {
+				printReport(out, rep)
+			}
+			if !rep.Pass {
+				return quietFail(1)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&exprs, "threshold", nil, "a threshold the run must meet (repeatable)")
+	f.StringArrayVar(&baselines, "baseline", nil, "a baseline run directory or its summary.json to compare with (repeat to pool several runs of the baseline build)")
+	f.StringVar(&maxReg, "max-regression", "10%", "how much worse than the baseline a run may be, when the difference is significant")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// parsePercent reads "10%" or "0.1" as 0.1.
+func parsePercent(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(t, "%"), 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a percentage like 10%% or 0.1")
+	}
+	if pct {
+		v /= 100
+	}
+	if v <= 0 || v >= 10 {
+		return 0, fmt.Errorf("must be above 0%% and below 1000%%")
+	}
+	return v, nil
+}
+
+func printReport(w io.Writer, rep *gate.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range rep.Checks {
+		verdict := "PASS"
+		if !c.OK {
+			verdict = "FAIL"
+		}
+		name := c.Name
+		if c.Kind == "regression" {
+			name = "regression " + name
+		}
+		scope := c.Scope
+		if scope == "" {
+			scope = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", verdict, name, c.Value, scope, c.Detail)
+	}
+	tw.Flush()
+	switch {
+	case len(rep.Checks) == 0:
+		fmt.Fprintln(w, "PASS: no checks (the run recorded no thresholds; add --threshold or --baseline)")
+	case rep.Pass:
+		fmt.Fprintf(w, "PASS: %d checks passed\n", len(rep.Checks))
+	default:
+		fmt.Fprintf(w, "FAIL: %d of %d checks failed\n", rep.Failed(), len(rep.Checks))
+	}
+}

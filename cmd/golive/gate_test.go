@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive-dev/golive/scenarios/threshold"
+)
+
+// gateRun writes a 60-second run directory of one class at 100 requests a
+// second, p50 40 ms and p99 120 ms times slower, each second jittered by up
+// to ±jitter, with the given recorded thresholds in summary.json.
+func gateRun(t *testing.T, seed uint64, slower, jitter float64, recorded ...map[string]any) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 99))
+	t0 := time.Date(2021, 6, 14, 9, 0, 0, 0, time.UTC)
+	var bs []threshold.Bucket
+	for i := range 60 {
+		j := 1 + jitter*(2*rng.Float64()-1)
+		b := threshold.Bucket{Start: t0.Add(time.Duration(i) * time.Second), Class: "issue", Offered: 100, Sent: 100,
+			P50: 40 * slower * j, P90: 80 * slower * j, P99: 120 * slower * j, Max: 150 * slower * j}
+		b.Counts[0] = 100
+		bs = append(bs, b)
+	}
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := threshold.WriteTimeseries(f, bs); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sum, _ := json.Marshal(map[string]any{"schema": "golive.summary/v1",
+		"latency_ms": map[string]any{"p50": 40 * slower, "p99": 120 * slower}, "thresholds": recorded})
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestGateIdenticalRerunPasses(t *testing.T) {
+	base := gateRun(t, 1, 1, 0.05)
+	run := gateRun(t, 1, 1, 0.05)
+	r := golive(t, "", "gate", run, "--baseline", base, "--max-regression", "10%")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PASS  regression p99 latency") || !strings.HasPrefix(lastLine(r.stdout), "PASS: 4 checks passed") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+func TestGateRegressionFails(t *testing.T) {
+	base := gateRun(t, 1, 1, 0.05)
+	run := gateRun(t, 2, 1.4, 0.05)
+	r := golive(t, "", "gate", run, "--baseline", base, "--max-regression", "10%")
+	if r.code != 1 {
+		t.Fatalf("+40%% latency: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "FAIL  regression p50 latency") || lastLine(r.stdout) != "FAIL: 2 of 4 checks failed" {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+	// The baseline may be given as its summary.json (timeseries.csv beside it is used).
+	if r := golive(t, "", "gate", run, "--baseline", filepath.Join(base, "summary.json")); r.code != 1 {
+		t.Errorf("baseline as summary.json: exit %d\n%s", r.code, r.stdout)
+	}
+	// --json carries the same verdict.
+	r = golive(t, "", "gate", run, "--baseline", base, "--json")
+	var rep struct {
+		Pass   bool
+		Checks []struct{ OK bool }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Pass || len(rep.Checks) != 4 {
+		t.Errorf("--json: exit %d, %v, %+v\n%s", r.code, err, rep, r.stdout)
+	}
+}
+
+func TestGateNoiseAlonePasses(t *testing.T) {
+	base := gateRun(t, 1, 1, 0.05)
+	for seed := uint64(2); seed < 7; seed++ {
+		run := gateRun(t, seed, 1, 0.05)
+		if r := golive(t, "", "gate", run, "--baseline", base); r.code != 0 {
+			t.Fatalf("seed %d: ±5%% jitter failed the gate: exit %d\n%s", seed, r.code, r.stdout)
+		}
+	}
+}
+
+func TestGateThresholds(t *testing.T) {
+	run := gateRun(t, 1, 1, 0, map[string]any{"expr": "p99 < 100ms", "ok": true, "value": "90ms", "scope": "run"})
+	// The recorded threshold is re-judged from the files: p99 is 120 ms.
+	r := golive(t, "", "gate", run)
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  p99 < 100ms") || !strings.Contains(r.stdout, "120ms") {
+		t.Errorf("recorded threshold: exit %d\n%s", r.code, r.stdout)
+	}
+	ok := gateRun(t, 1, 1, 0)
+	if r := golive(t, "", "gate", ok, "--threshold", "p99 < 200ms", "--threshold", "rate(status>=500) < 1% over 10s"); r.code != 0 {
+		t.Errorf("passing thresholds: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = golive(t, "", "gate", ok, "--threshold", "p99 < 200ms", "--threshold", "p50 < 30ms over 10s")
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  p50 < 30ms over 10s") || !strings.Contains(r.stdout, "window:10s@09:00") ||
+		lastLine(r.stdout) != "FAIL: 1 of 2 checks failed" {
+		t.Errorf("failing threshold: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestGateUsageErrors(t *testing.T) {
+	run := gateRun(t, 1, 1, 0)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"gate", run, "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"gate"}, "gate takes one RUN_DIR"},
+		{[]string{"gate", run, "--threshold", "p99(issue) <"}, `threshold "p99(issue) <": column 13: expected a value`},
+		{[]string{"gate", run, "--max-regression", "ten"}, "not a percentage"},
+		{[]string{"gate", filepath.Join(run, "nope")}, "run directory"},
+		{[]string{"gate", t.TempDir()}, "not a run directory"},
+		{[]string{"gate", run, "--baseline", filepath.Join(run, "nope")}, "baseline"},
+	} {
+		r := golive(t, "", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line containing %q", tc.args[1:], r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
