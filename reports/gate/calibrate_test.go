@@ -44,7 +44,7 @@ func TestCalibrate(t *testing.T) {
 	secs := envInt(t, "GOLIVE_GATE_CALIBRATE_SECONDS", 6)
 	rate := envInt(t, "GOLIVE_GATE_CALIBRATE_RATE", 50)
 	sigsA := envInt(t, "GOLIVE_GATE_CALIBRATE_SIGS", 40)
-	slow := envInt(t, "GOLIVE_GATE_CALIBRATE_SLOWDOWN", 25) // percent more work in build B
+	slow := envInt(t, "GOLIVE_GATE_CALIBRATE_SLOWDOWN", 25)              // percent more work in build B
 	limit := float64(envInt(t, "GOLIVE_GATE_CALIBRATE_LIMIT", 10)) / 100 // --max-regression
 	sigsB := sigsA * (100 + slow) / 100
 
