@@ -463,9 +463,6 @@ func jsonTarget(method, url string, body any, header http.Header) (loadgen.Reque
 func (r *run) forgedApplyRequest(class string) loadgen.RequestFunc {
 	return func(_ context.Context, seq uint64) (loadgen.Request, error) {
 		rnd := rand.New(rand.NewPCG(r.seed, seq+1<<40))
-		r.mu.Lock()
-		r.security.FraudAttempts++
-		r.mu.Unlock()
 		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/pharmacies", forgedApplication(rnd, int(seq)), nil)
 	}
 }
@@ -517,7 +514,7 @@ func (r *run) observe(f loadgen.Final) {
 				r.stuffed++
 				r.mu.Unlock()
 			}
-			if c.Kind == spec.KindStolenCredentials {
+			if fraud { // every attacker action is an attempt, whatever it got
 				r.mu.Lock()
 				r.security.FraudAttempts++
 				r.mu.Unlock()
