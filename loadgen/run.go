@@ -1,0 +1,398 @@
+// Package loadgen drives open-model HTTP load with vegeta: one Attacker per
+// traffic class, paced by a Pacer that follows a demand curve on the
+// simulated clock, with client behaviour (timeouts, retries honouring
+// Retry-After, impatient duplicates, ticket polling) in a RoundTripper that
+// records every attempt. It reports late and dropped sends beside the
+// latencies (measured from the intended send time, so coordinated omission
+// cannot hide queueing), streams results in vegeta's gob format and
+// aggregates them into bounded-memory per-second histograms.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/issuer/simclock"
+)
+
+// Class is one kind of traffic with its own demand and users.
+type Class struct {
+	Name string
+	// Demand is the real-world request rate; nil sends as fast as
+	// MaxWorkers allow (a closed loop: for capacity benchmarks only).
+	Demand  Demand
+	Request RequestFunc
+	Refresh Refresher // optional
+	Client  ClientConfig
+	// Workers and MaxWorkers are vegeta's: initial and maximum concurrent
+	// user actions. Defaults 10 and 10,000. With a demand, a hit that
+	// finds every worker busy waits and is recorded late, never hidden.
+	Workers, MaxWorkers uint64
+}
+
+// Plan is one load run.
+type Plan struct {
+	// Clock maps wall time to simulated time; the zero Clock is real time
+	// from the start of the run.
+	Clock simclock.Clock
+	// DemandScale multiplies every class's demand (default 1: real
+	// national rates even though the day is time-compressed).
+	DemandScale float64
+	// Duration is the wall time the load runs for (required).
+	Duration time.Duration
+	Classes  []Class
+	// Dir receives results.gob, results.meta.csv, timeseries.csv and
+	// histogram.hdr; "" writes nothing.
+	Dir string
+	// Transport carries the requests; nil: an http.Transport like
+	// vegeta's (no proxy, keep-alive, 10,000 idle connections per host)
+	// with at most MaxConnsPerHost connections per host (0: no limit).
+	Transport       http.RoundTripper
+	MaxConnsPerHost int
+	// Drain is how long in-flight actions (retries and polls included) may
+	// go on after the end; default the longest class timeout. Cancelling
+	// the context stops them at once.
+	Drain    time.Duration
+	Observer Observer
+	// Progress, if set, is called about every second from one goroutine.
+	Progress func(Progress)
+	Logger   *slog.Logger
+}
+
+// Progress is a once-a-second view of the running load.
+type Progress struct {
+	Elapsed  time.Duration
+	Sim      time.Time
+	Offered  float64       // requests/s all demands ask for now
+	Achieved float64       // attempts completed in the last second
+	P99      time.Duration // of those, from the intended send time
+	Errors   uint64        // of those, neither ok, deferred nor ticket_done
+	InFlight int64         // user actions in progress
+	Late     uint64        // late sends so far
+}
+
+// Run sends the plan's load until Duration has passed (or every class's
+// demand is exhausted) and in-flight actions have finished, or until ctx
+// is cancelled. Either way it records the sends that were due but never
+// made as dropped, flushes every file and returns the totals; on
+// cancellation the error is ctx's.
+func Run(ctx context.Context, p Plan) (Totals, error) {
+	if err := p.check(); err != nil {
+		return Totals{}, err
+	}
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if p.DemandScale == 0 {
+		p.DemandScale = 1
+	}
+	maxTimeout := time.Duration(0)
+	for i := range p.Classes {
+		cfg, _ := p.Classes[i].Client.withDefaults() // checked above
+		p.Classes[i].Client = cfg
+		maxTimeout = max(maxTimeout, cfg.Timeout)
+	}
+	if p.Drain <= 0 {
+		p.Drain = maxTimeout
+	}
+
+	out, err := openRunFiles(p.Dir)
+	if err != nil {
+		return Totals{}, err
+	}
+	start := time.Now()
+	clock := p.Clock
+	if clock.Scale == 0 {
+		clock = simclock.Clock{SimStart: start, WallStart: start, Scale: 1}
+	}
+	acfg := AggregatorConfig{Clock: clock, Window: maxTimeout + 5*time.Second}
+	if out.timeseries != nil {
+		acfg.Timeseries = out.timeseries
+	}
+	agg, err := NewAggregator(acfg)
+	if err != nil {
+		out.close()
+		return Totals{}, err
+	}
+	lv := newLive()
+	var writeErr error
+	// One goroutine encodes and aggregates, so the load's workers only hand
+	// a record over: no lock held through gob encoding, which on a busy
+	// machine turns into a convoy when its holder is preempted.
+	recCh := make(chan Record, 16<<10)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for r := range recCh {
+			if out.results != nil && writeErr == nil {
+				writeErr = out.results.Write(&r)
+			}
+			agg.Add(&r)
+			if p.Progress != nil {
+				lv.add(&r)
+			}
+		}
+	}()
+	record := func(r *Record) { recCh <- *r }
+
+	rt := p.Transport
+	if rt == nil {
+		tr := &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: vegeta.DefaultConnections,
+			MaxConnsPerHost:     p.MaxConnsPerHost,
+			IdleConnTimeout:     90 * time.Second,
+		}
+		defer tr.CloseIdleConnections()
+		rt = tr
+	}
+	// In-flight work outlives ctx by Drain at a normal end, not after a cancel.
+	reqCtx, cancelReq := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReq()
+
+	var inFlight atomic.Int64
+	runs := make([]*classRun, len(p.Classes))
+	pacers := make([]*Pacer, len(p.Classes))
+	attackers := make([]*vegeta.Attacker, len(p.Classes))
+	for i, c := range p.Classes {
+		pacer, err := NewPacer(c.Demand, clock, p.DemandScale, start, p.Duration)
+		if err != nil {
+			close(recCh)
+			out.close()
+			return Totals{}, fmt.Errorf("loadgen: class %s: %w", c.Name, err)
+		}
+		pacers[i] = pacer
+		runs[i] = &classRun{name: c.Name, cfg: c.Client, request: c.Request, refresh: c.Refresh, pacer: pacer,
+			rt: rt, reqCtx: reqCtx, record: record, observer: p.Observer, inFlight: &inFlight}
+		workers, maxWorkers := c.Workers, c.MaxWorkers
+		if workers == 0 {
+			workers = vegeta.DefaultWorkers
+		}
+		if maxWorkers == 0 {
+			maxWorkers = 10_000
+		}
+		attackers[i] = vegeta.NewAttacker(
+			vegeta.Client(&http.Client{Transport: runs[i]}),
+			vegeta.Redirects(vegeta.NoFollow),
+			vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers))
+	}
+
+	var wg sync.WaitGroup
+	for i, c := range p.Classes {
+		stub := vegeta.Target{Method: http.MethodGet, URL: "http://loadgen.invalid/" + c.Name}
+		results := attackers[i].Attack(func(t *vegeta.Target) error { *t = stub; return nil }, pacers[i], 0, c.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range results { // the user-visible outcomes; attempts are recorded already
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	stopAll := func() {
+		for i := range pacers {
+			pacers[i].Stop()
+			attackers[i].Stop()
+		}
+	}
+	endTimer := time.NewTimer(p.Duration)
+	defer endTimer.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	ctxDone := ctx.Done()
+	stopAt := start.Add(p.Duration)
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-ctxDone:
+			ctxDone = nil
+			stopAt = time.Now()
+			log.Info("load stopped early", "reason", context.Cause(ctx), "elapsed", time.Since(start).Round(time.Millisecond))
+			stopAll()
+			cancelReq()
+		case <-endTimer.C:
+			stopAll()
+			time.AfterFunc(p.Drain, cancelReq)
+		case now := <-tick.C:
+			if p.Progress != nil {
+				pr := lv.snapshot()
+				pr.Elapsed = now.Sub(start)
+				pr.Sim = clock.Sim(now)
+				for _, pc := range pacers {
+					pr.Offered += pc.RateAt(now)
+				}
+				pr.InFlight = inFlight.Load()
+				p.Progress(pr)
+			}
+		}
+	}
+	cancelReq()
+	// Hits due before the stop that vegeta never released are dropped.
+	for i, r := range runs {
+		due := pacers[i].Expected(stopAt)
+		for seq := r.ticks.Load(); seq < due; seq++ {
+			at, _ := pacers[i].Intended(seq)
+			r.dropped(seq, at, "dropped: not sent before the run ended")
+		}
+	}
+	close(recCh)
+	<-recDone
+	errs := []error{agg.Close(), writeErr}
+	errs = append(errs, out.finish(agg))
+	totals := agg.Totals()
+	if err := errors.Join(errs...); err != nil {
+		return totals, err
+	}
+	if ctx.Err() != nil {
+		return totals, fmt.Errorf("loadgen: run stopped: %w", ctx.Err())
+	}
+	return totals, nil
+}
+
+func (p *Plan) check() error {
+	if p.Duration <= 0 {
+		return fmt.Errorf("loadgen: plan duration %v must be > 0", p.Duration)
+	}
+	if p.DemandScale < 0 {
+		return fmt.Errorf("loadgen: demand scale %v must be > 0", p.DemandScale)
+	}
+	if len(p.Classes) == 0 {
+		return errors.New("loadgen: a plan needs at least one class")
+	}
+	if p.Drain < 0 || p.MaxConnsPerHost < 0 {
+		return errors.New("loadgen: drain and MaxConnsPerHost must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, c := range p.Classes {
+		if c.Name == "" || strings.ContainsAny(c.Name, ",\"\r\n") {
+			return fmt.Errorf("loadgen: class %d: name %q must be non-empty without commas, quotes or newlines", i, c.Name)
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("loadgen: class %s appears twice", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Request == nil {
+			return fmt.Errorf("loadgen: class %s has no Request function", c.Name)
+		}
+		if c.Demand == nil && c.MaxWorkers == 0 {
+			return fmt.Errorf("loadgen: class %s has no demand (unlimited rate) and needs MaxWorkers", c.Name)
+		}
+		if c.Workers > 0 && c.MaxWorkers > 0 && c.Workers > c.MaxWorkers {
+			return fmt.Errorf("loadgen: class %s: Workers %d exceed MaxWorkers %d", c.Name, c.Workers, c.MaxWorkers)
+		}
+		if _, err := c.Client.withDefaults(); err != nil {
+			return fmt.Errorf("loadgen: class %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// runFiles are the run directory's files loadgen writes.
+type runFiles struct {
+	dir        string
+	results    *Writer
+	timeseries *os.File
+}
+
+func openRunFiles(dir string) (*runFiles, error) {
+	f := &runFiles{dir: dir}
+	if dir == "" {
+		return f, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	w, err := CreateWriter(dir)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := os.Create(filepath.Join(dir, TimeseriesFile))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	f.results, f.timeseries = w, ts
+	return f, nil
+}
+
+func (f *runFiles) close() {
+	if f.results != nil {
+		f.results.Close()
+		f.timeseries.Close()
+	}
+}
+
+// finish writes histogram.hdr and closes everything.
+func (f *runFiles) finish(agg *Aggregator) error {
+	if f.dir == "" {
+		return nil
+	}
+	err := errors.Join(f.results.Close(), f.timeseries.Close())
+	hf, herr := os.Create(filepath.Join(f.dir, HistogramFile))
+	if herr != nil {
+		return errors.Join(err, fmt.Errorf("loadgen: %w", herr))
+	}
+	return errors.Join(err, agg.WriteHistograms(hf), hf.Close())
+}
+
+// live keeps the last second's numbers for Progress.
+type live struct {
+	mu     sync.Mutex
+	n      uint64
+	errs   uint64
+	late   uint64
+	h      *hdr.Histogram
+	period time.Time
+}
+
+func newLive() *live {
+	return &live{h: hdr.New(histLowest, histHighest, histCellFigs), period: time.Now()}
+}
+
+func (l *live) add(r *Record) {
+	if r.Dropped() {
+		return
+	}
+	l.mu.Lock()
+	l.n++
+	if !r.Outcome.Good() {
+		l.errs++
+	}
+	if r.Late() {
+		l.late++
+	}
+	_ = l.h.RecordValue(micros(r.ResponseTime()))
+	l.mu.Unlock()
+}
+
+func (l *live) snapshot() Progress {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	secs := now.Sub(l.period).Seconds()
+	pr := Progress{Errors: l.errs, Late: l.late, P99: time.Duration(l.h.ValueAtQuantile(99)) * time.Microsecond}
+	if secs > 0 {
+		pr.Achieved = float64(l.n) / secs
+	}
+	l.n, l.errs, l.period = 0, 0, now
+	l.h.Reset()
+	return pr
+}
