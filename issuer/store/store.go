@@ -124,8 +124,9 @@ type Store struct {
 	log   *slog.Logger
 	seal  *sealer
 
-	wdb *sql.DB // exactly one connection, used only by the writer goroutine
-	rdb *sql.DB // read-only pool
+	wdb   *sql.DB // exactly one connection, used only by the writer goroutine
+	stmts *stmtCache
+	rdb   *sql.DB // read-only pool
 
 	reqs       chan *writeReq
 	closing    chan struct{}
@@ -190,6 +191,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		log:        opts.Logger,
 		seal:       sl,
 		wdb:        wdb,
+		stmts:      newStmtCache(wdb),
 		reqs:       make(chan *writeReq),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -348,6 +350,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.writerDone
+		s.stmts.close() // the writer is gone: nothing uses them any more
 		var errs []error
 		if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			s.log.Warn("store: checkpoint on close", "err", err)

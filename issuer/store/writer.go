@@ -175,14 +175,13 @@ func (s *Store) runOnce(ctx context.Context, pending []*writeReq) (applied, rest
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: begin: %w", err)
 	}
-	changes, err := tx.PrepareContext(ctx, "SELECT total_changes()")
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, nil, fmt.Errorf("store: begin: %w", err)
-	}
+	// Statements the cache missed are prepared once this transaction has
+	// ended and the connection is free again.
+	defer s.stmts.prepareWanted(ctx)
+	wtx := cachedTx{tx: tx, c: s.stmts}
 	count := func() (int64, error) {
 		var n int64
-		err := changes.QueryRowContext(ctx).Scan(&n)
+		err := wtx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&n)
 		return n, err
 	}
 	before, err := count()
@@ -192,7 +191,7 @@ func (s *Store) runOnce(ctx context.Context, pending []*writeReq) (applied, rest
 	}
 	applied = make([]*writeReq, 0, len(pending))
 	for i, r := range pending {
-		opErr := runOp(ctx, r.op, tx)
+		opErr := runOp(ctx, r.op, wtx)
 		after, err := count()
 		if err != nil {
 			_ = tx.Rollback()
