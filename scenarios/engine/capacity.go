@@ -19,7 +19,6 @@ import (
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
-	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/scenarios/capacity"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -152,18 +151,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		_ = tb.Close(cctx)
 	}()
 
-	dataDir := tb.DataDir()
-	if dataDir == "" {
-		dataDir = o.DataDir
-	}
-	if dataDir == "" {
-		return nil, errors.New("engine: the target's register and mailbox are unknown: pass the deployment's data directory")
-	}
-	reg, err := register.Load(filepath.Join(dataDir, "register.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	mail, err := register.NewDirMailbox(filepath.Join(dataDir, "mailbox"))
+	reg, mail, err := participants(tb, o.DataDir)
 	if err != nil {
 		return nil, err
 	}

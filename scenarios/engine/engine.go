@@ -230,18 +230,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 
 	// Who takes part: legitimate pharmacies from the register, attackers.
-	dataDir := tb.DataDir()
-	if dataDir == "" {
-		dataDir = r.o.DataDir
-	}
-	if dataDir == "" {
-		return nil, errors.New("engine: the target's register and mailbox are unknown: pass the deployment's data directory")
-	}
-	reg, err := register.Load(filepath.Join(dataDir, "register.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	mail, err := register.NewDirMailbox(filepath.Join(dataDir, "mailbox"))
+	reg, mail, err := participants(tb, r.o.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -654,3 +643,24 @@ func (r *run) onProgress(p loadgen.Progress) {
 }
 
 var _ io.Writer = (*os.File)(nil)
+
+// participants opens the register legitimate pharmacies come from and the
+// mailbox their activation codes (and an attacker's) arrive in: the
+// testbed's data directory, or dir for a deployment at a URL.
+func participants(tb testbed.Testbed, dir string) (*register.Register, *register.DirMailbox, error) {
+	if d := tb.DataDir(); d != "" {
+		dir = d
+	}
+	if dir == "" {
+		return nil, nil, errors.New("engine: the target's register and mailbox are unknown: pass the deployment's data directory")
+	}
+	reg, err := register.Load(filepath.Join(dir, "register.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	mail, err := register.NewDirMailbox(filepath.Join(dir, "mailbox"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, mail, nil
+}
