@@ -27,6 +27,7 @@ func newCapacityCmd() *cobra.Command {
 	var (
 		target, sloText, forecast, profile, out, scenario, logLevel string
 		demandScale                                                 float64
+		adminToken, dataDir                                         string
 	)
 	cmd := &cobra.Command{
 		Use:   "capacity",
@@ -77,7 +78,7 @@ when it does not, 2 on a usage error.`,
 			}
 			res, err := engine.RunCapacity(cmd.Context(), engine.CapacityOptions{
 				Scenario: sc, Forecast: fc, DemandScale: demandScale, SLO: slo, Target: target, Profile: profile,
-				Out: out, Progress: progress, Logger: log,
+				Out: out, Progress: progress, Logger: log, AdminToken: adminToken, DataDir: dataDir,
 			})
 			if res == nil {
 				if errors.Is(err, context.Canceled) {
@@ -119,6 +120,8 @@ when it does not, 2 on a usage error.`,
 	f.StringVar(&profile, "profile", "", "issuer profile (default: the scenario's)")
 	f.StringVar(&scenario, "scenario", "capacity", "scenario with the search settings and the system")
 	f.StringVar(&out, "out", "", "output directory (default out/capacity)")
+	f.StringVar(&adminToken, "admin-token", os.Getenv("GOLIVE_ADMIN_TOKEN"), "url target: the deployment's admin token (default $GOLIVE_ADMIN_TOKEN)")
+	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level")
 	return cmd
 }

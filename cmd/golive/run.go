@@ -24,6 +24,7 @@ func init() { addCommand(newRunCmd) }
 func newRunCmd() *cobra.Command {
 	var (
 		target, profiles, out, logLevel string
+		adminToken, dataDir             string
 		timescale, demandScale          float64
 		seed                            uint64
 		thresholds                      []string
@@ -91,7 +92,7 @@ the load, undoes the faults and still writes what was gathered.`,
 				}
 				sum, err := runOne(cmd.Context(), cmd.ErrOrStderr(), tty, log, engine.Options{
 					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
-					Out: dir, Seed: seed, Thresholds: thresholds,
+					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
 				})
 				if sum != nil {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s, %s): %s — %d requests, p99 %.0f ms, late %d, acknowledged %d, lost %d, duplicates %d, fraud issued %d, escaped %d; %s\n",
@@ -131,6 +132,8 @@ the load, undoes the faults and still writes what was gathered.`,
 	f.StringVar(&out, "out", "", "run directory (default out/SCENARIO)")
 	f.Uint64Var(&seed, "seed", 0, "random seed (default: the scenario's)")
 	f.StringArrayVar(&thresholds, "threshold", nil, "extra threshold, e.g. 'p99(issue) < 500ms' (repeatable)")
+	f.StringVar(&adminToken, "admin-token", os.Getenv("GOLIVE_ADMIN_TOKEN"), "url target: the deployment's admin token (default $GOLIVE_ADMIN_TOKEN)")
+	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
 	return cmd
 }
