@@ -192,8 +192,13 @@ type run struct {
 	security Security
 	sample   string // an HC1 for verify classes
 	stuffed  int    // credential-stuffing logins that succeeded
-	maxResp  map[string]time.Duration
 	timeouts map[string]time.Duration
+
+	// live judges "over" thresholds during the load; one marked
+	// abortOnFail that fails stops it (aborted says why).
+	live     *threshold.Live
+	stopLoad context.CancelFunc
+	aborted  string
 }
 
 type pendingTicket struct {
@@ -283,6 +288,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 
 	// Faults and metrics run beside the load.
 	loadCtx, stopLoad := context.WithCancel(ctx)
+	r.live, r.stopLoad = threshold.NewLive(exprs), stopLoad
 	defer stopLoad()
 	faults := newFaultRunner(tb, r.clock, r.log)
 	faultsDone := make(chan struct{})
@@ -629,6 +635,7 @@ func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
 }
 
 func (r *run) onProgress(p loadgen.Progress) {
+	r.judgeLive(p)
 	if r.progress == nil {
 		return
 	}
@@ -663,4 +670,34 @@ func participants(tb testbed.Testbed, dir string) (*register.Register, *register
 		return nil, nil, err
 	}
 	return reg, mail, nil
+}
+
+// judgeLive feeds the once-a-second progress to the live thresholds as a
+// bucket of all classes (answers in the last wall second, those that were
+// not good counted as errors, their p99) and stops the load when a
+// threshold marked abortOnFail fails. The final verdict is still judged
+// on the written timeseries.
+func (r *run) judgeLive(p loadgen.Progress) {
+	if r.live == nil || r.stopLoad == nil {
+		return
+	}
+	done := int64(p.Achieved)
+	errs := min(int64(p.Errors), done)
+	b := threshold.Bucket{Start: p.Sim.Truncate(time.Second), P99: float64(p.P99.Microseconds()) / 1000,
+		Max: float64(p.P99.Microseconds()) / 1000}
+	b.Counts[0], b.Counts[4] = done-errs, errs
+	b.Offered, b.Sent = done, done
+	r.live.Add(b)
+	if res, abort := threshold.ShouldAbort(r.live.Check()); abort {
+		r.mu.Lock()
+		first := r.aborted == ""
+		if first {
+			r.aborted = fmt.Sprintf("%s failed (%s, %s)", res.Expr, res.Value, res.Scope)
+		}
+		r.mu.Unlock()
+		if first {
+			r.say("aborting: %s", r.aborted)
+			r.stopLoad()
+		}
+	}
 }

@@ -328,3 +328,33 @@ func TestInterruptUndoesFaults(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAbortOnFail: a failing threshold marked abortOnFail stops the load
+// early; the run still writes its directory and fails with the reason.
+func TestAbortOnFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	src := strings.Replace(miniOutage, "profile: hardened", "profile: naive-2021", 1)
+	src = strings.Replace(src, "  - lost == 0\n", "  - lost == 0\n  - rate(status>=500) < 5% over 5m abortOnFail\n", 1)
+	sc, err := spec.Parse([]byte(src), "mini-abort.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	start := time.Now()
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("abort")})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if sum.Aborted == "" || sum.Verdict != "fail" || !strings.Contains(sum.Aborted, "rate(status>=500)") {
+		t.Fatalf("aborted %q verdict %s reasons %v", sum.Aborted, sum.Verdict, sum.Reasons)
+	}
+	// The cut starts 3.3 s into a 10 s load; the abort comes within the
+	// cut, well before the scheduled end.
+	if sum.Requests.Actions >= 140 {
+		t.Errorf("%d actions: the load ran to its end", sum.Requests.Actions)
+	}
+	t.Logf("aborted after %v: %s", time.Since(start).Round(time.Second), sum.Aborted)
+}

@@ -36,7 +36,9 @@ type Summary struct {
 	Started     time.Time `json:"started"`
 	WallSeconds float64   `json:"wall_seconds"`
 	Interrupted bool      `json:"interrupted,omitempty"`
-	Sim         struct {
+	// Aborted says which abortOnFail threshold stopped the load.
+	Aborted string `json:"aborted,omitempty"`
+	Sim     struct {
 		Start time.Time `json:"start"`
 		End   time.Time `json:"end"`
 	} `json:"sim"`
@@ -219,6 +221,7 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	sec.FraudIssued, sec.FraudRevoked, sec.FraudEscaped = rep.FraudIssued, rep.FraudRevoked, rep.FraudEscaped
 	s.Security = sec
 	s.Probes = ev.Probes
+	s.Aborted = r.aborted
 	// Offered and achieved rates per wall second, from the timeseries.
 	return s
 }
@@ -383,6 +386,9 @@ func (r *run) verdict(s *Summary) error {
 		if !c.OK {
 			s.Reasons = append(s.Reasons, fmt.Sprintf("check %s: %s", c.Name, c.Detail))
 		}
+	}
+	if s.Aborted != "" {
+		s.Reasons = append(s.Reasons, "aborted: "+s.Aborted)
 	}
 	if s.Interrupted {
 		s.Reasons = append(s.Reasons, "interrupted")

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"github.com/golive-dev/golive/scenarios/threshold"
 	"sort"
 	"strings"
 	"time"
@@ -311,52 +312,16 @@ func (d *decoder) phases(n *yaml.Node, s *Scenario) []Phase {
 
 var comparisons = []string{"<=", ">=", "==", "!=", "<", ">"}
 
-// checkThreshold checks an expression's outline only: a comparison at the
-// top level (not inside parentheses), balanced parentheses, and a
-// well-formed "over D" or "per phase" suffix. The evaluator parses the rest.
+// checkThreshold parses a threshold with the evaluator's own parser (so a
+// file that validates is a file that runs) and checks that "per phase" has
+// phases to work on.
 func checkThreshold(expr string, havePhases bool) error {
-	e := strings.TrimSpace(expr)
-	if e == "" {
-		return fmt.Errorf("empty threshold")
+	e, err := threshold.Parse(expr)
+	if err != nil {
+		return err
 	}
-	if head, win, ok := cutLast(e, " over "); ok {
-		dur, err := time.ParseDuration(strings.TrimSpace(win))
-		if err != nil || dur <= 0 {
-			return fmt.Errorf("%q: \"over\" needs a positive duration like 1m, got %q", expr, strings.TrimSpace(win))
-		}
-		e = head
-	} else if head, ok := strings.CutSuffix(e, " per phase"); ok {
-		if !havePhases {
-			return fmt.Errorf("%q: \"per phase\" needs phases, and the scenario has none", expr)
-		}
-		e = head
-	}
-	depth, top := 0, false
-	for i := 0; i < len(e); i++ {
-		switch e[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth < 0 {
-				return fmt.Errorf("%q: unbalanced ')'", expr)
-			}
-		case '<', '>', '=', '!':
-			if depth == 0 {
-				for _, op := range comparisons {
-					if strings.HasPrefix(e[i:], op) {
-						top = true
-						break
-					}
-				}
-			}
-		}
-	}
-	if depth != 0 {
-		return fmt.Errorf("%q: unbalanced '('", expr)
-	}
-	if !top {
-		return fmt.Errorf("%q: no comparison (want e.g. \"p99(issue) < 500ms\" with one of %s)", expr, strings.Join(comparisons, " "))
+	if e.Scope == threshold.PerPhase && !havePhases {
+		return fmt.Errorf("%q: \"per phase\" needs phases, and the scenario has none", expr)
 	}
 	return nil
 }

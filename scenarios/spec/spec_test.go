@@ -325,8 +325,8 @@ thresholds: ["p99(issue) 500ms", "goodput >= 0.95*offered over soon"]
 			`7:5: phases: "late" (09:30-11:00) overlaps "morning"`,
 			`8:5: phases[2]: "night" (11:00-13:00) lies outside the clock's window`,
 			`9:23: checks[1]: unknown check "consistancy" (did you mean "consistency"?)`,
-			`10:14: thresholds[0]: "p99(issue) 500ms": no comparison`,
-			`10:34: | "over" needs a positive duration`,
+			`10:14: thresholds[0]: threshold "p99(issue) 500ms": column 12: expected a comparison`,
+			`10:34: thresholds[1]: threshold "goodput >= 0.95*offered over soon": column 30: expected a window length`,
 		}},
 		{"portal overrides by JSON name", `name: x
 clock: {date: 2021-06-14, start: "08:00", end: "09:00"}
