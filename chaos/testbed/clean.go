@@ -11,11 +11,11 @@ import (
 	"strings"
 	"syscall"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
 )
 
 // CleanOptions select what Clean removes.
@@ -106,7 +106,7 @@ func cleanDocker(ctx context.Context, o CleanOptions, match func(run, owner stri
 		if o.DryRun {
 			continue
 		}
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("testbed clean: removing container %s: %w", n, err))
 		}
 	}
@@ -122,7 +122,7 @@ func cleanDocker(ctx context.Context, o CleanOptions, match func(run, owner stri
 		if o.DryRun {
 			continue
 		}
-		if err := cli.NetworkRemove(ctx, nw.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.NetworkRemove(ctx, nw.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("testbed clean: removing network %s: %w", nw.Name, err))
 		}
 	}
@@ -140,7 +140,7 @@ func cleanDocker(ctx context.Context, o CleanOptions, match func(run, owner stri
 			if o.DryRun {
 				continue
 			}
-			if _, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+			if _, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("testbed clean: removing image %s: %w", n, err))
 			}
 		}

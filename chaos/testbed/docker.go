@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"log/slog"
 	"os"
@@ -520,7 +521,7 @@ func (tb *dockerTestbed) Close(ctx context.Context) error {
 			wg.Go(func() {
 				tb.saveLog(ctx, c)
 				// A paused container cannot take SIGTERM; rm -f kills it either way.
-				if err := tb.cli.ContainerRemove(ctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+				if err := tb.cli.ContainerRemove(ctx, c.id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("testbed: removing container %s: %w", c.name, err))
 					mu.Unlock()
@@ -533,14 +534,14 @@ func (tb *dockerTestbed) Close(ctx context.Context) error {
 		run := filters.NewArgs(filters.Arg("label", LabelRun+"="+tb.opts.RunID))
 		if left, err := tb.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: run}); err == nil {
 			for _, c := range left {
-				if err := tb.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+				if err := tb.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 					errs = append(errs, fmt.Errorf("testbed: removing container %v: %w", c.Names, err))
 				}
 			}
 		}
 		if nws, err := tb.cli.NetworkList(ctx, dockernetwork.ListOptions{Filters: run}); err == nil {
 			for _, nw := range nws {
-				if err := tb.cli.NetworkRemove(ctx, nw.ID); err != nil && !client.IsErrNotFound(err) {
+				if err := tb.cli.NetworkRemove(ctx, nw.ID); err != nil && !cerrdefs.IsNotFound(err) {
 					errs = append(errs, fmt.Errorf("testbed: removing network %s: %w", nw.Name, err))
 				}
 			}

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/errdefs"
 	"github.com/testcontainers/testcontainers-go"
 )
 
@@ -48,7 +48,7 @@ func EnsureImage(ctx context.Context, binary string, log *slog.Logger) (string, 
 	defer cli.Close()
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
 		return tag, nil
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("testbed: looking for image %s: %w", tag, err)
 	}
 	dir, err := os.MkdirTemp("", "golive-image-")

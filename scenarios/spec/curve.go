@@ -186,7 +186,7 @@ func (c Curve) Span() (first, last time.Time) {
 	if len(xs) == 0 {
 		return time.Time{}, time.Time{}
 	}
-	loc := time.UTC
+	var loc *time.Location
 	if len(c.Points) > 0 {
 		loc = c.Points[0].At.Location()
 	} else {

@@ -310,8 +310,6 @@ func (d *decoder) phases(n *yaml.Node, s *Scenario) []Phase {
 	return out
 }
 
-var comparisons = []string{"<=", ">=", "==", "!=", "<", ">"}
-
 // checkThreshold parses a threshold with the evaluator's own parser (so a
 // file that validates is a file that runs) and checks that "per phase" has
 // phases to work on.
@@ -324,14 +322,6 @@ func checkThreshold(expr string, havePhases bool) error {
 		return fmt.Errorf("%q: \"per phase\" needs phases, and the scenario has none", expr)
 	}
 	return nil
-}
-
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }
 
 func (d *decoder) thresholds(n *yaml.Node, path string, s *Scenario) []Threshold {

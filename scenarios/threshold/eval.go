@@ -512,7 +512,6 @@ type windows struct {
 	next    time.Time
 	started bool
 	width   time.Duration
-	lastEnd time.Time
 	worst   *Result
 	n, bad  int
 }

@@ -11,7 +11,6 @@ import "sync"
 type Live struct {
 	mu   sync.Mutex
 	wins []*windows
-	err  error
 }
 
 // NewLive returns a Live for the judgeable thresholds among exprs.
