@@ -221,8 +221,9 @@ type Client struct {
 	// HonourRetryAfter waits at least the server's Retry-After before the
 	// next attempt (attackers usually do not).
 	HonourRetryAfter bool
-	// ImpatientProbability is the chance that after a failed attempt the
-	// user walks away instead of retrying (a customer leaving the queue).
+	// ImpatientProbability is the chance that a user whose request has not
+	// answered after 3 s presses the button again: a concurrent duplicate
+	// with the same Idempotency-Key (the 2021 "create PDF" clicked twice).
 	ImpatientProbability float64
 	// PollTickets follows a 202's ticket until it is done (Retry-After
 	// apart) rather than treating the 202 as the end.
