@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/issuer/dcc"
@@ -103,11 +104,15 @@ func BenchmarkIssuanceCeiling(b *testing.B) {
 				mu.Unlock()
 			},
 		}
+		shedBefore := shedHistogram(b, srv.url)
 		st, err := over.Run(ctx, 5*issueRes.Capacity)
 		if err != nil {
 			b.Fatalf("overload: %v", err)
 		}
 		p99Reject := percentile(rejected, 0.99)
+		serverP99 := shedHistogram(b, srv.url).minus(shedBefore).quantile(0.99)
+		fmt.Fprintf(os.Stderr, "server-side time of those 503s (portal_shed_duration_seconds): p99 <= %.2f ms\n", ms(serverP99))
+		b.ReportMetric(ms(serverP99), "503-server-p99-ms")
 		fmt.Fprintf(os.Stderr, "bare %.0f/s, issuer %.0f/s (ratio %.2f, target >= 0.6); at 5x: goodput %.0f/s = %.2f of capacity (target >= 0.9), %d 503s with p99 %.2f ms (target <= 5 ms)",
 			bareRes.Capacity, issueRes.Capacity, ratio, st.Goodput, st.Goodput/issueRes.Capacity, len(rejected), ms(p99Reject))
 		fmt.Fprintf(os.Stderr, "; answers at 5x: %v\n", codes)
@@ -281,4 +286,67 @@ func issueTargeter(base string, phs []*portalclient.Pharmacy, payloads [][]byte)
 			}}
 		return nil
 	}
+}
+
+// histogram is a cumulative Prometheus histogram: upper bounds and counts.
+type histogram struct {
+	bounds []float64
+	counts []float64
+}
+
+// shedHistogram reads the portal's server-side time of issuance 503s.
+func shedHistogram(b *testing.B, base string) histogram {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h histogram
+	f := fams["portal_shed_duration_seconds"]
+	if f == nil {
+		return h
+	}
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["code"] != "503" || labels["route"] != "POST /v1/certificates" {
+			continue
+		}
+		for _, bk := range m.GetHistogram().GetBucket() {
+			h.bounds = append(h.bounds, bk.GetUpperBound())
+			h.counts = append(h.counts, float64(bk.GetCumulativeCount()))
+		}
+	}
+	return h
+}
+
+func (h histogram) minus(o histogram) histogram {
+	out := histogram{bounds: h.bounds, counts: append([]float64(nil), h.counts...)}
+	for i := range out.counts {
+		if i < len(o.counts) {
+			out.counts[i] -= o.counts[i]
+		}
+	}
+	return out
+}
+
+// quantile is the upper bound of the bucket holding quantile q.
+func (h histogram) quantile(q float64) time.Duration {
+	if len(h.counts) == 0 || h.counts[len(h.counts)-1] == 0 {
+		return 0
+	}
+	total := h.counts[len(h.counts)-1]
+	for i, c := range h.counts {
+		if c >= q*total {
+			return time.Duration(h.bounds[i] * float64(time.Second))
+		}
+	}
+	return time.Duration(h.bounds[len(h.bounds)-1] * float64(time.Second))
 }

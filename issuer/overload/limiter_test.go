@@ -333,3 +333,54 @@ func TestNewLimiterPanicsOnBadConfig(t *testing.T) {
 		}()
 	}
 }
+
+// TestLimiterShedsHopelessWaitersAtOnce: once the service time is known, a
+// request that could not get a slot within maxWait is rejected at once
+// rather than after waiting maxWait for the same answer; one that can is
+// queued and served.
+func TestLimiterShedsHopelessWaitersAtOnce(t *testing.T) {
+	l := NewLimiter("t", 1, 10, 50*time.Millisecond)
+	// Measure a service time of about 20 ms.
+	for range 3 {
+		r, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		r()
+	}
+	if st := l.ServiceTime(); st < 15*time.Millisecond || st > 200*time.Millisecond {
+		t.Fatalf("service time %v", st)
+	}
+	hold, _ := l.Acquire(context.Background())
+	// One waiter: ~20 ms expected, within 50 ms: it queues.
+	queued := make(chan error, 1)
+	go func() {
+		r, err := l.Acquire(context.Background())
+		if err == nil {
+			r()
+		}
+		queued <- err
+	}()
+	waitFor(t, "queued", func() bool { return l.Queued() == 1 })
+	// Waiters 2 and 3 would expect ~40 and ~60 ms: the third is hopeless.
+	go func() {
+		r, err := l.Acquire(context.Background())
+		if err == nil {
+			r()
+		}
+	}()
+	waitFor(t, "queued twice", func() bool { return l.Queued() == 2 })
+	t0 := time.Now()
+	_, err := l.Acquire(context.Background())
+	if !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("want an immediate ErrOverloaded, got %v", err)
+	}
+	if took := time.Since(t0); took > 10*time.Millisecond {
+		t.Errorf("the hopeless request waited %v", took)
+	}
+	hold()
+	if err := <-queued; err != nil {
+		t.Fatalf("the first waiter was not served: %v", err)
+	}
+}

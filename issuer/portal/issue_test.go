@@ -370,6 +370,10 @@ func TestAdmission(t *testing.T) {
 	if first := <-done; first.Status != http.StatusAccepted {
 		t.Errorf("the admitted request: %v", first)
 	}
+	// The 503's server-side time is recorded for the overload benchmark.
+	if m := metrics(t, env); !strings.Contains(m, `portal_shed_duration_seconds_count{code="503",route="POST /v1/certificates"} 1`) {
+		t.Error("the 503 is not in portal_shed_duration_seconds")
+	}
 }
 
 func metrics(t *testing.T, env *portaltest.Env) string {

@@ -14,9 +14,13 @@ import (
 // metrics live in the portal's own registry so tests (and a process running
 // several portals) can create many.
 type metrics struct {
-	reg       *prometheus.Registry
-	requests  *prometheus.CounterVec   // route, code
-	latency   *prometheus.HistogramVec // route
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // route, code
+	latency  *prometheus.HistogramVec // route
+	// shed is the server-side time of 429 and 503 answers: the promise
+	// that overload is answered at once, apart from the client's own
+	// queueing for a connection and a CPU.
+	shed      *prometheus.HistogramVec // route, code
 	inFlight  prometheus.Gauge
 	rejected  *prometheus.CounterVec // limiter, reason
 	quota     prometheus.Counter
@@ -40,6 +44,11 @@ func newMetrics(p *Portal) *metrics {
 			Help:    "Time from request to the end of the response, by route pattern.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
+		shed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portal_shed_duration_seconds",
+			Help:    "Server-side time of 429 and 503 answers, from the handler's start to the response, by route and code.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		}, []string{"route", "code"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "portal_in_flight_requests",
 			Help: "Requests being handled (admitted or waiting for admission).",
@@ -78,7 +87,7 @@ func newMetrics(p *Portal) *metrics {
 			Help: "Failed signing steps by reason (no_signer, deadline, rejected, other).",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.rejected, m.quota, m.issued,
+	m.reg.MustRegister(m.requests, m.latency, m.shed, m.inFlight, m.rejected, m.quota, m.issued,
 		m.deferred, m.revoked, m.fraud, m.signTime, m.signError,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "portal_signers_available",
@@ -113,6 +122,9 @@ func (m *metrics) handler() http.Handler {
 func (m *metrics) observe(route string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(took.Seconds())
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		m.shed.WithLabelValues(route, strconv.Itoa(status)).Observe(took.Seconds())
+	}
 }
 
 // limiterMap keeps overload limiters by name for metrics.
