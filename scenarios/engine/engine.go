@@ -141,6 +141,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}
 	r.tb = tb
+	if tkind == testbed.KindAuto {
+		r.say("auto target: using %s (%s)", tb.Kind(), map[bool]string{true: "a Docker daemon answered", false: "no Docker daemon answered"}[tb.Kind() == testbed.KindDocker])
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
