@@ -221,7 +221,9 @@ func HardenedConfig() Config {
 		MaxBodyBytes:                   64 << 10,
 		MaxOnboardingBodyBytes:         6 << 20,
 		Limits: RouteLimits{
-			Issue:      RouteLimit{MaxConcurrent: 64, MaxQueue: 128, MaxQueueWait: Duration(100 * time.Millisecond)},
+			// Issue waits at most 5 ms for a slot: excess is answered 503
+			// within 5 ms (the queue absorbs jitter, not overload).
+			Issue:      RouteLimit{MaxConcurrent: 64, MaxQueue: 128, MaxQueueWait: Duration(5 * time.Millisecond)},
 			Login:      RouteLimit{MaxConcurrent: 16, MaxQueue: 64, MaxQueueWait: Duration(200 * time.Millisecond)},
 			Onboarding: RouteLimit{MaxConcurrent: 4, MaxQueue: 16, MaxQueueWait: Duration(500 * time.Millisecond)},
 			Read:       RouteLimit{MaxConcurrent: 32, MaxQueue: 64, MaxQueueWait: Duration(100 * time.Millisecond)},
