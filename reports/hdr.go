@@ -1,17 +1,17 @@
 package reports
 
 import (
-	"bufio"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/golive-dev/golive/loadgen"
 )
 
 // HistogramUnitMS is the milliseconds per recorded histogram value:
-// histogram.hdr records latencies in microseconds (see FORMAT.md).
+// histogram.hdr records latencies in microseconds (see docs/run-format.md).
 const HistogramUnitMS = 0.001
 
 // Latency is histogram.hdr: the whole-run latency distribution per class
@@ -48,35 +48,23 @@ func (l *Latency) MaxMS(class string) float64 {
 }
 
 func readHistograms(r io.Reader, path string) (*Latency, error) {
-	sc := bufio.NewScanner(r)
-	// A histogram with a wide range is tens of kilobytes of base64.
-	sc.Buffer(make([]byte, 64<<10), 32<<20)
 	l := &Latency{ByClass: map[string]*hdrhistogram.Histogram{}}
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		class, enc, ok := strings.Cut(text, ",")
-		if !ok || class == "" || enc == "" {
-			return nil, fmt.Errorf("%s:%d: want class,base64", path, line)
-		}
-		h, err := decodeHistogram(enc)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: class %s: %w", path, line, class, err)
-		}
+	err := loadgen.ReadHistogramLines(r, func(class string, h *hdrhistogram.Histogram) error {
 		if prev := l.ByClass[class]; prev != nil {
 			// Several lines of one class (e.g. one per loadgen worker) merge.
 			prev.Merge(h)
-			continue
+			return nil
 		}
 		l.ByClass[class] = h
 		l.Classes = append(l.Classes, class)
+		return nil
+	})
+	var le *loadgen.HistogramLineError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("%s:%d: %w", path, le.Line, le.Err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(l.Classes) == 0 {
 		return nil, fmt.Errorf("%s: no histogram lines", path)
@@ -92,26 +80,4 @@ func readHistograms(r io.Reader, path string) (*Latency, error) {
 		l.All.Merge(l.ByClass[c])
 	}
 	return l, nil
-}
-
-// decodeHistogram wraps hdrhistogram.Decode, which panics on short or
-// corrupt input instead of returning an error.
-func decodeHistogram(enc string) (h *hdrhistogram.Histogram, err error) {
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
-	}
-	if len(raw) < 8 {
-		return nil, fmt.Errorf("only %d bytes, too short for an HdrHistogram V2 encoding", len(raw))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			h, err = nil, fmt.Errorf("corrupt HdrHistogram encoding: %v", p)
-		}
-	}()
-	h, err = hdrhistogram.Decode([]byte(enc))
-	if err != nil {
-		return nil, fmt.Errorf("decode HdrHistogram: %w", err)
-	}
-	return h, nil
 }

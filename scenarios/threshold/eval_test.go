@@ -171,7 +171,7 @@ func TestEvaluateHistogramIsExactAndPreferred(t *testing.T) {
 	if r := eval(t, rd, "mean(issue) < 600ms"); !r.OK || r.Raw < 499 || r.Raw > 502 {
 		t.Errorf("mean from histogram: %+v", r)
 	}
-	// loadgen writes the encoding base64-encoded once more.
+	// A line base64-encoded once more (an earlier misreading of the format) still reads.
 	if r := eval(t, rd, "p50(bulk) < 600ms"); !r.OK || r.Raw < 499 || r.Raw > 502 {
 		t.Errorf("p50 from a double-encoded line: %+v", r)
 	}

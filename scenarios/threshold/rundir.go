@@ -1,8 +1,6 @@
 package threshold
 
 import (
-	"bufio"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/golive-dev/golive/loadgen"
 )
 
 // TimeseriesHeader is the header of timeseries.csv (docs/run-format.md).
@@ -247,31 +247,7 @@ func (r *RunDir) histograms() (map[string]*hdrhistogram.Histogram, error) {
 // each an HdrHistogram V2 compressed histogram; lines starting with # are
 // comments.
 func ReadHistograms(rd io.Reader) (map[string]*hdrhistogram.Histogram, error) {
-	out := map[string]*hdrhistogram.Histogram{}
-	sc := bufio.NewScanner(rd)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		class, enc, ok := strings.Cut(s, ",")
-		if !ok {
-			return nil, fmt.Errorf("line %d: want class,base64", line)
-		}
-		h, err := decodeHistogram(enc)
-		if err != nil {
-			return nil, fmt.Errorf("line %d (class %s): %w", line, class, err)
-		}
-		if prev, ok := out[class]; ok {
-			prev.Merge(h) // several lines of one class (e.g. per worker) merge
-		} else {
-			out[class] = h
-		}
-	}
-	return out, sc.Err()
+	return loadgen.ReadHistograms(rd)
 }
 
 // ReadTimeseries reads timeseries.csv. Columns are found by header name,
@@ -369,32 +345,4 @@ func WriteTimeseries(w io.Writer, bs []Bucket) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// decodeHistogram accepts the V2 encoding as hdrhistogram-go's Encode
-// returns it (base64) and that text base64-encoded once more (what
-// loadgen's WriteHistograms writes). hdrhistogram.Decode panics on short or
-// corrupt input, so the panic becomes an error.
-func decodeHistogram(enc string) (h *hdrhistogram.Histogram, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			h, err = nil, fmt.Errorf("corrupt HdrHistogram encoding: %v", p)
-		}
-	}()
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
-	}
-	if len(raw) < 8 {
-		return nil, fmt.Errorf("only %d bytes, too short for an HdrHistogram V2 encoding", len(raw))
-	}
-	if _, err := base64.StdEncoding.DecodeString(string(raw)); err == nil {
-		// Base64 inside base64: the inner text is Decode's input.
-		enc = string(raw)
-	}
-	h, err = hdrhistogram.Decode([]byte(enc))
-	if err != nil {
-		return nil, fmt.Errorf("decode HdrHistogram: %w", err)
-	}
-	return h, nil
 }
