@@ -82,8 +82,13 @@ func (s StaticCredentials) Credential(_ context.Context, seq uint64) (Credential
 	if len(s) == 0 {
 		return Credential{}, errors.New("no credentials")
 	}
-	return s[splitmix64(seq)%uint64(len(s))], nil
+	return s[Pick(seq, len(s))], nil
 }
+
+// Pick spreads action seq over n choices (n > 0) pseudo-randomly, the
+// same for the same seq, so consecutive actions do not walk the choices in
+// lock step.
+func Pick(seq uint64, n int) int { return int(splitmix64(seq) % uint64(n)) }
 
 // splitmix64 scrambles a sequence number into a well-spread index.
 func splitmix64(x uint64) uint64 {

@@ -17,7 +17,6 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/chaos/testbed"
-	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/scenarios/capacity"
@@ -128,18 +127,14 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	if err != nil {
 		return nil, err
 	}
-	kind, url := o.Target, ""
-	if rest, ok := cutURL(kind); ok {
-		kind, url = "url", rest
-	}
-	tkind, err := testbed.ParseKind(kind)
+	tkind, url, err := parseTarget(o.Target)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	say("starting the %s testbed (%s, %d signers)", kind, profile, sc.System.Signers)
+	say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile,
 		Signers: max(sc.System.Signers, 1), Binary: o.Binary, Config: cfg, Logger: log, RunID: o.RunID})
 	if err != nil {
@@ -166,24 +161,13 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		return nil, fmt.Errorf("engine: onboarding: %w", err)
 	}
 	acc := newAccounts(client, phs)
-	payloads := &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))}
+	it := &loadgen.IssueTargets{BaseURL: tb.PortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
+		Credentials: acc, KeyPrefix: "cap-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
 	var seq atomic.Uint64
-	runKey := strconv.FormatInt(time.Now().UnixNano(), 36)
 	targeter := func(t *vegeta.Target) error {
-		i := seq.Add(1)
-		cred, err := acc.Credential(ctx, i)
-		if err != nil {
-			return err
-		}
-		payload, typ, err := payloads.JSON(i, time.Now())
-		if err != nil {
-			return err
-		}
-		body, _ := json.Marshal(portal.IssueRequest{Type: string(typ), Payload: payload})
-		*t = vegeta.Target{Method: http.MethodPost, URL: tb.PortalURL() + "/v1/certificates", Body: body,
-			Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + cred.Token},
-				"Idempotency-Key": {"cap-" + runKey + "-" + strconv.FormatUint(i, 10)}}}
-		return nil
+		req, err := it.Request(ctx, seq.Add(1))
+		*t = req.Target
+		return err
 	}
 	probe := capacity.HTTPProbe{Targeter: targeter, Duration: cs.Step, Timeout: 5 * time.Second,
 		OK: func(c uint16) bool { return c == http.StatusCreated }}
@@ -278,12 +262,4 @@ func sizing(r *CapacityResult) (signers, slots int, advice string) {
 	}
 	return signers, slots, fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s: run %d signer replicas (now %d), or %d HSM slots each",
 		r.CapacityRPS, r.Headroom, r.ForecastPeakRPS, signers, r.Signers, slots)
-}
-
-func cutURL(s string) (string, bool) {
-	const p = "url="
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return "", false
 }

@@ -111,11 +111,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		exprs = append(exprs, e)
 	}
-	kind, url := o.Target, ""
-	if rest, ok := strings.CutPrefix(kind, "url="); ok {
-		kind, url = "url", rest
-	}
-	tkind, err := testbed.ParseKind(kind)
+	tkind, url, err := parseTarget(o.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +128,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	r := &run{o: o, sc: sc, log: log, profile: profile, timescale: timescale, demandScale: demandScale, seed: seed,
 		started: time.Now(), progress: o.Progress}
-	r.say("starting the %s testbed (%s, %d signers)", kind, profile, sc.System.Signers)
+	r.say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
 		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
@@ -189,13 +185,16 @@ type run struct {
 	client *portalclient.Client
 	clock  simclock.Clock
 
-	mu       sync.Mutex
-	acks     []consistency.Ack
-	tickets  []pendingTicket
-	security Security
-	sample   string // an HC1 for verify classes
-	stuffed  int    // credential-stuffing logins that succeeded
-	timeouts map[string]time.Duration
+	mu      sync.Mutex
+	acks    []consistency.Ack
+	tickets []pendingTicket // left pending by their users (a 202 at the end)
+	// ticketsPending is how many of those never completed.
+	ticketsPending int
+	security       Security
+	sample         string                    // an HC1 for verify classes
+	stuffed        int                       // credential-stuffing logins that succeeded
+	timeouts       map[string]time.Duration  // by class, set before the load
+	kinds          map[string]spec.ClassKind // by class, set before the load
 
 	// live judges "over" thresholds during the load; one marked
 	// abortOnFail that fails stops it (aborted says why).
@@ -248,7 +247,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	next := 0
 	setups := make([]*classSetup, len(sc.Traffic))
 	for i, c := range sc.Traffic {
-		cs := &classSetup{spec: c, fraud: c.Kind == spec.KindForgedOnboarding || c.Kind == spec.KindStolenCredentials}
+		cs := &classSetup{spec: c, fraud: c.Kind.Attacker()}
 		setups[i] = cs
 		switch c.Kind {
 		case spec.KindIssue, spec.KindStolenCredentials:
@@ -321,6 +320,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	events.Faults = faults.events()
 
 	// Let the deferred backlog drain and follow the tickets users left.
+	r.mu.Lock()
+	r.ticketsPending = len(r.tickets) // until drain follows them
+	r.mu.Unlock()
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
 	if !interrupted {
 		r.say("waiting for the deferred backlog to drain")
@@ -368,16 +370,16 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 func (r *run) forge(ctx context.Context, mail *register.DirMailbox, c spec.Class, rnd *rand.Rand) []*portalclient.Pharmacy {
 	var phs []*portalclient.Pharmacy
 	n := max(c.Pharmacies, 1)
-	for i := range n {
+	for range n {
 		r.mu.Lock()
 		r.security.FraudAttempts++
 		r.mu.Unlock()
-		acc, err := r.client.Apply(ctx, forgedApplication(rnd, i))
+		acc, err := r.client.Apply(ctx, portalclient.ForgedApplication(rnd))
 		if err != nil {
 			r.log.Info("forged application refused", "class", c.Name, "err", err)
 			continue
 		}
-		code, err := portalclient.ActivationCode(ctx, mail, attackerMail, acc.PharmacyID, 5*time.Second)
+		code, err := portalclient.ActivationCode(ctx, mail, portalclient.ForgerMail, acc.PharmacyID, 5*time.Second)
 		if err != nil {
 			r.log.Info("forged application accepted but no code reached the attacker", "pharmacy", acc.PharmacyID)
 			continue
@@ -404,6 +406,7 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 	var out []loadgen.Class
 	runKey := strconv.FormatInt(r.started.UnixNano(), 36)
 	r.timeouts = map[string]time.Duration{}
+	r.kinds = map[string]spec.ClassKind{}
 	for i, cs := range setups {
 		c := cs.spec
 		cl := c.Client
@@ -419,6 +422,7 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 			cc.RetryAfterMax = time.Millisecond
 		}
 		r.timeouts[c.Name] = cc.Timeout
+		r.kinds[c.Name] = c.Kind
 		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}
 		payloads := &loadgen.Payloads{Seed: r.seed + uint64(i), Mix: loadgen.Mix{V: c.Mix.Vaccination, T: c.Mix.Test, R: c.Mix.Recovery}}
 		now := func() time.Time { return time.Now() }
@@ -461,7 +465,7 @@ func jsonTarget(method, url string, body any, header http.Header) (loadgen.Reque
 func (r *run) forgedApplyRequest(class string) loadgen.RequestFunc {
 	return func(_ context.Context, seq uint64) (loadgen.Request, error) {
 		rnd := rand.New(rand.NewPCG(r.seed, seq+1<<40))
-		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/pharmacies", forgedApplication(rnd, int(seq)), nil)
+		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/pharmacies", portalclient.ForgedApplication(rnd), nil)
 	}
 }
 
@@ -492,7 +496,7 @@ func (r *run) verifyRequest() loadgen.RequestFunc {
 		r.mu.Lock()
 		hc1 := r.sample
 		if n := len(r.acks); n > 0 {
-			if a := r.acks[int(mix64(seq)%uint64(n))]; a.HC1 != "" {
+			if a := r.acks[loadgen.Pick(seq, n)]; a.HC1 != "" {
 				hc1 = a.HC1
 			}
 		}
@@ -503,21 +507,17 @@ func (r *run) verifyRequest() loadgen.RequestFunc {
 
 // observe collects what users saw acknowledged.
 func (r *run) observe(f loadgen.Final) {
-	fraud := false
-	for _, c := range r.sc.Traffic {
-		if c.Name == f.Class {
-			fraud = c.Kind == spec.KindForgedOnboarding || c.Kind == spec.KindStolenCredentials
-			if c.Kind == spec.KindCredentialStuffing && f.Code == http.StatusOK {
-				r.mu.Lock()
-				r.stuffed++
-				r.mu.Unlock()
-			}
-			if fraud { // every attacker action is an attempt, whatever it got
-				r.mu.Lock()
-				r.security.FraudAttempts++
-				r.mu.Unlock()
-			}
-		}
+	kind := r.kinds[f.Class]
+	fraud := kind.Attacker()
+	if kind == spec.KindCredentialStuffing && f.Code == http.StatusOK {
+		r.mu.Lock()
+		r.stuffed++
+		r.mu.Unlock()
+	}
+	if fraud { // every attacker action is an attempt, whatever it got
+		r.mu.Lock()
+		r.security.FraudAttempts++
+		r.mu.Unlock()
 	}
 	switch f.Outcome {
 	case loadgen.OutcomeOK:
@@ -569,6 +569,12 @@ func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 	r.mu.Lock()
 	pending := append([]pendingTicket(nil), r.tickets...)
 	r.mu.Unlock()
+	notDone := len(pending)
+	defer func() {
+		r.mu.Lock()
+		r.ticketsPending = notDone
+		r.mu.Unlock()
+	}()
 	for _, t := range pending {
 		acc := byClass[t.class]
 		if acc == nil {
@@ -586,6 +592,7 @@ func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 			tv, err := r.client.Ticket(ctx, tok, t.ticket)
 			if err == nil && tv.State == "done" {
 				r.ack(consistency.Ack{Class: t.class, PharmacyID: t.pharmacy, IdempotencyKey: t.key, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: t.fraud})
+				notDone--
 				break
 			}
 			if err == nil && tv.State == "failed" {
@@ -703,4 +710,13 @@ func (r *run) judgeLive(p loadgen.Progress) {
 			r.stopLoad()
 		}
 	}
+}
+
+// parseTarget reads --target: auto, docker, local or url=BASE.
+func parseTarget(s string) (testbed.Kind, string, error) {
+	if base, ok := strings.CutPrefix(s, "url="); ok {
+		return testbed.KindURL, base, nil
+	}
+	k, err := testbed.ParseKind(s)
+	return k, "", err
 }

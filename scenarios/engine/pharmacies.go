@@ -2,14 +2,11 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/loadgen"
@@ -79,7 +76,7 @@ func (a *accounts) Credential(ctx context.Context, seq uint64) (loadgen.Credenti
 	if len(a.list) == 0 {
 		return loadgen.Credential{}, fmt.Errorf("no pharmacy accounts")
 	}
-	ph := a.list[int(mix64(seq)%uint64(len(a.list)))]
+	ph := a.list[loadgen.Pick(seq, len(a.list))]
 	tok, err := a.token(ctx, ph)
 	if err != nil {
 		return loadgen.Credential{}, err
@@ -101,13 +98,6 @@ func (a *accounts) refresh(ctx context.Context, tag string, h http.Header) error
 	}
 	h.Set("Authorization", "Bearer "+tok)
 	return nil
-}
-
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
 }
 
 // onboardAll onboards entries with limited concurrency.
@@ -149,18 +139,3 @@ func onboardAll(ctx context.Context, c *portalclient.Client, mail portalclient.M
 	}
 	return out, nil
 }
-
-// forgedApplication is the July 2021 fraud: an invented pharmacy with an
-// edited licence copy and a random, well-formed Telematik-ID, asking for
-// the code at the attacker's own address.
-func forgedApplication(rnd *rand.Rand, n int) portal.Application {
-	e := register.Entry{
-		Name: fmt.Sprintf("Sonnenschein-Apotheke %d", n), Street: "Erfundene Straße 1", PostalCode: "10115", City: "Berlin",
-		TelematikID: register.NewTelematikID(rnd),
-	}
-	a := portalclient.Application(e, attackerMail)
-	a.LicenceDocument = base64.StdEncoding.EncodeToString(portalclient.FakePDF("Betriebserlaubnis (bearbeitet) " + e.Name))
-	return a
-}
-
-const attackerMail = "forger@attacker.example"

@@ -188,6 +188,12 @@ func (k ClassKind) Issues() bool {
 	return k == KindIssue || k == KindForgedOnboarding || k == KindStolenCredentials
 }
 
+// Attacker reports whether the kind's traffic is fraud: what it obtains
+// must be refused or revoked.
+func (k ClassKind) Attacker() bool {
+	return k == KindForgedOnboarding || k == KindStolenCredentials
+}
+
 // Mix is the share of each certificate type among issuance requests,
 // normalised so the shares sum to 1.
 type Mix struct {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -294,10 +295,26 @@ func Application(e register.Entry, email string) portal.Application {
 	}
 }
 
-// FakePDF is a minimal PDF document standing in for a scanned licence.
+// FakePDF is a small but well-formed PDF, standing in for a scanned
+// licence or notice (a forger's edited copy looks the same to a portal).
 func FakePDF(title string) []byte {
-	return []byte("%PDF-1.4\n% " + title + "\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	return []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" +
+		"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n% " + title +
+		"\ntrailer << /Root 1 0 R >>\n%%EOF\n")
 }
+
+// ForgedApplication is the July 2021 fraud: an invented pharmacy with an
+// edited copy of a real licence and a random (but well-formed and
+// check-digit-valid) Telematik-ID, asking for the code at its own address.
+func ForgedApplication(rnd *mrand.Rand) portal.Application {
+	return Application(register.Entry{
+		Name: "Sonnenschein-Apotheke", Street: "Erfundene Straße 1", PostalCode: "10115", City: "Berlin",
+		TelematikID: register.NewTelematikID(rnd),
+	}, ForgerMail)
+}
+
+// ForgerMail is where a forged application asks for its activation code.
+const ForgerMail = "forger@attacker.example"
 
 // Onboard applies with the register entry, reads the code from the
 // register address's mailbox, activates and logs in.

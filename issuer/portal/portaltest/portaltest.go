@@ -32,6 +32,7 @@ import (
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signer"
@@ -416,37 +417,18 @@ func (e *Env) Admin(t testing.TB, method, path string, body any) *Response {
 	return e.Do(t, Request{Method: method, Path: path, Token: e.AdminToken, Body: body})
 }
 
-// FakePDF is a small but well-formed PDF, standing in for a scanned
-// licence or notice (a forger's edited copy looks the same to a portal).
-func FakePDF(title string) []byte {
-	return []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" +
-		"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n% " + title +
-		"\ntrailer << /Root 1 0 R >>\n%%EOF\n")
-}
+// FakePDF is portalclient.FakePDF.
+func FakePDF(title string) []byte { return portalclient.FakePDF(title) }
 
 // ApplicationFor is an honest application for a register entry; the
 // application's own e-mail is the register's unless email is given.
 func ApplicationFor(entry register.Entry, email string) portal.Application {
-	if email == "" {
-		email = entry.Email
-	}
-	return portal.Application{
-		Name: entry.Name, Street: entry.Street, PostalCode: entry.PostalCode, City: entry.City,
-		TelematikID: entry.TelematikID, Email: email,
-		LicenceDocument: base64.StdEncoding.EncodeToString(FakePDF("Betriebserlaubnis " + entry.Name)),
-		NightDutyNotice: base64.StdEncoding.EncodeToString(FakePDF("Bescheid Nacht- und Notdienstfonds")),
-	}
+	return portalclient.Application(entry, email)
 }
 
-// ForgedApplication is the July 2021 fraud: an invented pharmacy with an
-// edited copy of a real licence and a random (but well-formed and
-// check-digit-valid) Telematik-ID, asking for the code at its own address.
+// ForgedApplication is portalclient.ForgedApplication.
 func ForgedApplication(rnd *mrand.Rand) portal.Application {
-	a := ApplicationFor(register.Entry{
-		Name: "Sonnenschein-Apotheke", Street: "Erfundene Straße 1", PostalCode: "10115", City: "Berlin",
-		TelematikID: register.NewTelematikID(rnd),
-	}, "forger@attacker.example")
-	return a
+	return portalclient.ForgedApplication(rnd)
 }
 
 var codeLine = regexp.MustCompile(`(?m)^activation_code: (\S+)$`)
