@@ -118,10 +118,9 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 			out := cmd.OutOrStdout()
 			ready := func(r, url string) {
 				if r == s.Role || (s.Role == server.RoleAll && r == server.RolePortal) {
+					// os.Stdout is unbuffered: the line reaches a waiting
+					// parent at once.
 					fmt.Fprintf(out, "golive: %s ready at %s\n", s.Role, url)
-					if f, ok := out.(*os.File); ok {
-						_ = f.Sync()
-					}
 				}
 			}
 			if err := server.Run(cmd.Context(), s, log, ready); err != nil {
