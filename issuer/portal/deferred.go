@@ -194,6 +194,12 @@ func (p *Portal) processTicket(ctx context.Context, t store.Ticket, backoff time
 		p.reschedule(t, now.Add(backoff), "no_signer")
 		return errRetryLater
 	}
+	// Suspended while the signature was being made: discard it, nothing
+	// was delivered or recorded. (The check after recording below covers
+	// the instant between this one and the record.)
+	if st, err := p.pharmacyStatus(ctx, t.PharmacyID); err == nil && st != store.PharmacyActive {
+		return fail("pharmacy_suspended")
+	}
 	rec, err := p.certRecordFrom(t.PharmacyID, cert, resp, t.CreatedAt)
 	if err != nil {
 		p.log.Error("signed certificate unreadable", "ticket", t.ID, "uvci", t.UVCI, "err", err)
