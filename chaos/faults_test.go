@@ -164,6 +164,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 		id := inject(t, chaos.Fault{Kind: chaos.Latency, Target: testbed.LinkClientPortal, Params: map[string]float64{"latency_ms": 100}})
 		slow := p50(t, tb.PortalURL()+"/healthz", 15)
 		revert(t, id)
+		t.Logf("p50 %v -> %v with a 100 ms latency toxic", base, slow)
 		if d := slow - base; d < 80*time.Millisecond || d > 120*time.Millisecond {
 			t.Errorf("p50 %v -> %v: raised by %v, want 100 ms ±20%%", base, slow, d)
 		}
