@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -27,16 +26,7 @@ var metricsColumns = []string{"sim_time", "wall_unix_ms", "deferred_backlog", "s
 const maxMetrics = 1 << 15
 
 func readMetrics(r io.Reader, path string) ([]Metric, error) {
-	cr := csv.NewReader(bufio.NewReader(r))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: empty file, want the header %v", path, metricsColumns)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	col, err := columnIndex(path, header, metricsColumns)
+	cr, col, err := openCSV(bufio.NewReader(r), path, metricsColumns)
 	if err != nil {
 		return nil, err
 	}

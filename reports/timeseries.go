@@ -218,16 +218,7 @@ var timeseriesColumns = []string{
 // readTimeseries streams timeseries.csv into a Series and the phase and
 // class tallies; it keeps no row after it is counted.
 func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase) (*Series, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 256<<10))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: empty file, want the header %v", path, timeseriesColumns)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	col, err := columnIndex(path, header, timeseriesColumns)
+	cr, col, err := openCSV(bufio.NewReaderSize(r, 256<<10), path, timeseriesColumns)
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +359,25 @@ func phaseOf(phases []Phase, t time.Time, hint int) int {
 }
 
 // columnIndex maps wanted column names to their positions in header.
+// openCSV reads a CSV file's header and finds the wanted columns in it:
+// the reader is positioned at the first record.
+func openCSV(r io.Reader, path string, want []string) (*csv.Reader, []int, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("%s: empty file, want the header %v", path, want)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	col, err := columnIndex(path, header, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cr, col, nil
+}
+
 func columnIndex(path string, header, want []string) ([]int, error) {
 	pos := map[string]int{}
 	for i, h := range header {
