@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ func init() { addCommand(newServeCmd) }
 func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile string
-		simStart, logLevel, logFormat                                          string
+		simStart, logLevel, logFormat, cpuProfile                              string
 		printConfig, initOnly                                                  bool
 		replicas, signerIndex, hsmSlots, registerSize                          int
 		hsmLatency                                                             time.Duration
@@ -115,6 +116,13 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return failErr("--cpuprofile: %v", err)
+				}
+				defer stop()
+			}
 			out := cmd.OutOrStdout()
 			ready := func(r, url string) {
 				if r == s.Role || (s.Role == server.RoleAll && r == server.RolePortal) {
@@ -149,7 +157,22 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second of the business day")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")
 	return cmd
+}
+
+// startCPUProfile profiles the process until the returned stop runs: the
+// way to see where a capacity run spends the issuer's CPU.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func splitList(s string) []string {
