@@ -123,11 +123,18 @@ func (p *Portal) uvciIssuer(pharmacyID string) string {
 
 // issue runs one issuance. The order is what makes it safe:
 //
-//  1. the idempotency key is bound to a freshly reserved UVCI (durably)
-//     before anything is signed, so a key never maps to two UVCIs, even
-//     across a crash between signing and recording;
-//  2. the signature is recorded durably before the 201 goes out, so every
-//     201 names a certificate the registry holds;
+//  1. a key already bound in the registry is answered from there (the
+//     original certificate, its ticket, or the UVCI an earlier attempt
+//     reserved); a key is claimed in memory while its request runs, so two
+//     concurrent requests with one key never both sign;
+//  2. the certificate, its idempotency binding and the audit event are
+//     recorded in one durable write before the 201 goes out, so every 201
+//     names a certificate the registry holds and a key maps to at most one
+//     UVCI. A crash between signing and recording loses only a signature
+//     nobody has seen: the retry signs a new UVCI, and no UVCI was ever
+//     handed out twice. (Binding the key durably before signing, as an
+//     earlier version did, cost a second fsync'd write per certificate
+//     and bought nothing a client could observe.)
 //  3. when no signer can sign in time, the payload is persisted as a ticket
 //     before the 202 goes out.
 func (p *Portal) issue(ctx context.Context, pharmacyID, key string, cert *dcc.Certificate) issueResult {
@@ -152,22 +159,23 @@ func (p *Portal) issue(ctx context.Context, pharmacyID, key string, cert *dcc.Ce
 		}
 		defer p.releaseKey(slot)
 		idem = store.IdemBinding{PharmacyID: pharmacyID, Key: key, RequestHash: hash}
-		res := idem
-		res.UVCI = uvci
-		existing, err := p.reg.ReserveIdempotency(ctx, res)
-		if err != nil {
+		existing, err := p.reg.LookupIdempotency(ctx, pharmacyID, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A new key: it is bound together with the certificate.
+		case err != nil:
 			return p.idemError(err, pharmacyID)
-		}
-		if existing != nil {
-			switch existing.State {
-			case store.IdemIssued:
-				return p.replayIssued(ctx, existing.UVCI)
-			case store.IdemDeferred:
-				return p.replayDeferred(ctx, existing.TicketID, existing.UVCI)
-			}
-			// Reserved: an earlier attempt crashed or gave up before
-			// recording anything; finish it with the UVCI it reserved.
+		case existing.RequestHash != hash:
+			return p.idemError(store.ErrIdempotencyConflict, pharmacyID)
+		case existing.State == store.IdemIssued:
+			return p.replayIssued(ctx, existing.UVCI)
+		case existing.State == store.IdemDeferred:
+			return p.replayDeferred(ctx, existing.TicketID, existing.UVCI)
+		default:
+			// Reserved (by a registry written before bindings moved into
+			// the certificate's write): finish with the UVCI it holds.
 			uvci = existing.UVCI
+			idem.UVCI = uvci
 		}
 	}
 	if p.detector != nil {
@@ -241,9 +249,11 @@ func (p *Portal) issue(ctx context.Context, pharmacyID, key string, cert *dcc.Ce
 	return issueResult{problem: &pr}
 }
 
-// release frees a reserved key whose request will not be issued.
+// release frees a reserved key whose request will not be issued. Only a
+// binding found reserved (idem.UVCI set) is in the registry; a new key was
+// never written.
 func (p *Portal) release(ctx context.Context, idem store.IdemBinding) {
-	if idem.Key == "" {
+	if idem.Key == "" || idem.UVCI == "" {
 		return
 	}
 	if err := p.reg.ReleaseReservation(context.WithoutCancel(ctx), idem.PharmacyID, idem.Key); err != nil {
