@@ -173,7 +173,7 @@ func (s *Store) ReleaseReservation(ctx context.Context, pharmacyID, key string) 
 
 // LookupIdempotency returns the binding of (pharmacyID, key) or ErrNotFound.
 func (s *Store) LookupIdempotency(ctx context.Context, pharmacyID, key string) (IdemBinding, error) {
-	return getIdem(ctx, s.rdb, pharmacyID, key)
+	return getIdem(ctx, s.reads, pharmacyID, key)
 }
 
 func getIdem(ctx context.Context, q querier, pharmacyID, key string) (IdemBinding, error) {
@@ -266,7 +266,7 @@ func getCert(ctx context.Context, q querier, uvci string) (CertRecord, error) {
 
 // Certificate returns one certificate's record or ErrNotFound.
 func (s *Store) Certificate(ctx context.Context, uvci string) (CertRecord, error) {
-	return getCert(ctx, s.rdb, uvci)
+	return getCert(ctx, s.reads, uvci)
 }
 
 // CertificateHC1 opens the sealed HC1 of a certificate. ErrPurged after
@@ -274,7 +274,7 @@ func (s *Store) Certificate(ctx context.Context, uvci string) (CertRecord, error
 // open.
 func (s *Store) CertificateHC1(ctx context.Context, uvci string) ([]byte, error) {
 	var blob []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT sealed_hc1 FROM certificates WHERE uvci = ?`, uvci).Scan(&blob)
+	err := s.reads.QueryRowContext(ctx, `SELECT sealed_hc1 FROM certificates WHERE uvci = ?`, uvci).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: certificate %s: %w", uvci, ErrNotFound)
 	}

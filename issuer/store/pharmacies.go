@@ -85,7 +85,7 @@ func (s *Store) pharmacyBy(ctx context.Context, q querier, col, val string) (Pha
 
 // Pharmacy returns a pharmacy by ID or ErrNotFound.
 func (s *Store) Pharmacy(ctx context.Context, id string) (Pharmacy, error) {
-	return s.pharmacyBy(ctx, s.rdb, "id", id)
+	return s.pharmacyBy(ctx, s.reads, "id", id)
 }
 
 // PharmacyByClientID returns the pharmacy holding a client id.
@@ -93,12 +93,12 @@ func (s *Store) PharmacyByClientID(ctx context.Context, clientID string) (Pharma
 	if clientID == "" {
 		return Pharmacy{}, fmt.Errorf("store: empty client id: %w", ErrNotFound)
 	}
-	return s.pharmacyBy(ctx, s.rdb, "client_id", clientID)
+	return s.pharmacyBy(ctx, s.reads, "client_id", clientID)
 }
 
 // PharmacyByTelematikID returns the pharmacy with a Telematik-ID.
 func (s *Store) PharmacyByTelematikID(ctx context.Context, telematikID string) (Pharmacy, error) {
-	return s.pharmacyBy(ctx, s.rdb, "telematik_id", telematikID)
+	return s.pharmacyBy(ctx, s.reads, "telematik_id", telematikID)
 }
 
 // SetPharmacyStatus changes a pharmacy's status (audited with actor).

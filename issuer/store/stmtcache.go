@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 )
 
 // stmtCache keeps the writer's statements prepared: the SQLite driver
@@ -73,4 +74,64 @@ func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *s
 		return st.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// readCache is the read pool's counterpart for the hot point lookups
+// (idempotency keys on every issuance, certificates, pharmacies):
+// database/sql prepares a cached statement once per pooled connection and
+// the driver keeps it compiled. Safe for concurrent use. Only the fixed
+// statements of this package pass through it; past maxReadStmts it stops
+// preparing, so a caller building SQL dynamically cannot grow it.
+type readCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxReadStmts = 32
+
+func newReadCache(db *sql.DB) *readCache { return &readCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *readCache) stmt(ctx context.Context, q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[q]; st != nil {
+		return st
+	}
+	if len(c.m) >= maxReadStmts {
+		return nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run it unprepared; the error shows there
+	}
+	c.m[q] = st
+	return st
+}
+
+func (c *readCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		_ = st.Close()
+		delete(c.m, q)
+	}
+}
+
+func (c *readCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.db.ExecContext(ctx, q, args...) // the read pool is query_only: this fails, as it should
+}
+
+func (c *readCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, q, args...)
+}
+
+func (c *readCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.db.QueryRowContext(ctx, q, args...)
 }

@@ -127,6 +127,7 @@ type Store struct {
 	wdb   *sql.DB // exactly one connection, used only by the writer goroutine
 	stmts *stmtCache
 	rdb   *sql.DB // read-only pool
+	reads *readCache
 
 	reqs       chan *writeReq
 	closing    chan struct{}
@@ -230,6 +231,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("store: open readers: %w", err))
 	}
+	s.reads = newReadCache(s.rdb)
 
 	go s.writer()
 	return s, nil
@@ -354,6 +356,9 @@ func (s *Store) Close() error {
 		var errs []error
 		if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			s.log.Warn("store: checkpoint on close", "err", err)
+		}
+		if s.reads != nil {
+			s.reads.close()
 		}
 		if s.rdb != nil {
 			if err := s.rdb.Close(); err != nil {

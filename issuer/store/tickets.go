@@ -131,7 +131,7 @@ func getTicket(ctx context.Context, q querier, id string) (Ticket, error) {
 
 // Ticket returns a ticket without its request, or ErrNotFound.
 func (s *Store) Ticket(ctx context.Context, id string) (Ticket, error) {
-	return getTicket(ctx, s.rdb, id)
+	return getTicket(ctx, s.reads, id)
 }
 
 // ClaimTickets hands up to limit due tickets to the caller: pending ones
