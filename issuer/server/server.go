@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -59,7 +58,7 @@ func Run(ctx context.Context, s Settings, log *slog.Logger, ready Ready) error {
 	case RoleSigner:
 		return runSigner(ctx, s, biz, log, ready)
 	case RolePortal:
-		return runPortal(ctx, s, biz, s.Signers, log, ready)
+		return runPortal(ctx, s, biz, s.Signers, nil, log, ready)
 	default:
 		return runAll(ctx, s, biz, log, ready)
 	}
@@ -133,40 +132,24 @@ func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logg
 		return err
 	}
 	n := min(s.Replicas, len(set.DSCs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, n+1)
+	replicas := inprocTransport{}
 	var endpoints []string
 	for i := range n {
-		srv, err := signer.New(s.signerConfig(fmt.Sprintf("dsc-%d", i+1), token, biz), set.DSCs[i], log)
+		name := fmt.Sprintf("dsc-%d", i+1)
+		srv, err := signer.New(s.signerConfig(name, token, biz), set.DSCs[i], log)
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("signer %d: %w", i+1, err)
-		}
-		url := "http://" + ln.Addr().String()
-		endpoints = append(endpoints, url)
-		wg.Go(func() {
-			if err := serveHTTP(ctx, ln, srv.Handler(), func(u string) { ready(RoleSigner, u) }); err != nil {
-				errc <- err
-				cancel()
-			}
-		})
+		host := name + ".inproc"
+		replicas[host] = srv.Handler()
+		endpoints = append(endpoints, "http://"+host)
 	}
-	err = runPortal(ctx, s, biz, endpoints, log, ready)
-	cancel()
-	wg.Wait()
-	close(errc)
-	if err != nil {
-		return err
-	}
-	return <-errc
+	return runPortal(ctx, s, biz, endpoints, &http.Client{Transport: replicas}, log, ready)
 }
 
-func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints []string, log *slog.Logger, ready Ready) error {
+// runPortal serves the portal; hc reaches the signers (nil: over the
+// network).
+func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints []string, hc *http.Client, log *slog.Logger, ready Ready) error {
 	l := s.layout()
 	tl, err := pki.LoadTrustList(filepath.Join(s.pkiDir(), pki.TrustListFile))
 	if err != nil {
@@ -206,7 +189,9 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sc := signerclient.New(s.clientConfig(endpoints, signerToken), log)
+	scfg := s.clientConfig(endpoints, signerToken)
+	scfg.HTTPClient = hc
+	sc := signerclient.New(scfg, log)
 	sc.Start(ctx)
 	cfg := s.Portal
 	cfg.Profile = s.Profile
