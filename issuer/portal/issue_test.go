@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/printout"
+	"github.com/golive-dev/golive/issuer/store"
 )
 
 func TestIssue(t *testing.T) {
@@ -102,6 +104,20 @@ func TestIdempotency(t *testing.T) {
 		}
 		if n := certCount(t, env, ph.ID); n != 1 {
 			t.Errorf("%d certificates recorded, want 1", n)
+		}
+	})
+
+	t.Run("the key is bound with the certificate", func(t *testing.T) {
+		key, payload := portaltest.NewKey(), env.Payload(t, dcc.TypeVaccination)
+		r := env.Issue(t, ph.Token, key, payload)
+		var iss portal.Issued
+		r.Decode(t, &iss)
+		b, err := env.Store.LookupIdempotency(context.Background(), ph.ID, key)
+		if err != nil || b.State != store.IdemIssued || b.UVCI != iss.UVCI {
+			t.Fatalf("binding %+v (%v) after a 201 for %s", b, err, iss.UVCI)
+		}
+		if _, err := env.Store.LookupIdempotency(context.Background(), ph.ID, portaltest.NewKey()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unused key: %v", err)
 		}
 	})
 
