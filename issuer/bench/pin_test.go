@@ -37,10 +37,11 @@ const (
 )
 
 // sharedEnv=1 leaves every process on every CPU, as the benchmark ran
-// before it pinned them (BENCHMARKS.md reports both layouts).
+// before it pinned them (BENCHMARKS.md reports both layouts). A machine
+// with one CPU cannot pin and shares too.
 const sharedEnv = "GOLIVE_BENCH_SHARED_CPUS"
 
-func pinning() bool { return os.Getenv(sharedEnv) != "1" }
+func pinning() bool { return os.Getenv(sharedEnv) != "1" && runtime.NumCPU() > serverCPU }
 
 // bareEnv makes the test binary a bare ECDSA endpoint instead of running
 // benchmarks (see TestMain).
