@@ -115,17 +115,16 @@ func (p *Pacer) Pace(_ time.Duration, hits uint64) (time.Duration, bool) {
 	default:
 	}
 	now := time.Now()
-	if now.After(p.end) {
-		// Hits still due are dropped: the run is over.
-		return 0, true
-	}
 	if p.demand == nil {
-		return 0, false
+		return 0, now.After(p.end)
 	}
 	due, ok := p.Intended(hits)
-	if !ok {
-		return 0, true
+	if !ok || due.After(p.end) {
+		return 0, true // the demand curve's part of the run is over
 	}
+	// A hit due by the end goes out even if it is asked for after the end
+	// (a busy generator): it is a late send, not a dropped one. The run's
+	// drain bounds how long such stragglers may take.
 	wait := due.Sub(now)
 	if wait > longWait {
 		t := time.NewTimer(wait - longWait/2)

@@ -155,9 +155,14 @@ func TestPacerPaceStopsAtEndAndOnStop(t *testing.T) {
 	if goes := back.Add(wait); goes.Before(due.Add(-time.Millisecond)) {
 		t.Fatalf("hit 219 would go %v early", due.Sub(goes))
 	}
+	// Past the end: a hit that was due by then still goes, at once (a
+	// late send, not a dropped one); the first hit due after it stops.
 	p3 := mustPacer(t, Constant(100), identity(start), 1, start, time.Second)
-	if _, stop := p3.Pace(0, 50); !stop {
-		t.Fatal("Pace after the end did not stop")
+	if wait, stop := p3.Pace(0, 99); stop || wait > 0 {
+		t.Fatalf("hit 99, due by the end, asked after it: wait %v stop %v, want 0 false", wait, stop)
+	}
+	if _, stop := p3.Pace(0, 100); !stop {
+		t.Fatal("Pace for a hit due after the end did not stop")
 	}
 }
 

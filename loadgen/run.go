@@ -217,6 +217,12 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 	defer tick.Stop()
 	ctxDone := ctx.Done()
 	stopAt := start.Add(p.Duration)
+	var drainTimer *time.Timer
+	defer func() {
+		if drainTimer != nil {
+			drainTimer.Stop()
+		}
+	}()
 wait:
 	for {
 		select {
@@ -229,8 +235,10 @@ wait:
 			stopAll()
 			cancelReq()
 		case <-endTimer.C:
-			stopAll()
-			time.AfterFunc(p.Drain, cancelReq)
+			// The pacers stop by themselves after the last hit due by the
+			// end, which a busy generator may still be releasing; the
+			// drain is the backstop for them and for requests in flight.
+			drainTimer = time.AfterFunc(p.Drain, func() { stopAll(); cancelReq() })
 		case now := <-tick.C:
 			if p.Progress != nil {
 				pr := lv.snapshot()
