@@ -9,12 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -153,13 +151,11 @@ type server struct {
 	url, dir, admin string
 }
 
-var readyLine = regexp.MustCompile(`ready at (http://\S+)`)
-
 // startServeAll runs `golive serve --role all` on a fresh data dir with
 // limits meant for a throughput test: long tokens (the run outlasts 60 s)
 // and no per-pharmacy quota or anomaly rules (40 pharmacies stand in for
 // thousands). Admission control stays as hardened has it.
-func startServeAll(b *testing.B, bin string, extra ...string) server {
+func startServeAll(b *testing.B, bin string) server {
 	dir := b.TempDir()
 	cfg := map[string]any{"portal": map[string]any{
 		"access_token_ttl": "1h",
@@ -176,19 +172,7 @@ func startServeAll(b *testing.B, bin string, extra ...string) server {
 	// 2021 HSM's 50 ms per signature alone would break a 50 ms p99.
 	cmd := exec.Command(bin, "serve", "--role", "all", "--profile", "hardened", "--data", data,
 		"--listen", "127.0.0.1:0", "--config", cfgPath, "--hsm-latency", "0s", "--log-level", "warn")
-	cmd.Args = append(cmd.Args, extra...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	logf, _ := os.Create(filepath.Join(dir, "serve.log"))
-	cmd.Stderr = logf
-	if err := startPinned(cmd, serverCPU); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stopChild(cmd); logf.Close() })
-	url := waitReady(b, stdout, readyLine, logf.Name())
+	url := startChild(b, cmd, filepath.Join(dir, "serve.log"))
 	admin, err := os.ReadFile(filepath.Join(data, "admin-token"))
 	if err != nil {
 		b.Fatal(err)

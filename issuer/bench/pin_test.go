@@ -145,8 +145,6 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-var bareReady = regexp.MustCompile(`bare ready at (http://\S+)`)
-
 // startBare runs the bare endpoint as a child process on serverCPU.
 func startBare(b *testing.B) string {
 	self, err := os.Executable()
@@ -155,18 +153,31 @@ func startBare(b *testing.B) string {
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), bareEnv+"=1")
+	return startChild(b, cmd, filepath.Join(b.TempDir(), "bare.log"))
+}
+
+// readyLine is what serve and the bare endpoint print once listening.
+var readyLine = regexp.MustCompile(`ready at (http://\S+)`)
+
+// startChild starts cmd on serverCPU with its stderr in logPath, stops it
+// when the benchmark ends (or the benchmark process dies), and returns
+// the URL of its ready line.
+func startChild(b *testing.B, cmd *exec.Cmd, logPath string) string {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	logf, _ := os.Create(filepath.Join(b.TempDir(), "bare.log"))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cmd.Stderr = logf
 	if err := startPinned(cmd, serverCPU); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { stopChild(cmd); logf.Close() })
-	return waitReady(b, stdout, bareReady, logf.Name())
+	return waitReady(b, stdout, logPath)
 }
 
 func stopChild(cmd *exec.Cmd) {
@@ -181,12 +192,12 @@ func stopChild(cmd *exec.Cmd) {
 }
 
 // waitReady reads the child's stdout until its ready line.
-func waitReady(b *testing.B, stdout io.Reader, re *regexp.Regexp, logName string) string {
+func waitReady(b *testing.B, stdout io.Reader, logName string) string {
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case urls <- m[1]:
 				default:
