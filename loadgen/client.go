@@ -45,13 +45,17 @@ type ClientConfig struct {
 	// when the answer has none.
 	MaxPolls     int
 	PollInterval time.Duration
+	// WaitScale multiplies every wait between attempts (backoff, an
+	// honoured Retry-After, the pause before a ticket poll): 1/timescale
+	// counts them on a compressed simulated clock. 0 means 1 (wall time).
+	WaitScale float64
 	// MaxBody is how much of a response body is kept for the Observer. Default 1 MiB.
 	MaxBody int64
 }
 
 func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	if c.Timeout < 0 || c.MaxRetries < 0 || c.BackoffBase < 0 || c.BackoffMax < 0 || c.RetryAfterMax < 0 ||
-		c.ImpatientAfter < 0 || c.MaxPolls < 0 || c.PollInterval < 0 || c.MaxBody < 0 {
+		c.ImpatientAfter < 0 || c.MaxPolls < 0 || c.PollInterval < 0 || c.MaxBody < 0 || c.WaitScale < 0 {
 		return c, errors.New("client settings must not be negative")
 	}
 	if !(c.ImpatientProb >= 0 && c.ImpatientProb <= 1) {
@@ -70,6 +74,9 @@ func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	def(&c.PollInterval, 2*time.Second)
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
+	}
+	if c.WaitScale == 0 {
+		c.WaitScale = 1
 	}
 	return c, nil
 }
@@ -205,7 +212,7 @@ func (c *classRun) act(seq uint64, intended time.Time, r Request) Final {
 		if !retryable(res) || retries >= c.cfg.MaxRetries {
 			return fin(res)
 		}
-		wait := c.retryWait(res, retries)
+		wait := c.scaled(c.retryWait(res, retries))
 		due := time.Now().Add(wait)
 		if !sleep(c.reqCtx, wait) {
 			return fin(res)
@@ -299,6 +306,14 @@ func (c *classRun) retryWait(a attempt, retries int) time.Duration {
 	return rand.N(ceil + 1)
 }
 
+// scaled converts a wait between attempts to wall time (WaitScale).
+func (c *classRun) scaled(d time.Duration) time.Duration {
+	if c.cfg.WaitScale == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * c.cfg.WaitScale)
+}
+
 // retryAfter parses Retry-After: delay seconds or an HTTP date.
 func retryAfter(h http.Header) (time.Duration, bool) {
 	v := h.Get("Retry-After")
@@ -349,7 +364,7 @@ func (c *classRun) poll(seq uint64, r Request, accepted attempt, n *atomic.Int32
 		if !ok {
 			wait = c.cfg.PollInterval
 		}
-		wait = min(wait, c.cfg.RetryAfterMax)
+		wait = c.scaled(min(wait, c.cfg.RetryAfterMax))
 		due := time.Now().Add(wait)
 		if !sleep(c.reqCtx, wait) {
 			break

@@ -443,3 +443,25 @@ func TestPlanValidation(t *testing.T) {
 		}
 	}
 }
+
+// A Retry-After of 60 s on a clock compressed 600 times waits 100 ms of
+// wall time (plus jitter): well inside the 10 s drain, where the unscaled
+// wait would not fit.
+func TestWaitScaleShrinksRetryAfter(t *testing.T) {
+	k := &keyed{reply: func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"uvci":"U1"}`)
+	}}
+	recs, _ := oneAction(t, k, ClientConfig{MaxRetries: 1, WaitScale: 1.0 / 600})
+	if len(recs) != 2 || recs[1].Outcome != OutcomeOK {
+		t.Fatalf("the scaled retry did not happen within the drain: %+v", recs)
+	}
+	if gap := recs[1].Sent.Sub(recs[0].End()); gap < 100*time.Millisecond {
+		t.Errorf("retry went %v after Retry-After: 60 at 1/600, want at least 100ms", gap)
+	}
+}

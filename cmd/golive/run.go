@@ -84,6 +84,9 @@ the load, undoes the faults and still writes what was gathered.`,
 				}
 			}
 			tty := isTerminal(cmd.ErrOrStderr())
+			for _, p := range profs {
+				printClockWarnings(cmd.ErrOrStderr(), sc, p, timescale)
+			}
 			failed := false
 			for _, p := range profs {
 				dir := out

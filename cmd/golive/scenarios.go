@@ -81,19 +81,30 @@ func newScenariosShowCmd() *cobra.Command {
 }
 
 func newScenariosValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var timescale float64
+	var profile string
+	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files and report every error with file:line:col",
 		Long: `Parses each file (or a built-in name, or - for standard input) and prints
 "ok FILE" with the scenario's window and run length, or every problem as
 FILE:LINE:COL: message on standard error. Exit code 1 when any file is
-invalid, 2 when no file is given.`,
+invalid, 2 when no file is given.
+
+It also warns (on standard error; the exit code stays 0) when the timescale
+makes a fault window or phase last less wall time than the client timeout,
+backoff or Retry-After that decides it, and names the largest timescale that
+keeps the scenario meaningful (docs/scenarios.md).`,
 		Example: `  golive scenarios validate my-launch.yaml
+  golive scenarios validate outage-tuesday --timescale 3600
   golive scenarios validate scenarios/*.yaml
   golive scenarios show launch-day | golive scenarios validate -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr("scenarios validate needs at least one FILE (or - for standard input)")
+			}
+			if timescale < 0 {
+				return usageErr("--timescale must be positive (simulated seconds per wall second)")
 			}
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			bad := 0
@@ -109,8 +120,13 @@ invalid, 2 when no file is given.`,
 					}
 					continue
 				}
+				ts := s.Clock.Timescale
+				if timescale > 0 {
+					ts = timescale
+				}
 				fmt.Fprintf(out, "ok %s: %s, %s at x%g, %s wall, %.0f requests\n",
-					s.Source, s.Name, simWindow(s), s.Clock.Timescale, s.WallDuration(0).Round(time.Second), s.Requests(0, 0))
+					s.Source, s.Name, simWindow(s), ts, s.WallDuration(ts).Round(time.Second), s.Requests(ts, 0))
+				printClockWarnings(errw, s, profile, ts)
 			}
 			if bad > 0 {
 				return failErr("%d of %d scenario file(s) invalid", bad, len(args))
@@ -118,6 +134,9 @@ invalid, 2 when no file is given.`,
 			return nil
 		},
 	}
+	cmd.Flags().Float64Var(&timescale, "timescale", 0, "check at this timescale instead of the scenario's")
+	cmd.Flags().StringVar(&profile, "profile", "", "check the waits of this issuer profile (default: the scenario's)")
+	return cmd
 }
 
 // loadForValidate reads arg as standard input ("-"), a file, or a

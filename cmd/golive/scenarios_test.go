@@ -110,3 +110,29 @@ faults:
 		t.Errorf("validate without files: exit %d, want 2", r.code)
 	}
 }
+
+func TestScenariosValidateWarnsOfACompressedClock(t *testing.T) {
+	r := golive(t, "", "scenarios", "validate", "outage-tuesday", "--timescale", "3600")
+	mustOK(t, r, "validate at x3600 (warnings keep exit 0)")
+	if !strings.Contains(r.stdout, "at x3600") {
+		t.Errorf("ok line does not give the timescale checked: %q", r.stdout)
+	}
+	for _, want := range []string{
+		"warning: outage-tuesday at x3600: fault blackhole portal->signers 11:30-11:45 lasts 250ms on the wall",
+		"fault blackhole portal->signers 11:59-17:02",
+		"the largest timescale that keeps the scenario meaningful is x30",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	r = golive(t, "", "scenarios", "validate", "outage-tuesday", "--timescale", "30")
+	mustOK(t, r, "validate at x30")
+	if strings.Contains(r.stderr, "warning") {
+		t.Errorf("x30 keeps outage-tuesday meaningful, yet: %s", r.stderr)
+	}
+	r = golive(t, "", "scenarios", "validate", "outage-tuesday", "--timescale", "-1")
+	if r.code != 2 {
+		t.Errorf("negative timescale: exit %d, want 2", r.code)
+	}
+}

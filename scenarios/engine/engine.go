@@ -421,6 +421,9 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		if !cl.HonourRetryAfter {
 			cc.RetryAfterMax = time.Millisecond
 		}
+		if cl.ScaleWaits {
+			cc.WaitScale = 1 / r.timescale
+		}
 		r.timeouts[c.Name] = cc.Timeout
 		r.kinds[c.Name] = c.Kind
 		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}

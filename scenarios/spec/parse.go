@@ -441,7 +441,7 @@ func (d *decoder) mix(n *yaml.Node, path string) Mix {
 }
 
 func (d *decoder) client(n *yaml.Node, path string, c *Client) {
-	f, ok := d.mapping(n, path, "timeout", "retries", "honour_retry_after", "impatient_probability", "poll_tickets")
+	f, ok := d.mapping(n, path, "timeout", "retries", "honour_retry_after", "impatient_probability", "poll_tickets", "scale_waits")
 	if !ok {
 		return
 	}
@@ -475,6 +475,11 @@ func (d *decoder) client(n *yaml.Node, path string, c *Client) {
 	if n := f.get("honour_retry_after"); n != nil {
 		if v, ok := d.boolean(n, path+".honour_retry_after"); ok {
 			c.HonourRetryAfter = v
+		}
+	}
+	if n := f.get("scale_waits"); n != nil {
+		if v, ok := d.boolean(n, path+".scale_waits"); ok {
+			c.ScaleWaits = v
 		}
 	}
 	if n := f.get("impatient_probability"); n != nil {

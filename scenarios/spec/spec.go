@@ -234,6 +234,11 @@ type Client struct {
 	// PollTickets follows a 202's ticket until it is done (Retry-After
 	// apart) rather than treating the 202 as the end.
 	PollTickets bool
+	// ScaleWaits counts the waits between attempts (backoff, an honoured
+	// Retry-After, ticket polls) on the simulated clock: divided by the
+	// timescale, so a compressed run keeps a fault window's length in
+	// proportion to them. Timeouts stay wall time: they bound real work.
+	ScaleWaits bool
 }
 
 // Retries is the retry policy after a failed attempt.
