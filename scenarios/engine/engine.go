@@ -166,7 +166,7 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 		"shed": scfg.Shed, "shed_retry_after": scfg.ShedRetryAfter.String(), "reject_unmeetable": scfg.RejectUnmeetable,
 		"lockout_mark": scfg.LockoutMark, "lockout_for": scfg.LockoutFor.String(), "clamp_validity": scfg.ClampValidity,
 	}
-	return json.Marshal(map[string]any{"portal": pc, "signer": signer})
+	return json.Marshal(map[string]any{"portal": pc, "signer": signer, "register_size": sc.RegisterSize()})
 }
 
 // run is the state of one run.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/issuer/server"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
@@ -357,4 +358,31 @@ func TestAbortOnFail(t *testing.T) {
 		t.Errorf("%d actions: the load ran to its end", sum.Requests.Actions)
 	}
 	t.Logf("aborted after %v: %s", time.Since(start).Round(time.Second), sum.Aborted)
+}
+
+// The register a testbed generates holds every pharmacy the scenario
+// onboards: serve's settings take the scenario's size.
+func TestServeConfigSizesTheRegister(t *testing.T) {
+	sc, err := spec.Parse([]byte(`name: big
+clock: {date: 2021-06-14, start: "08:00", end: "09:00"}
+traffic:
+  - {name: issue, kind: issue, pharmacies: 3000, demand: [{at: "08:00", rate: 1}, {at: "09:00", rate: 1}]}
+`), "big.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := serveConfig(sc, "hardened")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.Defaults("hardened")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyFile(cfg, "scenario.json"); err != nil {
+		t.Fatalf("serve refuses the engine's config: %v", err)
+	}
+	if s.RegisterSize != 3000 {
+		t.Fatalf("register_size %d, want 3000", s.RegisterSize)
+	}
 }

@@ -342,6 +342,9 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 		seen[c.Name] = c.Pos.Line
 		out = append(out, c)
 	}
+	if need := registerNeed(out); need > MaxRegisterSize {
+		d.errorf(resolve(n), "traffic: the classes need %d register pharmacies in all, more than the %d a register holds; lower their pharmacies", need, MaxRegisterSize)
+	}
 	return out
 }
 
