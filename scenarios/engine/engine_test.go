@@ -14,8 +14,8 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
-	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/server"
+	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
