@@ -21,7 +21,7 @@ import (
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 )
@@ -62,7 +62,7 @@ func (p *pharmacy) issue(ctx context.Context) (portalclient.IssueResult, error) 
 	if err != nil {
 		return portalclient.IssueResult{}, err
 	}
-	return p.c.Issue(ctx, p.ph.Token, fmt.Sprintf("k-%d-%d", time.Now().UnixNano(), p.rnd.Int()), portal.IssueRequest{Payload: raw})
+	return p.c.Issue(ctx, p.ph.Token, fmt.Sprintf("k-%d-%d", time.Now().UnixNano(), p.rnd.Int()), portalapi.IssueRequest{Payload: raw})
 }
 
 // issued is the steady-state issuance check: one certificate, signed now.

@@ -17,7 +17,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 // ClientConfig is how the simulated users behave. The zero value sends
@@ -396,7 +396,7 @@ func ticketLink(a attempt) string {
 	if l := a.header.Get("Location"); l != "" {
 		return l
 	}
-	var d portal.Deferred
+	var d portalapi.Deferred
 	if json.Unmarshal(a.body, &d) == nil {
 		if d.Links.Ticket != "" {
 			return d.Links.Ticket
@@ -465,7 +465,7 @@ func (c *classRun) send(seq uint64, no int, intended time.Time, t vegeta.Target,
 			rec.Outcome, rec.Error = OutcomeTransport, errorText(err)
 		}
 	case isPoll && rec.Code == http.StatusOK:
-		var v portal.TicketView
+		var v portalapi.TicketView
 		switch _ = json.Unmarshal(a.body, &v); v.State {
 		case "done":
 			rec.Outcome = OutcomeTicketDone

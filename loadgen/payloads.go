@@ -14,7 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 // Mix weighs the certificate kinds a pharmacy issues.
@@ -129,7 +129,7 @@ func (it *IssueTargets) Request(ctx context.Context, seq uint64) (Request, error
 	if err != nil {
 		return Request{}, err
 	}
-	body, err := json.Marshal(portal.IssueRequest{Type: string(typ), Payload: payload})
+	body, err := json.Marshal(portalapi.IssueRequest{Type: string(typ), Payload: payload})
 	if err != nil {
 		return Request{}, fmt.Errorf("loadgen: encoding issue request %d: %w", seq, err)
 	}

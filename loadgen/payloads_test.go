@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 func TestPayloadsValidAndVaried(t *testing.T) {
@@ -92,7 +92,7 @@ func TestIssueTargets(t *testing.T) {
 		if k := tg.Header.Get("Idempotency-Key"); k != "run1-"+itoa(seq) {
 			t.Fatalf("idempotency key %q for seq %d", k, seq)
 		}
-		var body portal.IssueRequest
+		var body portalapi.IssueRequest
 		if err := json.Unmarshal(tg.Body, &body); err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/server"
 	"github.com/golive-dev/golive/scenarios/consistency"
@@ -158,5 +158,5 @@ func TestCrashConsistency(t *testing.T) {
 
 type pendingReq struct {
 	token string
-	req   portal.IssueRequest
+	req   portalapi.IssueRequest
 }

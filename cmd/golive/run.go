@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/reports"
 	"github.com/golive-dev/golive/scenarios/engine"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -60,8 +60,8 @@ the load, undoes the faults and still writes what was gathered.`,
 			}
 			var profs []string
 			for _, p := range splitList(profiles) {
-				if _, err := portal.ConfigForProfile(p); err != nil {
-					return usageErr("--profile %q: want %s", p, strings.Join(portal.Profiles(), ", "))
+				if _, err := portalapi.ConfigForProfile(p); err != nil {
+					return usageErr("--profile %q: want %s", p, strings.Join(portalapi.Profiles(), ", "))
 				}
 				profs = append(profs, p)
 			}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/server"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 func init() { addCommand(newServeCmd) }
@@ -51,7 +52,7 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := server.Defaults(profile)
 			if err != nil {
-				return usageErr("--profile %q: want %s", profile, strings.Join(portal.Profiles(), " or "))
+				return usageErr("--profile %q: want %s", profile, strings.Join(portalapi.Profiles(), " or "))
 			}
 			if configFile != "" {
 				b, err := os.ReadFile(configFile)
@@ -80,7 +81,7 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 			set("signer-index", func() { s.SignerIndex = signerIndex })
 			set("register-size", func() { s.RegisterSize = registerSize })
 			set("hsm-slots", func() { s.Signer.HSMSlots = hsmSlots })
-			set("hsm-latency", func() { s.Signer.HSMLatency = portal.Duration(hsmLatency) })
+			set("hsm-latency", func() { s.Signer.HSMLatency = signerapi.Duration(hsmLatency) })
 			set("log-level", func() { s.LogLevel = logLevel })
 			set("timescale", func() { s.Sim.Timescale = timescale })
 			if f.Changed("sim-start") {
@@ -139,7 +140,7 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&role, "role", server.RoleAll, "what to run: "+strings.Join(server.Roles(), ", "))
-	f.StringVar(&profile, "profile", portal.ProfileHardened, "behaviour preset: "+strings.Join(portal.Profiles(), " or "))
+	f.StringVar(&profile, "profile", portalapi.ProfileHardened, "behaviour preset: "+strings.Join(portalapi.Profiles(), " or "))
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	f.StringVar(&data, "data", "golive-data", "data directory (created and bootstrapped when empty)")
 	f.StringVar(&pkiDir, "pki", "", "PKI directory (default DATA/pki)")

@@ -15,7 +15,7 @@ import (
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/hcert"
 	"github.com/golive-dev/golive/issuer/pki"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/server"
@@ -51,14 +51,14 @@ func onboardFrom(t *testing.T, ctx context.Context, url, dir string, n int) (*po
 	return c, phs
 }
 
-func vaccination(t *testing.T, seq int) portal.IssueRequest {
+func vaccination(t *testing.T, seq int) portalapi.IssueRequest {
 	t.Helper()
 	p := dcc.Sample(rand.New(rand.NewPCG(uint64(seq), 7)), dcc.TypeVaccination, time.Now())
 	b, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return portal.IssueRequest{Payload: b}
+	return portalapi.IssueRequest{Payload: b}
 }
 
 // TestServeAllInOne: a bare data directory is bootstrapped with private

@@ -20,7 +20,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/scenarios/capacity"
@@ -212,7 +212,7 @@ func samplePayloads(b *testing.B, n int) [][]byte {
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, _ := json.Marshal(portal.IssueRequest{Payload: raw})
+		body, _ := json.Marshal(portalapi.IssueRequest{Payload: raw})
 		out[i] = body
 	}
 	return out

@@ -7,23 +7,23 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 )
 
 func TestToken(t *testing.T) {
 	env := portaltest.Start(t, portaltest.Options{})
 	ph := env.NewPharmacy(t)
-	login := func(req portal.TokenRequest) *portaltest.Response {
+	login := func(req portalapi.TokenRequest) *portaltest.Response {
 		return env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: req})
 	}
 
 	t.Run("client credentials", func(t *testing.T) {
-		resp := login(portal.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret})
+		resp := login(portalapi.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret})
 		if resp.Status != http.StatusOK {
 			t.Fatalf("login: %v", resp)
 		}
-		var tr portal.TokenResponse
+		var tr portalapi.TokenResponse
 		resp.Decode(t, &tr)
 		if tr.ExpiresIn < 59 || tr.ExpiresIn > 60 || tr.TokenType != "Bearer" || tr.RefreshToken == "" {
 			t.Errorf("token response %+v, want a 60 s bearer token with a refresh token", tr)
@@ -35,16 +35,16 @@ func TestToken(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		req    portal.TokenRequest
+		req    portalapi.TokenRequest
 		status int
 		code   string
 	}{
-		{"wrong secret", portal.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: "x" + ph.ClientSecret}, 401, "invalid_client"},
-		{"unknown client", portal.TokenRequest{GrantType: "client_credentials", ClientID: "cl_nobody", ClientSecret: ph.ClientSecret}, 401, "invalid_client"},
-		{"missing secret", portal.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID}, 400, "invalid_request"},
-		{"password grant", portal.TokenRequest{GrantType: "password", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}, 400, "unsupported_grant_type"},
-		{"unknown refresh token", portal.TokenRequest{GrantType: "refresh_token", RefreshToken: "rt_nothing"}, 401, "invalid_grant"},
-		{"oversized secret", portal.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: strings.Repeat("a", 300)}, 400, "max_length"},
+		{"wrong secret", portalapi.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: "x" + ph.ClientSecret}, 401, "invalid_client"},
+		{"unknown client", portalapi.TokenRequest{GrantType: "client_credentials", ClientID: "cl_nobody", ClientSecret: ph.ClientSecret}, 401, "invalid_client"},
+		{"missing secret", portalapi.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID}, 400, "invalid_request"},
+		{"password grant", portalapi.TokenRequest{GrantType: "password", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}, 400, "unsupported_grant_type"},
+		{"unknown refresh token", portalapi.TokenRequest{GrantType: "refresh_token", RefreshToken: "rt_nothing"}, 401, "invalid_grant"},
+		{"oversized secret", portalapi.TokenRequest{GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: strings.Repeat("a", 300)}, 400, "max_length"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,11 +58,11 @@ func TestToken(t *testing.T) {
 	t.Run("refresh rotates and a replay revokes the family", func(t *testing.T) {
 		env.Login(t, ph)
 		first := ph.Refresh
-		resp := login(portal.TokenRequest{GrantType: "refresh_token", RefreshToken: first})
+		resp := login(portalapi.TokenRequest{GrantType: "refresh_token", RefreshToken: first})
 		if resp.Status != http.StatusOK {
 			t.Fatalf("refresh: %v", resp)
 		}
-		var tr portal.TokenResponse
+		var tr portalapi.TokenResponse
 		resp.Decode(t, &tr)
 		if tr.RefreshToken == first || tr.AccessToken == "" {
 			t.Fatalf("refresh did not rotate: %+v", tr)
@@ -71,10 +71,10 @@ func TestToken(t *testing.T) {
 			t.Fatalf("refreshed token does not work: %v", r)
 		}
 		// A thief replays the first token: the whole family dies.
-		if r := login(portal.TokenRequest{GrantType: "refresh_token", RefreshToken: first}); r.Status != http.StatusUnauthorized || r.Problem.Code != "refresh_token_replayed" {
+		if r := login(portalapi.TokenRequest{GrantType: "refresh_token", RefreshToken: first}); r.Status != http.StatusUnauthorized || r.Problem.Code != "refresh_token_replayed" {
 			t.Fatalf("replay: %v", r)
 		}
-		if r := login(portal.TokenRequest{GrantType: "refresh_token", RefreshToken: tr.RefreshToken}); r.Status != http.StatusUnauthorized || r.Problem.Code != "refresh_token_revoked" {
+		if r := login(portalapi.TokenRequest{GrantType: "refresh_token", RefreshToken: tr.RefreshToken}); r.Status != http.StatusUnauthorized || r.Problem.Code != "refresh_token_revoked" {
 			t.Fatalf("the successor of a replayed token still works: %v", r)
 		}
 	})
@@ -129,7 +129,7 @@ func TestAuthFailures(t *testing.T) {
 			h.Set("Idempotency-Key", portaltest.NewKey())
 			var body any
 			if tc.route == issue {
-				body = portal.IssueRequest{Payload: env.Payload(t, dcc.TypeVaccination)}
+				body = portalapi.IssueRequest{Payload: env.Payload(t, dcc.TypeVaccination)}
 			}
 			resp := env.Do(t, portaltest.Request{Method: tc.route.method, Path: tc.route.path, Header: h, Body: body})
 			if resp.Status != tc.status || resp.Problem.Code != tc.code {
@@ -157,10 +157,10 @@ func TestTokenExpiry(t *testing.T) {
 		status  int
 		code    string
 	}{
-		{portal.ProfileHardened, 59 * time.Second, http.StatusCreated, ""},
-		{portal.ProfileHardened, 61 * time.Second, http.StatusUnauthorized, "token_expired"},
-		{portal.ProfileNaive2021, 8 * time.Hour, http.StatusCreated, ""},
-		{portal.ProfileNaive2021, 13 * time.Hour, http.StatusUnauthorized, "token_expired"},
+		{portalapi.ProfileHardened, 59 * time.Second, http.StatusCreated, ""},
+		{portalapi.ProfileHardened, 61 * time.Second, http.StatusUnauthorized, "token_expired"},
+		{portalapi.ProfileNaive2021, 8 * time.Hour, http.StatusCreated, ""},
+		{portalapi.ProfileNaive2021, 13 * time.Hour, http.StatusUnauthorized, "token_expired"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.profile+" after "+tc.advance.String(), func(t *testing.T) {

@@ -2,23 +2,10 @@ package portal
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/simclock"
 )
-
-// BusinessClock is GET and PUT /v1/admin/business-clock: the simulated
-// business day fraud rules judge opening hours on. SimStart holds at
-// WallStart and simulated time runs Timescale times faster than the wall;
-// a zero SimStart means real time.
-type BusinessClock struct {
-	SimStart  time.Time `json:"sim_start,omitzero"`
-	WallStart time.Time `json:"wall_start,omitzero"`
-	Timescale float64   `json:"timescale,omitempty"`
-	// Now is the business time at the answer (GET and PUT responses).
-	Now time.Time `json:"now,omitzero"`
-}
 
 func (p *Portal) businessClockView() BusinessClock {
 	now := p.now()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/simclock"
 )
@@ -30,7 +30,7 @@ func TestInsiderNightBurst(t *testing.T) {
 		day := env.MustIssue(t, ph, dcc.TypeVaccination)
 
 		clock.Set(night(t).Add(24 * time.Hour)) // 21:30 today
-		var burst []portal.Issued
+		var burst []portalapi.Issued
 		suspendedAt := 0
 		for i := 1; i <= 40; i++ {
 			env.Login(t, ph) // 60 s tokens: the thief's software logs in again
@@ -42,7 +42,7 @@ func TestInsiderNightBurst(t *testing.T) {
 			if r.Status != http.StatusCreated {
 				t.Fatalf("night request %d: %v", i, r)
 			}
-			var iss portal.Issued
+			var iss portalapi.Issued
 			r.Decode(t, &iss)
 			burst = append(burst, iss)
 			clock.Advance(2 * time.Minute)
@@ -77,19 +77,19 @@ func TestInsiderNightBurst(t *testing.T) {
 		if r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeTest)); r.Status != http.StatusForbidden {
 			t.Errorf("issue after suspension: %v", r)
 		}
-		r := env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portal.TokenRequest{
+		r := env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portalapi.TokenRequest{
 			GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}})
 		if r.Status != http.StatusForbidden || r.Problem.Code != "pharmacy_suspended" {
 			t.Errorf("login after suspension: %v", r)
 		}
-		r = env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portal.TokenRequest{
+		r = env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portalapi.TokenRequest{
 			GrantType: "refresh_token", RefreshToken: ph.Refresh}})
 		if r.Status != http.StatusUnauthorized {
 			t.Errorf("refresh after suspension: %v", r)
 		}
 
 		// Recorded for the operator.
-		var events portal.EventPage
+		var events portalapi.EventPage
 		env.Admin(t, http.MethodGet, "/v1/admin/fraud-events", nil).Decode(t, &events)
 		if len(events.Entries) != 1 || events.Entries[0].PharmacyID != ph.ID || events.Entries[0].Kind != "off_hours" {
 			t.Fatalf("fraud events %+v", events)
@@ -101,7 +101,7 @@ func TestInsiderNightBurst(t *testing.T) {
 		if err := json.Unmarshal(events.Entries[0].Detail, &detail); err != nil || detail.Revoked != len(burst) || !detail.Suspended {
 			t.Errorf("fraud event detail %s (%v)", events.Entries[0].Detail, err)
 		}
-		var audit portal.EventPage
+		var audit portalapi.EventPage
 		env.Admin(t, http.MethodGet, "/v1/admin/audit?subject="+ph.ID+"&action=fraud.anomaly", nil).Decode(t, &audit)
 		if len(audit.Entries) != 1 || audit.Entries[0].Actor != "system" {
 			t.Errorf("audit %+v", audit)
@@ -114,7 +114,7 @@ func TestInsiderNightBurst(t *testing.T) {
 	t.Run("naive-2021", func(t *testing.T) {
 		clock := &portaltest.Clock{}
 		clock.Set(night(t).Add(24 * time.Hour))
-		env := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021, Clock: clock})
+		env := portaltest.Start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021, Clock: clock})
 		ph := env.NewPharmacy(t)
 		for i := range 30 {
 			if r := env.Issue(t, ph.Token, "", env.Payload(t, dcc.TypeVaccination)); r.Status != http.StatusCreated {
@@ -136,8 +136,8 @@ func TestAdmin(t *testing.T) {
 		return env.Admin(t, method, path, body)
 	}
 
-	r := admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/suspend", portal.AdminRequest{Reason: "access passed on"})
-	var st portal.PharmacyState
+	r := admin(http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/suspend", portalapi.AdminRequest{Reason: "access passed on"})
+	var st portalapi.PharmacyState
 	r.Decode(t, &st)
 	if r.Status != http.StatusOK || st.Status != "suspended" {
 		t.Fatalf("suspend: %v", r)
@@ -150,11 +150,11 @@ func TestAdmin(t *testing.T) {
 	if r.Status != http.StatusOK || st.Revoked == nil || *st.Revoked != 2 {
 		t.Fatalf("revoke-all: %v", r)
 	}
-	for _, iss := range []portal.Issued{a, b} {
+	for _, iss := range []portalapi.Issued{a, b} {
 		if v := env.Verify(t, iss.HC1); !v.Revoked || v.Valid {
 			t.Errorf("after revoke-all: %+v", v)
 		}
-		var view portal.CertificateView
+		var view portalapi.CertificateView
 		admin(http.MethodGet, iss.Links.Self, nil).Decode(t, &view)
 		if view.Status != "revoked" || view.RevokedAt == nil {
 			t.Errorf("metadata after revoke-all: %+v", view)
@@ -173,13 +173,13 @@ func TestAdmin(t *testing.T) {
 	if r := admin(http.MethodPost, "/v1/admin/pharmacies/PNOSUCH/suspend", nil); r.Status != http.StatusNotFound {
 		t.Errorf("unknown pharmacy: %v", r)
 	}
-	var page portal.EventPage
+	var page portalapi.EventPage
 	r = admin(http.MethodGet, "/v1/admin/audit?limit=2", nil)
 	r.Decode(t, &page)
 	if r.Status != 200 || len(page.Entries) != 2 || page.Next == 0 {
 		t.Fatalf("audit page: %v", r)
 	}
-	var next portal.EventPage
+	var next portalapi.EventPage
 	admin(http.MethodGet, "/v1/admin/audit?limit=1000&after="+strconv.FormatInt(page.Next, 10), nil).Decode(t, &next)
 	if len(next.Entries) == 0 || next.Entries[0].ID <= page.Next {
 		t.Errorf("next page %+v", next.Entries[:min(1, len(next.Entries))])
@@ -205,7 +205,7 @@ func TestOperations(t *testing.T) {
 	if r := get("/healthz"); r.Status != 200 {
 		t.Errorf("healthz: %v", r)
 	}
-	var ready portal.Readiness
+	var ready portalapi.Readiness
 	r := get("/readyz")
 	r.Decode(t, &ready)
 	if r.Status != 200 || ready.SignersAvailable != 3 {
@@ -301,14 +301,14 @@ func TestBusinessClockAdmin(t *testing.T) {
 	env := portaltest.Start(t, portaltest.Options{Clock: clock})
 	ph := env.NewPharmacy(t)
 	night := time.Date(2021, 6, 20, 21, 30, 0, 0, time.UTC)
-	body := portal.BusinessClock{SimStart: night, Timescale: 60}
+	body := portalapi.BusinessClock{SimStart: night, Timescale: 60}
 	if r := env.Do(t, portaltest.Request{Method: http.MethodPut, Path: "/v1/admin/business-clock", Token: ph.Token, Body: body}); r.Status != http.StatusUnauthorized && r.Status != http.StatusForbidden {
 		t.Fatalf("a pharmacy set the business clock: %v", r)
 	}
-	if r := env.Admin(t, http.MethodPut, "/v1/admin/business-clock", portal.BusinessClock{SimStart: night, Timescale: -1}); r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
+	if r := env.Admin(t, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{SimStart: night, Timescale: -1}); r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest {
 		t.Fatalf("negative timescale: %v", r)
 	}
-	var got portal.BusinessClock
+	var got portalapi.BusinessClock
 	env.Admin(t, http.MethodPut, "/v1/admin/business-clock", body).Decode(t, &got)
 	if got.Now.Sub(night) < 0 || got.Now.Sub(night) > time.Hour {
 		t.Fatalf("business now %v, want just after %v", got.Now, night)

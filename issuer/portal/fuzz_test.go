@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/store"
@@ -61,13 +61,13 @@ func startFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	clock := &portaltest.Clock{}
 	clock.Set(fuzzMorning(tb))
-	env := portaltest.Start(tb, portaltest.Options{Clock: clock, Mutate: func(c *portal.Config) {
+	env := portaltest.Start(tb, portaltest.Options{Clock: clock, Mutate: func(c *portalapi.Config) {
 		// The quota, anomaly detection and 60 s tokens have their own tests;
 		// here they would turn every issuance after the first minute or
 		// burst into the same 429/403/401 and hide the deep path.
 		c.PharmacyQuota.Enabled = false
 		c.Anomaly.Enabled = false
-		c.AccessTokenTTL = portal.Duration(24 * time.Hour)
+		c.AccessTokenTTL = portalapi.Duration(24 * time.Hour)
 	}})
 	fe := &fuzzEnv{env: env, ph: env.NewPharmacy(tb), victim: env.NewPharmacy(tb)}
 	iss := env.MustIssue(tb, fe.ph, dcc.TypeVaccination)

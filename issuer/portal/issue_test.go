@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/printout"
 	"github.com/golive-dev/golive/issuer/store"
@@ -31,7 +31,7 @@ func TestIssue(t *testing.T) {
 			if resp.Status != http.StatusCreated {
 				t.Fatalf("issue: %v", resp)
 			}
-			var iss portal.Issued
+			var iss portalapi.Issued
 			resp.Decode(t, &iss)
 			if !uvciForm.MatchString(iss.UVCI) {
 				t.Errorf("UVCI %q does not name the pharmacy", iss.UVCI)
@@ -53,7 +53,7 @@ func TestIssue(t *testing.T) {
 			}
 
 			meta := env.Do(t, portaltest.Request{Method: http.MethodGet, Path: iss.Links.Self, Token: ph.Token})
-			var view portal.CertificateView
+			var view portalapi.CertificateView
 			meta.Decode(t, &view)
 			if meta.Status != http.StatusOK || view.UVCI != iss.UVCI || view.HC1 != iss.HC1 || view.Status != "valid" || view.PharmacyID != ph.ID {
 				t.Errorf("metadata: %v", meta)
@@ -110,7 +110,7 @@ func TestIdempotency(t *testing.T) {
 	t.Run("the key is bound with the certificate", func(t *testing.T) {
 		key, payload := portaltest.NewKey(), env.Payload(t, dcc.TypeVaccination)
 		r := env.Issue(t, ph.Token, key, payload)
-		var iss portal.Issued
+		var iss portalapi.Issued
 		r.Decode(t, &iss)
 		b, err := env.Store.LookupIdempotency(context.Background(), ph.ID, key)
 		if err != nil || b.State != store.IdemIssued || b.UVCI != iss.UVCI {
@@ -136,7 +136,7 @@ func TestIdempotency(t *testing.T) {
 		other := env.NewPharmacy(t)
 		key, payload := portaltest.NewKey(), env.Payload(t, dcc.TypeVaccination)
 		a, b := env.Issue(t, ph.Token, key, payload), env.Issue(t, other.Token, key, payload)
-		var ia, ib portal.Issued
+		var ia, ib portalapi.Issued
 		a.Decode(t, &ia)
 		b.Decode(t, &ib)
 		if a.Status != 201 || b.Status != 201 || ia.UVCI == ib.UVCI {
@@ -157,7 +157,7 @@ func TestIdempotency(t *testing.T) {
 		for _, r := range results {
 			switch r.Status {
 			case http.StatusCreated:
-				var iss portal.Issued
+				var iss portalapi.Issued
 				r.Decode(t, &iss)
 				uvcis[iss.UVCI] = true
 			case http.StatusConflict:
@@ -177,7 +177,7 @@ func TestIdempotency(t *testing.T) {
 	})
 
 	t.Run("naive-2021 needs no key", func(t *testing.T) {
-		naive := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021, Clock: morningClock(t)})
+		naive := portaltest.Start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021, Clock: morningClock(t)})
 		nph := naive.NewPharmacy(t)
 		payload := naive.Payload(t, dcc.TypeVaccination)
 		a, b := naive.Issue(t, nph.Token, "", payload), naive.Issue(t, nph.Token, "", payload)
@@ -223,7 +223,7 @@ func TestHostileRequests(t *testing.T) {
 	}
 	vEntry := func(m map[string]any) map[string]any { return m["v"].([]any)[0].(map[string]any) }
 	body := func(payload json.RawMessage) []byte {
-		raw, _ := json.Marshal(portal.IssueRequest{Payload: payload})
+		raw, _ := json.Marshal(portalapi.IssueRequest{Payload: payload})
 		return raw
 	}
 	deep := strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
@@ -340,8 +340,8 @@ func TestHostileRequests(t *testing.T) {
 // TestQuota: a pharmacy over its quota gets 429 with Retry-After, others
 // are still served.
 func TestQuota(t *testing.T) {
-	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t), Mutate: func(c *portal.Config) {
-		c.PharmacyQuota = portal.QuotaConfig{Enabled: true, Rate: 0.01, Burst: 3}
+	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t), Mutate: func(c *portalapi.Config) {
+		c.PharmacyQuota = portalapi.QuotaConfig{Enabled: true, Rate: 0.01, Burst: 3}
 	}})
 	greedy, other := env.NewPharmacy(t), env.NewPharmacy(t)
 	for range 3 {
@@ -357,8 +357,8 @@ func TestQuota(t *testing.T) {
 // TestAdmission: a saturated route answers 503 with Retry-After at once
 // instead of queueing.
 func TestAdmission(t *testing.T) {
-	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t), Mutate: func(c *portal.Config) {
-		c.Limits.Issue = portal.RouteLimit{MaxConcurrent: 1, MaxQueue: 0}
+	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t), Mutate: func(c *portalapi.Config) {
+		c.Limits.Issue = portalapi.RouteLimit{MaxConcurrent: 1, MaxQueue: 0}
 	}})
 	ph := env.NewPharmacy(t)
 	env.SetSigners(portaltest.SignerHang) // the one slot is held for SignCallTimeout

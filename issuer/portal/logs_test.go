@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 )
 
@@ -56,7 +56,7 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("issue: %v", r)
 	}
-	var iss portal.Issued
+	var iss portalapi.Issued
 	r.Decode(t, &iss)
 	env.Issue(t, ph.Token, key, payload)
 	env.Verify(t, iss.HC1)
@@ -69,7 +69,7 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("deferral: %v", r)
 	}
-	var d portal.Deferred
+	var d portalapi.Deferred
 	r.Decode(t, &d)
 	env.SetSigners(portaltest.SignerUp)
 	for deadline := time.Now().Add(15 * time.Second); ticket(t, env, ph, d.Ticket).State != "done"; {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 )
 
@@ -18,14 +18,14 @@ func TestRegistryLookup(t *testing.T) {
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("issue: %v", resp)
 	}
-	var iss portal.Issued
+	var iss portalapi.Issued
 	resp.Decode(t, &iss)
 	revoked := env.MustIssue(t, ph, dcc.TypeTest)
 	if r := env.Admin(t, http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/revoke-all", map[string]any{}); r.Status != http.StatusOK {
 		t.Fatalf("revoke-all: %v", r)
 	}
 
-	body := portal.RegistryLookup{Items: []portal.LookupItem{
+	body := portalapi.RegistryLookup{Items: []portalapi.LookupItem{
 		{UVCI: iss.UVCI, PharmacyID: ph.ID, IdempotencyKey: key},
 		{UVCI: "URN:UVCI:01:DE:GL/NEVERISSUED#0"},
 		{UVCI: revoked.UVCI},
@@ -35,7 +35,7 @@ func TestRegistryLookup(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("lookup: %v", r)
 	}
-	var out portal.RegistryLookupResult
+	var out portalapi.RegistryLookupResult
 	r.Decode(t, &out)
 	if len(out.Items) != 4 {
 		t.Fatalf("%d results", len(out.Items))
@@ -61,7 +61,7 @@ func TestRegistryLookup(t *testing.T) {
 		t.Errorf("pharmacy token: %v", pr)
 	}
 	// Too many items in one call.
-	big := portal.RegistryLookup{Items: make([]portal.LookupItem, 501)}
+	big := portalapi.RegistryLookup{Items: make([]portalapi.LookupItem, 501)}
 	for i := range big.Items {
 		big.Items[i].UVCI = "x"
 	}
@@ -69,7 +69,7 @@ func TestRegistryLookup(t *testing.T) {
 		t.Errorf("501 items: %v", r)
 	}
 	// An empty item names its field.
-	r = env.Admin(t, http.MethodPost, "/v1/admin/registry/lookup", portal.RegistryLookup{Items: []portal.LookupItem{{}}})
+	r = env.Admin(t, http.MethodPost, "/v1/admin/registry/lookup", portalapi.RegistryLookup{Items: []portalapi.LookupItem{{}}})
 	if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Problem.Field, "items[0]") {
 		t.Errorf("empty item: %v", r)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/register"
 )
@@ -32,7 +32,7 @@ func TestForgedApplication(t *testing.T) {
 	})
 
 	t.Run("naive-2021 accepts and the forger issues valid certificates", func(t *testing.T) {
-		env := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021})
+		env := portaltest.Start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021})
 		resp := env.Apply(t, forged)
 		if resp.Status != http.StatusAccepted {
 			t.Fatalf("forged application: %v", resp)
@@ -45,7 +45,7 @@ func TestForgedApplication(t *testing.T) {
 		if resp.Status != http.StatusOK {
 			t.Fatalf("activate: %v", resp)
 		}
-		var creds portal.Credentials
+		var creds portalapi.Credentials
 		resp.Decode(t, &creds)
 		ph := &portaltest.Pharmacy{ID: id, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
 		env.Login(t, ph)
@@ -60,10 +60,10 @@ func TestForgedApplication(t *testing.T) {
 
 func TestApplication(t *testing.T) {
 	env := portaltest.Start(t, portaltest.Options{})
-	naive := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021})
+	naive := portaltest.Start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021})
 	honest := env.Entries[0]
 	badCheck := honest.TelematikID[:18] + string('0'+(honest.TelematikID[18]-'0'+1)%10)
-	mutate := func(f func(*portal.Application)) portal.Application {
+	mutate := func(f func(*portalapi.Application)) portalapi.Application {
 		a := portaltest.ApplicationFor(env.Entries[1], "")
 		f(&a)
 		return a
@@ -71,7 +71,7 @@ func TestApplication(t *testing.T) {
 	tests := []struct {
 		name      string
 		env       *portaltest.Env
-		app       portal.Application
+		app       portalapi.Application
 		status    int
 		code      string
 		field     string
@@ -82,31 +82,31 @@ func TestApplication(t *testing.T) {
 			status: http.StatusAccepted, mailTo: honest.Email, notMailTo: "someone@else.example"},
 		{name: "same Telematik-ID again", env: env, app: portaltest.ApplicationFor(honest, ""),
 			status: http.StatusConflict, code: "pharmacy_exists", field: "telematik_id"},
-		{name: "padded name", env: env, app: mutate(func(a *portal.Application) {
+		{name: "padded name", env: env, app: mutate(func(a *portalapi.Application) {
 			a.Name = "  " + a.Name
 		}), status: http.StatusBadRequest, code: "validation_failed", field: "name"},
-		{name: "wrong check digit", env: env, app: mutate(func(a *portal.Application) { a.TelematikID = badCheck }),
+		{name: "wrong check digit", env: env, app: mutate(func(a *portalapi.Application) { a.TelematikID = badCheck }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "telematik_id"},
-		{name: "name differs from the register", env: env, app: mutate(func(a *portal.Application) { a.Name = "Ganz Andere Apotheke" }),
+		{name: "name differs from the register", env: env, app: mutate(func(a *portalapi.Application) { a.Name = "Ganz Andere Apotheke" }),
 			status: http.StatusUnprocessableEntity, code: "register_mismatch", field: "name"},
-		{name: "city differs from the register", env: env, app: mutate(func(a *portal.Application) { a.City = "Atlantis" }),
+		{name: "city differs from the register", env: env, app: mutate(func(a *portalapi.Application) { a.City = "Atlantis" }),
 			status: http.StatusUnprocessableEntity, code: "register_mismatch", field: "city"},
-		{name: "licence is not a document", env: env, app: mutate(func(a *portal.Application) { a.LicenceDocument = "aGVsbG8=" }),
+		{name: "licence is not a document", env: env, app: mutate(func(a *portalapi.Application) { a.LicenceDocument = "aGVsbG8=" }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "licence_document"},
-		{name: "notice is not base64", env: env, app: mutate(func(a *portal.Application) { a.NightDutyNotice = "%%%" }),
+		{name: "notice is not base64", env: env, app: mutate(func(a *portalapi.Application) { a.NightDutyNotice = "%%%" }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "night_duty_notice"},
-		{name: "postal code", env: env, app: mutate(func(a *portal.Application) { a.PostalCode = "1234" }),
+		{name: "postal code", env: env, app: mutate(func(a *portalapi.Application) { a.PostalCode = "1234" }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "postal_code"},
-		{name: "e-mail with display name", env: env, app: mutate(func(a *portal.Application) { a.Email = "Eve <eve@x.example>" }),
+		{name: "e-mail with display name", env: env, app: mutate(func(a *portalapi.Application) { a.Email = "Eve <eve@x.example>" }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "email"},
-		{name: "right-to-left override in the name", env: env, app: mutate(func(a *portal.Application) { a.Name += "\u202e" }),
+		{name: "right-to-left override in the name", env: env, app: mutate(func(a *portalapi.Application) { a.Name += "\u202e" }),
 			status: http.StatusBadRequest, code: "validation_failed", field: "name"},
-		{name: "naive: wrong check digit is well-formed enough", env: naive, app: func() portal.Application {
+		{name: "naive: wrong check digit is well-formed enough", env: naive, app: func() portalapi.Application {
 			a := portaltest.ApplicationFor(naive.Entries[0], "naive@x.example")
 			a.TelematikID = badCheck
 			return a
 		}(), status: http.StatusAccepted, mailTo: "naive@x.example"},
-		{name: "naive: still needs 19 digits", env: naive, app: func() portal.Application {
+		{name: "naive: still needs 19 digits", env: naive, app: func() portalapi.Application {
 			a := portaltest.ApplicationFor(naive.Entries[1], "")
 			a.TelematikID = "12345"
 			return a
@@ -119,7 +119,7 @@ func TestApplication(t *testing.T) {
 				t.Fatalf("got %v, want %d %q field %q", resp, tc.status, tc.code, tc.field)
 			}
 			if tc.mailTo != "" {
-				var acc portal.ApplicationAccepted
+				var acc portalapi.ApplicationAccepted
 				resp.Decode(t, &acc)
 				if id, code := tc.env.ActivationCode(t, tc.mailTo); id != acc.PharmacyID || code == "" {
 					t.Errorf("no code for %s at %s", acc.PharmacyID, tc.mailTo)
@@ -138,7 +138,7 @@ func TestApplication(t *testing.T) {
 }
 
 func TestActivation(t *testing.T) {
-	env := portaltest.Start(t, portaltest.Options{Mutate: func(c *portal.Config) { c.ActivationMaxAttempts = 3 }})
+	env := portaltest.Start(t, portaltest.Options{Mutate: func(c *portalapi.Config) { c.ActivationMaxAttempts = 3 }})
 	apply := func(e register.Entry) (string, string) {
 		resp := env.Apply(t, portaltest.ApplicationFor(e, ""))
 		if resp.Status != http.StatusAccepted {
@@ -153,7 +153,7 @@ func TestActivation(t *testing.T) {
 		if resp.Status != http.StatusOK {
 			t.Fatalf("activate: %v", resp)
 		}
-		var creds portal.Credentials
+		var creds portalapi.Credentials
 		resp.Decode(t, &creds)
 		if creds.ClientID == "" || len(creds.ClientSecret) < 40 || creds.PharmacyID != id {
 			t.Errorf("credentials %+v", creds)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/store"
 )
@@ -30,7 +30,7 @@ func TestSignerOutage(t *testing.T) {
 			const n = 12
 			keys := make([]string, n)
 			bodies := make([][]byte, n)
-			deferred := make([]portal.Deferred, n)
+			deferred := make([]portalapi.Deferred, n)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			budget := env.Config.IssueDeadline.D() + 250*time.Millisecond
@@ -61,7 +61,7 @@ func TestSignerOutage(t *testing.T) {
 			}
 			// A retry of a deferred request gets the same ticket, not a new one.
 			r := env.Issue(t, ph.Token, keys[0], bodies[0])
-			var again portal.Deferred
+			var again portalapi.Deferred
 			r.Decode(t, &again)
 			if r.Status != http.StatusAccepted || again.Ticket != deferred[0].Ticket || again.UVCI != deferred[0].UVCI {
 				t.Errorf("replay during outage: %v, first ticket %s", r, deferred[0].Ticket)
@@ -105,7 +105,7 @@ func TestSignerOutage(t *testing.T) {
 			}
 			// Now the replay returns the certificate.
 			r = env.Issue(t, ph.Token, keys[1], bodies[1])
-			var iss portal.Issued
+			var iss portalapi.Issued
 			r.Decode(t, &iss)
 			if r.Status != http.StatusCreated || iss.UVCI != deferred[1].UVCI {
 				t.Errorf("replay after drain: %v", r)
@@ -117,7 +117,7 @@ func TestSignerOutage(t *testing.T) {
 // TestNaiveOutage: the 2021 portal has no deferral: the request hangs until
 // the signing call times out and fails, and nothing is kept.
 func TestNaiveOutage(t *testing.T) {
-	env := portaltest.Start(t, portaltest.Options{Profile: portal.ProfileNaive2021, Clock: morningClock(t)})
+	env := portaltest.Start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021, Clock: morningClock(t)})
 	ph := env.NewPharmacy(t)
 	env.SetSigners(portaltest.SignerDown)
 	r := env.Issue(t, ph.Token, "", env.Payload(t, dcc.TypeVaccination))
@@ -135,13 +135,13 @@ func TestNaiveOutage(t *testing.T) {
 	}
 }
 
-func ticket(t *testing.T, env *portaltest.Env, ph *portaltest.Pharmacy, id string) portal.TicketView {
+func ticket(t *testing.T, env *portaltest.Env, ph *portaltest.Pharmacy, id string) portalapi.TicketView {
 	t.Helper()
 	r := env.Do(t, portaltest.Request{Method: http.MethodGet, Path: "/v1/tickets/" + id, Token: ph.Token})
 	if r.Status != http.StatusOK {
 		t.Fatalf("ticket %s: %v", id, r)
 	}
-	var tv portal.TicketView
+	var tv portalapi.TicketView
 	r.Decode(t, &tv)
 	return tv
 }
@@ -157,7 +157,7 @@ func TestClientDeadline(t *testing.T) {
 	h.Set("Idempotency-Key", portaltest.NewKey())
 	h.Set("X-Request-Deadline", time.Now().Add(300*time.Millisecond).UTC().Format(time.RFC3339Nano))
 	r := env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/certificates", Token: ph.Token, Header: h,
-		Body: portal.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)}})
+		Body: portalapi.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)}})
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("got %v", r)
 	}
@@ -176,13 +176,13 @@ func TestDeferredAfterSuspension(t *testing.T) {
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("deferral: %v", r)
 	}
-	var d portal.Deferred
+	var d portalapi.Deferred
 	r.Decode(t, &d)
 	if r := env.Admin(t, http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/suspend", nil); r.Status != http.StatusOK {
 		t.Fatalf("suspend: %v", r)
 	}
 	env.SetSigners(portaltest.SignerUp)
-	var tv portal.TicketView
+	var tv portalapi.TicketView
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		env.Admin(t, http.MethodGet, "/v1/tickets/"+d.Ticket, nil).Decode(t, &tv)
 		if tv.State != "pending" || time.Now().After(deadline) {

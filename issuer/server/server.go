@@ -20,6 +20,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signer"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/signerclient"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/store"
@@ -77,18 +78,14 @@ func (s Settings) pkiDir() string {
 // duration of business-day time, so a compressed day compresses it too.
 func (s Settings) signerConfig(name, token string, biz *simclock.Clock) signer.Config {
 	c := signer.HardenedConfig()
-	if s.Profile == portal.ProfileNaive2021 {
+	if s.Profile == signerapi.ProfileNaive2021 {
 		c = signer.Naive2021Config()
 	}
-	ss := s.Signer
+	c.ApplySettings(s.Signer)
 	c.Name, c.AuthToken, c.Country = name, token, s.Portal.Country
-	c.HSMSlots, c.HSMLatency = ss.HSMSlots, ss.HSMLatency.D()
-	c.Shed, c.ShedRetryAfter, c.RejectUnmeetable = ss.Shed, ss.ShedRetryAfter.D(), ss.RejectUnmeetable
-	c.LockoutMark, c.LockoutFor = ss.LockoutMark, ss.LockoutFor.D()
 	if biz != nil && c.LockoutFor > 0 {
 		c.LockoutFor = max(biz.WallDuration(c.LockoutFor), time.Second)
 	}
-	c.ClampValidity, c.IssuedAtSkew = ss.ClampValidity, ss.IssuedAtSkew.D()
 	return c
 }
 

@@ -15,7 +15,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/duration"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 // Roles.
@@ -30,30 +32,11 @@ const (
 func Roles() []string { return []string{RoleAll, RolePortal, RoleSigner, RoleProxy} }
 
 // Duration is written "1.5s" in settings files.
-type Duration = portal.Duration
+type Duration = duration.Duration
 
 // SignerSettings are the signer replica's behaviours (package signer's
-// Config in file form).
-type SignerSettings struct {
-	// HSMSlots bounds concurrent signatures (the 2021 HSM had 10).
-	HSMSlots int `json:"hsm_slots"`
-	// HSMLatency is added to every signature.
-	HSMLatency Duration `json:"hsm_latency"`
-	// Shed answers 503 + Retry-After when every slot is busy; false queues
-	// without bound.
-	Shed           bool     `json:"shed"`
-	ShedRetryAfter Duration `json:"shed_retry_after"`
-	// RejectUnmeetable answers 504 at once to deadlines shorter than the
-	// HSM latency.
-	RejectUnmeetable bool `json:"reject_unmeetable"`
-	// LockoutMark waiting requests lock the portal out for LockoutFor of
-	// business-day time (0: never), as the 2021 backend did.
-	LockoutMark int      `json:"lockout_mark"`
-	LockoutFor  Duration `json:"lockout_for"`
-	// ClampValidity shortens over-long validity instead of refusing it.
-	ClampValidity bool     `json:"clamp_validity"`
-	IssuedAtSkew  Duration `json:"issued_at_skew"`
-}
+// Config in file form); the contract and its presets are in signerapi.
+type SignerSettings = signerapi.Settings
 
 // SignerClientSettings tune the portal's calls to the replicas.
 type SignerClientSettings struct {
@@ -101,7 +84,7 @@ type Settings struct {
 	LogLevel     string `json:"log_level"`
 
 	Sim          SimSettings          `json:"sim"`
-	Portal       portal.Config        `json:"portal"`
+	Portal       portalapi.Config     `json:"portal"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -109,7 +92,7 @@ type Settings struct {
 
 // Defaults are the settings of profile before any override.
 func Defaults(profile string) (Settings, error) {
-	pc, err := portal.ConfigForProfile(profile)
+	pc, err := portalapi.ConfigForProfile(profile)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -119,18 +102,15 @@ func Defaults(profile string) (Settings, error) {
 		Portal: pc,
 	}
 	switch profile {
-	case portal.ProfileNaive2021:
+	case portalapi.ProfileNaive2021:
 		// One central backend: the 2021 signing client's 4 s timeout, no
 		// retry elsewhere, no breaker worth the name.
 		s.Replicas = 1
-		s.Signer = SignerSettings{HSMSlots: 10, HSMLatency: Duration(50 * time.Millisecond), Shed: false,
-			ShedRetryAfter: Duration(time.Second), LockoutMark: 1000, LockoutFor: Duration(5*time.Hour + 3*time.Minute),
-			ClampValidity: true, IssuedAtSkew: Duration(5 * time.Minute)}
+		s.Signer = signerapi.Naive2021Settings()
 		s.SignerClient = SignerClientSettings{CallTimeout: Duration(4 * time.Second), MaxAttempts: 1,
 			HealthInterval: Duration(2 * time.Second), BreakerFailures: 1 << 30, BreakerOpenFor: Duration(time.Second)}
 	default:
-		s.Signer = SignerSettings{HSMSlots: 10, HSMLatency: Duration(50 * time.Millisecond), Shed: true,
-			ShedRetryAfter: Duration(time.Second), RejectUnmeetable: true, IssuedAtSkew: Duration(5 * time.Minute)}
+		s.Signer = signerapi.HardenedSettings()
 		s.SignerClient = SignerClientSettings{CallTimeout: Duration(600 * time.Millisecond), MaxAttempts: 3,
 			HealthInterval: Duration(time.Second), BreakerFailures: 3, BreakerOpenFor: Duration(2 * time.Second)}
 	}

@@ -15,16 +15,12 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-)
-
-// Profile names.
-const (
-	ProfileHardened  = "hardened"
-	ProfileNaive2021 = "naive-2021"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 // Config tunes a signer. Every behaviour that differs between the profiles
-// is its own field; HardenedConfig and Naive2021Config are the presets.
+// is its own field, set from signerapi.Settings (ApplySettings);
+// HardenedConfig and Naive2021Config are the presets.
 type Config struct {
 	// Profile names the preset for logs and metrics; it changes nothing.
 	Profile string
@@ -87,46 +83,36 @@ func defaultMaxValidity() map[dcc.Type]time.Duration {
 	}
 }
 
-// HardenedConfig is the preset of a signer built to survive overload: it
-// sheds load at once with Retry-After, refuses deadlines it cannot meet,
-// refuses (rather than silently shortens) over-long validity and never
-// locks its client out.
+// HardenedConfig is the preset of a signer built to survive overload
+// (signerapi.HardenedSettings).
 func HardenedConfig() Config {
-	return Config{
-		Profile:          ProfileHardened,
-		HSMSlots:         10,
-		HSMLatency:       50 * time.Millisecond,
-		Shed:             true,
-		ShedRetryAfter:   time.Second,
-		RejectUnmeetable: true,
-		MaxValidity:      defaultMaxValidity(),
-		ClampValidity:    false,
-		IssuedAtSkew:     5 * time.Minute,
-		Country:          "DE",
-		MaxBodyBytes:     64 << 10,
-	}
+	c := Config{Profile: signerapi.ProfileHardened}
+	c.ApplySettings(signerapi.HardenedSettings())
+	return c.withBase()
 }
 
-// Naive2021Config is the preset modelled on the 2021 central backend: the
-// same 10-slot HSM, an unbounded queue, and past 1,000 waiting requests a
-// lockout of the portal for 5 h 3 min (it cut the portal off from 11:59 to
-// 17:02 on 15 June 2021).
+// Naive2021Config is the preset modelled on the 2021 central backend
+// (signerapi.Naive2021Settings).
 func Naive2021Config() Config {
-	return Config{
-		Profile:          ProfileNaive2021,
-		HSMSlots:         10,
-		HSMLatency:       50 * time.Millisecond,
-		Shed:             false,
-		ShedRetryAfter:   time.Second,
-		RejectUnmeetable: false,
-		LockoutMark:      1000,
-		LockoutFor:       5*time.Hour + 3*time.Minute,
-		MaxValidity:      defaultMaxValidity(),
-		ClampValidity:    true,
-		IssuedAtSkew:     5 * time.Minute,
-		Country:          "DE",
-		MaxBodyBytes:     64 << 10,
-	}
+	c := Config{Profile: signerapi.ProfileNaive2021}
+	c.ApplySettings(signerapi.Naive2021Settings())
+	return c.withBase()
+}
+
+// withBase sets what both presets share and settings files do not carry.
+func (c Config) withBase() Config {
+	c.MaxValidity = defaultMaxValidity()
+	c.Country = "DE"
+	c.MaxBodyBytes = 64 << 10
+	return c
+}
+
+// ApplySettings writes every behaviour s holds into c.
+func (c *Config) ApplySettings(s signerapi.Settings) {
+	c.HSMSlots, c.HSMLatency = s.HSMSlots, s.HSMLatency.D()
+	c.Shed, c.ShedRetryAfter, c.RejectUnmeetable = s.Shed, s.ShedRetryAfter.D(), s.RejectUnmeetable
+	c.LockoutMark, c.LockoutFor = s.LockoutMark, s.LockoutFor.D()
+	c.ClampValidity, c.IssuedAtSkew = s.ClampValidity, s.IssuedAtSkew.D()
 }
 
 // withDefaults fills zero fields and checks the rest.

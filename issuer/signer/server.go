@@ -22,11 +22,8 @@ import (
 	"github.com/golive-dev/golive/issuer/hcert"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/problem"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
-
-// DeadlineHeader carries the caller's absolute deadline (RFC 3339 with
-// nanoseconds); it bounds how long a request waits for an HSM slot.
-const DeadlineHeader = "X-Request-Deadline"
 
 // Server is one signer replica.
 type Server struct {
@@ -78,12 +75,12 @@ func New(cfg Config, dsc *pki.KeyPair, logger *slog.Logger) (*Server, error) {
 	s.m = newMetrics(s)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/sign", s.serveSign)
+	mux.HandleFunc(signerapi.PathSign, s.serveSign)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", s.serveReady)
+	mux.HandleFunc("GET "+signerapi.PathReady, s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	s.handler = mux
 	return s, nil
@@ -142,24 +139,6 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// request is the body of POST /v1/sign.
-type request struct {
-	Type      dcc.Type        `json:"type"`
-	Payload   json.RawMessage `json:"payload"`
-	IssuedAt  time.Time       `json:"issued_at,omitzero"`
-	ExpiresAt time.Time       `json:"expires_at,omitzero"`
-	RequestID string          `json:"request_id,omitempty"`
-}
-
-// response is the body of a 201.
-type response struct {
-	HC1       string    `json:"hc1"`
-	Kid       string    `json:"kid"`
-	Signer    string    `json:"signer"`
-	IssuedAt  time.Time `json:"issued_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 // apiError is a refusal on its way to a problem+json body.
 type apiError struct {
 	status     int
@@ -209,7 +188,7 @@ func (s *Server) sign(w http.ResponseWriter, r *http.Request) int {
 		// only after the body is read, so a slow client never holds one.)
 		return fail(s.overloaded())
 	}
-	var req request
+	var req signerapi.SignRequest
 	if e := s.decode(r, &req); e != nil {
 		return fail(e)
 	}
@@ -246,7 +225,7 @@ func (s *Server) sign(w http.ResponseWriter, r *http.Request) int {
 		"queue_wait", wait, "total", time.Since(queued))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(response{HC1: hc1, Kid: s.kid, Signer: s.name,
+	_ = json.NewEncoder(w).Encode(signerapi.SignResponse{HC1: hc1, Kid: s.kid, Signer: s.name,
 		IssuedAt: issuedAt, ExpiresAt: expiresAt})
 	return http.StatusCreated
 }
@@ -271,14 +250,14 @@ func lockedOutError(left time.Duration) *apiError {
 // already past, or (RejectUnmeetable) too close to fit one signature, is
 // refused at once.
 func (s *Server) deadline(r *http.Request) (time.Time, *apiError) {
-	v := r.Header.Get(DeadlineHeader)
+	v := r.Header.Get(signerapi.DeadlineHeader)
 	if v == "" {
 		return time.Time{}, nil
 	}
 	d, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, &apiError{status: http.StatusBadRequest, code: "invalid_deadline",
-			field: DeadlineHeader, detail: "must be an RFC 3339 time"}
+			field: signerapi.DeadlineHeader, detail: "must be an RFC 3339 time"}
 	}
 	left := d.Sub(s.cfg.Clock())
 	if left <= 0 {
@@ -292,7 +271,7 @@ func (s *Server) deadline(r *http.Request) (time.Time, *apiError) {
 	return d, nil
 }
 
-func (s *Server) decode(r *http.Request, req *request) *apiError {
+func (s *Server) decode(r *http.Request, req *signerapi.SignRequest) *apiError {
 	if p := problem.DecodeJSON(r, req, s.cfg.MaxBodyBytes); p != nil {
 		return &apiError{status: p.Status, code: p.Code, field: p.Field, detail: p.Detail, errs: p.Errors}
 	}
@@ -301,7 +280,7 @@ func (s *Server) decode(r *http.Request, req *request) *apiError {
 
 // check re-validates everything the portal sent: the signer trusts nothing
 // it has not checked itself.
-func (s *Server) check(req *request) (*dcc.Certificate, time.Time, time.Time, *apiError) {
+func (s *Server) check(req *signerapi.SignRequest) (*dcc.Certificate, time.Time, time.Time, *apiError) {
 	bad := func(code, field, detail string) (*dcc.Certificate, time.Time, time.Time, *apiError) {
 		return nil, time.Time{}, time.Time{}, &apiError{status: http.StatusBadRequest, code: code, field: field, detail: detail}
 	}

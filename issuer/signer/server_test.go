@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 const testToken = "s3cret-portal-token"
@@ -82,7 +83,7 @@ func body(t *testing.T, typ dcc.Type, payload any, issuedAt, expiresAt time.Time
 			t.Fatal(err)
 		}
 	}
-	b, err := json.Marshal(request{Type: typ, Payload: raw, IssuedAt: issuedAt, ExpiresAt: expiresAt, RequestID: "req-1"})
+	b, err := json.Marshal(signerapi.SignRequest{Type: typ, Payload: raw, IssuedAt: issuedAt, ExpiresAt: expiresAt, RequestID: "req-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ type result struct {
 			Code  string `json:"code"`
 		} `json:"errors"`
 	}
-	resp response
+	resp signerapi.SignResponse
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -244,7 +245,7 @@ func TestSignRefusals(t *testing.T) {
 		{"validity too long", testToken, body(t, "v", vacc, issued, issued.Add(400*Day)), nil, 400, "validity_too_long", "expires_at"},
 		{"test validity too long", testToken, body(t, "t", sample(t, dcc.TypeTest, now, 8), issued, issued.Add(4*Day)), nil, 400, "validity_too_long", "expires_at"},
 		{"expires before issued", testToken, body(t, "v", vacc, issued, issued.Add(-time.Second)), nil, 400, "validity_order", "expires_at"},
-		{"bad deadline header", testToken, valid, map[string]string{DeadlineHeader: "tomorrow"}, 400, "invalid_deadline", DeadlineHeader},
+		{"bad deadline header", testToken, valid, map[string]string{signerapi.DeadlineHeader: "tomorrow"}, 400, "invalid_deadline", signerapi.DeadlineHeader},
 		{"wrong content type", testToken, valid, map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type", ""},
 	}
 	for _, tt := range tests {
@@ -488,7 +489,7 @@ func TestNaiveLockout(t *testing.T) {
 
 func TestDeadline(t *testing.T) {
 	deadlineIn := func(d time.Duration) map[string]string {
-		return map[string]string{DeadlineHeader: time.Now().Add(d).UTC().Format(time.RFC3339Nano)}
+		return map[string]string{signerapi.DeadlineHeader: time.Now().Add(d).UTC().Format(time.RFC3339Nano)}
 	}
 	tests := []struct {
 		name     string

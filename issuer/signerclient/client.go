@@ -20,6 +20,7 @@ import (
 
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/problem"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -36,9 +37,6 @@ var (
 	// ErrDeadline: the caller's deadline passed before a signature came.
 	ErrDeadline = errors.New("signerclient: deadline exceeded")
 )
-
-// DeadlineHeader carries the absolute deadline of an attempt to the signer.
-const DeadlineHeader = "X-Request-Deadline"
 
 // RejectedError is a final refusal by a signer. errors.Is matches
 // ErrUnauthorized for 401/403 and ErrRejected otherwise.
@@ -167,8 +165,8 @@ func New(cfg Config, logger *slog.Logger) *Client {
 		base := strings.TrimRight(ep, "/")
 		c.replicas = append(c.replicas, &replica{
 			endpoint: ep,
-			signURL:  base + "/v1/sign",
-			readyURL: base + "/readyz",
+			signURL:  base + signerapi.PathSign,
+			readyURL: base + signerapi.PathReady,
 			healthy:  true,
 			br:       newBreaker(cfg.Breaker),
 		})
@@ -327,26 +325,8 @@ func (c *Client) finish(r *replica, probe bool, o outcome, busyFor time.Duration
 	}
 }
 
-// wireRequest is the body of POST /v1/sign.
-type wireRequest struct {
-	Type      dcc.Type        `json:"type"`
-	Payload   json.RawMessage `json:"payload"`
-	IssuedAt  time.Time       `json:"issued_at,omitzero"`
-	ExpiresAt time.Time       `json:"expires_at,omitzero"`
-	RequestID string          `json:"request_id,omitempty"`
-}
-
-// wireResponse is the body of a 201.
-type wireResponse struct {
-	HC1       string    `json:"hc1"`
-	Kid       string    `json:"kid"`
-	Signer    string    `json:"signer"`
-	IssuedAt  time.Time `json:"issued_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 func encodeRequest(req SignRequest) ([]byte, error) {
-	w := wireRequest{Type: req.Type, IssuedAt: req.IssuedAt.UTC(), ExpiresAt: req.ExpiresAt.UTC(), RequestID: req.RequestID}
+	w := signerapi.SignRequest{Type: req.Type, IssuedAt: req.IssuedAt.UTC(), ExpiresAt: req.ExpiresAt.UTC(), RequestID: req.RequestID}
 	if req.IssuedAt.IsZero() {
 		w.IssuedAt = time.Time{}
 	}
@@ -463,7 +443,7 @@ func (c *Client) attempt(ctx context.Context, r *replica, probe bool, body []byt
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("Authorization", "Bearer "+c.cfg.AuthToken)
-	hreq.Header.Set(DeadlineHeader, deadline.UTC().Format(time.RFC3339Nano))
+	hreq.Header.Set(signerapi.DeadlineHeader, deadline.UTC().Format(time.RFC3339Nano))
 	if requestID != "" {
 		hreq.Header.Set("X-Request-ID", requestID)
 	}
@@ -480,7 +460,7 @@ func (c *Client) attempt(ctx context.Context, r *replica, probe bool, body []byt
 
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK || code == http.StatusCreated:
-		var w wireResponse
+		var w signerapi.SignResponse
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&w); err != nil || w.HC1 == "" {
 			c.finish(r, probe, failure, 0)
 			if callerDone(ctx) != nil {

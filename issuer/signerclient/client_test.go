@@ -19,6 +19,7 @@ import (
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/signer"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
 const testToken = "portal-signer-secret"
@@ -472,7 +473,7 @@ func TestDeadlinePropagated(t *testing.T) {
 	var got []string
 	r := newReplica(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		mu.Lock()
-		got = append(got, req.Header.Get(DeadlineHeader))
+		got = append(got, req.Header.Get(signerapi.DeadlineHeader))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)

@@ -24,7 +24,7 @@ import (
 
 	"github.com/golive-dev/golive/issuer/hcert"
 	"github.com/golive-dev/golive/issuer/pki"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 // Ack is one certificate a client saw acknowledged.
@@ -130,10 +130,10 @@ func Check(ctx context.Context, cfg Config, acks []Ack) (Report, error) {
 
 	for start := 0; start < len(order); start += cfg.Batch {
 		end := min(start+cfg.Batch, len(order))
-		req := portal.RegistryLookup{Items: make([]portal.LookupItem, 0, end-start)}
+		req := portalapi.RegistryLookup{Items: make([]portalapi.LookupItem, 0, end-start)}
 		for _, u := range order[start:end] {
 			a := byUVCI[u]
-			req.Items = append(req.Items, portal.LookupItem{UVCI: u, PharmacyID: a.PharmacyID, IdempotencyKey: a.IdempotencyKey})
+			req.Items = append(req.Items, portalapi.LookupItem{UVCI: u, PharmacyID: a.PharmacyID, IdempotencyKey: a.IdempotencyKey})
 		}
 		res, err := lookup(ctx, cfg, req)
 		if err != nil {
@@ -192,7 +192,7 @@ func Check(ctx context.Context, cfg Config, acks []Ack) (Report, error) {
 // verifies checks the stored HC1 with the trust list at its own issue time
 // (a rehearsal's simulated clock may lie years away from the wall clock),
 // that it carries the acknowledged UVCI and that it is what the client got.
-func verifies(trust *pki.TrustList, it portal.LookupResult, a Ack) bool {
+func verifies(trust *pki.TrustList, it portalapi.LookupResult, a Ack) bool {
 	if it.HC1 == "" {
 		return false
 	}
@@ -227,8 +227,8 @@ func fetchTrust(ctx context.Context, cfg Config) (*pki.TrustList, error) {
 	return pki.ParseTrustList(body, cfg.BaseURL+"/v1/trustlist")
 }
 
-func lookup(ctx context.Context, cfg Config, body portal.RegistryLookup) (portal.RegistryLookupResult, error) {
-	var out portal.RegistryLookupResult
+func lookup(ctx context.Context, cfg Config, body portalapi.RegistryLookup) (portalapi.RegistryLookupResult, error) {
+	var out portalapi.RegistryLookupResult
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return out, fmt.Errorf("consistency: %w", err)

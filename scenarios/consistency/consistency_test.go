@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 )
 
@@ -23,13 +23,13 @@ func TestCheck(t *testing.T) {
 	env := portaltest.Start(t, portaltest.Options{Clock: clock})
 	honest, thief := env.NewPharmacy(t), env.NewPharmacy(t)
 
-	issue := func(ph *portaltest.Pharmacy, typ dcc.Type) (string, portal.Issued) {
+	issue := func(ph *portaltest.Pharmacy, typ dcc.Type) (string, portalapi.Issued) {
 		key := portaltest.NewKey()
 		resp := env.Issue(t, ph.Token, key, env.Payload(t, typ))
 		if resp.Status != http.StatusCreated {
 			t.Fatalf("issue: %v", resp)
 		}
-		var out portal.Issued
+		var out portalapi.Issued
 		resp.Decode(t, &out)
 		return key, out
 	}

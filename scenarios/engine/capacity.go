@@ -193,7 +193,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		out.KneeRPS = k.Offered
 	}
 	if signerCfg.HSMLatency > 0 {
-		out.SignerRPS = float64(signerCfg.HSMSlots) / signerCfg.HSMLatency.Seconds()
+		out.SignerRPS = float64(signerCfg.HSMSlots) / signerCfg.HSMLatency.D().Seconds()
 	}
 	if o.Forecast != nil {
 		scale := o.DemandScale

@@ -25,7 +25,7 @@ import (
 
 	"github.com/golive-dev/golive/chaos"
 	"github.com/golive-dev/golive/chaos/testbed"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/simclock"
@@ -161,12 +161,7 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer := map[string]any{
-		"hsm_slots": scfg.HSMSlots, "hsm_latency": scfg.HSMLatency.String(),
-		"shed": scfg.Shed, "shed_retry_after": scfg.ShedRetryAfter.String(), "reject_unmeetable": scfg.RejectUnmeetable,
-		"lockout_mark": scfg.LockoutMark, "lockout_for": scfg.LockoutFor.String(), "clamp_validity": scfg.ClampValidity,
-	}
-	return json.Marshal(map[string]any{"portal": pc, "signer": signer, "register_size": sc.RegisterSize()})
+	return json.Marshal(map[string]any{"portal": pc, "signer": scfg, "register_size": sc.RegisterSize()})
 }
 
 // run is the state of one run.
@@ -281,7 +276,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 
 	// The business day starts now, on the portal and in the load alike.
 	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(500 * time.Millisecond), Scale: r.timescale}
-	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portal.BusinessClock{
+	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{
 		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
 		r.log.Warn("setting the portal's business clock", "err", err)
 	}
@@ -341,7 +336,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	if cerr != nil {
 		r.log.Error("consistency check failed to run", "err", cerr)
 	}
-	var fe portal.EventPage
+	var fe portalapi.EventPage
 	if err := direct.Admin(context.Background(), http.MethodGet, "/v1/admin/fraud-events?limit=1000", nil, &fe); err == nil {
 		r.security.AccountsSuspended = len(fe.Entries)
 	}
@@ -490,7 +485,7 @@ func (r *run) stuffingRequest(setups []*classSetup) loadgen.RequestFunc {
 		}
 		guess := fmt.Sprintf("Apotheke%04d!", rnd.IntN(10000))
 		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/token",
-			portal.TokenRequest{GrantType: "client_credentials", ClientID: id, ClientSecret: guess}, nil)
+			portalapi.TokenRequest{GrantType: "client_credentials", ClientID: id, ClientSecret: guess}, nil)
 	}
 }
 
@@ -504,7 +499,7 @@ func (r *run) verifyRequest() loadgen.RequestFunc {
 			}
 		}
 		r.mu.Unlock()
-		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/verify", portal.VerifyRequest{HC1: hc1}, nil)
+		return jsonTarget(http.MethodPost, r.client.BaseURL+"/v1/verify", portalapi.VerifyRequest{HC1: hc1}, nil)
 	}
 }
 
@@ -524,17 +519,17 @@ func (r *run) observe(f loadgen.Final) {
 	}
 	switch f.Outcome {
 	case loadgen.OutcomeOK:
-		var iss portal.Issued
+		var iss portalapi.Issued
 		if json.Unmarshal(f.Body, &iss) == nil && iss.UVCI != "" {
 			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: iss.UVCI, HC1: iss.HC1, Fraud: fraud})
 		}
 	case loadgen.OutcomeTicketDone:
-		var tv portal.TicketView
+		var tv portalapi.TicketView
 		if json.Unmarshal(f.Body, &tv) == nil && tv.UVCI != "" {
 			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: fraud})
 		}
 	case loadgen.OutcomeDeferred:
-		var d portal.Deferred
+		var d portalapi.Deferred
 		if json.Unmarshal(f.Body, &d) == nil && d.Ticket != "" {
 			r.mu.Lock()
 			r.tickets = append(r.tickets, pendingTicket{class: f.Class, ticket: d.Ticket, key: f.IdempotencyKey, pharmacy: f.Tag, fraud: fraud})
@@ -625,7 +620,7 @@ func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
 			if err != nil {
 				return err
 			}
-			res, err := r.client.Issue(ctx, tok, fmt.Sprintf("probe-%s-%d", when, time.Now().UnixNano()), portal.IssueRequest{Payload: payload})
+			res, err := r.client.Issue(ctx, tok, fmt.Sprintf("probe-%s-%d", when, time.Now().UnixNano()), portalapi.IssueRequest{Payload: payload})
 			if err != nil {
 				return err
 			}

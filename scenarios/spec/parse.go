@@ -15,7 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 // maxFileBytes bounds a scenario file; real ones are a few KB.
@@ -80,7 +80,7 @@ func syntaxError(file string, err error) Error {
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portal.ProfileHardened, Signers: 1}}
+	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portalapi.ProfileHardened, Signers: 1}}
 	f, ok := d.mapping(root, "scenario", "name", "description", "seed", "demand_scale", "clock", "system",
 		"traffic", "faults", "phases", "thresholds", "checks", "profiles", "capacity")
 	if !ok {
@@ -250,7 +250,7 @@ func (d *decoder) clock(n *yaml.Node, capacity *Capacity) Clock {
 }
 
 func (d *decoder) system(n *yaml.Node) System {
-	sys := System{Profile: portal.ProfileHardened, Signers: 1}
+	sys := System{Profile: portalapi.ProfileHardened, Signers: 1}
 	f, ok := d.mapping(n, "system", "profile", "signers", "hsm", "portal", "signer")
 	if !ok {
 		return sys
@@ -258,7 +258,7 @@ func (d *decoder) system(n *yaml.Node) System {
 	if n := f.get("profile"); n != nil {
 		if v, ok := d.str(n, "system.profile"); ok {
 			if !validProfile(v) {
-				d.errorf(resolve(n), "system.profile: unknown profile %q%s", v, suggest(v, portal.Profiles()))
+				d.errorf(resolve(n), "system.profile: unknown profile %q%s", v, suggest(v, portalapi.Profiles()))
 			}
 			sys.Profile = v
 		}
@@ -698,6 +698,6 @@ func (d *decoder) capacity(n *yaml.Node) *Capacity {
 	return c
 }
 
-func validProfile(p string) bool { return contains(portal.Profiles(), p) }
+func validProfile(p string) bool { return contains(portalapi.Profiles(), p) }
 
-func profileList() string { return strings.Join(portal.Profiles(), " or ") }
+func profileList() string { return strings.Join(portalapi.Profiles(), " or ") }

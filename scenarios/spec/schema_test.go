@@ -131,7 +131,7 @@ func TestSchemaPortalMatchesPortalConfig(t *testing.T) {
 	sort.Strings(names)
 	want := PortalFieldNames()
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
-		t.Errorf("schema portal fields differ from portal.Config:\nschema: %v\nconfig: %v", names, want)
+		t.Errorf("schema portal fields differ from portalapi.Config:\nschema: %v\nconfig: %v", names, want)
 	}
 }
 

@@ -47,7 +47,7 @@ type Scenario struct {
 	Thresholds []Threshold
 	Checks     []string
 	// Profiles holds what differs per system profile (keys are
-	// portal.Profiles() names).
+	// portalapi.Profiles() names).
 	Profiles map[string]ProfileSpec
 	// Capacity, when set, makes this a capacity search (see Capacity).
 	Capacity *Capacity
@@ -98,8 +98,8 @@ func (c Clock) Contains(t time.Time) bool {
 
 // System is the topology under test and its settings.
 type System struct {
-	// Profile is hardened or naive-2021 (portal.ProfileHardened,
-	// portal.ProfileNaive2021); the run's --profile replaces it.
+	// Profile is hardened or naive-2021 (portalapi.ProfileHardened,
+	// portalapi.ProfileNaive2021); the run's --profile replaces it.
 	Profile string
 	// Signers is the number of signer replicas (default 1), named
 	// signer-1 .. signer-N in fault targets.
@@ -107,12 +107,12 @@ type System struct {
 	// HSM overrides each signer's HSM model; zero fields keep the
 	// profile's preset (10 slots, 50 ms).
 	HSM HSM
-	// Portal overrides portal.Config fields by their JSON names (nested
+	// Portal overrides portalapi.Config fields by their JSON names (nested
 	// objects for limits, pharmacy_quota, anomaly), JSON-compatible values
-	// (durations as strings). Apply it with portal.Config.ApplyJSON, or use
+	// (durations as strings). Apply it with portalapi.Config.ApplyJSON, or use
 	// Scenario.PortalConfig.
 	Portal map[string]any
-	// Signer overrides signer.Config fields for every replica.
+	// Signer overrides signerapi.Settings fields for every replica.
 	Signer SignerOverrides
 }
 
@@ -124,7 +124,7 @@ type HSM struct {
 	Latency time.Duration
 }
 
-// SignerOverrides changes signer.Config fields; nil leaves the profile's
+// SignerOverrides changes signerapi.Settings fields; nil leaves the profile's
 // preset. YAML names are in parentheses.
 type SignerOverrides struct {
 	Shed             *bool          // (shed)

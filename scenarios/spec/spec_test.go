@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 func mustBuiltin(t *testing.T, name string) *Scenario {
@@ -42,7 +42,7 @@ func TestBuiltinsParseAndFinishWithinFiveMinutes(t *testing.T) {
 		if s.Requests(0, 0) < 100 {
 			t.Errorf("%s: a run sends only %.0f requests", name, s.Requests(0, 0))
 		}
-		for _, p := range portal.Profiles() {
+		for _, p := range portalapi.Profiles() {
 			if _, err := s.PortalConfig(p); err != nil {
 				t.Errorf("%s: portal config under %s: %v", name, p, err)
 			}
@@ -126,12 +126,12 @@ func TestOutageTuesdayCutsTheSignerOffOnSchedule(t *testing.T) {
 		t.Errorf("demand during the cut-off is %.1f/s", r)
 	}
 	// The reproduction and the hardened run expect different things.
-	naive, hard := s.ThresholdsFor(portal.ProfileNaive2021), s.ThresholdsFor(portal.ProfileHardened)
+	naive, hard := s.ThresholdsFor(portalapi.ProfileNaive2021), s.ThresholdsFor(portalapi.ProfileHardened)
 	if len(naive) <= len(s.Thresholds) || len(hard) <= len(s.Thresholds) || naive[len(naive)-1] == hard[len(hard)-1] {
 		t.Errorf("profile thresholds not distinct: naive %v, hardened %v", naive, hard)
 	}
-	cfg, err := s.SignerConfig(portal.ProfileNaive2021)
-	if err != nil || cfg.LockoutMark != 0 || cfg.HSMLatency != 100*time.Millisecond || cfg.Shed {
+	cfg, err := s.SignerConfig(portalapi.ProfileNaive2021)
+	if err != nil || cfg.LockoutMark != 0 || cfg.HSMLatency.D() != 100*time.Millisecond || cfg.Shed {
 		t.Errorf("naive signer config %+v, %v: want lockout off, 100ms HSM, no shedding", cfg, err)
 	}
 }
@@ -171,29 +171,29 @@ func TestCapacityScenarioDerivesItsEnd(t *testing.T) {
 	if !s.Clock.End.Equal(want) {
 		t.Errorf("end %v, want %v", s.Clock.End, want)
 	}
-	cfg, err := s.PortalConfig(portal.ProfileHardened)
+	cfg, err := s.PortalConfig(portalapi.ProfileHardened)
 	if err != nil || cfg.PharmacyQuota.Enabled {
 		t.Errorf("capacity must switch the pharmacy quota off: %+v, %v", cfg.PharmacyQuota, err)
 	}
-	if cfg.Limits.Issue.MaxConcurrent != portal.HardenedConfig().Limits.Issue.MaxConcurrent {
+	if cfg.Limits.Issue.MaxConcurrent != portalapi.HardenedConfig().Limits.Issue.MaxConcurrent {
 		t.Error("an override changed a field it does not name")
 	}
 }
 
 func TestProfilesAddToCommonThresholdsAndChecks(t *testing.T) {
 	s := mustBuiltin(t, "launch-day")
-	hard := s.ThresholdsFor(portal.ProfileHardened)
-	if hard[0].Expr != "lost == 0" || len(hard) != len(s.Thresholds)+len(s.Profiles[portal.ProfileHardened].Thresholds) {
+	hard := s.ThresholdsFor(portalapi.ProfileHardened)
+	if hard[0].Expr != "lost == 0" || len(hard) != len(s.Thresholds)+len(s.Profiles[portalapi.ProfileHardened].Thresholds) {
 		t.Errorf("hardened thresholds %v", hard)
 	}
-	checks := s.ChecksFor(portal.ProfileHardened)
+	checks := s.ChecksFor(portalapi.ProfileHardened)
 	if checks[0] != "consistency" || !contains(checks, "backlog_drained") {
 		t.Errorf("hardened checks %v", checks)
 	}
-	if p, err := s.ProfileFor(""); err != nil || p != portal.ProfileHardened {
+	if p, err := s.ProfileFor(""); err != nil || p != portalapi.ProfileHardened {
 		t.Errorf("ProfileFor(\"\") = %q, %v", p, err)
 	}
-	if p, err := s.ProfileFor(portal.ProfileNaive2021); err != nil || p != portal.ProfileNaive2021 {
+	if p, err := s.ProfileFor(portalapi.ProfileNaive2021); err != nil || p != portalapi.ProfileNaive2021 {
 		t.Errorf("ProfileFor(naive) = %q, %v", p, err)
 	}
 	if _, err := s.ProfileFor("paranoid"); err == nil {
@@ -232,7 +232,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.Traffic[0]
-	if s.System.Profile != portal.ProfileHardened || s.System.Signers != 1 || s.Seed != 1 || s.DemandScale != 1 {
+	if s.System.Profile != portalapi.ProfileHardened || s.System.Signers != 1 || s.Seed != 1 || s.DemandScale != 1 {
 		t.Errorf("system defaults %+v seed %d scale %v", s.System, s.Seed, s.DemandScale)
 	}
 	if c.Pharmacies != 200 || c.Mix != DefaultMix || c.Client != DefaultClient(KindIssue) {

@@ -9,15 +9,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/golive-dev/golive/issuer/portal"
-	"github.com/golive-dev/golive/issuer/signer"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
 
-// portalFields is the shape of portal.Config as JSON (names and nesting),
+// portalFields is the shape of portalapi.Config as JSON (names and nesting),
 // taken from the preset itself so a renamed field cannot drift from what
 // scenarios may override.
 func portalFields() map[string]any {
-	b, err := json.Marshal(portal.HardenedConfig())
+	b, err := json.Marshal(portalapi.HardenedConfig())
 	if err != nil {
 		panic(fmt.Sprintf("spec: portal config does not marshal: %v", err))
 	}
@@ -49,8 +49,8 @@ func PortalFieldNames() []string {
 	return out
 }
 
-// portalOverrides reads a mapping of portal.Config JSON names. Each leaf
-// is decoded into a portal.Config on its own, so a wrong type or a bad
+// portalOverrides reads a mapping of portalapi.Config JSON names. Each leaf
+// is decoded into a portalapi.Config on its own, so a wrong type or a bad
 // duration is reported at its own line.
 func (d *decoder) portalOverrides(n *yaml.Node, path string) map[string]any {
 	out := map[string]any{}
@@ -91,7 +91,7 @@ func (d *decoder) portalLevel(n *yaml.Node, path string, shape map[string]any, k
 			leaf = map[string]any{keys[i]: leaf}
 		}
 		raw, _ := json.Marshal(leaf)
-		cfg := portal.HardenedConfig()
+		cfg := portalapi.HardenedConfig()
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg); err != nil {
@@ -145,8 +145,8 @@ func (s *Scenario) PortalOverrides(profile string) map[string]any {
 
 // PortalConfig is the portal configuration a run with profile uses: the
 // profile's preset with the scenario's overrides applied and validated.
-func (s *Scenario) PortalConfig(profile string) (portal.Config, error) {
-	cfg, err := portal.ConfigForProfile(profile)
+func (s *Scenario) PortalConfig(profile string) (portalapi.Config, error) {
+	cfg, err := portalapi.ConfigForProfile(profile)
 	if err != nil {
 		return cfg, err
 	}
@@ -164,24 +164,19 @@ func (s *Scenario) PortalConfig(profile string) (portal.Config, error) {
 	return cfg, nil
 }
 
-// SignerConfig is the configuration of every signer replica under
-// profile: the preset, the HSM model and the overrides. Name, AuthToken
-// and Clock are left for the engine to set.
-func (s *Scenario) SignerConfig(profile string) (signer.Config, error) {
-	var cfg signer.Config
-	switch profile {
-	case signer.ProfileHardened:
-		cfg = signer.HardenedConfig()
-	case signer.ProfileNaive2021:
-		cfg = signer.Naive2021Config()
-	default:
+// SignerConfig is the settings of every signer replica under profile:
+// the preset, the HSM model and the overrides, as `golive serve --config`
+// reads them under "signer".
+func (s *Scenario) SignerConfig(profile string) (signerapi.Settings, error) {
+	cfg, err := signerapi.SettingsForProfile(profile)
+	if err != nil {
 		return cfg, fmt.Errorf("scenario %s: unknown profile %q (want %s)", s.Name, profile, profileList())
 	}
 	if s.System.HSM.Slots > 0 {
 		cfg.HSMSlots = s.System.HSM.Slots
 	}
 	if s.System.HSM.Latency > 0 {
-		cfg.HSMLatency = s.System.HSM.Latency
+		cfg.HSMLatency = signerapi.Duration(s.System.HSM.Latency)
 	}
 	s.System.Signer.Apply(&cfg)
 	s.Profiles[profile].Signer.Apply(&cfg)
@@ -189,12 +184,12 @@ func (s *Scenario) SignerConfig(profile string) (signer.Config, error) {
 }
 
 // Apply writes the set overrides into c.
-func (o SignerOverrides) Apply(c *signer.Config) {
+func (o SignerOverrides) Apply(c *signerapi.Settings) {
 	if o.Shed != nil {
 		c.Shed = *o.Shed
 	}
 	if o.ShedRetryAfter != nil {
-		c.ShedRetryAfter = *o.ShedRetryAfter
+		c.ShedRetryAfter = signerapi.Duration(*o.ShedRetryAfter)
 	}
 	if o.RejectUnmeetable != nil {
 		c.RejectUnmeetable = *o.RejectUnmeetable
@@ -203,7 +198,7 @@ func (o SignerOverrides) Apply(c *signer.Config) {
 		c.LockoutMark = *o.LockoutMark
 	}
 	if o.LockoutFor != nil {
-		c.LockoutFor = *o.LockoutFor
+		c.LockoutFor = signerapi.Duration(*o.LockoutFor)
 	}
 	if o.ClampValidity != nil {
 		c.ClampValidity = *o.ClampValidity
@@ -214,7 +209,7 @@ func (o SignerOverrides) Apply(c *signer.Config) {
 // validates the result: a combination can be wrong where each leaf is
 // fine (issue_deadline no longer above sign_call_timeout).
 func (d *decoder) checkPortalConfigs(s *Scenario, root fields) {
-	for _, p := range portal.Profiles() {
+	for _, p := range portalapi.Profiles() {
 		if len(s.PortalOverrides(p)) == 0 {
 			continue
 		}

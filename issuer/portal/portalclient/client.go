@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/register"
 )
@@ -126,45 +126,45 @@ func AsProblem(r *Response) error {
 }
 
 // Apply sends an onboarding application.
-func (c *Client) Apply(ctx context.Context, a portal.Application) (portal.ApplicationAccepted, error) {
-	var out portal.ApplicationAccepted
+func (c *Client) Apply(ctx context.Context, a portalapi.Application) (portalapi.ApplicationAccepted, error) {
+	var out portalapi.ApplicationAccepted
 	_, err := c.call(ctx, http.MethodPost, "/v1/pharmacies", "", nil, a, &out, http.StatusAccepted)
 	return out, err
 }
 
 // Activate exchanges an activation code for client credentials.
-func (c *Client) Activate(ctx context.Context, pharmacyID, code string) (portal.Credentials, error) {
-	var out portal.Credentials
+func (c *Client) Activate(ctx context.Context, pharmacyID, code string) (portalapi.Credentials, error) {
+	var out portalapi.Credentials
 	_, err := c.call(ctx, http.MethodPost, "/v1/pharmacies/"+url.PathEscape(pharmacyID)+"/activate", "", nil,
-		portal.Activation{Code: code}, &out, http.StatusOK)
+		portalapi.Activation{Code: code}, &out, http.StatusOK)
 	return out, err
 }
 
 // Login gets an access token with client credentials.
-func (c *Client) Login(ctx context.Context, clientID, secret string) (portal.TokenResponse, error) {
-	var out portal.TokenResponse
+func (c *Client) Login(ctx context.Context, clientID, secret string) (portalapi.TokenResponse, error) {
+	var out portalapi.TokenResponse
 	_, err := c.call(ctx, http.MethodPost, "/v1/token", "", nil,
-		portal.TokenRequest{GrantType: "client_credentials", ClientID: clientID, ClientSecret: secret}, &out, http.StatusOK)
+		portalapi.TokenRequest{GrantType: "client_credentials", ClientID: clientID, ClientSecret: secret}, &out, http.StatusOK)
 	return out, err
 }
 
 // Refresh exchanges a refresh token for new tokens.
-func (c *Client) Refresh(ctx context.Context, refresh string) (portal.TokenResponse, error) {
-	var out portal.TokenResponse
+func (c *Client) Refresh(ctx context.Context, refresh string) (portalapi.TokenResponse, error) {
+	var out portalapi.TokenResponse
 	_, err := c.call(ctx, http.MethodPost, "/v1/token", "", nil,
-		portal.TokenRequest{GrantType: "refresh_token", RefreshToken: refresh}, &out, http.StatusOK)
+		portalapi.TokenRequest{GrantType: "refresh_token", RefreshToken: refresh}, &out, http.StatusOK)
 	return out, err
 }
 
 // IssueResult is a 201 (Issued set) or a 202 (Deferred set).
 type IssueResult struct {
 	Status   int
-	Issued   *portal.Issued
-	Deferred *portal.Deferred
+	Issued   *portalapi.Issued
+	Deferred *portalapi.Deferred
 }
 
 // Issue posts a certificate request under an idempotency key.
-func (c *Client) Issue(ctx context.Context, token, key string, req portal.IssueRequest) (IssueResult, error) {
+func (c *Client) Issue(ctx context.Context, token, key string, req portalapi.IssueRequest) (IssueResult, error) {
 	h := http.Header{}
 	if key != "" {
 		h.Set("Idempotency-Key", key)
@@ -175,10 +175,10 @@ func (c *Client) Issue(ctx context.Context, token, key string, req portal.IssueR
 	}
 	res := IssueResult{Status: r.Status}
 	if r.Status == http.StatusAccepted {
-		res.Deferred = &portal.Deferred{}
+		res.Deferred = &portalapi.Deferred{}
 		err = json.Unmarshal(r.Body, res.Deferred)
 	} else {
-		res.Issued = &portal.Issued{}
+		res.Issued = &portalapi.Issued{}
 		err = json.Unmarshal(r.Body, res.Issued)
 	}
 	if err != nil {
@@ -188,23 +188,23 @@ func (c *Client) Issue(ctx context.Context, token, key string, req portal.IssueR
 }
 
 // Ticket reads a deferred request's state.
-func (c *Client) Ticket(ctx context.Context, token, id string) (portal.TicketView, error) {
-	var out portal.TicketView
+func (c *Client) Ticket(ctx context.Context, token, id string) (portalapi.TicketView, error) {
+	var out portalapi.TicketView
 	_, err := c.call(ctx, http.MethodGet, "/v1/tickets/"+url.PathEscape(id), token, nil, nil, &out, http.StatusOK)
 	return out, err
 }
 
 // Certificate reads a certificate's record (the HC1 for its pharmacy).
-func (c *Client) Certificate(ctx context.Context, token, uvci string) (portal.CertificateView, error) {
-	var out portal.CertificateView
+func (c *Client) Certificate(ctx context.Context, token, uvci string) (portalapi.CertificateView, error) {
+	var out portalapi.CertificateView
 	_, err := c.call(ctx, http.MethodGet, "/v1/certificates/"+url.PathEscape(uvci), token, nil, nil, &out, http.StatusOK)
 	return out, err
 }
 
 // Verify asks the portal's verifier about an HC1.
-func (c *Client) Verify(ctx context.Context, hc1 string) (portal.VerifyResult, error) {
-	var out portal.VerifyResult
-	_, err := c.call(ctx, http.MethodPost, "/v1/verify", "", nil, portal.VerifyRequest{HC1: hc1}, &out, http.StatusOK)
+func (c *Client) Verify(ctx context.Context, hc1 string) (portalapi.VerifyResult, error) {
+	var out portalapi.VerifyResult
+	_, err := c.call(ctx, http.MethodPost, "/v1/verify", "", nil, portalapi.VerifyRequest{HC1: hc1}, &out, http.StatusOK)
 	return out, err
 }
 
@@ -221,8 +221,8 @@ func (c *Client) Ready(ctx context.Context) error {
 }
 
 // RegistryLookup asks the admin API about acknowledged certificates.
-func (c *Client) RegistryLookup(ctx context.Context, req portal.RegistryLookup) (portal.RegistryLookupResult, error) {
-	var out portal.RegistryLookupResult
+func (c *Client) RegistryLookup(ctx context.Context, req portalapi.RegistryLookup) (portalapi.RegistryLookupResult, error) {
+	var out portalapi.RegistryLookupResult
 	_, err := c.call(ctx, http.MethodPost, "/v1/admin/registry/lookup", c.AdminToken, nil, req, &out, http.StatusOK)
 	return out, err
 }
@@ -283,11 +283,11 @@ func ActivationCode(ctx context.Context, mail Mail, address, pharmacyID string, 
 
 // Application builds an honest application from a register entry; email
 // "" uses the register's address.
-func Application(e register.Entry, email string) portal.Application {
+func Application(e register.Entry, email string) portalapi.Application {
 	if email == "" {
 		email = e.Email
 	}
-	return portal.Application{
+	return portalapi.Application{
 		Name: e.Name, Street: e.Street, PostalCode: e.PostalCode, City: e.City,
 		TelematikID: e.TelematikID, Email: email,
 		LicenceDocument: base64.StdEncoding.EncodeToString(FakePDF("Betriebserlaubnis " + e.Name)),
@@ -306,7 +306,7 @@ func FakePDF(title string) []byte {
 // ForgedApplication is the July 2021 fraud: an invented pharmacy with an
 // edited copy of a real licence and a random (but well-formed and
 // check-digit-valid) Telematik-ID, asking for the code at its own address.
-func ForgedApplication(rnd *mrand.Rand) portal.Application {
+func ForgedApplication(rnd *mrand.Rand) portalapi.Application {
 	return Application(register.Entry{
 		Name: "Sonnenschein-Apotheke", Street: "Erfundene Straße 1", PostalCode: "10115", City: "Berlin",
 		TelematikID: register.NewTelematikID(rnd),

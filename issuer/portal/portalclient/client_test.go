@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/golive-dev/golive/issuer/dcc"
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/problem"
@@ -34,7 +34,7 @@ func TestOnboardIssueVerify(t *testing.T) {
 		t.Errorf("second onboarding: %v", err)
 	}
 
-	res, err := c.Issue(ctx, ph.Token, portaltest.NewKey(), portal.IssueRequest{Payload: env.Payload(t, dcc.TypeRecovery)})
+	res, err := c.Issue(ctx, ph.Token, portaltest.NewKey(), portalapi.IssueRequest{Payload: env.Payload(t, dcc.TypeRecovery)})
 	if err != nil || res.Status != 201 || res.Issued == nil {
 		t.Fatalf("issue: %+v %v", res, err)
 	}
@@ -46,14 +46,14 @@ func TestOnboardIssueVerify(t *testing.T) {
 	if err != nil || cv.HC1 != res.Issued.HC1 {
 		t.Errorf("certificate: %+v %v", cv, err)
 	}
-	look, err := c.RegistryLookup(ctx, portal.RegistryLookup{Items: []portal.LookupItem{{UVCI: res.Issued.UVCI}}})
+	look, err := c.RegistryLookup(ctx, portalapi.RegistryLookup{Items: []portalapi.LookupItem{{UVCI: res.Issued.UVCI}}})
 	if err != nil || !look.Items[0].Found {
 		t.Errorf("lookup: %+v %v", look, err)
 	}
 
 	// With every signer hanging the portal defers; the ticket is readable.
 	env.SetSigners(portaltest.SignerHang)
-	res, err = c.Issue(ctx, ph.Token, portaltest.NewKey(), portal.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)})
+	res, err = c.Issue(ctx, ph.Token, portaltest.NewKey(), portalapi.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)})
 	if err != nil || res.Status != 202 || res.Deferred == nil || res.Deferred.Ticket == "" {
 		t.Fatalf("deferred issue: %+v %v", res, err)
 	}
@@ -63,7 +63,7 @@ func TestOnboardIssueVerify(t *testing.T) {
 	}
 
 	// A bad token is a 401 problem, not a transport error.
-	_, err = c.Issue(ctx, "garbage", portaltest.NewKey(), portal.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)})
+	_, err = c.Issue(ctx, "garbage", portaltest.NewKey(), portalapi.IssueRequest{Payload: env.Payload(t, dcc.TypeTest)})
 	if !errors.As(err, &p) || p.Status != 401 {
 		t.Errorf("bad token: %v", err)
 	}

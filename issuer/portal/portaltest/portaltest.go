@@ -32,10 +32,12 @@ import (
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signer"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/signerclient"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/store"
@@ -46,9 +48,9 @@ type Options struct {
 	// Profile is the portal preset (default hardened).
 	Profile string
 	// Config, when set, replaces the preset entirely.
-	Config *portal.Config
+	Config *portalapi.Config
 	// Mutate adjusts the config after the preset (and test speed-ups).
-	Mutate func(*portal.Config)
+	Mutate func(*portalapi.Config)
 	// Signers is the number of signer replicas (default 2).
 	Signers int
 	// SignerConfig adjusts each replica's config (hardened preset with a
@@ -127,9 +129,9 @@ func (s *SignerServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The signer client writes absolute deadlines in real time; the signer
 	// reads them on the shared test clock, so shift them by its offset.
-	if v := r.Header.Get(signer.DeadlineHeader); v != "" {
+	if v := r.Header.Get(signerapi.DeadlineHeader); v != "" {
 		if d, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			r.Header.Set(signer.DeadlineHeader, d.Add(s.clock.offsetDuration()).Format(time.RFC3339Nano))
+			r.Header.Set(signerapi.DeadlineHeader, d.Add(s.clock.offsetDuration()).Format(time.RFC3339Nano))
 		}
 	}
 	s.Server.Handler().ServeHTTP(w, r)
@@ -139,7 +141,7 @@ func (s *SignerServer) serve(w http.ResponseWriter, r *http.Request) {
 type Env struct {
 	URL          string
 	Portal       *portal.Portal
-	Config       portal.Config
+	Config       portalapi.Config
 	Store        *store.Store
 	PKI          *pki.Set
 	Register     *register.Register
@@ -159,16 +161,16 @@ type Env struct {
 
 // TestConfig is the preset for profile with the signer-facing timeouts
 // shortened for tests (so an outage test does not take seconds per request).
-func TestConfig(profile string) (portal.Config, error) {
-	cfg, err := portal.ConfigForProfile(profile)
+func TestConfig(profile string) (portalapi.Config, error) {
+	cfg, err := portalapi.ConfigForProfile(profile)
 	if err != nil {
 		return cfg, err
 	}
 	if cfg.IssueDeadline > 0 {
-		cfg.IssueDeadline = portal.Duration(1500 * time.Millisecond)
+		cfg.IssueDeadline = portalapi.Duration(1500 * time.Millisecond)
 	}
-	cfg.SignCallTimeout = portal.Duration(700 * time.Millisecond)
-	cfg.DeferredRetryAfter = portal.Duration(time.Second)
+	cfg.SignCallTimeout = portalapi.Duration(700 * time.Millisecond)
+	cfg.DeferredRetryAfter = portalapi.Duration(time.Second)
 	return cfg, nil
 }
 
@@ -176,7 +178,7 @@ func TestConfig(profile string) (portal.Config, error) {
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	if opts.Profile == "" {
-		opts.Profile = portal.ProfileHardened
+		opts.Profile = portalapi.ProfileHardened
 	}
 	if opts.Signers <= 0 {
 		opts.Signers = 2
@@ -422,12 +424,12 @@ func FakePDF(title string) []byte { return portalclient.FakePDF(title) }
 
 // ApplicationFor is an honest application for a register entry; the
 // application's own e-mail is the register's unless email is given.
-func ApplicationFor(entry register.Entry, email string) portal.Application {
+func ApplicationFor(entry register.Entry, email string) portalapi.Application {
 	return portalclient.Application(entry, email)
 }
 
 // ForgedApplication is portalclient.ForgedApplication.
-func ForgedApplication(rnd *mrand.Rand) portal.Application {
+func ForgedApplication(rnd *mrand.Rand) portalapi.Application {
 	return portalclient.ForgedApplication(rnd)
 }
 
@@ -464,7 +466,7 @@ type Pharmacy struct {
 }
 
 // Apply posts an application.
-func (e *Env) Apply(t testing.TB, a portal.Application) *Response {
+func (e *Env) Apply(t testing.TB, a portalapi.Application) *Response {
 	t.Helper()
 	return e.Do(t, Request{Method: http.MethodPost, Path: "/v1/pharmacies", Body: a})
 }
@@ -473,7 +475,7 @@ func (e *Env) Apply(t testing.TB, a portal.Application) *Response {
 func (e *Env) Activate(t testing.TB, pharmacyID, code string) *Response {
 	t.Helper()
 	return e.Do(t, Request{Method: http.MethodPost, Path: "/v1/pharmacies/" + url.PathEscape(pharmacyID) + "/activate",
-		Body: portal.Activation{Code: code}})
+		Body: portalapi.Activation{Code: code}})
 }
 
 // Onboard applies for entry, reads the code from the register's mailbox
@@ -484,7 +486,7 @@ func (e *Env) Onboard(t testing.TB, entry register.Entry) *Pharmacy {
 	if resp.Status != http.StatusAccepted {
 		t.Fatalf("apply: %v", resp)
 	}
-	var acc portal.ApplicationAccepted
+	var acc portalapi.ApplicationAccepted
 	resp.Decode(t, &acc)
 	id, code := e.ActivationCode(t, entry.Email)
 	if id != acc.PharmacyID || code == "" {
@@ -494,20 +496,20 @@ func (e *Env) Onboard(t testing.TB, entry register.Entry) *Pharmacy {
 	if resp.Status != http.StatusOK {
 		t.Fatalf("activate: %v", resp)
 	}
-	var creds portal.Credentials
+	var creds portalapi.Credentials
 	resp.Decode(t, &creds)
 	return &Pharmacy{ID: id, Entry: entry, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
 }
 
 // Login gets tokens with the client credentials and stores them in ph.
-func (e *Env) Login(t testing.TB, ph *Pharmacy) portal.TokenResponse {
+func (e *Env) Login(t testing.TB, ph *Pharmacy) portalapi.TokenResponse {
 	t.Helper()
-	resp := e.Do(t, Request{Method: http.MethodPost, Path: "/v1/token", Body: portal.TokenRequest{
+	resp := e.Do(t, Request{Method: http.MethodPost, Path: "/v1/token", Body: portalapi.TokenRequest{
 		GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}})
 	if resp.Status != http.StatusOK {
 		t.Fatalf("login: %v", resp)
 	}
-	var tr portal.TokenResponse
+	var tr portalapi.TokenResponse
 	resp.Decode(t, &tr)
 	ph.Token, ph.Refresh = tr.AccessToken, tr.RefreshToken
 	return tr
@@ -556,29 +558,29 @@ func (e *Env) Issue(t testing.TB, token, key string, payload json.RawMessage) *R
 		h.Set("Idempotency-Key", key)
 	}
 	return e.Do(t, Request{Method: http.MethodPost, Path: "/v1/certificates", Token: token, Header: h,
-		Body: portal.IssueRequest{Payload: payload}})
+		Body: portalapi.IssueRequest{Payload: payload}})
 }
 
 // MustIssue issues a fresh payload of type typ and expects a 201.
-func (e *Env) MustIssue(t testing.TB, ph *Pharmacy, typ dcc.Type) portal.Issued {
+func (e *Env) MustIssue(t testing.TB, ph *Pharmacy, typ dcc.Type) portalapi.Issued {
 	t.Helper()
 	resp := e.Issue(t, ph.Token, NewKey(), e.Payload(t, typ))
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("issue: %v", resp)
 	}
-	var out portal.Issued
+	var out portalapi.Issued
 	resp.Decode(t, &out)
 	return out
 }
 
 // Verify asks POST /v1/verify about an HC1.
-func (e *Env) Verify(t testing.TB, hc1 string) portal.VerifyResult {
+func (e *Env) Verify(t testing.TB, hc1 string) portalapi.VerifyResult {
 	t.Helper()
-	resp := e.Do(t, Request{Method: http.MethodPost, Path: "/v1/verify", Body: portal.VerifyRequest{HC1: hc1}})
+	resp := e.Do(t, Request{Method: http.MethodPost, Path: "/v1/verify", Body: portalapi.VerifyRequest{HC1: hc1}})
 	if resp.Status != http.StatusOK {
 		t.Fatalf("verify: %v", resp)
 	}
-	var out portal.VerifyResult
+	var out portalapi.VerifyResult
 	resp.Decode(t, &out)
 	return out
 }

@@ -1,13 +1,15 @@
-package portal
+// Package portalapi is the portal's contract: the request and response
+// bodies of its routes, its settings (Config, the profile presets) and the
+// profile names. It imports no implementation, so a client (the load
+// generator, the scenario parser, the report writer) can speak to a portal
+// without linking the registry, the PDF renderer or the password hashing.
+// Errors are problem+json (package problem) everywhere.
+package portalapi
 
 import (
 	"encoding/json"
 	"time"
 )
-
-// The portal's wire types: request and response bodies of the routes in
-// routes.go, exported so clients (tests, the load generator) share them.
-// Errors are problem+json (package problem) everywhere.
 
 // Application is the body of POST /v1/pharmacies.
 type Application struct {
@@ -214,4 +216,16 @@ type LookupResult struct {
 // RegistryLookupResult is the response of POST /v1/admin/registry/lookup.
 type RegistryLookupResult struct {
 	Items []LookupResult `json:"items"`
+}
+
+// BusinessClock is GET and PUT /v1/admin/business-clock: the simulated
+// business day fraud rules judge opening hours on. SimStart holds at
+// WallStart and simulated time runs Timescale times faster than the wall;
+// a zero SimStart means real time.
+type BusinessClock struct {
+	SimStart  time.Time `json:"sim_start,omitzero"`
+	WallStart time.Time `json:"wall_start,omitzero"`
+	Timescale float64   `json:"timescale,omitempty"`
+	// Now is the business time at the answer (GET and PUT responses).
+	Now time.Time `json:"now,omitzero"`
 }

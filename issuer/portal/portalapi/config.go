@@ -1,16 +1,17 @@
-package portal
+package portalapi
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/fraud"
+	"github.com/golive-dev/golive/issuer/duration"
 )
 
 // Profile names.
@@ -19,25 +20,8 @@ const (
 	ProfileNaive2021 = "naive-2021"
 )
 
-// Duration is a time.Duration written as "60s", "12h0m0s" in JSON, so
-// --print-config is readable and --config files are writable by hand.
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalText writes Go duration syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads Go duration syntax ("1h30m", "250ms", "0").
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("duration %q: %w", b, err)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is written "60s" in settings (package duration).
+type Duration = duration.Duration
 
 // RouteLimit is the admission control of one group of routes: at most
 // MaxConcurrent requests in flight, at most MaxQueue more waiting, each for
@@ -380,29 +364,49 @@ func (c Config) Validate() error {
 		bad("pharmacy_quota: rate must be > 0 and burst >= 1")
 	}
 	if c.Anomaly.Enabled {
-		if _, err := c.Anomaly.detectorConfig(); err != nil {
+		if err := c.Anomaly.Validate(); err != nil {
 			bad("anomaly: %v", err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// detectorConfig turns the JSON form into fraud.Config.
-func (a AnomalyConfig) detectorConfig() (fraud.Config, error) {
-	fc := fraud.DefaultConfig()
+// Validate checks the anomaly rules' settings by their JSON names. The
+// detector (package fraud) checks its own Config again when the portal
+// builds it; this check lets a scenario or a --config file be refused
+// before any server starts, at the setting's name.
+func (a AnomalyConfig) Validate() error {
+	if _, err := a.Location(); err != nil {
+		return err
+	}
+	if _, _, err := a.Hours(); err != nil {
+		return err
+	}
+	switch {
+	case a.OffHoursLimit < 0 || a.OffHoursWindow <= 0:
+		return errors.New("off_hours_limit must be >= 0 and off_hours_window > 0")
+	case a.VolumeWindow.D() < time.Minute || a.VolumeFloor < 1:
+		return errors.New("volume_window must be >= 1m and volume_floor >= 1")
+	case !(a.BaselineFactor >= 1) || math.IsInf(a.BaselineFactor, 0):
+		return errors.New("baseline_factor must be >= 1")
+	case a.BaselineWindow < a.VolumeWindow:
+		return errors.New("baseline_window must be at least volume_window")
+	}
+	return nil
+}
+
+// Location is the time zone opening hours are judged in.
+func (a AnomalyConfig) Location() (*time.Location, error) {
 	loc, err := time.LoadLocation(a.TimeZone)
 	if err != nil {
-		return fc, fmt.Errorf("time_zone %q: %w", a.TimeZone, err)
+		return nil, fmt.Errorf("time_zone %q: %w", a.TimeZone, err)
 	}
-	from, until, err := parseOpeningHours(a.OpeningHours)
-	if err != nil {
-		return fc, err
-	}
-	fc.Location, fc.OpenFrom, fc.OpenUntil = loc, from, until
-	fc.OffHoursLimit, fc.OffHoursWindow = a.OffHoursLimit, a.OffHoursWindow.D()
-	fc.VolumeWindow, fc.VolumeFloor = a.VolumeWindow.D(), a.VolumeFloor
-	fc.BaselineFactor, fc.BaselineWindow = a.BaselineFactor, a.BaselineWindow.D()
-	return fc, fc.Validate()
+	return loc, nil
+}
+
+// Hours reads OpeningHours as offsets from midnight.
+func (a AnomalyConfig) Hours() (from, until time.Duration, err error) {
+	return parseOpeningHours(a.OpeningHours)
 }
 
 // parseOpeningHours reads "HH:MM-HH:MM" ("24:00" allowed as the end).

@@ -1,4 +1,4 @@
-package portal_test
+package portalapi_test
 
 import (
 	"encoding/json"
@@ -6,22 +6,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 func TestConfigForProfile(t *testing.T) {
-	h, err := portal.ConfigForProfile("hardened")
+	h, err := portalapi.ConfigForProfile("hardened")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := portal.ConfigForProfile("naive-2021")
+	n, err := portalapi.ConfigForProfile("naive-2021")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := portal.ConfigForProfile("paranoid"); err == nil {
+	if _, err := portalapi.ConfigForProfile("paranoid"); err == nil {
 		t.Error("unknown profile accepted")
 	}
-	for _, c := range []portal.Config{h, n} {
+	for _, c := range []portalapi.Config{h, n} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("preset %s invalid: %v", c.Profile, err)
 		}
@@ -57,7 +57,7 @@ func TestConfigForProfile(t *testing.T) {
 }
 
 func TestConfigJSON(t *testing.T) {
-	c := portal.HardenedConfig()
+	c := portalapi.HardenedConfig()
 	raw, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestConfigJSON(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", want, raw)
 		}
 	}
-	var back portal.Config
+	var back portalapi.Config
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -79,25 +79,28 @@ func TestConfigJSON(t *testing.T) {
 		name    string
 		json    string
 		wantErr string
-		check   func(portal.Config) bool
+		check   func(portalapi.Config) bool
 	}{
-		{"override one field", `{"access_token_ttl":"5m"}`, "", func(c portal.Config) bool {
+		{"override one field", `{"access_token_ttl":"5m"}`, "", func(c portalapi.Config) bool {
 			return c.AccessTokenTTL.D() == 5*time.Minute && c.RequireIdempotencyKey
 		}},
 		{"nested override", `{"anomaly":{"enabled":false,"opening_hours":"07:00-22:00","time_zone":"Europe/Berlin","off_hours_limit":3,"off_hours_window":"24h","volume_window":"1h","volume_floor":100,"baseline_factor":4,"baseline_window":"168h"}}`, "",
-			func(c portal.Config) bool { return !c.Anomaly.Enabled && c.Anomaly.OffHoursLimit == 3 }},
+			func(c portalapi.Config) bool { return !c.Anomaly.Enabled && c.Anomaly.OffHoursLimit == 3 }},
 		{"unknown field", `{"acces_token_ttl":"5m"}`, "unknown field", nil},
 		{"bad duration", `{"access_token_ttl":"soon"}`, "duration", nil},
 		{"numeric duration", `{"access_token_ttl":60}`, "unmarshal", nil},
 		{"invalid value", `{"access_token_ttl":"0s"}`, "token lifetimes", nil},
 		{"bad opening hours", `{"anomaly":{"enabled":true,"opening_hours":"8-20","time_zone":"Europe/Berlin","off_hours_limit":3,"off_hours_window":"24h","volume_window":"1h","volume_floor":100,"baseline_factor":4,"baseline_window":"168h"}}`, "opening_hours", nil},
 		{"bad time zone", `{"anomaly":{"enabled":true,"opening_hours":"08:00-20:00","time_zone":"Mars/Olympus","off_hours_limit":3,"off_hours_window":"24h","volume_window":"1h","volume_floor":100,"baseline_factor":4,"baseline_window":"168h"}}`, "time_zone", nil},
+		{"volume floor 0, by its name", `{"anomaly":{"volume_floor":0}}`, "volume_floor", nil},
+		{"baseline shorter than the volume window", `{"anomaly":{"baseline_window":"30m"}}`, "baseline_window", nil},
+		{"bad anomaly ignored while disabled", `{"anomaly":{"enabled":false,"volume_floor":0}}`, "", func(c portalapi.Config) bool { return c.Anomaly.VolumeFloor == 0 }},
 		{"trailing data", `{} {}`, "trailing", nil},
 		{"deadline shorter than the signer call", `{"issue_deadline":"1s","sign_call_timeout":"2s"}`, "issue_deadline", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := portal.HardenedConfig()
+			c := portalapi.HardenedConfig()
 			err := c.ApplyJSON([]byte(tc.json))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
