@@ -163,7 +163,7 @@ field error, one per line, and exit code 2.`,
 				return writeOut(out, img)
 			default:
 				var buf bytes.Buffer
-				if err := printout.WritePDF(&buf, summaryOf(cert, hc1, country, now, exp)); err != nil {
+				if err := printout.WritePDF(&buf, printout.SummaryOf(cert, hc1, country, now, exp)); err != nil {
 					return failErr("cannot write the PDF: %v", err)
 				}
 				return writeOut(out, buf.Bytes())
@@ -197,55 +197,6 @@ func writeOut(path string, data []byte) error {
 		return failErr("cannot write %s: %v", path, err)
 	}
 	return nil
-}
-
-// summaryOf turns a certificate into the lines printed for the customer.
-func summaryOf(c *dcc.Certificate, hc1, country string, iat, exp time.Time) printout.Summary {
-	vs := dcc.ValueSets()
-	s := printout.Summary{
-		HC1: hc1, FamilyName: c.Nam.Fn, GivenName: c.Nam.Gn, DateOfBirth: c.Dob,
-		UVCI: c.UVCI(), IssuedAt: iat, ExpiresAt: exp, Country: country,
-	}
-	if s.FamilyName == "" {
-		s.FamilyName = c.Nam.Fnt
-	}
-	add := func(label, value string) {
-		if value != "" {
-			s.Lines = append(s.Lines, printout.Line{Label: label, Value: value})
-		}
-	}
-	switch c.Type() {
-	case dcc.TypeVaccination:
-		v := c.V[0]
-		s.Type, s.Issuer = "Vaccination", v.Is
-		add("Disease", vs.Display(dcc.SetDisease, v.Tg))
-		add("Vaccine", vs.Display(dcc.SetVaccineProduct, v.Mp))
-		add("Vaccine type", vs.Display(dcc.SetVaccineProphylaxis, v.Vp))
-		add("Manufacturer", vs.Display(dcc.SetVaccineManufacturer, v.Ma))
-		add("Dose", fmt.Sprintf("%d/%d", v.Dn, v.Sd))
-		add("Date of vaccination", v.Dt)
-		add("Country", vs.Display(dcc.SetCountry, v.Co))
-	case dcc.TypeTest:
-		t := c.T[0]
-		s.Type, s.Issuer = "Test", t.Is
-		add("Disease", vs.Display(dcc.SetDisease, t.Tg))
-		add("Test type", vs.Display(dcc.SetTestType, t.Tt))
-		add("Test name", t.Nm)
-		add("Test device", t.Ma)
-		add("Sample collected", t.Sc)
-		add("Result", vs.Display(dcc.SetTestResult, t.Tr))
-		add("Testing centre", t.Tc)
-		add("Country", vs.Display(dcc.SetCountry, t.Co))
-	case dcc.TypeRecovery:
-		r := c.R[0]
-		s.Type, s.Issuer = "Recovery", r.Is
-		add("Disease", vs.Display(dcc.SetDisease, r.Tg))
-		add("First positive test", r.Fr)
-		add("Valid from", r.Df)
-		add("Valid until", r.Du)
-		add("Country", vs.Display(dcc.SetCountry, r.Co))
-	}
-	return s
 }
 
 func newCertVerifyCmd() *cobra.Command {
