@@ -297,7 +297,15 @@ func compare(bases []*threshold.RunDir, run *threshold.RunDir, opt Options) ([]C
 		out = append(out, judge(m, x, y, maxRegression, alpha, !opt.unshifted))
 	}
 	out = append(out, compareErrors(bs, rs, maxRegression, alpha))
-	return out, nil
+	var baseDirs []string
+	for _, b := range bases {
+		baseDirs = append(baseDirs, b.Dir)
+	}
+	tc, err := compareTails(baseDirs, run.Dir, maxRegression, alpha)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, tc...), nil
 }
 
 func samples(ss []second, f func(second) (float64, bool)) []float64 {
