@@ -282,6 +282,10 @@ func (p *Portal) handleTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	v := TicketView{Ticket: t.ID, State: string(t.State), UVCI: t.UVCI, CreatedAt: t.CreatedAt.UTC(),
 		Links: Links{Ticket: ticketLink(t.ID)}}
+	if !t.CompletedAt.IsZero() {
+		done := t.CompletedAt.UTC()
+		v.CompletedAt = &done
+	}
 	switch t.State {
 	case store.TicketDone:
 		if hc1, err := p.reg.CertificateHC1(r.Context(), t.UVCI); err == nil {

@@ -127,7 +127,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	r := &run{o: o, sc: sc, log: log, profile: profile, timescale: timescale, demandScale: demandScale, seed: seed,
-		started: time.Now(), progress: o.Progress}
+		started: time.Now(), progress: o.Progress,
+		ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End}}
 	r.say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
@@ -183,6 +184,10 @@ type run struct {
 	mu      sync.Mutex
 	acks    []consistency.Ack
 	tickets []pendingTicket // left pending by their users (a 202 at the end)
+	// ticketsDone is when the drain found each of those signed (wall).
+	ticketsDone map[string]time.Time
+	// waits is every customer's time to certificate.
+	waits *certWaits
 	// ticketsPending is how many of those never completed.
 	ticketsPending int
 	security       Security
@@ -201,6 +206,7 @@ type run struct {
 type pendingTicket struct {
 	class, ticket, key, pharmacy string
 	fraud                        bool
+	at                           time.Time // the action's simulated instant
 }
 
 func (r *run) say(format string, a ...any) {
@@ -324,6 +330,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		r.drain(drainCtx, scr, setups)
 	}
 	cancelDrain()
+	r.waitedForTickets()
 	events.Probes = append(events.Probes, r.probe(context.WithoutCancel(ctx), "after", legit))
 	stopScrape()
 	<-scrDone
@@ -517,23 +524,42 @@ func (r *run) observe(f loadgen.Final) {
 		r.security.FraudAttempts++
 		r.mu.Unlock()
 	}
+	customer := kind == spec.KindIssue // a legitimate customer at the counter
+	at := r.clock.Sim(f.Intended)
 	switch f.Outcome {
 	case loadgen.OutcomeOK:
+		if customer {
+			r.waits.direct(f.Class, at, f.Done.Sub(f.Intended), true)
+		}
 		var iss portalapi.Issued
 		if json.Unmarshal(f.Body, &iss) == nil && iss.UVCI != "" {
 			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: iss.UVCI, HC1: iss.HC1, Fraud: fraud})
 		}
 	case loadgen.OutcomeTicketDone:
 		var tv portalapi.TicketView
-		if json.Unmarshal(f.Body, &tv) == nil && tv.UVCI != "" {
+		ok := json.Unmarshal(f.Body, &tv) == nil
+		if customer {
+			done := f.Done // when the user saw it, if the portal does not say
+			if ok && tv.CompletedAt != nil {
+				done = *tv.CompletedAt
+			}
+			r.waits.deferred(f.Class, at, r.clock.Sim(done))
+		}
+		if ok && tv.UVCI != "" {
 			r.ack(consistency.Ack{Class: f.Class, PharmacyID: f.Tag, IdempotencyKey: f.IdempotencyKey, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: fraud})
 		}
 	case loadgen.OutcomeDeferred:
 		var d portalapi.Deferred
 		if json.Unmarshal(f.Body, &d) == nil && d.Ticket != "" {
 			r.mu.Lock()
-			r.tickets = append(r.tickets, pendingTicket{class: f.Class, ticket: d.Ticket, key: f.IdempotencyKey, pharmacy: f.Tag, fraud: fraud})
+			r.tickets = append(r.tickets, pendingTicket{class: f.Class, ticket: d.Ticket, key: f.IdempotencyKey, pharmacy: f.Tag, fraud: fraud, at: at})
 			r.mu.Unlock()
+		} else if customer {
+			r.waits.direct(f.Class, at, 0, false)
+		}
+	default:
+		if customer {
+			r.waits.direct(f.Class, at, 0, false)
 		}
 	}
 }
@@ -591,6 +617,13 @@ func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 			if err == nil && tv.State == "done" {
 				r.ack(consistency.Ack{Class: t.class, PharmacyID: t.pharmacy, IdempotencyKey: t.key, UVCI: tv.UVCI, HC1: tv.HC1, Fraud: t.fraud})
 				notDone--
+				done := time.Now()
+				if tv.CompletedAt != nil {
+					done = *tv.CompletedAt
+				}
+				r.mu.Lock()
+				r.ticketsDone[t.ticket] = done
+				r.mu.Unlock()
 				break
 			}
 			if err == nil && tv.State == "failed" {
@@ -601,6 +634,23 @@ func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 			case <-time.After(500 * time.Millisecond):
 			}
 		}
+	}
+}
+
+// waitedForTickets records the time to certificate of every customer who
+// left with a ticket: its completion if the drain saw one, else none.
+func (r *run) waitedForTickets() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tickets {
+		if r.kinds[t.class] != spec.KindIssue {
+			continue
+		}
+		var done time.Time
+		if d, ok := r.ticketsDone[t.ticket]; ok {
+			done = r.clock.Sim(d)
+		}
+		r.waits.deferred(t.class, t.at, done)
 	}
 }
 

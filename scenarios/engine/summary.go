@@ -64,6 +64,9 @@ type Summary struct {
 	Dropped     uint64      `json:"dropped_sends"`
 	Consistency Consistency `json:"consistency"`
 	Security    Security    `json:"security"`
+	// TimeToCert is every legitimate customer's time from the first
+	// attempt to the certificate (ttc.go); nil without issue classes.
+	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
 	// MaxResponseOverTimeout is how far the slowest user action outlived
 	// its class's client timeout (0: none did).
 	Checks     []Check                 `json:"checks"`
@@ -126,6 +129,8 @@ type ClassSummary struct {
 	Failed   uint64    `json:"failed"`
 	Late     uint64    `json:"late"`
 	Latency  LatencyMS `json:"latency_ms"`
+	// TimeToCert is the customers' time to certificate (issue classes).
+	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second
@@ -140,6 +145,8 @@ type PhaseSummary struct {
 		WorstSecondP99 float64 `json:"p99"` // the worst second's p99
 		Max            float64 `json:"max"`
 	} `json:"latency_ms"`
+	// TimeToCert covers the customer actions that began in the phase.
+	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
 }
 
 // Probe is a steady-state probe: its checks and what deviated.
@@ -235,6 +242,7 @@ func (r *run) write(s *Summary, ev *Events, scrapes []Scrape) error {
 			s.Phases = phaseSummaries(ev.Phases, bs)
 		}
 	}
+	r.fillTimeToCert(s, ev.Phases)
 	s.Checks = r.checks(s, ev)
 	return writeJSON(filepath.Join(dir, "summary.json"), s)
 }
@@ -278,6 +286,27 @@ func (r *run) fillRates(s *Summary, bs []threshold.Bucket) {
 	for _, w := range perWall {
 		s.OfferedRate.Peak = max(s.OfferedRate.Peak, w.offered)
 		s.Goodput.Peak = max(s.Goodput.Peak, w.good)
+	}
+}
+
+// fillTimeToCert puts the customers' time to certificate into the run's,
+// each issue class's and each phase's summary.
+func (r *run) fillTimeToCert(s *Summary, phases []PhaseEvent) {
+	run, classes, perPhase := r.waits.summaries(phases)
+	if run.Actions == 0 {
+		return
+	}
+	s.TimeToCert = &run
+	for name, t := range classes {
+		if c, ok := s.Classes[name]; ok {
+			c.TimeToCert = &t
+			s.Classes[name] = c
+		}
+	}
+	for i := range s.Phases {
+		if t, ok := perPhase[s.Phases[i].Name]; ok && t.Actions > 0 {
+			s.Phases[i].TimeToCert = &t
+		}
 	}
 }
 

@@ -121,7 +121,10 @@ type TicketView struct {
 	FailureCode string    `json:"failure_code,omitempty"`
 	RetryAfter  int       `json:"retry_after,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
-	Links       Links     `json:"links"`
+	// CompletedAt is when the ticket was signed (done) or given up
+	// (failed); absent while pending.
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Links       Links      `json:"links"`
 }
 
 // VerifyRequest is the body of POST /v1/verify.
