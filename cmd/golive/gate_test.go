@@ -51,7 +51,7 @@ func TestGateIdenticalRerunPasses(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "PASS  regression p99 latency") || !strings.HasPrefix(lastLine(r.stdout), "PASS: 4 checks passed") {
+	if !strings.Contains(r.stdout, "PASS  regression p99 latency") || !strings.HasPrefix(lastLine(r.stdout), "PASS: 5 checks passed") {
 		t.Errorf("output:\n%s", r.stdout)
 	}
 }
@@ -63,7 +63,7 @@ func TestGateRegressionFails(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("+40%% latency: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "FAIL  regression p50 latency") || lastLine(r.stdout) != "FAIL: 2 of 4 checks failed" {
+	if !strings.Contains(r.stdout, "FAIL  regression p50 latency") || lastLine(r.stdout) != "FAIL: 2 of 5 checks failed" {
 		t.Errorf("output:\n%s", r.stdout)
 	}
 	// The baseline may be given as its summary.json (timeseries.csv beside it is used).
@@ -76,7 +76,7 @@ func TestGateRegressionFails(t *testing.T) {
 		Pass   bool
 		Checks []struct{ OK bool }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Pass || len(rep.Checks) != 4 {
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Pass || len(rep.Checks) != 5 { // p50, p99, goodput, error rate, p99 tail (n/a without results.gob)
 		t.Errorf("--json: exit %d, %v, %+v\n%s", r.code, err, rep, r.stdout)
 	}
 }

@@ -256,7 +256,7 @@ var compared = []metricSpec{
 	}, []string{"goodput", "mean"}, fmtNum},
 }
 
-func fmtMS(v float64) string  { return fmt.Sprintf("%.3gms", v) }
+func fmtMS(v float64) string  { return fmtMicros(v * 1000) }
 func fmtNum(v float64) string { return fmt.Sprintf("%.4g", v) }
 func fmtPct(v float64) string { return fmt.Sprintf("%+.1f%%", v*100+0) } // +0 turns -0 into 0
 
