@@ -15,13 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed"
 )
 
@@ -45,82 +45,40 @@ type Target interface {
 
 var _ Target = testbed.Testbed(nil)
 
-// Kind names a fault.
-type Kind string
-
-const (
-	Kill      Kind = "kill"      // SIGKILL; undo: start
-	Stop      Kind = "stop"      // graceful; undo: start
-	Start     Kind = "start"     // no undo
-	Restart   Kind = "restart"   // stop then start; no undo
-	Pause     Kind = "pause"     // freeze; undo: resume
-	Resume    Kind = "resume"    // no undo
-	Partition Kind = "partition" // links disabled (connections refused and cut); undo: heal
-	Isolate   Kind = "isolate"   // component cut off the network (docker network disconnect); undo: rejoin
-	Latency   Kind = "latency"   // params latency_ms, jitter_ms
-	Bandwidth Kind = "bandwidth" // params rate_kbps (KB/s)
-	Blackhole Kind = "blackhole" // requests are swallowed, connections hang; param timeout_ms (0: until undone)
-	Reset     Kind = "reset"     // connections reset; param timeout_ms before the reset
-	CPU       Kind = "cpu"       // param cpus (e.g. 0.2); undo: lift the quota
-)
-
-// Kinds lists every fault kind.
-var Kinds = []Kind{Kill, Stop, Start, Restart, Pause, Resume, Partition, Isolate, Latency, Bandwidth, Blackhole, Reset, CPU}
-
 // SignerLinks is a partition/toxic target meaning every portal->signer-N link.
 const SignerLinks = "portal->signers"
 
-// Fault is one scheduled fault.
+// Fault is one scheduled fault; its kind and params are in the fault
+// vocabulary (package fault).
 type Fault struct {
-	Kind Kind `json:"kind" yaml:"kind"`
+	Kind fault.Kind
 	// Target is a component (portal, signer-2, proxy) for process faults,
 	// a link (client->portal, portal->signer-1), portal->signers, or a
 	// component (meaning every link that touches it) for network faults.
-	Target string `json:"target" yaml:"target"`
+	Target string
 	// Start is the offset from the schedule's start (wall time; the
 	// engine converts simulated times).
-	Start time.Duration `json:"start" yaml:"start"`
+	Start time.Duration
 	// Duration until the undo; 0 keeps the fault until the run ends.
-	Duration time.Duration      `json:"duration,omitempty" yaml:"duration,omitempty"`
-	Params   map[string]float64 `json:"params,omitempty" yaml:"params,omitempty"`
+	Duration time.Duration
+	// Params not given take the vocabulary's defaults (toxicity 1).
+	Params fault.Params
 }
 
 func (f Fault) String() string {
 	s := fmt.Sprintf("%s %s", f.Kind, f.Target)
-	keys := make([]string, 0, len(f.Params))
-	for k := range f.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		s += fmt.Sprintf(" %s=%g", k, f.Params[k])
+	if p := f.Kind.Spec().Format(f.Params); p != "" {
+		s += " " + p
 	}
 	return s
 }
 
-// params each kind accepts, with whether it is required.
-var kindParams = map[Kind]map[string]bool{
-	Latency:   {"latency_ms": true, "jitter_ms": false, "upstream": false},
-	Bandwidth: {"rate_kbps": true, "upstream": false},
-	Blackhole: {"timeout_ms": false},
-	Reset:     {"timeout_ms": false, "upstream": false},
-	CPU:       {"cpus": true},
-}
-
-func (k Kind) network() bool {
-	return k == Partition || k == Latency || k == Bandwidth || k == Blackhole || k == Reset
-}
-
-func (k Kind) op() testbed.Op {
-	switch {
-	case k.network():
+func op(s fault.Spec) testbed.Op {
+	if s.Network() {
 		return testbed.OpProxy
-	case k == CPU:
-		return testbed.OpCPU
-	case k == Isolate:
-		return testbed.OpIsolate
 	}
-	return testbed.Op(k)
+	// The testbed names its process operations after the kinds.
+	return testbed.Op(s.Kind)
 }
 
 // ErrInvalid is wrapped by every refusal of a fault description.
@@ -140,36 +98,23 @@ func Validate(t Target, faults []Fault) error {
 }
 
 func validate(t Target, f Fault) error {
-	if !slices.Contains(Kinds, f.Kind) {
-		return fmt.Errorf("%w: unknown kind %q (want one of %v)", ErrInvalid, f.Kind, Kinds)
+	spec, ok := fault.Lookup(f.Kind)
+	if !ok {
+		return fmt.Errorf("%w: unknown kind %q (want one of %v)", ErrInvalid, f.Kind, fault.Kinds())
 	}
 	if f.Start < 0 || f.Duration < 0 {
 		return fmt.Errorf("%w: negative start or duration", ErrInvalid)
 	}
-	allowed := kindParams[f.Kind]
-	for k, v := range f.Params {
-		if _, ok := allowed[k]; !ok {
-			return fmt.Errorf("%w: %s takes no parameter %q", ErrInvalid, f.Kind, k)
-		}
-		if v < 0 {
-			return fmt.Errorf("%w: %s=%g is negative", ErrInvalid, k, v)
-		}
+	if spec.Window == fault.WindowNone && f.Duration > 0 {
+		return fmt.Errorf("%w: a %s happens at one instant; it has no duration", ErrInvalid, f.Kind)
 	}
-	for k, req := range allowed {
-		if _, ok := f.Params[k]; req && !ok {
-			return fmt.Errorf("%w: %s needs the parameter %s", ErrInvalid, f.Kind, k)
-		}
+	if err := spec.Validate(f.Params); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if f.Kind == CPU && f.Params["cpus"] <= 0 {
-		return fmt.Errorf("%w: cpus must be above 0", ErrInvalid)
-	}
-	if f.Kind == Bandwidth && f.Params["rate_kbps"] <= 0 {
-		return fmt.Errorf("%w: rate_kbps must be above 0", ErrInvalid)
-	}
-	if err := t.Supports(f.Kind.op()); err != nil {
+	if err := t.Supports(op(spec)); err != nil {
 		return err
 	}
-	if f.Kind.network() {
+	if spec.Network() {
 		_, err := links(t, f.Target)
 		return err
 	}
@@ -227,47 +172,56 @@ type Undo func(ctx context.Context) error
 var toxicSeq atomic.Int64
 
 // Apply applies f now and returns its undo (nil for faults that have
-// none: start, restart, resume).
+// none: restart).
 func Apply(ctx context.Context, t Target, f Fault) (Undo, error) {
 	if err := validate(t, f); err != nil {
 		return nil, err
 	}
-	switch f.Kind {
-	case Kill, Stop:
-		do := t.Kill
-		if f.Kind == Stop {
-			do = t.Stop
-		}
-		if err := do(ctx, f.Target); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { return t.Start(ctx, f.Target) }, nil
-	case Start:
-		return nil, t.Start(ctx, f.Target)
-	case Restart:
-		return nil, t.Restart(ctx, f.Target)
-	case Pause:
-		if err := t.Pause(ctx, f.Target); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { return t.Resume(ctx, f.Target) }, nil
-	case Resume:
-		return nil, t.Resume(ctx, f.Target)
-	case CPU:
-		if err := t.CPU(ctx, f.Target, f.Params["cpus"]); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { return t.CPU(ctx, f.Target, 0) }, nil
-	case Isolate:
-		if err := t.Isolate(ctx, f.Target); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { return t.Rejoin(ctx, f.Target) }, nil
-	case Partition:
-		return applyPartition(t, f)
-	default:
-		return applyToxic(t, f)
+	spec := f.Kind.Spec()
+	if spec.Toxic != nil {
+		return applyToxic(t, f, spec)
 	}
+	return actions[f.Kind](ctx, t, f)
+}
+
+// action applies a kind that is not a toxic and returns its undo.
+type action func(ctx context.Context, t Target, f Fault) (Undo, error)
+
+// actions holds every kind that is not a toxic; TestEveryKindApplies
+// fails for a kind added to the vocabulary without one.
+var actions = map[fault.Kind]action{
+	fault.Kill:      undoable(Target.Kill, Target.Start),
+	fault.Stop:      undoable(Target.Stop, Target.Start),
+	fault.Restart:   instant(Target.Restart),
+	fault.Pause:     undoable(Target.Pause, Target.Resume),
+	fault.Isolate:   undoable(Target.Isolate, Target.Rejoin),
+	fault.CPU:       applyCPU,
+	fault.Partition: applyPartition,
+}
+
+type componentOp func(t Target, ctx context.Context, name string) error
+
+func undoable(do, undo componentOp) action {
+	return func(ctx context.Context, t Target, f Fault) (Undo, error) {
+		if err := do(t, ctx, f.Target); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return undo(t, ctx, f.Target) }, nil
+	}
+}
+
+func instant(do componentOp) action {
+	return func(ctx context.Context, t Target, f Fault) (Undo, error) {
+		return nil, do(t, ctx, f.Target)
+	}
+}
+
+// applyCPU sets the quota; the undo lifts it (0 cores: no limit).
+func applyCPU(ctx context.Context, t Target, f Fault) (Undo, error) {
+	if err := t.CPU(ctx, f.Target, f.Params.CPUs); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return t.CPU(ctx, f.Target, 0) }, nil
 }
 
 func proxies(t Target, target string) ([]*toxiproxy.Proxy, error) {
@@ -288,7 +242,7 @@ func proxies(t Target, target string) ([]*toxiproxy.Proxy, error) {
 
 // applyPartition disables the links: listeners close, open connections
 // are cut, new ones are refused.
-func applyPartition(t Target, f Fault) (Undo, error) {
+func applyPartition(_ context.Context, t Target, f Fault) (Undo, error) {
 	ps, err := proxies(t, f.Target)
 	if err != nil {
 		return nil, err
@@ -314,52 +268,35 @@ func applyPartition(t Target, f Fault) (Undo, error) {
 	}, nil
 }
 
-// applyToxic adds one toxic per link, named uniquely so overlapping faults
-// on a link undo independently.
-func applyToxic(t Target, f Fault) (Undo, error) {
+// applyToxic adds the kind's toxic to each link with the fault's
+// toxicity, named uniquely so overlapping faults on a link undo
+// independently.
+func applyToxic(t Target, f Fault, spec fault.Spec) (Undo, error) {
 	ps, err := proxies(t, f.Target)
 	if err != nil {
 		return nil, err
 	}
-	stream := "downstream"
-	if f.Params["upstream"] > 0 || f.Kind == Blackhole {
-		// A black hole swallows the requests: a downstream one would
-		// still pass the server's closing EOF through.
-		stream = "upstream"
-	}
-	var typ string
+	p := spec.WithDefaults(f.Params)
 	attrs := toxiproxy.Attributes{}
-	switch f.Kind {
-	case Latency:
-		typ = "latency"
-		attrs["latency"] = int64(f.Params["latency_ms"])
-		attrs["jitter"] = int64(f.Params["jitter_ms"])
-	case Bandwidth:
-		typ = "bandwidth"
-		attrs["rate"] = max(int64(f.Params["rate_kbps"]), 1)
-	case Blackhole:
-		typ = "timeout"
-		attrs["timeout"] = int64(f.Params["timeout_ms"])
-	case Reset:
-		typ = "reset_peer"
-		attrs["timeout"] = int64(f.Params["timeout_ms"])
+	for k, v := range spec.Toxic.Attrs(p) {
+		attrs[k] = v
 	}
 	name := fmt.Sprintf("golive-%s-%d", f.Kind, toxicSeq.Add(1))
 	var done []*toxiproxy.Proxy
-	for _, p := range ps {
-		if _, err := p.AddToxic(name, typ, stream, 1, attrs); err != nil {
+	for _, px := range ps {
+		if _, err := px.AddToxic(name, spec.Toxic.Type, spec.Toxic.Stream, float32(p.Toxicity), attrs); err != nil {
 			for _, d := range done {
 				_ = d.RemoveToxic(name)
 			}
-			return nil, fmt.Errorf("chaos: %s on %s: %w", f.Kind, p.Name, err)
+			return nil, fmt.Errorf("chaos: %s on %s: %w", f.Kind, px.Name, err)
 		}
-		done = append(done, p)
+		done = append(done, px)
 	}
 	return func(context.Context) error {
 		var errs []error
-		for _, p := range done {
-			if err := p.RemoveToxic(name); err != nil {
-				errs = append(errs, fmt.Errorf("chaos: removing %s from %s: %w", f.Kind, p.Name, err))
+		for _, px := range done {
+			if err := px.RemoveToxic(name); err != nil {
+				errs = append(errs, fmt.Errorf("chaos: removing %s from %s: %w", f.Kind, px.Name, err))
 			}
 		}
 		return errors.Join(errs...)

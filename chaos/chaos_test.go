@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed"
 )
 
@@ -36,6 +38,9 @@ type proxyTarget struct {
 	mu    sync.Mutex
 	calls []string
 	fail  map[string]error
+
+	// served counts the requests the upstream behind every link answered.
+	served atomic.Int64
 }
 
 func (p *proxyTarget) Kind() testbed.Kind              { return p.kind }
@@ -82,7 +87,9 @@ func (p *proxyTarget) Calls() []string {
 // listen address of each link.
 func newProxyTarget(t *testing.T) (*proxyTarget, map[string]string) {
 	t.Helper()
+	tgt := &proxyTarget{kind: testbed.KindLocal}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tgt.served.Add(1)
 		var n int
 		fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/bytes/"), "%d", &n)
 		w.Write([]byte(strings.Repeat("x", n)))
@@ -94,11 +101,12 @@ func newProxyTarget(t *testing.T) (*proxyTarget, map[string]string) {
 		srv.Collection.Clear()
 		api.Close()
 	})
-	tgt := &proxyTarget{kind: testbed.KindLocal, api: api.URL, comps: []testbed.Component{
+	tgt.api = api.URL
+	tgt.comps = []testbed.Component{
 		{Name: "proxy", URL: api.URL, ReadyPath: "/version"},
 		{Name: "signer-1", URL: upstream.URL, ReadyPath: "/bytes/1"},
 		{Name: "portal", URL: upstream.URL, ReadyPath: "/bytes/1"},
-	}}
+	}
 	addrs := map[string]string{}
 	c := toxiclient.NewClient(api.URL)
 	for _, l := range []string{"client->portal", "portal->signer-1", "portal->signer-2"} {
@@ -129,29 +137,65 @@ func TestNetworkFaultsOnRealProxy(t *testing.T) {
 	tgt, addr := newProxyTarget(t)
 	ctx := context.Background()
 	url := addr["client->portal"] + "/bytes/10"
-	base, err := fetch(url, 2*time.Second)
-	if err != nil {
+	if _, err := fetch(url, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("latency", func(t *testing.T) {
-		undo, err := Apply(ctx, tgt, Fault{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 150}})
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Latency, Target: "client->portal", Params: fault.Params{Latency: 500 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := fetch(url, 2*time.Second)
-		if err != nil || d < 150*time.Millisecond {
-			t.Errorf("with 150 ms latency: %v %v", d, err)
+		slow, err := fetch(url, 3*time.Second)
+		if err != nil || slow < 500*time.Millisecond {
+			t.Errorf("with 500 ms latency: %v %v", slow, err)
 		}
 		if err := undo(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if d, err := fetch(url, 2*time.Second); err != nil || d > base+100*time.Millisecond {
-			t.Errorf("after undo: %v %v (baseline %v)", d, err, base)
+		// Compared with the delayed fetch, not a fixed figure a busy
+		// machine could miss.
+		if d, err := fetch(url, 3*time.Second); err != nil || d > slow/2 {
+			t.Errorf("after undo: %v %v (%v with the latency)", d, err, slow)
+		}
+	})
+	t.Run("latency jitter", func(t *testing.T) {
+		// 1 s ± 800 ms spreads the delays over [200 ms, 1.8 s); without
+		// the jitter none would be under a second. Among 30 connections
+		// one below 700 ms and one above 1.3 s each fail to show with a
+		// chance of about 1e-5.
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Latency, Target: "client->portal",
+			Params: fault.Params{Latency: time.Second, Jitter: 800 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := connect(url, 30, 30, 5*time.Second)
+		undo(ctx)
+		lo, hi := time.Hour, time.Duration(0)
+		for _, o := range outs {
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			lo, hi = min(lo, o.d), max(hi, o.d)
+		}
+		if lo >= 700*time.Millisecond || hi <= 1300*time.Millisecond {
+			t.Errorf("latency 1s jitter 800ms: delays %v..%v, want some under 700ms and some over 1.3s", lo, hi)
+		}
+	})
+	t.Run("reset after", func(t *testing.T) {
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Reset, Target: "client->portal", Params: fault.Params{After: 600 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := fetch(url, 5*time.Second)
+		undo(ctx)
+		// The toxic waits that long before the reset: a lower bound only.
+		if err == nil || isTimeout(err) || d < 600*time.Millisecond {
+			t.Errorf("reset after 600ms: %v after %v, want a reset no sooner", err, d)
 		}
 	})
 	t.Run("partition signers", func(t *testing.T) {
-		undo, err := Apply(ctx, tgt, Fault{Kind: Partition, Target: SignerLinks})
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Partition, Target: SignerLinks})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +215,7 @@ func TestNetworkFaultsOnRealProxy(t *testing.T) {
 		}
 	})
 	t.Run("blackhole", func(t *testing.T) {
-		undo, err := Apply(ctx, tgt, Fault{Kind: Blackhole, Target: "portal->signer-1"})
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Blackhole, Target: "portal->signer-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +225,7 @@ func TestNetworkFaultsOnRealProxy(t *testing.T) {
 		undo(ctx)
 	})
 	t.Run("reset", func(t *testing.T) {
-		undo, err := Apply(ctx, tgt, Fault{Kind: Reset, Target: "portal"})
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Reset, Target: "portal"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,17 +239,18 @@ func TestNetworkFaultsOnRealProxy(t *testing.T) {
 	})
 	t.Run("bandwidth", func(t *testing.T) {
 		big := addr["client->portal"] + "/bytes/40000"
-		undo, err := Apply(ctx, tgt, Fault{Kind: Bandwidth, Target: "client->portal", Params: map[string]float64{"rate_kbps": 100}})
+		undo, err := Apply(ctx, tgt, Fault{Kind: fault.Bandwidth, Target: "client->portal", Params: fault.Params{RateKBps: 100}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// 40 kB at 100 KB/s takes about 0.4 s.
-		if d, err := fetch(big, 3*time.Second); err != nil || d < 300*time.Millisecond {
-			t.Errorf("40 kB at 100 KB/s took %v (%v)", d, err)
+		slow, err := fetch(big, 3*time.Second)
+		if err != nil || slow < 300*time.Millisecond {
+			t.Errorf("40 kB at 100 KB/s took %v (%v)", slow, err)
 		}
 		undo(ctx)
-		if d, err := fetch(big, 3*time.Second); err != nil || d > 200*time.Millisecond {
-			t.Errorf("after undo 40 kB took %v (%v)", d, err)
+		if d, err := fetch(big, 3*time.Second); err != nil || d > slow/2 {
+			t.Errorf("after undo 40 kB took %v (%v), %v throttled", d, err, slow)
 		}
 	})
 }
@@ -222,22 +267,26 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{Fault{Kind: "explode", Target: "portal"}, "unknown kind"},
-		{Fault{Kind: Kill, Target: "signer-9"}, `no component "signer-9"`},
-		{Fault{Kind: Latency, Target: "client->portal"}, "needs the parameter latency_ms"},
-		{Fault{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 1, "colour": 2}}, `no parameter "colour"`},
-		{Fault{Kind: Partition, Target: "portal->db"}, `no link or component "portal->db"`},
-		{Fault{Kind: CPU, Target: "portal", Params: map[string]float64{"cpus": 0.5}}, "unsupported"},
-		{Fault{Kind: Kill, Target: "portal", Start: -time.Second}, "negative"},
+		{Fault{Kind: fault.Kill, Target: "signer-9"}, `no component "signer-9"`},
+		{Fault{Kind: fault.Latency, Target: "client->portal"}, "needs the parameter latency"},
+		{Fault{Kind: fault.Latency, Target: "client->portal", Params: fault.Params{Latency: time.Millisecond, CPUs: 2}}, "latency takes no parameter cpus"},
+		{Fault{Kind: fault.Latency, Target: "client->portal", Params: fault.Params{Latency: 10 * time.Millisecond, Jitter: 20 * time.Millisecond}}, "jitter: 20ms exceeds latency 10ms"},
+		{Fault{Kind: fault.Latency, Target: "client->portal", Params: fault.Params{Latency: 1500 * time.Microsecond}}, "finer than"},
+		{Fault{Kind: fault.Reset, Target: "client->portal", Params: fault.Params{Toxicity: 1.5}}, "toxicity: 1.5 is outside 0..1"},
+		{Fault{Kind: fault.Restart, Target: "portal", Duration: time.Second}, "no duration"},
+		{Fault{Kind: fault.Partition, Target: "portal->db"}, `no link or component "portal->db"`},
+		{Fault{Kind: fault.CPU, Target: "portal", Params: fault.Params{CPUs: 0.5}}, "unsupported"},
+		{Fault{Kind: fault.Kill, Target: "portal", Start: -time.Second}, "negative"},
 	} {
 		err := Validate(tgt, []Fault{c.f})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Validate(%s) = %v, want %q", c.f, err, c.want)
 		}
 	}
-	if err := Validate(tgt, []Fault{{Kind: CPU, Target: "portal", Params: map[string]float64{"cpus": 0.5}}}); !errors.Is(err, testbed.ErrUnsupported) {
+	if err := Validate(tgt, []Fault{{Kind: fault.CPU, Target: "portal", Params: fault.Params{CPUs: 0.5}}}); !errors.Is(err, testbed.ErrUnsupported) {
 		t.Errorf("cpu on local: %v", err)
 	}
-	ok := []Fault{{Kind: Kill, Target: "signer-1"}, {Kind: Partition, Target: SignerLinks}, {Kind: Reset, Target: "portal->signer-2"}}
+	ok := []Fault{{Kind: fault.Kill, Target: "signer-1"}, {Kind: fault.Partition, Target: SignerLinks}, {Kind: fault.Reset, Target: "portal->signer-2"}}
 	tgt.kind = testbed.KindDocker
 	if err := Validate(tgt, ok); err != nil {
 		t.Errorf("valid faults refused: %v", err)
@@ -253,11 +302,11 @@ func TestURLTargetRefusesFaultsBeforeLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Validate(tb, []Fault{{Kind: Kill, Target: "portal"}})
+	err = Validate(tb, []Fault{{Kind: fault.Kill, Target: "portal"}})
 	if !errors.Is(err, testbed.ErrUnsupported) || !strings.Contains(err.Error(), "existing deployment") {
 		t.Errorf("kill on url: %v", err)
 	}
-	if err := NewInjector(tb, nil).Run(context.Background(), []Fault{{Kind: Latency, Target: "client->portal", Params: map[string]float64{"latency_ms": 5}}}); !errors.Is(err, testbed.ErrUnsupported) {
+	if err := NewInjector(tb, nil).Run(context.Background(), []Fault{{Kind: fault.Latency, Target: "client->portal", Params: fault.Params{Latency: 5 * time.Millisecond}}}); !errors.Is(err, testbed.ErrUnsupported) {
 		t.Errorf("Run on url: %v", err)
 	}
 }
@@ -266,9 +315,9 @@ func TestInjectorScheduleAndRecord(t *testing.T) {
 	tgt, addr := newProxyTarget(t)
 	in := NewInjector(tgt, nil)
 	sched := []Fault{
-		{Kind: Kill, Target: "signer-1", Start: 0, Duration: 60 * time.Millisecond},
-		{Kind: Latency, Target: "client->portal", Start: 20 * time.Millisecond, Params: map[string]float64{"latency_ms": 100}}, // until the end
-		{Kind: Restart, Target: "portal", Start: 40 * time.Millisecond},
+		{Kind: fault.Kill, Target: "signer-1", Start: 0, Duration: 60 * time.Millisecond},
+		{Kind: fault.Latency, Target: "client->portal", Start: 20 * time.Millisecond, Params: fault.Params{Latency: 300 * time.Millisecond}}, // until the end
+		{Kind: fault.Restart, Target: "portal", Start: 40 * time.Millisecond},
 	}
 	t0 := time.Now()
 	if err := in.Run(context.Background(), sched); err != nil {
@@ -284,14 +333,15 @@ func TestInjectorScheduleAndRecord(t *testing.T) {
 	if in.Active() != 1 {
 		t.Errorf("%d active faults, want the latency one", in.Active())
 	}
-	if d, _ := fetch(addr["client->portal"]+"/bytes/1", time.Second); d < 100*time.Millisecond {
-		t.Errorf("latency not active after Run: %v", d)
+	slow, _ := fetch(addr["client->portal"]+"/bytes/1", 2*time.Second)
+	if slow < 300*time.Millisecond {
+		t.Errorf("latency not active after Run: %v", slow)
 	}
 	if err := in.UndoAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := fetch(addr["client->portal"]+"/bytes/1", time.Second); d >= 100*time.Millisecond {
-		t.Errorf("latency still active after UndoAll: %v", d)
+	if d, _ := fetch(addr["client->portal"]+"/bytes/1", 2*time.Second); d >= slow/2 {
+		t.Errorf("latency still active after UndoAll: %v (%v with it)", d, slow)
 	}
 	ev := in.Events()
 	if len(ev) != 3 {
@@ -302,10 +352,10 @@ func TestInjectorScheduleAndRecord(t *testing.T) {
 			t.Errorf("event %+v", e)
 		}
 	}
-	if k := ev[0]; k.Kind != Kill || k.End.Sub(k.Start) < 50*time.Millisecond {
+	if k := ev[0]; k.Kind != fault.Kill || k.End.Sub(k.Start) < 50*time.Millisecond {
 		t.Errorf("kill event %+v: want it to last about 60 ms", k)
 	}
-	if r := ev[2]; r.Kind != Restart || !r.End.Equal(r.Start) && r.End.Sub(r.Start) > 50*time.Millisecond {
+	if r := ev[2]; r.Kind != fault.Restart || !r.End.Equal(r.Start) && r.End.Sub(r.Start) > 50*time.Millisecond {
 		t.Errorf("restart event %+v", r)
 	}
 }
@@ -324,9 +374,9 @@ func TestInjectorUndoesOnCancel(t *testing.T) {
 		cancel()
 	}()
 	err := in.Run(ctx, []Fault{
-		{Kind: Stop, Target: "signer-1"},
-		{Kind: Pause, Target: "portal"},
-		{Kind: Partition, Target: "client->portal", Start: time.Hour},
+		{Kind: fault.Stop, Target: "signer-1"},
+		{Kind: fault.Pause, Target: "portal"},
+		{Kind: fault.Partition, Target: "client->portal", Start: time.Hour},
 	})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cannot freeze") {
 		t.Errorf("Run = %v, want cancellation and the pause failure", err)

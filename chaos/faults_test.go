@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/chaos"
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
 	"github.com/golive-dev/golive/issuer/dcc"
@@ -142,7 +143,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	steady(t, "before")
 
 	t.Run("kill", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Kill, Target: testbed.Portal})
+		id := inject(t, chaos.Fault{Kind: fault.Kill, Target: testbed.Portal})
 		if _, err := get(tb.DirectPortalURL()+"/readyz", 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("killed portal: %v, want connection refused", err)
 		}
@@ -151,7 +152,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("pause", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Pause, Target: testbed.Portal})
+		id := inject(t, chaos.Fault{Kind: fault.Pause, Target: testbed.Portal})
 		if _, err := get(tb.PortalURL()+"/readyz", 500*time.Millisecond); !isTimeout(err) {
 			t.Errorf("paused portal: %v, want a timeout", err)
 		}
@@ -161,12 +162,14 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 
 	t.Run("latency", func(t *testing.T) {
 		base := p50(t, tb.PortalURL()+"/healthz", 15)
-		id := inject(t, chaos.Fault{Kind: chaos.Latency, Target: testbed.LinkClientPortal, Params: map[string]float64{"latency_ms": 100}})
+		id := inject(t, chaos.Fault{Kind: fault.Latency, Target: testbed.LinkClientPortal, Params: fault.Params{Latency: 100 * time.Millisecond}})
 		slow := p50(t, tb.PortalURL()+"/healthz", 15)
 		revert(t, id)
 		t.Logf("p50 %v -> %v with a 100 ms latency toxic", base, slow)
-		if d := slow - base; d < 80*time.Millisecond || d > 120*time.Millisecond {
-			t.Errorf("p50 %v -> %v: raised by %v, want 100 ms ±20%%", base, slow, d)
+		// The toxic guarantees the lower bound; the upper one only catches
+		// a doubled delay, with room for a busy machine.
+		if d := slow - base; d < 80*time.Millisecond || d > 190*time.Millisecond {
+			t.Errorf("p50 %v -> %v: raised by %v, want about 100 ms (at least 80, less than double)", base, slow, d)
 		}
 		if after := p50(t, tb.PortalURL()+"/healthz", 5); after > base+50*time.Millisecond {
 			t.Errorf("p50 after undo %v, baseline %v", after, base)
@@ -175,7 +178,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("partition", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Partition, Target: chaos.SignerLinks})
+		id := inject(t, chaos.Fault{Kind: fault.Partition, Target: chaos.SignerLinks})
 		var tickets []string
 		for range 3 {
 			r, err := ph.issue(ctx)
@@ -202,7 +205,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("reset", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Reset, Target: testbed.LinkClientPortal})
+		id := inject(t, chaos.Fault{Kind: fault.Reset, Target: testbed.LinkClientPortal})
 		if _, err := get(tb.PortalURL()+"/healthz", 2*time.Second); err == nil || isTimeout(err) {
 			t.Errorf("reset: %v, want the connection reset", err)
 		}
@@ -211,7 +214,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("blackhole", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Blackhole, Target: testbed.LinkClientPortal})
+		id := inject(t, chaos.Fault{Kind: fault.Blackhole, Target: testbed.LinkClientPortal})
 		if _, err := get(tb.PortalURL()+"/healthz", 500*time.Millisecond); !isTimeout(err) {
 			t.Errorf("black hole: %v, want a timeout", err)
 		}
@@ -224,7 +227,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 		if n, err := get(tb.PortalURL()+"/metrics", 2*time.Second); err != nil || n < 3000 {
 			t.Fatalf("/metrics: %d bytes, %v", n, err)
 		}
-		id := inject(t, chaos.Fault{Kind: chaos.Bandwidth, Target: testbed.LinkClientPortal, Params: map[string]float64{"rate_kbps": 1}})
+		id := inject(t, chaos.Fault{Kind: fault.Bandwidth, Target: testbed.LinkClientPortal, Params: fault.Params{RateKBps: 1}})
 		if _, err := get(tb.PortalURL()+"/metrics", time.Second); !isTimeout(err) {
 			t.Errorf("1 KB/s: %v, want a timeout", err)
 		}
@@ -233,7 +236,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("stop", func(t *testing.T) {
-		id := inject(t, chaos.Fault{Kind: chaos.Stop, Target: testbed.SignerName(1)})
+		id := inject(t, chaos.Fault{Kind: fault.Stop, Target: testbed.SignerName(1)})
 		if _, err := get(componentURL(t, tb, testbed.SignerName(1))+"/readyz", 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("stopped signer: %v, want connection refused", err)
 		}
@@ -242,12 +245,12 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("restart signer", func(t *testing.T) {
-		inject(t, chaos.Fault{Kind: chaos.Restart, Target: testbed.SignerName(2)})
+		inject(t, chaos.Fault{Kind: fault.Restart, Target: testbed.SignerName(2)})
 		steady(t, "after restart")
 	})
 
 	t.Run("isolate", func(t *testing.T) {
-		f := chaos.Fault{Kind: chaos.Isolate, Target: testbed.Portal}
+		f := chaos.Fault{Kind: fault.Isolate, Target: testbed.Portal}
 		if kind == testbed.KindLocal {
 			if err := chaos.Validate(tb, []chaos.Fault{f}); !errors.Is(err, testbed.ErrUnsupported) || !strings.Contains(err.Error(), "partition") {
 				t.Errorf("isolate on local: %v, want unsupported with the partition hint", err)
@@ -264,7 +267,7 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 	})
 
 	t.Run("cpu", func(t *testing.T) {
-		f := chaos.Fault{Kind: chaos.CPU, Target: testbed.SignerName(1), Params: map[string]float64{"cpus": 0.2}}
+		f := chaos.Fault{Kind: fault.CPU, Target: testbed.SignerName(1), Params: fault.Params{CPUs: 0.2}}
 		if kind == testbed.KindLocal {
 			if err := chaos.Validate(tb, []chaos.Fault{f}); !errors.Is(err, testbed.ErrUnsupported) {
 				t.Errorf("cpu on local: %v, want unsupported", err)
@@ -283,13 +286,13 @@ func runFaultSuite(t *testing.T, kind testbed.Kind) {
 			t.Errorf("event %+v", e)
 		}
 	}
-	kinds := make([]chaos.Kind, 0)
+	kinds := make([]fault.Kind, 0)
 	for _, e := range in.Events() {
 		kinds = append(kinds, e.Kind)
 	}
-	want := []chaos.Kind{chaos.Kill, chaos.Pause, chaos.Latency, chaos.Partition, chaos.Reset, chaos.Blackhole, chaos.Bandwidth, chaos.Stop, chaos.Restart}
+	want := []fault.Kind{fault.Kill, fault.Pause, fault.Latency, fault.Partition, fault.Reset, fault.Blackhole, fault.Bandwidth, fault.Stop, fault.Restart}
 	if kind == testbed.KindDocker {
-		want = append(want, chaos.Isolate, chaos.CPU)
+		want = append(want, fault.Isolate, fault.CPU)
 	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("recorded %v, want %v", kinds, want)

@@ -8,14 +8,17 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/golive-dev/golive/chaos/fault"
 )
 
 // Event records one applied (or failed) fault for the reports.
 type Event struct {
-	Kind   Kind               `json:"kind"`
-	Target string             `json:"target"`
-	Start  time.Time          `json:"start"`
-	End    time.Time          `json:"end,omitzero"` // zero while active; = Start for faults without undo
+	Kind   fault.Kind `json:"kind"`
+	Target string     `json:"target"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end,omitzero"` // zero while active; = Start for faults without undo
+	// Params by their events.json keys (fault.Spec.Event).
 	Params map[string]float64 `json:"params,omitempty"`
 	Error  string             `json:"error,omitempty"` // applying or undoing failed
 }
@@ -47,7 +50,7 @@ func (in *Injector) Inject(ctx context.Context, f Fault) (int, error) {
 	undo, err := Apply(ctx, in.target, f)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	ev := Event{Kind: f.Kind, Target: f.Target, Start: start, Params: f.Params}
+	ev := Event{Kind: f.Kind, Target: f.Target, Start: start, Params: f.Kind.Spec().Event(f.Params)}
 	id := len(in.events)
 	switch {
 	case err != nil:

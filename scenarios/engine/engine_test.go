@@ -13,6 +13,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
 	"github.com/golive-dev/golive/issuer/server"
 	"github.com/golive-dev/golive/issuer/simclock"
@@ -267,13 +268,14 @@ faults:
   - {kind: restart, target: signer-2, at: "11:20"}
   - {kind: pause, target: signers, at: "11:30", until: "11:31"}
   - {kind: latency, target: "portal->signers", at: "11:00", until: "11:10", params: {latency: 100ms, jitter: 10ms}}
+  - {kind: reset, target: "client->portal", at: "11:40", until: "11:45", params: {after: 250ms, toxicity: 0.25}}
 `), "sched.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := simclockAt(sc.Clock.Start, 60)
 	got := chaosFaults(sc.Faults, 3, clock)
-	if len(got) != 5 {
+	if len(got) != 6 {
 		t.Fatalf("%d faults: %+v", len(got), got)
 	}
 	if got[0].Kind != "kill" || got[0].Target != "signer-2" || got[0].Start != 40*time.Second || got[0].Duration != 40*time.Second {
@@ -284,8 +286,12 @@ faults:
 			t.Errorf("pause %d: %+v", i, f)
 		}
 	}
-	if f := got[4]; f.Target != "portal->signers" || f.Params["latency_ms"] != 100 || f.Params["jitter_ms"] != 10 || f.Duration != 10*time.Second {
+	if f := got[4]; f.Target != "portal->signers" || f.Params.Latency != 100*time.Millisecond || f.Params.Jitter != 10*time.Millisecond || f.Params.Toxicity != 1 || f.Duration != 10*time.Second {
 		t.Errorf("latency: %+v", f)
+	}
+	// The parameters reach chaos as written, toxicity included.
+	if f := got[5]; f.Kind != fault.Reset || f.Params != (fault.Params{After: 250 * time.Millisecond, Toxicity: 0.25}) || f.Start != 100*time.Second {
+		t.Errorf("reset: %+v", f)
 	}
 }
 

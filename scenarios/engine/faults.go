@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/chaos"
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -34,7 +35,7 @@ func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chao
 	nextRestart := func(target spec.Target, t time.Time) time.Time {
 		var first time.Time
 		for _, g := range faults {
-			if g.Kind == spec.FaultRestart && g.Target == target && g.At.After(t) && (first.IsZero() || g.At.Before(first)) {
+			if g.Kind == fault.Restart && g.Target == target && g.At.After(t) && (first.IsZero() || g.At.Before(first)) {
 				first = g.At
 			}
 		}
@@ -42,7 +43,7 @@ func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chao
 	}
 	consumed := map[string]bool{} // restarts that end an open kill or stop
 	for _, f := range faults {
-		if (f.Kind == spec.FaultKill || f.Kind == spec.FaultStop) && !f.Windowed() {
+		if f.Kind.Spec().Window == fault.WindowOptional && !f.Windowed() {
 			if r := nextRestart(f.Target, f.At); !r.IsZero() {
 				consumed[string(f.Target)+"@"+r.String()] = true
 			}
@@ -50,7 +51,7 @@ func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chao
 	}
 	var out []chaos.Fault
 	for _, f := range faults {
-		if f.Kind == spec.FaultRestart && consumed[string(f.Target)+"@"+f.At.String()] {
+		if f.Kind == fault.Restart && consumed[string(f.Target)+"@"+f.At.String()] {
 			continue
 		}
 		targets := f.Target.Expand(max(replicas, 1))
@@ -58,31 +59,14 @@ func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chao
 			targets = []string{string(f.Target)} // chaos expands portal->signers itself
 		}
 		for _, target := range targets {
-			cf := chaos.Fault{Kind: chaos.Kind(f.Kind), Target: target, Start: offset(f.At), Params: map[string]float64{}}
+			cf := chaos.Fault{Kind: f.Kind, Target: target, Start: offset(f.At), Params: f.Params}
 			switch {
 			case f.Windowed():
 				cf.Duration = offset(f.Until) - cf.Start
-			case f.Kind == spec.FaultKill || f.Kind == spec.FaultStop:
+			case f.Kind.Spec().Window == fault.WindowOptional:
 				if r := nextRestart(f.Target, f.At); !r.IsZero() {
 					cf.Duration = offset(r) - cf.Start
 				}
-			}
-			p := f.Params
-			switch f.Kind {
-			case spec.FaultLatency:
-				cf.Params["latency_ms"] = float64(p.Latency.Milliseconds())
-				if p.Jitter > 0 {
-					cf.Params["jitter_ms"] = float64(p.Jitter.Milliseconds())
-				}
-			case spec.FaultBandwidth:
-				cf.Params["rate_kbps"] = float64(p.RateKBps)
-			case spec.FaultReset:
-				cf.Params["timeout_ms"] = float64(p.After.Milliseconds())
-			case spec.FaultCPU:
-				cf.Params["cpus"] = p.CPUs
-			}
-			if len(cf.Params) == 0 {
-				cf.Params = nil
 			}
 			out = append(out, cf)
 		}

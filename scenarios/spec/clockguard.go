@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/golive-dev/golive/chaos/fault"
 )
 
 // A compressed clock shortens every simulated span by the timescale, but
@@ -136,7 +138,7 @@ func (s *Scenario) ClockCheck(profile string, timescale float64) (ClockReport, e
 	}
 	var faults []window
 	for _, f := range s.Faults {
-		if f.Kind == FaultRestart || !f.End.After(f.At) {
+		if f.Kind.Spec().Window == fault.WindowNone || !f.End.After(f.At) {
 			continue
 		}
 		w := window{f.At, f.End, behindPortal(f.Target)}

@@ -1,13 +1,16 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
-	"github.com/golive-dev/golive/scenarios/threshold"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/golive-dev/golive/chaos/fault"
+	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
 func (d *decoder) faults(n *yaml.Node, s *Scenario) []Fault {
@@ -43,14 +46,14 @@ func setFaultEnds(fs []Fault, s *Scenario) {
 	for i := range fs {
 		f := &fs[i]
 		switch {
-		case f.Kind == FaultRestart:
+		case f.Kind.Spec().Window == fault.WindowNone:
 			f.End = f.At
 		case f.Windowed():
 			f.End = f.Until
 		default:
 			f.End = s.Clock.End
 			for _, r := range fs {
-				if r.Kind == FaultRestart && r.At.After(f.At) && r.At.Before(f.End) && shareTarget(f.Target, r.Target, s.System.Signers) {
+				if r.Kind == fault.Restart && r.At.After(f.At) && r.At.Before(f.End) && shareTarget(f.Target, r.Target, s.System.Signers) {
 					f.End = r.At
 				}
 			}
@@ -68,11 +71,11 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 	if !ok {
 		return ft, false
 	}
-	ft.Kind = FaultKind(kind)
-	spec, known := faultKinds[ft.Kind]
+	ft.Kind = fault.Kind(kind)
+	spec, known := fault.Lookup(ft.Kind)
 	if !known {
-		names := make([]string, 0, len(faultKinds))
-		for _, k := range FaultKinds() {
+		var names []string
+		for _, k := range fault.Kinds() {
 			names = append(names, string(k))
 		}
 		d.errorf(resolve(f.get("kind")), "%s.kind: unknown fault kind %q%s", path, kind, suggest(kind, names))
@@ -87,10 +90,10 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 		case len(ft.Target.Expand(s.System.Signers)) == 0:
 			d.errorf(resolve(f.get("target")), "%s.target: %q does not exist with %d signer(s); targets are %s", path, target, s.System.Signers, targetsFor(ft.Kind, s.System.Signers))
 			valid = false
-		case link && !ft.Kind.Network():
+		case link && !spec.Network():
 			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a component (%s), not on the link %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
 			valid = false
-		case !link && ft.Kind.Network():
+		case !link && spec.Network():
 			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a link (%s), not on the component %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
 			valid = false
 		}
@@ -120,20 +123,20 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 		}
 	}
 	switch {
-	case spec.window == windowRequired && windowKey == "":
-		d.errorf(f.node, "%s: a %s fault needs until or duration (when it is undone)", path, kind)
+	case spec.Window == fault.WindowRequired && windowKey == "":
+		d.errorf(f.node, "%s: %s needs until or duration (when it is undone)", path, kind)
 		valid = false
-	case spec.window == windowForbidden && windowKey != "":
+	case spec.Window == fault.WindowNone && windowKey != "":
 		d.errorf(f.keys[windowKey], "%s.%s: a %s happens at one instant; it has no window", path, windowKey, kind)
 		valid = false
 	}
-	ft.Params.Toxicity = 1
 	if n := f.get("params"); n != nil {
 		valid = d.faultParams(n, path+".params", spec, &ft.Params) && valid
-	} else if len(spec.required) > 0 {
-		d.errorf(f.node, "%s: params %s required for %s", path, strings.Join(spec.required, ", "), kind)
+	} else if req := spec.Required(); len(req) > 0 {
+		d.errorf(f.node, "%s: params %s required for %s", path, strings.Join(req, ", "), kind)
 		valid = false
 	}
+	ft.Params = spec.WithDefaults(ft.Params)
 	if !valid || !d.clockOK {
 		return ft, false
 	}
@@ -155,57 +158,66 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 	return ft, true
 }
 
-func (d *decoder) faultParams(n *yaml.Node, path string, spec kindSpec, p *FaultParams) bool {
-	keys := append(append([]string(nil), spec.required...), spec.optional...)
-	if len(keys) == 0 {
+// faultParams decodes the kind's params: each value as its unit is
+// written, checked where it is written against the vocabulary's bounds.
+func (d *decoder) faultParams(n *yaml.Node, path string, spec fault.Spec, p *fault.Params) bool {
+	if len(spec.Params) == 0 {
 		d.errorf(resolve(n), "%s: this fault kind takes no params", path)
 		return false
 	}
-	f, ok := d.mapping(n, path, keys...)
+	f, ok := d.mapping(n, path, spec.Names()...)
 	if !ok {
 		return false
 	}
-	valid := d.require(f, path, spec.required...)
-	for key, v := range f.vals {
-		kp := path + "." + key
-		var ok bool
-		switch key {
-		case "latency":
-			p.Latency, ok = d.positive(v, kp)
-		case "jitter":
-			p.Jitter, ok = d.duration(v, kp)
-		case "after":
-			p.After, ok = d.duration(v, kp)
-		case "rate_kbps":
-			var r int
-			r, ok = d.intIn(v, kp, 1, 1<<30)
-			p.RateKBps = int64(r)
-		case "toxicity":
-			p.Toxicity, ok = d.fraction(v, kp, 0, 1)
-			if ok && p.Toxicity == 0 {
-				d.errorf(resolve(v), "%s: 0 affects no connection; remove the fault instead", kp)
-				ok = false
-			}
-		case "cpus":
-			p.CPUs, ok = d.fraction(v, kp, 0.01, 64)
+	valid := d.require(f, path, spec.Required()...)
+	for _, pr := range spec.Params {
+		v := f.get(pr.Name)
+		if v == nil {
+			continue
 		}
-		valid = valid && ok
+		kp := path + "." + pr.Name
+		var x float64
+		switch pr.Unit {
+		case fault.Duration:
+			dur, ok := d.duration(v, kp)
+			if !ok {
+				valid = false
+				continue
+			}
+			x = float64(dur)
+		case fault.Integer:
+			i, ok := d.integer(v, kp)
+			if !ok {
+				valid = false
+				continue
+			}
+			x = float64(i)
+		case fault.Number:
+			if x, ok = d.float(v, kp); !ok {
+				valid = false
+				continue
+			}
+		}
+		if err := pr.Check(x); err != nil {
+			d.errorf(resolve(v), "%s: %v", kp, err)
+			valid = false
+			continue
+		}
+		pr.Set(p, x)
 	}
-	if p.Jitter > p.Latency && f.has("jitter") && f.has("latency") {
-		d.errorf(resolve(f.get("jitter")), "%s.jitter: %v exceeds latency %v", path, p.Jitter, p.Latency)
-		valid = false
+	if !valid {
+		return false
 	}
-	return valid
-}
-
-// family groups kinds that cannot act on one target at once: the process
-// states exclude each other; each proxy toxic excludes only itself.
-func family(k FaultKind) string {
-	switch k {
-	case FaultKill, FaultStop, FaultPause, FaultRestart:
-		return "process"
+	if err := spec.CheckAcross(*p); err != nil {
+		var fe *fault.Error
+		if errors.As(err, &fe) && f.has(fe.Param) {
+			d.errorf(resolve(f.get(fe.Param)), "%s.%v", path, err)
+		} else {
+			d.errorf(f.node, "%s: %v", path, err)
+		}
+		return false
 	}
-	return string(k)
+	return true
 }
 
 // checkFaultOverlaps refuses two faults of one family on a shared target
@@ -229,10 +241,10 @@ func (d *decoder) checkFaultOverlaps(fs []Fault, s *Scenario) {
 	for x, i := range order {
 		for _, j := range order[:x] {
 			a, b := spans[j], spans[i] // a is earlier in the file
-			if family(a.f.Kind) != family(b.f.Kind) || !shares(a, b) {
+			if a.f.Kind.Spec().FamilyName() != b.f.Kind.Spec().FamilyName() || !shares(a, b) {
 				continue
 			}
-			ar, br := a.f.Kind == FaultRestart, b.f.Kind == FaultRestart
+			ar, br := a.f.Kind.Spec().Window == fault.WindowNone, b.f.Kind.Spec().Window == fault.WindowNone
 			var clash bool
 			switch {
 			case ar && br:
@@ -247,7 +259,7 @@ func (d *decoder) checkFaultOverlaps(fs []Fault, s *Scenario) {
 			if clash {
 				d.errs = append(d.errs, Error{Pos: b.f.Pos, Msg: fmt.Sprintf(
 					"faults: %s of %s at %s overlaps the %s of %s at %s (line %d); one target takes one %s fault at a time",
-					b.f.Kind, b.f.Target, d.fmtTime(b.f.At), a.f.Kind, a.f.Target, d.fmtTime(a.f.At), a.f.Pos.Line, family(b.f.Kind))})
+					b.f.Kind, b.f.Target, d.fmtTime(b.f.At), a.f.Kind, a.f.Target, d.fmtTime(a.f.At), a.f.Pos.Line, b.f.Kind.Spec().FamilyName())})
 			}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/golive-dev/golive/chaos/fault"
 )
 
 const schemaPath = "../../docs/scenario.schema.json"
@@ -149,9 +151,14 @@ func TestDocsMentionEveryField(t *testing.T) {
 			t.Errorf("docs/scenarios.md does not document `%s`", field)
 		}
 	}
-	for _, k := range FaultKinds() {
+	for _, k := range fault.Kinds() {
 		if !strings.Contains(text, "`"+string(k)+"`") {
 			t.Errorf("docs/scenarios.md does not document fault kind %s", k)
+		}
+	}
+	for _, p := range fault.AllParams() {
+		if !strings.Contains(text, "`"+p.Name+"`") || !strings.Contains(text, "`"+p.Event+"`") {
+			t.Errorf("docs/scenarios.md does not document fault parameter %s (events.json key %s)", p.Name, p.Event)
 		}
 	}
 	for _, c := range CheckNames() {

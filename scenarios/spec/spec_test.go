@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
@@ -144,9 +145,9 @@ func TestSignerFailoverKillsOneOfThreeAndRestartsIt(t *testing.T) {
 	var kill, restart *Fault
 	for i := range s.Faults {
 		switch s.Faults[i].Kind {
-		case FaultKill:
+		case fault.Kill:
 			kill = &s.Faults[i]
-		case FaultRestart:
+		case fault.Restart:
 			restart = &s.Faults[i]
 		}
 	}
