@@ -70,6 +70,11 @@ func TestEveryKindApplies(t *testing.T) {
 			t.Errorf("%s: want exactly one of a toxic (%v) or an action (%v)", k, s.Toxic != nil, ok)
 			continue
 		}
+		// A testbed's Supports answers for the operations it declares.
+		if !slices.Contains([]testbed.Op{testbed.OpKill, testbed.OpStop, testbed.OpRestart, testbed.OpPause,
+			testbed.OpCPU, testbed.OpIsolate, testbed.OpProxy}, op(s)) {
+			t.Errorf("%s: no testbed operation %q", k, op(s))
+		}
 		f := Fault{Kind: k, Target: sampleTarget(s), Params: sampleParams(s, "")}
 		undo, err := Apply(ctx, tgt, f)
 		if err != nil {

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/golive-dev/golive/chaos/fault"
 )
 
 // Kind names a testbed implementation.
@@ -95,19 +97,21 @@ type Component struct {
 	ReadyPath string
 }
 
-// Op is a fault action a testbed may or may not support.
+// Op is a fault action a testbed may or may not support. A process
+// fault's operation is named after its kind in the fault vocabulary, so the
+// injector asks for the kind it applies; start and resume are undos.
 type Op string
 
 const (
-	OpKill    Op = "kill"
-	OpStop    Op = "stop"
-	OpStart   Op = "start"
-	OpRestart Op = "restart"
-	OpPause   Op = "pause"
-	OpResume  Op = "resume"
-	OpCPU     Op = "cpu"
-	OpProxy   Op = "proxy" // network faults through the fault proxy
-	OpIsolate Op = "isolate"
+	OpKill    = Op(fault.Kill)
+	OpStop    = Op(fault.Stop)
+	OpStart   = Op("start")
+	OpRestart = Op(fault.Restart)
+	OpPause   = Op(fault.Pause)
+	OpResume  = Op("resume")
+	OpCPU     = Op(fault.CPU)
+	OpProxy   = Op("proxy") // network faults through the fault proxy
+	OpIsolate = Op(fault.Isolate)
 )
 
 // ErrUnsupported is wrapped by every refusal of a fault action the testbed
