@@ -169,7 +169,7 @@ func TestNetworkFaultsOnRealProxy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs := connect(url, 30, 30, 5*time.Second)
+		outs := connect(url, 30, 10*time.Millisecond, 5*time.Second)
 		undo(ctx)
 		lo, hi := time.Hour, time.Duration(0)
 		for _, o := range outs {

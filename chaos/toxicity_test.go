@@ -210,16 +210,19 @@ type outcome struct {
 	err error
 }
 
-// connect makes n requests to url, each on a fresh connection, at most par
-// at once, each bounded by timeout.
-func connect(url string, n, par int, timeout time.Duration) []outcome {
+// connect makes n requests to url, each on a fresh connection bounded by
+// timeout, starting one every gap without waiting for the others. Paced
+// starts keep the unaffected connections from queueing behind each other
+// for the CPU on a busy machine, while the affected ones wait out their
+// fault side by side.
+func connect(url string, n int, gap, timeout time.Duration) []outcome {
 	out := make([]outcome, n)
-	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	for i := range out {
-		sem <- struct{}{}
+		if i > 0 {
+			time.Sleep(gap)
+		}
 		wg.Go(func() {
-			defer func() { <-sem }()
 			d, err := fetch(url, timeout)
 			out[i] = outcome{d, err}
 		})
@@ -239,45 +242,45 @@ func TestToxicity(t *testing.T) {
 		n      = 200
 		lo, hi = 0.10, 0.42 // 0.25 ± 5 standard deviations of a binomial(200, 0.25)
 		every  = 12         // connections for toxicity 1
+		gap    = 10 * time.Millisecond
 	)
 	type kindCase struct {
 		params fault.Params // besides toxicity
 		path   string
 		// timeout bounds each connection (all: when every connection is
-		// affected, if shorter); par is how many run at once.
+		// affected, if shorter).
 		timeout, all time.Duration
-		par          int
 		// affected classifies a connection; it fails the test for an
 		// outcome the fault cannot produce.
 		affected func(t *testing.T, o outcome) bool
 	}
 	const latency = 2 * time.Second
 	cases := map[fault.Kind]kindCase{
-		fault.Latency: {params: fault.Params{Latency: latency}, path: "/bytes/10", timeout: 10 * time.Second, par: 50,
+		fault.Latency: {params: fault.Params{Latency: latency}, path: "/bytes/10", timeout: 10 * time.Second,
 			affected: func(t *testing.T, o outcome) bool {
 				if o.err != nil {
 					t.Errorf("latency: %v", o.err)
 				}
 				return o.d >= latency // the toxic holds every answer back that long
 			}},
-		// 20 kB at 10 KB/s take two seconds; unthrottled, milliseconds.
-		fault.Bandwidth: {params: fault.Params{RateKBps: 10}, path: "/bytes/20000", timeout: 10 * time.Second, par: 50,
+		// 30 kB at 10 KB/s take three seconds; unthrottled, milliseconds.
+		fault.Bandwidth: {params: fault.Params{RateKBps: 10}, path: "/bytes/30000", timeout: 10 * time.Second,
 			affected: func(t *testing.T, o outcome) bool {
 				if o.err != nil {
 					t.Errorf("bandwidth: %v", o.err)
 				}
-				return o.d >= time.Second
+				return o.d >= 2*time.Second
 			}},
-		// Every connection at once: each swallowed one waits out its
-		// timeout. With all swallowed no answer can come late.
-		fault.Blackhole: {path: "/bytes/10", timeout: 5 * time.Second, all: time.Second, par: n,
+		// Each swallowed connection waits out its timeout. With all
+		// swallowed no answer can come late.
+		fault.Blackhole: {path: "/bytes/10", timeout: 5 * time.Second, all: time.Second,
 			affected: func(t *testing.T, o outcome) bool {
 				if o.err != nil && !isTimeout(o.err) {
 					t.Errorf("blackhole: %v, want an answer or a timeout", o.err)
 				}
 				return isTimeout(o.err)
 			}},
-		fault.Reset: {path: "/bytes/10", timeout: 10 * time.Second, par: 50,
+		fault.Reset: {path: "/bytes/10", timeout: 10 * time.Second,
 			affected: func(t *testing.T, o outcome) bool {
 				if isTimeout(o.err) {
 					t.Errorf("reset: %v, want an answer or a reset", o.err)
@@ -309,7 +312,7 @@ func TestToxicity(t *testing.T) {
 					t.Fatal(err)
 				}
 				served := tgt.served.Load()
-				outs := connect(url, conns, c.par, timeout)
+				outs := connect(url, conns, gap, timeout)
 				if err := undo(context.Background()); err != nil {
 					t.Fatal(err)
 				}
