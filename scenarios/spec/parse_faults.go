@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/golive-dev/golive/chaos/fault"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
@@ -391,7 +392,7 @@ func (d *decoder) profiles(n *yaml.Node, s *Scenario) map[string]ProfileSpec {
 			continue
 		}
 		path := "profiles." + name
-		pf, ok := d.mapping(v, path, "note", "thresholds", "checks", "portal", "signer")
+		pf, ok := d.mapping(v, path, "note", "reproduces", "thresholds", "checks", "portal", "signer")
 		if !ok {
 			continue
 		}
@@ -411,6 +412,19 @@ func (d *decoder) profiles(n *yaml.Node, s *Scenario) map[string]ProfileSpec {
 		}
 		if n := pf.get("signer"); n != nil {
 			p.Signer = d.signerOverrides(n, path+".signer")
+		}
+		asserts := len(p.Thresholds) > 0 || len(p.Checks) > 0
+		if n := pf.get("reproduces"); n != nil {
+			if v, ok := d.str(n, path+".reproduces"); ok {
+				p.Reproduces = strings.TrimSpace(v)
+				if p.Reproduces != "" && !asserts {
+					d.errorf(resolve(n), "%s.reproduces: a reproduction needs thresholds or checks that assert the failure it reproduces", path)
+				}
+			}
+		} else if name == portalapi.ProfileNaive2021 && asserts {
+			// The naive-2021 profile is the 2021 system: what its block
+			// asserts is the 2021 failure showing.
+			p.Reproduces = "2021"
 		}
 		out[name] = p
 	}

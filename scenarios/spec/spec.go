@@ -324,6 +324,13 @@ type Threshold struct {
 type ProfileSpec struct {
 	// Note says what the profile's run is expected to show.
 	Note string
+	// Reproduces names the failure this profile's thresholds and checks
+	// assert ("2021"): the run is a reproduction, and reports label it
+	// "reproduces 2021: yes/no" instead of PASS/FAIL so that it never reads
+	// as a design passing beside the reference design. Empty: the profile
+	// is judged as a design. A naive-2021 block with thresholds or checks
+	// defaults to "2021" (YAML `reproduces: ""` turns it off).
+	Reproduces string
 	// Thresholds and Checks are added to the scenario's common ones.
 	Thresholds []Threshold
 	Checks     []string
@@ -386,6 +393,12 @@ func (s *Scenario) ProfileFor(override string) (string, error) {
 func (s *Scenario) ThresholdsFor(profile string) []Threshold {
 	out := append([]Threshold(nil), s.Thresholds...)
 	return append(out, s.Profiles[profile].Thresholds...)
+}
+
+// ReproducesFor is what a run under profile reproduces ("2021"), or ""
+// when the run judges a design (see ProfileSpec.Reproduces).
+func (s *Scenario) ReproducesFor(profile string) string {
+	return s.Profiles[profile].Reproduces
 }
 
 // ChecksFor is the common checks followed by profile's, without repeats.
