@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // JUnit schema subset understood by Jenkins, GitLab and GitHub reporters.
@@ -13,6 +15,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -21,6 +24,7 @@ type junitSuite struct {
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
 	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
@@ -37,7 +41,14 @@ type junitCase struct {
 	ClassName string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// junitSkipped marks a threshold or check the run had too few events to
+// judge: CI dashboards show it as neither passed nor failed.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -47,7 +58,9 @@ type junitFailure struct {
 }
 
 // JUnit is junit.xml: one testsuite per run (per profile when comparing),
-// one testcase per threshold and per check.
+// one testcase per threshold and per check; an inconclusive one is
+// skipped with the reason. A reproduction's suite says "reproduces 2021:
+// yes|no" in its verdict property and in its "reproduces 2021" testcase.
 func JUnit(r *Run) ([]byte, error) {
 	runs := r.Profiles
 	if len(runs) == 0 {
@@ -65,7 +78,7 @@ func JUnit(r *Run) ([]byte, error) {
 		}
 		for _, p := range []junitProperty{
 			{"scenario", s.Scenario}, {"profile", s.Profile}, {"target", s.Target},
-			{"seed", fmt.Sprint(s.Seed)}, {"verdict", run.Verdict()},
+			{"seed", fmt.Sprint(s.Seed)}, {"verdict", run.Verdict()}, {"reproduces", s.Reproduces},
 		} {
 			if p.Value != "" {
 				suite.Properties = append(suite.Properties, p)
@@ -78,15 +91,20 @@ func JUnit(r *Run) ([]byte, error) {
 				Time:      "0",
 				SystemOut: fmt.Sprintf("measured: %s; scope: %s", orDash(c.Value), orDash(c.Scope)),
 			}
-			if !c.OK {
+			switch c.Result() {
+			case verdict.Fail:
 				tc.Failure = &junitFailure{Message: c.Message, Type: c.Kind, Text: fmt.Sprintf("%s failed\nmeasured: %s\n%s", c.Name, orDash(c.Value), c.Message)}
 				suite.Failures++
+			case verdict.Inconclusive:
+				tc.Skipped = &junitSkipped{Message: "inconclusive: " + c.Message}
+				suite.Skipped++
 			}
 			suite.Cases = append(suite.Cases, tc)
 		}
 		suite.Tests = len(suite.Cases)
 		doc.Tests += suite.Tests
 		doc.Failures += suite.Failures
+		doc.Skipped += suite.Skipped
 		doc.Suites = append(doc.Suites, suite)
 	}
 	out, err := xml.MarshalIndent(doc, "", "  ")

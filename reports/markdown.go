@@ -3,18 +3,27 @@ package reports
 import (
 	"fmt"
 	"strings"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // Markdown is summary.md: the verdict, headline numbers and the threshold
 // table, short enough for a CI comment, linking to report.html.
 func Markdown(r *Run) string {
 	var b strings.Builder
-	icon := "✅"
-	if !r.Passed() {
-		icon = "❌"
+	// The heading is what golive run exits with: a comparison's combined
+	// verdict, not the primary profile's alone.
+	label, sep := r.OverallLabel(), ": "
+	if strings.Contains(label, ":") { // "reproduces 2021: yes"
+		sep = " — "
 	}
-	fmt.Fprintf(&b, "## %s %s: %s\n\n", icon, r.Verdict(), mdEscape(title(r)))
-	fmt.Fprintf(&b, "%s.\n\n", mdEscape(r.VerdictLine()))
+	fmt.Fprintf(&b, "## %s %s%s%s\n\n", icon(r.Overall()), label, sep, mdEscape(title(r)))
+	if line := r.ProfileLine(); line != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdEscape(line))
+		fmt.Fprintf(&b, "%s: %s.\n\n", mdEscape(r.Name), mdEscape(r.VerdictLine()))
+	} else {
+		fmt.Fprintf(&b, "%s.\n\n", mdEscape(r.VerdictLine()))
+	}
 
 	b.WriteString("| | |\n| --- | --- |\n")
 	for _, h := range r.Headlines() {
@@ -25,20 +34,35 @@ func Markdown(r *Run) string {
 		fmt.Fprintf(&b, "| %s | %s (%s) |\n", mdEscape(h.Label), mdEscape(v), mdEscape(h.Detail))
 	}
 
-	b.WriteString("\n### Thresholds and checks\n\n| result | threshold or check | measured | scope |\n| --- | --- | --- | --- |\n")
+	heading := "Thresholds and checks"
+	if len(r.Profiles) > 0 {
+		heading += " (" + r.Name + ")"
+	}
+	fmt.Fprintf(&b, "\n### %s\n\n| result | threshold or check | measured | scope |\n| --- | --- | --- | --- |\n", mdEscape(heading))
+	var unjudged []string
 	for _, c := range r.Checks() {
 		res := "✅ pass"
-		if !c.OK {
+		switch c.Result() {
+		case verdict.Fail:
 			res = "❌ **fail**"
+		case verdict.Inconclusive:
+			res = "⚠️ inconclusive"
+			unjudged = append(unjudged, c.Message)
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", res, strings.ReplaceAll(c.Name, "`", "'"), mdEscape(orDash(c.Value)), mdEscape(orDash(c.Scope)))
+	}
+	if len(unjudged) > 0 {
+		b.WriteString("\nNot judged, too few events:\n\n")
+		for _, u := range unjudged {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(u))
+		}
 	}
 
 	if len(r.Profiles) > 0 {
 		b.WriteString("\n### Profiles\n\n| profile | verdict | requests | goodput mean | p99 | lost | duplicates | fraud escaped |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, p := range r.Profiles {
 			s := p.Summary
-			fmt.Fprintf(&b, "| %s | %s | %s | %.1f/s | %s | %s | %s | %s |\n", mdEscape(p.Name), p.Verdict(), count(s.Requests.Total),
+			fmt.Fprintf(&b, "| %s | %s | %s | %.1f/s | %s | %s | %s | %s |\n", mdEscape(p.Name), mdEscape(p.Verdict()), count(s.Requests.Total),
 				s.Goodput.Mean, ms(s.LatencyMS.P99), count(s.Consistency.Lost), count(s.Consistency.Duplicates), count(s.Security.FraudEscaped))
 		}
 	}
@@ -50,6 +74,17 @@ func Markdown(r *Run) string {
 	}
 	fmt.Fprintf(&b, "\nCharts and per-phase details: [%s](%s) · [%s](%s)\n", HTMLFile, HTMLFile, JUnitFile, JUnitFile)
 	return b.String()
+}
+
+// icon marks a verdict in headings.
+func icon(v string) string {
+	switch v {
+	case verdict.Pass:
+		return "✅"
+	case verdict.Inconclusive:
+		return "⚠️"
+	}
+	return "❌"
 }
 
 // mdEscape keeps table cells intact.

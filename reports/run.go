@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // File names inside a run directory.
@@ -50,8 +52,12 @@ type Run struct {
 
 // Summary mirrors summary.json (schema golive.summary/v1).
 type Summary struct {
-	Schema      string  `json:"schema"`
-	Verdict     string  `json:"verdict"`
+	Schema  string `json:"schema"`
+	Verdict string `json:"verdict"`
+	// Reasons say why the verdict is fail.
+	Reasons []string `json:"reasons"`
+	// Judgement: verdict_text, reproduces, inconclusive, evidence.
+	verdict.Judgement
 	Scenario    string  `json:"scenario"`
 	Target      string  `json:"target"`
 	Profile     string  `json:"profile"`
@@ -72,6 +78,7 @@ type Summary struct {
 	Consistency  Consistency             `json:"consistency"`
 	Security     Security                `json:"security"`
 	Thresholds   []Threshold             `json:"thresholds"`
+	NamedChecks  []NamedCheck            `json:"checks"`
 	Classes      map[string]ClassSummary `json:"classes"`
 	Phases       []PhaseSummary          `json:"phases"`
 }
@@ -129,6 +136,13 @@ type Threshold struct {
 	OK    bool   `json:"ok"`
 	Value string `json:"value"`
 	Scope string `json:"scope"`
+}
+
+// NamedCheck is one of the scenario's named checks (fraud_contained, ...).
+type NamedCheck struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 // ClassSummary is summary.json's per-class block.

@@ -4,42 +4,89 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
-// Check is one pass/fail line of a report: a threshold from summary.json or
-// a built-in check on consistency, security or capacity.
+// Check is one line of a report's verdict table: a threshold or named
+// check from summary.json, a built-in check on consistency, security or
+// capacity, or the scenario's own verdict.
 type Check struct {
-	Kind    string // "threshold" or "check"
-	Name    string
-	OK      bool
-	Value   string
-	Scope   string
-	Message string // why it failed; empty when OK
+	Kind string // "threshold" or "check"
+	Name string
+	// OK: passed and judged. An inconclusive line is not OK.
+	OK bool
+	// Inconclusive: the run had too few events to judge it (Message
+	// says what it needed and at which scales it can be judged).
+	Inconclusive bool
+	Value        string
+	Scope        string
+	Message      string // why it failed or could not be judged; empty when OK
 }
 
-// Checks lists every threshold and built-in check of the run, in a stable
-// order: thresholds first, as summary.json lists them.
+// Result is the line's outcome: verdict.Pass, Fail or Inconclusive.
+func (c Check) Result() string {
+	switch {
+	case c.Inconclusive:
+		return verdict.Inconclusive
+	case c.OK:
+		return verdict.Pass
+	}
+	return verdict.Fail
+}
+
+// Checks lists every threshold and check of the run, in a stable order:
+// thresholds first, as summary.json lists them, then the named checks,
+// then the scenario's verdict. A run directory from before summary.json
+// carried verdict_text gets the built-in zero checks on consistency and
+// fraud instead of the named checks. A reproduction gets neither those nor
+// the capacity check: it asserts the old failures, and only its own
+// thresholds and checks say whether they showed.
 func (r *Run) Checks() []Check {
 	s := r.Summary
 	var out []Check
+	short := func(kind, name string) (bool, string) {
+		var why []string
+		for _, e := range s.Evidence {
+			if e.Kind == kind && e.Name == name && e.Verdict == verdict.Inconclusive {
+				why = append(why, e.Reason())
+			}
+		}
+		return len(why) > 0, strings.Join(why, "; ")
+	}
 	for _, t := range s.Thresholds {
 		c := Check{Kind: "threshold", Name: t.Expr, OK: t.OK, Value: t.Value, Scope: t.Scope}
-		if !t.OK {
+		if inc, why := short("threshold", t.Expr); inc {
+			c.OK, c.Inconclusive, c.Message = false, true, why
+		} else if !t.OK {
 			c.Message = fmt.Sprintf("threshold %s not met: measured %s", t.Expr, orDash(t.Value))
 		}
 		out = append(out, c)
 	}
-	zero := func(name string, v int64, why string) {
-		c := Check{Kind: "check", Name: name + " == 0", OK: v == 0, Value: strconv.FormatInt(v, 10), Scope: "run"}
-		if v != 0 {
-			c.Message = fmt.Sprintf("%d %s", v, why)
+	judged := s.VerdictText != ""
+	for _, n := range s.NamedChecks {
+		c := Check{Kind: "check", Name: n.Name, OK: n.OK, Value: orDash(n.Detail), Scope: "run"}
+		if inc, why := short("check", n.Name); inc {
+			c.OK, c.Inconclusive, c.Message = false, true, why
+		} else if !n.OK {
+			c.Message = fmt.Sprintf("check %s failed: %s", n.Name, orDash(n.Detail))
 		}
 		out = append(out, c)
 	}
-	zero("consistency.lost", s.Consistency.Lost, "acknowledged certificate(s) missing from the store afterwards")
-	zero("consistency.duplicates", s.Consistency.Duplicates, "request(s) issued more than once")
-	zero("security.fraud_escaped", s.Security.FraudEscaped, "certificate(s) issued on forged credentials and never revoked")
-	if ratio, ok := r.Capacity.HeadroomRatio(); ok {
+	if !judged && s.Reproduces == "" {
+		zero := func(name string, v int64, why string) {
+			c := Check{Kind: "check", Name: name + " == 0", OK: v == 0, Value: strconv.FormatInt(v, 10), Scope: "run"}
+			if v != 0 {
+				c.Message = fmt.Sprintf("%d %s", v, why)
+			}
+			out = append(out, c)
+		}
+		zero("consistency.lost", s.Consistency.Lost, "acknowledged certificate(s) missing from the store afterwards")
+		zero("consistency.duplicates", s.Consistency.Duplicates, "request(s) issued more than once")
+		zero("security.fraud_escaped", s.Security.FraudEscaped, "certificate(s) issued on forged credentials and never revoked")
+	}
+	if ratio, ok := r.Capacity.HeadroomRatio(); ok && s.Reproduces == "" {
 		c := Check{Kind: "check", Name: "capacity >= forecast peak", OK: ratio >= 1,
 			Value: fmt.Sprintf("%.2fx", ratio), Scope: "capacity"}
 		if !c.OK {
@@ -47,32 +94,76 @@ func (r *Run) Checks() []Check {
 		}
 		out = append(out, c)
 	}
-	// The scenario engine may fail a run for reasons not listed above; the
-	// report must not contradict it.
-	c := Check{Kind: "check", Name: "scenario verdict", OK: s.Verdict == "pass", Value: orDash(s.Verdict), Scope: "run"}
-	if !c.OK {
+	// The scenario engine may fail a run for reasons not listed above
+	// (aborted, interrupted); the report must not contradict it. For a
+	// reproduction the line is the reproduction itself.
+	c := Check{Kind: "check", Name: "scenario verdict", OK: s.Verdict == verdict.Pass,
+		Inconclusive: s.Verdict == verdict.Inconclusive, Value: orDash(s.Verdict), Scope: "run"}
+	if s.Reproduces != "" {
+		c.Name = "reproduces " + s.Reproduces
+		c.Value = strings.TrimPrefix(verdict.Text(s.Verdict, s.Reproduces), c.Name+": ")
+	}
+	switch {
+	case c.Inconclusive:
+		c.Message = "too few events to judge: " + strings.Join(s.Inconclusive, "; ")
+	case !c.OK && len(s.Reasons) > 0:
+		c.Message = strings.Join(s.Reasons, "; ")
+	case !c.OK:
 		c.Message = fmt.Sprintf("summary.json verdict is %q", s.Verdict)
 	}
 	out = append(out, c)
 	return out
 }
 
-// Passed is true when every check passes.
-func (r *Run) Passed() bool {
+// Outcome is the run's verdict from its lines: fail when any line failed,
+// else inconclusive when any could not be judged, else pass.
+func (r *Run) Outcome() string {
+	var rs []string
 	for _, c := range r.Checks() {
-		if !c.OK {
-			return false
-		}
+		rs = append(rs, c.Result())
 	}
-	return true
+	return verdict.Combine(rs...)
 }
 
-// Verdict is "PASS" or "FAIL".
-func (r *Run) Verdict() string {
-	if r.Passed() {
-		return "PASS"
+// Passed is true when every check passes.
+func (r *Run) Passed() bool { return r.Outcome() == verdict.Pass }
+
+// Verdict is "PASS", "FAIL" or "INCONCLUSIVE", or for a reproduction
+// "reproduces 2021: yes", "no" or "inconclusive": never a bare PASS for a
+// run whose passing means the old failure showed.
+func (r *Run) Verdict() string { return verdict.Label(r.Outcome(), r.Summary.Reproduces) }
+
+// Overall is the verdict of what the report covers: the comparison's
+// (every profile's, combined: what golive run exits with) when comparing,
+// else the run's own.
+func (r *Run) Overall() string {
+	if len(r.Profiles) == 0 {
+		return r.Outcome()
 	}
-	return "FAIL"
+	var vs []string
+	for _, p := range r.Profiles {
+		vs = append(vs, p.Outcome())
+	}
+	return verdict.Combine(vs...)
+}
+
+// OverallLabel is Overall as a banner says it: a single run's Verdict, or
+// the comparison's PASS, FAIL or INCONCLUSIVE.
+func (r *Run) OverallLabel() string {
+	if len(r.Profiles) == 0 {
+		return r.Verdict()
+	}
+	return verdict.Label(r.Overall(), "")
+}
+
+// ProfileLine lists each compared profile's verdict: "naive-2021:
+// reproduces 2021: yes · hardened: PASS" (empty for a single run).
+func (r *Run) ProfileLine() string {
+	var parts []string
+	for _, p := range r.Profiles {
+		parts = append(parts, p.Name+": "+p.Verdict())
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Headline is one of the numbers shown first in every report.

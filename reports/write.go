@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // Output file names.
@@ -134,40 +136,60 @@ type faultRow struct {
 
 type profileRow struct {
 	Name, Verdict                                               string
-	Pass, Primary                                               bool
+	Pass, Primary, Inconclusive                                 bool
 	Requests, GoodMean, GoodPeak, P99, Failed, Lost, Dup, Fraud string
 }
 
 type page struct {
 	Title, Verdict, VerdictLine, Dir, Generated string
-	Pass                                        bool
-	Meta                                        []kv
-	Headlines                                   []Headline
-	Checks                                      []Check
-	Consistency, Security                       []kv
-	Profiles                                    []profileRow
-	Charts                                      []chartView
-	Phases                                      []phaseRow
-	Classes                                     []classRow
-	Cells                                       []cellRow
-	Faults                                      []faultRow
-	PhasesNote, ClassLatencySource              string
-	Notes                                       []string
+	// Result is pass, fail or inconclusive: the banner's colour.
+	Result string
+	// ProfileLine lists each compared profile's verdict (empty: one run);
+	// Primary names the profile the tables below describe.
+	ProfileLine, Primary           string
+	Pass                           bool
+	Meta                           []kv
+	Headlines                      []Headline
+	Checks                         []Check
+	Consistency, Security          []kv
+	Profiles                       []profileRow
+	Charts                         []chartView
+	Phases                         []phaseRow
+	Classes                        []classRow
+	Cells                          []cellRow
+	Faults                         []faultRow
+	PhasesNote, ClassLatencySource string
+	Notes                          []string
 }
 
 // VerdictLine explains the verdict in one sentence.
 func (r *Run) VerdictLine() string {
-	var failed []string
+	var failed, unjudged []string
 	checks := r.Checks()
 	for _, c := range checks {
-		if !c.OK {
+		switch c.Result() {
+		case verdict.Fail:
 			failed = append(failed, c.Name)
+		case verdict.Inconclusive:
+			unjudged = append(unjudged, c.Name)
 		}
 	}
-	if len(failed) == 0 {
-		return fmt.Sprintf("all %d thresholds and checks passed", len(checks))
+	var parts []string
+	if len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d thresholds and checks failed: %s", len(failed), len(checks), strings.Join(failed, "; ")))
 	}
-	return fmt.Sprintf("%d of %d thresholds and checks failed: %s", len(failed), len(checks), strings.Join(failed, "; "))
+	if len(unjudged) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d had too few events to be judged: %s", len(unjudged), len(checks), strings.Join(unjudged, "; ")))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("all %d thresholds and checks passed", len(checks)))
+	}
+	line := strings.Join(parts, "; ")
+	if rep := r.Summary.Reproduces; rep != "" {
+		// A reproduction's thresholds assert the old failure.
+		line = fmt.Sprintf("%s (the thresholds assert that the %s failure shows)", line, rep)
+	}
+	return line
 }
 
 func title(r *Run) string {
@@ -176,7 +198,15 @@ func title(r *Run) string {
 	if s.Scenario != "" {
 		t += ": " + s.Scenario
 	}
-	if r.Name != "" {
+	switch {
+	case len(r.Profiles) > 0:
+		// The title goes with the comparison's verdict, not one profile's.
+		var names []string
+		for _, p := range r.Profiles {
+			names = append(names, p.Name)
+		}
+		t += " (" + strings.Join(names, " vs ") + ")"
+	case r.Name != "":
 		t += " (" + r.Name + ")"
 	}
 	return t
@@ -186,8 +216,11 @@ func newPage(r *Run, charts []Chart) page {
 	s := r.Summary
 	pg := page{
 		Title:       title(r),
-		Verdict:     r.Verdict(),
-		Pass:        r.Passed(),
+		Verdict:     r.OverallLabel(),
+		Result:      r.Overall(),
+		ProfileLine: r.ProfileLine(),
+		Primary:     map[bool]string{true: r.Name}[len(r.Profiles) > 0],
+		Pass:        r.Overall() == verdict.Pass,
 		VerdictLine: r.VerdictLine(),
 		Dir:         r.Dir,
 		Generated:   time.Now().UTC().Format(time.RFC3339),
@@ -235,7 +268,7 @@ func newPage(r *Run, charts []Chart) page {
 	for _, p := range r.Profiles {
 		ps := p.Summary
 		pg.Profiles = append(pg.Profiles, profileRow{
-			Name: p.Name, Verdict: p.Verdict(), Pass: p.Passed(), Primary: p == r,
+			Name: p.Name, Verdict: p.Verdict(), Pass: p.Passed(), Primary: p == r, Inconclusive: p.Outcome() == verdict.Inconclusive,
 			Requests: count(ps.Requests.Total),
 			GoodMean: fmt.Sprintf("%.1f/s", ps.Goodput.Mean), GoodPeak: fmt.Sprintf("%.1f/s", ps.Goodput.Peak),
 			P99:    ms(ps.LatencyMS.P99),

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // opening hours are local time; a static binary on scratch has no zoneinfo
+
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
 // Kind names what an anomaly is about.
@@ -324,4 +326,26 @@ func (st *state) hourCount(t time.Time) uint32 {
 		return 0
 	}
 	return st.hours[i]
+}
+
+// FromAnomaly is the detector's Config for the portal's anomaly settings
+// (their JSON form, portalapi.AnomalyConfig). It lives here, beside
+// Config, so the portal that runs the detector and the scenario side that
+// counts what the detector needs (scenarios/evidence) read the settings
+// the same way without either importing the other.
+func FromAnomaly(a portalapi.AnomalyConfig) (Config, error) {
+	fc := DefaultConfig()
+	loc, err := a.Location()
+	if err != nil {
+		return fc, err
+	}
+	from, until, err := a.Hours()
+	if err != nil {
+		return fc, err
+	}
+	fc.Location, fc.OpenFrom, fc.OpenUntil = loc, from, until
+	fc.OffHoursLimit, fc.OffHoursWindow = a.OffHoursLimit, a.OffHoursWindow.D()
+	fc.VolumeWindow, fc.VolumeFloor = a.VolumeWindow.D(), a.VolumeFloor
+	fc.BaselineFactor, fc.BaselineWindow = a.BaselineFactor, a.BaselineWindow.D()
+	return fc, fc.Validate()
 }

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"github.com/golive-dev/golive/issuer/fraud"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
@@ -41,22 +40,3 @@ type (
 	RegistryLookupResult = portalapi.RegistryLookupResult
 	BusinessClock        = portalapi.BusinessClock
 )
-
-// detectorConfig turns the anomaly settings into the detector's Config.
-// It stays here, not in portalapi, because it needs package fraud.
-func detectorConfig(a AnomalyConfig) (fraud.Config, error) {
-	fc := fraud.DefaultConfig()
-	loc, err := a.Location()
-	if err != nil {
-		return fc, err
-	}
-	from, until, err := a.Hours()
-	if err != nil {
-		return fc, err
-	}
-	fc.Location, fc.OpenFrom, fc.OpenUntil = loc, from, until
-	fc.OffHoursLimit, fc.OffHoursWindow = a.OffHoursLimit, a.OffHoursWindow.D()
-	fc.VolumeWindow, fc.VolumeFloor = a.VolumeWindow.D(), a.VolumeFloor
-	fc.BaselineFactor, fc.BaselineWindow = a.BaselineFactor, a.BaselineWindow.D()
-	return fc, fc.Validate()
-}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/issuer/fraud"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 )
 
@@ -44,7 +45,7 @@ func TestAnomalyValidationAgreesWithDetector(t *testing.T) {
 			a := portalapi.HardenedConfig().Anomaly
 			v.edit(&a)
 			contractErr := a.Validate()
-			_, detectorErr := detectorConfig(a)
+			_, detectorErr := fraud.FromAnomaly(a)
 			if (contractErr == nil) != (detectorErr == nil) {
 				t.Errorf("portalapi says %v, the detector says %v", contractErr, detectorErr)
 			}

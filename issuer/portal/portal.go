@@ -178,7 +178,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		p.quota = overload.NewQuota(cfg.PharmacyQuota.Rate, cfg.PharmacyQuota.Burst, 100000)
 	}
 	if cfg.Anomaly.Enabled {
-		fc, err := detectorConfig(cfg.Anomaly)
+		fc, err := fraud.FromAnomaly(cfg.Anomaly)
 		if err != nil {
 			return nil, fmt.Errorf("portal: anomaly: %w", err)
 		}

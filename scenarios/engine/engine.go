@@ -31,6 +31,7 @@ import (
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/scenarios/consistency"
+	"github.com/golive-dev/golive/scenarios/evidence"
 	"github.com/golive-dev/golive/scenarios/spec"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
@@ -63,7 +64,8 @@ type Options struct {
 }
 
 // Run executes the scenario and writes o.Out. The returned summary's
-// Verdict is "pass" or "fail"; an error means the run itself could not be
+// Verdict is "pass", "fail" or "inconclusive" (too few events to judge a
+// threshold or check, and nothing judged failed); an error means the run itself could not be
 // carried out (the directory then holds what was gathered).
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	sc := o.Scenario
@@ -77,39 +79,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	profile, err := sc.ProfileFor(o.Profile)
+	set, err := settle(o)
 	if err != nil {
 		return nil, err
 	}
-	timescale := sc.Clock.Timescale
-	if o.Timescale > 0 {
-		timescale = o.Timescale
-	}
-	demandScale := sc.DemandScale
-	if o.DemandScale > 0 {
-		demandScale = o.DemandScale
-	}
-	if demandScale <= 0 {
-		demandScale = 1
-	}
+	profile, timescale, demandScale, exprs := set.profile, set.timescale, set.demandScale, set.exprs
 	seed := o.Seed
 	if seed == 0 {
 		seed = uint64(max(sc.Seed, 1))
-	}
-	var exprs []*threshold.Expr
-	for _, t := range sc.ThresholdsFor(profile) {
-		e, err := threshold.Parse(t.Expr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: threshold %q: %w", sc.Source, t.Expr, err)
-		}
-		exprs = append(exprs, e)
-	}
-	for _, t := range o.Thresholds {
-		e, err := threshold.Parse(t)
-		if err != nil {
-			return nil, fmt.Errorf("--threshold: %w", err)
-		}
-		exprs = append(exprs, e)
 	}
 	tkind, url, err := parseTarget(o.Target)
 	if err != nil {
@@ -127,8 +104,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	r := &run{o: o, sc: sc, log: log, profile: profile, timescale: timescale, demandScale: demandScale, seed: seed,
-		started: time.Now(), progress: o.Progress,
+		started: time.Now(), progress: o.Progress, needs: set.needs,
 		ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End}}
+	r.warnShort()
 	r.say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
@@ -177,6 +155,9 @@ type run struct {
 	seed        uint64
 	started     time.Time
 	progress    func(string)
+	// needs are the minimum event counts thresholds and checks declare
+	// (scenarios/evidence).
+	needs []evidence.Need
 
 	client *portalclient.Client
 	clock  simclock.Clock

@@ -17,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/scenarios/consistency"
 	"github.com/golive-dev/golive/scenarios/spec"
 	"github.com/golive-dev/golive/scenarios/threshold"
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // Schema is summary.json's schema name.
@@ -24,9 +25,12 @@ const Schema = "golive.summary/v1"
 
 // Summary is summary.json (docs/run-format.md).
 type Summary struct {
-	Schema      string    `json:"schema"`
-	Verdict     string    `json:"verdict"`
-	Reasons     []string  `json:"reasons,omitempty"`
+	Schema  string   `json:"schema"`
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons,omitempty"`
+	// Judgement adds verdict_text, reproduces, inconclusive and evidence
+	// (judge.go).
+	verdict.Judgement
 	Scenario    string    `json:"scenario"`
 	Target      string    `json:"target"`
 	Profile     string    `json:"profile"`
@@ -236,13 +240,16 @@ func (r *run) write(s *Summary, ev *Events, scrapes []Scrape) error {
 	if err := os.WriteFile(filepath.Join(dir, "metrics.csv"), buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("engine: metrics.csv: %w", err)
 	}
+	var buckets []threshold.Bucket
 	if rd, err := threshold.OpenRunDir(dir); err == nil {
 		if bs, err := rd.Buckets(); err == nil {
 			r.fillRates(s, bs)
 			s.Phases = phaseSummaries(ev.Phases, bs)
+			buckets = bs
 		}
 	}
 	r.fillTimeToCert(s, ev.Phases)
+	s.Evidence = r.evidence(buckets)
 	s.Checks = r.checks(s, ev)
 	return writeJSON(filepath.Join(dir, "summary.json"), s)
 }
@@ -381,29 +388,10 @@ func (r *run) evaluate(exprs []*threshold.Expr, s *Summary) []threshold.Result {
 	return threshold.EvaluateAll(rd, exprs)
 }
 
-// verdict decides pass or fail and rewrites summary.json.
+// verdict decides pass, fail or inconclusive (judge.go) and rewrites
+// summary.json.
 func (r *run) verdict(s *Summary) error {
-	s.Verdict = "pass"
-	s.Reasons = nil
-	for _, t := range s.Thresholds {
-		if !t.OK {
-			s.Reasons = append(s.Reasons, fmt.Sprintf("threshold %s: %s", t.Expr, t.Value))
-		}
-	}
-	for _, c := range s.Checks {
-		if !c.OK {
-			s.Reasons = append(s.Reasons, fmt.Sprintf("check %s: %s", c.Name, c.Detail))
-		}
-	}
-	if s.Aborted != "" {
-		s.Reasons = append(s.Reasons, "aborted: "+s.Aborted)
-	}
-	if s.Interrupted {
-		s.Reasons = append(s.Reasons, "interrupted")
-	}
-	if len(s.Reasons) > 0 {
-		s.Verdict = "fail"
-	}
+	r.judge(s)
 	return writeJSON(filepath.Join(r.o.Out, "summary.json"), s)
 }
 
