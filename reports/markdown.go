@@ -47,7 +47,9 @@ func Markdown(r *Run) string {
 			res = "❌ **fail**"
 		case verdict.Inconclusive:
 			res = "⚠️ inconclusive"
-			unjudged = append(unjudged, c.Message)
+			if !c.whole {
+				unjudged = append(unjudged, c.Message)
+			}
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", res, strings.ReplaceAll(c.Name, "`", "'"), mdEscape(orDash(c.Value)), mdEscape(orDash(c.Scope)))
 	}

@@ -23,6 +23,9 @@ type Check struct {
 	Value        string
 	Scope        string
 	Message      string // why it failed or could not be judged; empty when OK
+	// whole marks the line of the scenario's own verdict, which sums up
+	// the others rather than adding one.
+	whole bool
 }
 
 // Result is the line's outcome: verdict.Pass, Fail or Inconclusive.
@@ -98,14 +101,14 @@ func (r *Run) Checks() []Check {
 	// (aborted, interrupted); the report must not contradict it. For a
 	// reproduction the line is the reproduction itself.
 	c := Check{Kind: "check", Name: "scenario verdict", OK: s.Verdict == verdict.Pass,
-		Inconclusive: s.Verdict == verdict.Inconclusive, Value: orDash(s.Verdict), Scope: "run"}
+		Inconclusive: s.Verdict == verdict.Inconclusive, Value: orDash(s.Verdict), Scope: "run", whole: true}
 	if s.Reproduces != "" {
 		c.Name = "reproduces " + s.Reproduces
 		c.Value = strings.TrimPrefix(verdict.Text(s.Verdict, s.Reproduces), c.Name+": ")
 	}
 	switch {
 	case c.Inconclusive:
-		c.Message = "too few events to judge: " + strings.Join(s.Inconclusive, "; ")
+		c.Message = fmt.Sprintf("nothing judged failed; %d threshold(s) or check(s) had too few events to be judged", max(len(s.Inconclusive), 1))
 	case !c.OK && len(s.Reasons) > 0:
 		c.Message = strings.Join(s.Reasons, "; ")
 	case !c.OK:

@@ -171,7 +171,9 @@ func (r *Run) VerdictLine() string {
 		case verdict.Fail:
 			failed = append(failed, c.Name)
 		case verdict.Inconclusive:
-			unjudged = append(unjudged, c.Name)
+			if !c.whole {
+				unjudged = append(unjudged, c.Name)
+			}
 		}
 	}
 	var parts []string
@@ -179,7 +181,7 @@ func (r *Run) VerdictLine() string {
 		parts = append(parts, fmt.Sprintf("%d of %d thresholds and checks failed: %s", len(failed), len(checks), strings.Join(failed, "; ")))
 	}
 	if len(unjudged) > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d had too few events to be judged: %s", len(unjudged), len(checks), strings.Join(unjudged, "; ")))
+		parts = append(parts, fmt.Sprintf("%d had too few events to be judged: %s", len(unjudged), strings.Join(unjudged, "; ")))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("all %d thresholds and checks passed", len(checks)))

@@ -17,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/reports"
 	"github.com/golive-dev/golive/scenarios/engine"
 	"github.com/golive-dev/golive/scenarios/spec"
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 func init() { addCommand(newRunCmd) }
@@ -40,9 +41,20 @@ thresholds and writes DIR/results.gob, timeseries.csv, events.json,
 metrics.csv, summary.json and report.html.
 
 With several profiles (--profile naive-2021,hardened) each runs in turn into
-DIR/<profile>/ and the report compares them. Exit status: 0 when every run
-passes, 1 when a threshold or check fails, 2 on a usage error. Ctrl-C stops
-the load, undoes the faults and still writes what was gathered.`,
+DIR/<profile>/ and the report compares them. A profile whose thresholds
+assert the 2021 failure (naive-2021) is a reproduction: its verdict reads
+"reproduces 2021: yes" or "no".
+
+A threshold or check the run has too few events for (a timescale or demand
+scale that leaves too few requests of a class) is inconclusive, with the
+largest timescale and smallest demand scale that can judge it; a warning
+says so before the run starts.
+
+Exit status (docs/ci.md): 0 when every profile passes (a reproduction:
+reproduces), 1 when a threshold or check fails (a reproduction does not
+reproduce) or the run breaks, 2 on a usage or setup error, 3 when nothing
+failed but something was inconclusive. Ctrl-C stops the load, undoes the
+faults and still writes what was gathered.`,
 		Example: `  golive run launch-day
   golive run outage-tuesday --profile naive-2021,hardened --out out/tuesday
   golive run my-scenario.yaml --target local --timescale 600 --demand-scale 2
@@ -86,8 +98,12 @@ the load, undoes the faults and still writes what was gathered.`,
 			tty := isTerminal(cmd.ErrOrStderr())
 			for _, p := range profs {
 				printClockWarnings(cmd.ErrOrStderr(), sc, p, timescale)
+				if _, err := printEvidenceWarnings(cmd.ErrOrStderr(), engine.Options{Scenario: sc, Profile: p,
+					Timescale: timescale, DemandScale: demandScale, Thresholds: thresholds}); err != nil {
+					return usageErr("%s", firstLine(err))
+				}
 			}
-			failed := false
+			var verdicts, labels []string
 			for _, p := range profs {
 				dir := out
 				if len(profs) > 1 {
@@ -98,8 +114,9 @@ the load, undoes the faults and still writes what was gathered.`,
 					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
 				})
 				if sum != nil {
+					label := verdict.Label(sum.Verdict, sum.Reproduces)
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s, %s): %s — %d requests, p99 %.0f ms, late %d, acknowledged %d, lost %d, duplicates %d, fraud issued %d, escaped %d; %s\n",
-						sc.Name, strings.ToUpper(sum.Verdict), sum.Profile, sum.Target, dir, sum.Requests.Total, sum.Latency.P99,
+						sc.Name, label, sum.Profile, sum.Target, dir, sum.Requests.Total, sum.Latency.P99,
 						sum.LateSends, sum.Consistency.Acknowledged, sum.Consistency.Lost, sum.Consistency.Duplicates,
 						sum.Security.FraudIssued, sum.Security.FraudEscaped, filepath.Join(dir, "report.html"))
 					if t := sum.TimeToCert; t != nil {
@@ -109,9 +126,13 @@ the load, undoes the faults and still writes what was gathered.`,
 					for _, r := range sum.Reasons {
 						fmt.Fprintf(cmd.OutOrStdout(), "  fail: %s\n", r)
 					}
-					if sum.Verdict != "pass" {
-						failed = true
+					for _, r := range sum.Inconclusive {
+						fmt.Fprintf(cmd.OutOrStdout(), "  inconclusive: %s\n", r)
 					}
+					verdicts = append(verdicts, sum.Verdict)
+					labels = append(labels, sum.Profile+": "+label)
+				} else {
+					verdicts = append(verdicts, verdict.Fail)
 				}
 				if err != nil {
 					if errors.Is(err, context.Canceled) {
@@ -120,13 +141,19 @@ the load, undoes the faults and still writes what was gathered.`,
 					return failErr("%s: %v", sc.Name, err)
 				}
 			}
+			// The exit code and, for a comparison, the headline follow every
+			// profile's verdict (a reproduction's: whether it reproduced),
+			// as the comparison's summary.md heading does.
+			overall := verdict.Combine(verdicts...)
 			if len(profs) > 1 {
 				if r, err := reports.Load(out); err == nil {
 					_ = reports.Write(context.WithoutCancel(cmd.Context()), r, out)
 				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s; %s\n", sc.Name, verdict.Label(overall, ""), strings.Join(labels, " · "),
+					filepath.Join(out, reports.MarkdownFile))
 			}
-			if failed {
-				return quietFail(1)
+			if code := verdict.ExitCode(overall); code != verdict.ExitPass {
+				return quietFail(code)
 			}
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/golive-dev/golive/scenarios/engine"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
@@ -81,7 +82,7 @@ func newScenariosShowCmd() *cobra.Command {
 }
 
 func newScenariosValidateCmd() *cobra.Command {
-	var timescale float64
+	var timescale, demandScale float64
 	var profile string
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
@@ -94,7 +95,11 @@ invalid, 2 when no file is given.
 It also warns (on standard error; the exit code stays 0) when the timescale
 makes a fault window or phase last less wall time than the client timeout,
 backoff or Retry-After that decides it, and names the largest timescale that
-keeps the scenario meaningful (docs/scenarios.md).`,
+keeps the scenario meaningful (docs/scenarios.md); and when the demand at
+this timescale and demand scale leaves a threshold or check too few events
+to judge (a run would say inconclusive), naming the largest timescale and
+the smallest demand scale that give enough, for the scenario's profile and
+every profile its profiles block configures.`,
 		Example: `  golive scenarios validate my-launch.yaml
   golive scenarios validate outage-tuesday --timescale 3600
   golive scenarios validate scenarios/*.yaml
@@ -105,6 +110,9 @@ keeps the scenario meaningful (docs/scenarios.md).`,
 			}
 			if timescale < 0 {
 				return usageErr("--timescale must be positive (simulated seconds per wall second)")
+			}
+			if demandScale < 0 {
+				return usageErr("--demand-scale must be positive (a multiple of the scenario's demand)")
 			}
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			bad := 0
@@ -127,6 +135,11 @@ keeps the scenario meaningful (docs/scenarios.md).`,
 				fmt.Fprintf(out, "ok %s: %s, %s at x%g, %s wall, %.0f requests\n",
 					s.Source, s.Name, simWindow(s), ts, s.WallDuration(ts).Round(time.Second), s.Requests(ts, 0))
 				printClockWarnings(errw, s, profile, ts)
+				for _, p := range judgedProfiles(s, profile) {
+					if _, err := printEvidenceWarnings(errw, engine.Options{Scenario: s, Profile: p, Timescale: ts, DemandScale: demandScale}); err != nil {
+						fmt.Fprintf(errw, "warning: %s (%s): cannot tell what its thresholds need: %v\n", s.Name, p, err)
+					}
+				}
 			}
 			if bad > 0 {
 				return failErr("%d of %d scenario file(s) invalid", bad, len(args))
@@ -135,6 +148,7 @@ keeps the scenario meaningful (docs/scenarios.md).`,
 		},
 	}
 	cmd.Flags().Float64Var(&timescale, "timescale", 0, "check at this timescale instead of the scenario's")
+	cmd.Flags().Float64Var(&demandScale, "demand-scale", 0, "check at this demand scale instead of the scenario's")
 	cmd.Flags().StringVar(&profile, "profile", "", "check the waits of this issuer profile (default: the scenario's)")
 	return cmd
 }

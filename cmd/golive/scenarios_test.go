@@ -136,3 +136,31 @@ func TestScenariosValidateWarnsOfACompressedClock(t *testing.T) {
 		t.Errorf("negative timescale: exit %d, want 2", r.code)
 	}
 }
+
+func TestScenariosValidateWarnsOfTooFewEvents(t *testing.T) {
+	r := golive(t, "", "scenarios", "validate", "insider-abuse", "--timescale", "900")
+	mustOK(t, r, "validate at x900 (warnings keep exit 0)")
+	for _, want := range []string{
+		"warning: insider-abuse (hardened) would be inconclusive: check fraud_contained needs 11 issuances by class insider",
+		"warning: insider-abuse (naive-2021) would be inconclusive: threshold fraud_escaped > 10 needs 11 actions by class insider, the demand sends 3",
+		"judge it at --timescale 245 or less, or --demand-scale 3.67 or more",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"--timescale", "245"}, {"--timescale", "900", "--demand-scale", "3.67"}, {}} {
+		r = golive(t, "", append([]string{"scenarios", "validate", "insider-abuse"}, args...)...)
+		mustOK(t, r, "validate "+strings.Join(args, " "))
+		if strings.Contains(r.stderr, "inconclusive") {
+			t.Errorf("%v gives enough events, yet: %s", args, r.stderr)
+		}
+	}
+	r = golive(t, "", "scenarios", "validate", "insider-abuse", "--profile", "naive-2021", "--timescale", "900")
+	if strings.Contains(r.stderr, "(hardened)") || !strings.Contains(r.stderr, "(naive-2021) would be inconclusive") {
+		t.Errorf("--profile naive-2021 checks only that profile: %s", r.stderr)
+	}
+	if r := golive(t, "", "scenarios", "validate", "insider-abuse", "--demand-scale", "-1"); r.code != 2 {
+		t.Errorf("negative demand scale: exit %d, want 2", r.code)
+	}
+}

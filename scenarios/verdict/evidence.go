@@ -68,12 +68,15 @@ func (e Evidence) Count() float64 {
 
 // Reason says why the item cannot be judged and how to make it judgeable:
 // "check fraud_contained needs 11 issuances by class insider outside
-// opening hours ..., the run had 3 (expected 3); judge it at --timescale
-// 245 or less, or --demand-scale 3.67 or more".
+// opening hours ..., the run had 3; judge it at --timescale 245 or less,
+// or --demand-scale 3.67 or more".
 func (e Evidence) Reason() string {
-	had := "the run had " + Num(e.Count())
-	if e.Actual != nil && math.Abs(*e.Actual-e.Expected) >= 0.5 {
-		had += fmt.Sprintf(" (the demand promised %s)", Num(e.Expected))
+	had := "the demand sends " + Num(e.Expected)
+	if e.Actual != nil {
+		had = "the run had " + Num(*e.Actual)
+		if math.Abs(*e.Actual-e.Expected) >= 0.5 {
+			had += fmt.Sprintf(" (the demand sends %s)", Num(e.Expected))
+		}
 	}
 	return fmt.Sprintf("%s %s needs %d %s, %s; %s", e.Kind, e.Name, e.Min, e.Needs, had, e.Remedy())
 }

@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/golive-dev/golive/scenarios/spec"
+	"github.com/golive-dev/golive/scenarios/threshold"
+	"github.com/golive-dev/golive/scenarios/verdict"
+)
+
+func TestPreflight(t *testing.T) {
+	sc, err := spec.Builtin("insider-abuse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := func(o Options) []string {
+		t.Helper()
+		evs, err := Preflight(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range evs {
+			if !e.Enough {
+				out = append(out, e.Kind+" "+e.Name)
+			}
+		}
+		return out
+	}
+	if got := short(Options{Scenario: sc}); len(got) != 0 {
+		t.Errorf("at its own timescale: %v", got)
+	}
+	got := short(Options{Scenario: sc, Timescale: 900})
+	if strings.Join(got, ", ") != "check fraud_contained, threshold fraud_escaped <= 10" {
+		t.Errorf("hardened at x900: %v", got)
+	}
+	// --threshold's needs count too: 84 issue requests at x900 are too
+	// few for a p99.
+	got = short(Options{Scenario: sc, Profile: "naive-2021", Timescale: 900, Thresholds: []string{"p99(issue) < 1s"}})
+	if strings.Join(got, ", ") != "threshold fraud_escaped > 10, threshold p99(issue) < 1s" {
+		t.Errorf("naive-2021 at x900: %v", got)
+	}
+	if got := short(Options{Scenario: sc, Timescale: 900, DemandScale: 4}); len(got) != 0 {
+		t.Errorf("x900 at demand scale 4: %v", got)
+	}
+	if _, err := Preflight(Options{Scenario: sc, Thresholds: []string{"p99(issue) <"}}); err == nil {
+		t.Error("a threshold that does not parse passed preflight")
+	}
+}
+
+func TestJudge(t *testing.T) {
+	sc, err := spec.Builtin("insider-abuse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := verdict.Evidence{Kind: "check", Name: "fraud_contained", Needs: "night issuances", Min: 11, Expected: 3,
+		Forces: verdict.ForcesFail, MaxTimescale: 245}
+	for _, tc := range []struct {
+		name, profile string
+		s             Summary
+		want, text    string
+		reasons, inc  int
+	}{
+		{name: "short and failed: inconclusive", profile: "hardened",
+			s:    Summary{Checks: []Check{{Name: "fraud_contained", Detail: "3 escaped"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
+			want: verdict.Inconclusive, text: "inconclusive", inc: 1},
+		{name: "a real failure beside it fails the run", profile: "hardened",
+			s: Summary{Checks: []Check{{Name: "fraud_contained"}}, Thresholds: []threshold.Result{{Expr: "lost == 0", Value: "2"}},
+				Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
+			want: verdict.Fail, text: "fail", reasons: 1, inc: 1},
+		{name: "interrupted fails even when unjudged", profile: "hardened",
+			s:    Summary{Interrupted: true, Checks: []Check{{Name: "fraud_contained"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
+			want: verdict.Fail, text: "fail", reasons: 1, inc: 1},
+		{name: "a reproduction that held", profile: "naive-2021",
+			s:    Summary{Thresholds: []threshold.Result{{Expr: "fraud_escaped > 10", OK: true, Value: "27"}}},
+			want: verdict.Pass, text: "reproduces 2021: yes"},
+		{name: "a reproduction that did not", profile: "naive-2021",
+			s:    Summary{Thresholds: []threshold.Result{{Expr: "fraud_escaped > 10", Value: "3"}}},
+			want: verdict.Fail, text: "reproduces 2021: no", reasons: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &run{sc: sc, profile: tc.profile}
+			s := tc.s
+			r.judge(&s)
+			if s.Verdict != tc.want || s.VerdictText != tc.text || len(s.Reasons) != tc.reasons || len(s.Inconclusive) != tc.inc {
+				t.Errorf("verdict %s (%q), reasons %q, inconclusive %q", s.Verdict, s.VerdictText, s.Reasons, s.Inconclusive)
+			}
+		})
+	}
+}
