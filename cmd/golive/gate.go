@@ -11,6 +11,7 @@ import (
 
 	"github.com/golive-dev/golive/reports/gate"
 	"github.com/golive-dev/golive/scenarios/threshold"
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 func init() { addCommand(newGateCmd) }
@@ -23,7 +24,7 @@ func newGateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "gate RUN_DIR [--threshold EXPR]... [--baseline RUN_DIR|summary.json] [--max-regression 10%]",
-		Short: "Pass or fail a run on its thresholds and against a baseline run (exit 0 pass, 1 fail, 2 usage)",
+		Short: "Pass or fail a run on its thresholds and against a baseline run (exit 0 pass, 1 fail, 2 usage, 3 inconclusive)",
 		Long: `Judges a run directory: the thresholds the run recorded in summary.json
 (re-evaluated from its files), every --threshold, and, with --baseline, a
 noise-aware comparison of p50/p99 latency, goodput and error rate with the
@@ -37,7 +38,11 @@ Threshold syntax: METRIC OP VALUE [over DURATION | per phase] [abortOnFail],
 e.g. "p99(issue) < 500ms", "rate(status>=500) < 1% over 1m",
 "goodput >= 0.95*offered", "lost == 0".
 
-Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
+A threshold the run itself found it had too few events to judge
+(summary.json's evidence, docs/run-format.md) stays inconclusive here.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error, 3 no
+check failed but one of the run's thresholds could not be judged.`,
 		Example: `  golive gate runs/launch-day
   golive gate runs/today --baseline runs/yesterday --max-regression 10%
   golive gate runs/today --threshold 'p99(issue) < 500ms' --threshold 'rate(status>=500) < 1% over 1m'
@@ -80,8 +85,8 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 			} else {
 				printReport(out, rep)
 			}
-			if !rep.Pass {
-				return quietFail(1)
+			if code := verdict.ExitCode(rep.Verdict()); code != verdict.ExitPass {
+				return quietFail(code)
 			}
 			return nil
 		},
@@ -111,12 +116,25 @@ func parsePercent(s string) (float64, error) {
 	return v, nil
 }
 
+func countOK(rep *gate.Report) int {
+	n := 0
+	for _, c := range rep.Checks {
+		if c.OK {
+			n++
+		}
+	}
+	return n
+}
+
 func printReport(w io.Writer, rep *gate.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range rep.Checks {
-		verdict := "PASS"
-		if !c.OK {
-			verdict = "FAIL"
+		result := "PASS"
+		switch {
+		case c.Inconclusive:
+			result = "INCONCLUSIVE"
+		case !c.OK:
+			result = "FAIL"
 		}
 		name := c.Name
 		if c.Kind == "regression" {
@@ -126,7 +144,7 @@ func printReport(w io.Writer, rep *gate.Report) {
 		if scope == "" {
 			scope = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", verdict, name, c.Value, scope, c.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", result, name, c.Value, scope, c.Detail)
 	}
 	tw.Flush()
 	switch {
@@ -134,6 +152,8 @@ func printReport(w io.Writer, rep *gate.Report) {
 		fmt.Fprintln(w, "PASS: no checks (the run recorded no thresholds; add --threshold or --baseline)")
 	case rep.Pass:
 		fmt.Fprintf(w, "PASS: %d checks passed\n", len(rep.Checks))
+	case rep.Failed() == 0:
+		fmt.Fprintf(w, "INCONCLUSIVE: nothing failed, but the run had too few events to judge %d of %d checks\n", len(rep.Checks)-countOK(rep), len(rep.Checks))
 	default:
 		fmt.Fprintf(w, "FAIL: %d of %d checks failed\n", rep.Failed(), len(rep.Checks))
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,35 @@ func TestGateUsageErrors(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// A threshold the run had too few events for stays inconclusive in the
+// gate (exit 3), and a real failure beside it still fails (exit 1).
+func TestGateKeepsTheRunsInconclusive(t *testing.T) {
+	run := gateRun(t, 1, 1, 0, map[string]any{"expr": "p99 > 1s", "ok": false, "value": "120ms", "scope": "run"})
+	p := filepath.Join(run, "summary.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	// As the engine records a shortage that forces a failure (the numbers
+	// are made up: what counts is that the gate honours the record).
+	sum["evidence"] = []map[string]any{{"kind": "threshold", "name": "p99 > 1s", "needs": "answered requests of class issue in the run",
+		"min": 10000, "expected": 6000, "actual": 6000, "enough": false, "forces": "fail", "max_timescale": 54}}
+	raw, _ = json.Marshal(sum)
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := golive(t, "", "gate", run)
+	if r.code != 3 || !strings.Contains(r.stdout, "INCONCLUSIVE  p99 > 1s") || !strings.Contains(r.stdout, "--timescale 54 or less") ||
+		!strings.HasPrefix(lastLine(r.stdout), "INCONCLUSIVE: nothing failed") {
+		t.Errorf("exit %d, want 3\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := golive(t, "", "gate", run, "--threshold", "p50 < 30ms"); r.code != 1 || !regexp.MustCompile(`FAIL +p50 < 30ms`).MatchString(r.stdout) {
+		t.Errorf("a failing --threshold beside it: exit %d, want 1\n%s", r.code, r.stdout)
+	}
 }

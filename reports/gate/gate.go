@@ -51,6 +51,9 @@ type Check struct {
 	Value  string `json:"value"`
 	Scope  string `json:"scope,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Inconclusive: one of the run's own thresholds it had too few events
+	// to judge (summary.json's evidence); not OK, and not a failure.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
 // Report is the gate's verdict.
@@ -63,11 +66,11 @@ type Report struct {
 	Checks        []Check  `json:"checks"`
 }
 
-// Failed counts the failing checks.
+// Failed counts the failing checks (inconclusive ones are not).
 func (r *Report) Failed() int {
 	n := 0
 	for _, c := range r.Checks {
-		if !c.OK {
+		if !c.OK && !c.Inconclusive {
 			n++
 		}
 	}
@@ -117,7 +120,7 @@ func Evaluate(runDir string, opt Options) (*Report, error) {
 		}
 		rep.Checks = append(rep.Checks, cmp...)
 	}
-	rep.Pass = rep.Failed() == 0
+	rep.Pass = rep.Verdict() == "pass"
 	return rep, nil
 }
 
@@ -138,6 +141,7 @@ func ownThresholds(run *threshold.RunDir) ([]Check, error) {
 		return nil, err
 	}
 	raw, _ := sum["thresholds"].([]any)
+	evs := runEvidence(sum)
 	var out []Check
 	for i, item := range raw {
 		m, ok := item.(map[string]any)
@@ -147,7 +151,9 @@ func ownThresholds(run *threshold.RunDir) ([]Check, error) {
 		src, _ := m["expr"].(string)
 		if e, err := threshold.Parse(src); err == nil {
 			if r, err := threshold.Evaluate(run, e); err == nil {
-				out = append(out, fromResult(r, "re-evaluated"))
+				c := fromResult(r, "re-evaluated")
+				unjudged(&c, evs)
+				out = append(out, c)
 				continue
 			}
 		}
@@ -155,6 +161,7 @@ func ownThresholds(run *threshold.RunDir) ([]Check, error) {
 		c.OK, _ = m["ok"].(bool)
 		c.Value, _ = m["value"].(string)
 		c.Scope, _ = m["scope"].(string)
+		unjudged(&c, evs)
 		out = append(out, c)
 	}
 	return out, nil
