@@ -61,7 +61,7 @@ gating is 'golive gate'.`,
 			if len(omitted) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "golive: charts left out: %s (see the notes in the report)\n", strings.Join(omitted, ", "))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "golive: verdict %s: %s\n", run.Verdict(), run.VerdictLine())
+			fmt.Fprintf(cmd.ErrOrStderr(), "golive: verdict %s: %s\n", run.OverallLabel(), run.VerdictLine())
 			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(out, reports.HTMLFile))
 			return nil
 		},
