@@ -221,7 +221,6 @@ func newPage(r *Run, charts []Chart) page {
 		Verdict:     r.OverallLabel(),
 		Result:      r.Overall(),
 		ProfileLine: r.ProfileLine(),
-		Primary:     map[bool]string{true: r.Name}[len(r.Profiles) > 0],
 		Pass:        r.Overall() == verdict.Pass,
 		VerdictLine: r.VerdictLine(),
 		Dir:         r.Dir,
@@ -229,6 +228,9 @@ func newPage(r *Run, charts []Chart) page {
 		Headlines:   r.Headlines(),
 		Checks:      r.Checks(),
 		Notes:       r.Notes,
+	}
+	if len(r.Profiles) > 0 {
+		pg.Primary = r.Name
 	}
 	add := func(k, v string) {
 		if v != "" {

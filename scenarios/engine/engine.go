@@ -65,8 +65,9 @@ type Options struct {
 
 // Run executes the scenario and writes o.Out. The returned summary's
 // Verdict is "pass", "fail" or "inconclusive" (too few events to judge a
-// threshold or check, and nothing judged failed); an error means the run itself could not be
-// carried out (the directory then holds what was gathered).
+// threshold or check, and nothing judged failed); an error means the run
+// itself could not be carried out (the directory then holds what was
+// gathered).
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	sc := o.Scenario
 	if sc == nil {

@@ -187,22 +187,15 @@ func thresholdNeeds(sc *spec.Scenario, e *threshold.Expr, run []span) []Need {
 	filtered := func() []spec.Class {
 		return classesWhere(sc, func(c spec.Class) bool { return m.Filter.Class == "" || c.Name == m.Filter.Class })
 	}
-	scopes := func(cs []spec.Class) []struct {
-		what  string
-		spans []span
-	} {
-		type sc2 = struct {
-			what  string
-			spans []span
-		}
+	scopes := func(cs []spec.Class) []scope {
 		switch e.Scope {
 		case threshold.WholeRun:
-			return []sc2{{"in the run", run}}
+			return []scope{{"in the run", run}}
 		case threshold.PerPhase:
-			var out []sc2
+			var out []scope
 			for _, p := range sc.Phases {
 				if total(cs, p.Start, p.End) > 0 { // a phase without demand is not judged
-					out = append(out, sc2{"in phase " + p.Name, []span{{p.Start, p.End}}})
+					out = append(out, scope{"in phase " + p.Name, []span{{p.Start, p.End}}})
 				}
 			}
 			return out
@@ -252,11 +245,14 @@ func thresholdNeeds(sc *spec.Scenario, e *threshold.Expr, run []span) []Need {
 	return []Need{n}
 }
 
-// perScope is one need per scope (each phase must have enough).
-func perScope(n Need, cs []spec.Class, min int, what string, scopes func([]spec.Class) []struct {
+// scope is where a threshold is judged: the run, or one phase.
+type scope struct {
 	what  string
 	spans []span
-}, start time.Time) []Need {
+}
+
+// perScope is one need per scope (each phase must have enough).
+func perScope(n Need, cs []spec.Class, min int, what string, scopes func([]spec.Class) []scope, start time.Time) []Need {
 	if len(cs) == 0 {
 		return nil
 	}
