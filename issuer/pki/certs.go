@@ -80,6 +80,9 @@ type DSCOptions struct {
 	// Usages restricts the certificate types the DSC may sign; empty means
 	// all three. The OIDs are written in either case.
 	Usages []dcc.Type
+	// UsageOIDs picks the OID form of the usages: current (default),
+	// legacy (hcert spec 1.0.5) or both.
+	UsageOIDs UsageOIDForm
 	// NotBefore defaults to now (never before the CSCA's start); NotAfter
 	// defaults to two years later, capped at the CSCA's end.
 	NotBefore, NotAfter time.Time
@@ -129,7 +132,7 @@ func NewDSC(csca *KeyPair, opts DSCOptions) (*KeyPair, error) {
 			csca.Cert.NotBefore.Format(time.RFC3339), csca.Cert.NotAfter.Format(time.RFC3339))
 	}
 
-	oids, err := usageOIDs(opts.Usages)
+	oids, err := usageOIDs(opts.Usages, opts.UsageOIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -170,68 +173,81 @@ func NewDSC(csca *KeyPair, opts DSCOptions) (*KeyPair, error) {
 	return &KeyPair{Cert: cert, Key: key}, nil
 }
 
-func usageOIDs(usages []dcc.Type) ([]asn1.ObjectIdentifier, error) {
+func usageOIDs(usages []dcc.Type, form UsageOIDForm) ([]asn1.ObjectIdentifier, error) {
 	if len(usages) == 0 {
 		usages = AllTypes
-	}
-	var out []asn1.ObjectIdentifier
-	for _, t := range AllTypes { // fixed order, duplicates collapse
-		if !slices.Contains(usages, t) {
-			continue
-		}
-		out = append(out, oidOf(t))
 	}
 	for _, u := range usages {
 		if !slices.Contains(AllTypes, u) {
 			return nil, fmt.Errorf("pki: unknown certificate type %q in DSC usages", u)
 		}
 	}
+	var forms [][]asn1.ObjectIdentifier
+	switch form {
+	case UsageOIDCurrent:
+		forms = [][]asn1.ObjectIdentifier{currentOIDs}
+	case UsageOIDLegacy:
+		forms = [][]asn1.ObjectIdentifier{legacyOIDs}
+	case UsageOIDBoth:
+		forms = [][]asn1.ObjectIdentifier{currentOIDs, legacyOIDs}
+	default:
+		return nil, fmt.Errorf("pki: unknown key usage OID form %q (want %q, %q or %q)", form, UsageOIDCurrent, UsageOIDLegacy, UsageOIDBoth)
+	}
+	var out []asn1.ObjectIdentifier
+	for _, oids := range forms {
+		for i, t := range AllTypes { // fixed order, duplicates collapse
+			if slices.Contains(usages, t) {
+				out = append(out, oids[i])
+			}
+		}
+	}
 	return out, nil
 }
 
-func oidOf(t dcc.Type) asn1.ObjectIdentifier {
-	switch t {
-	case dcc.TypeTest:
-		return OIDUsageTest
-	case dcc.TypeVaccination:
-		return OIDUsageVaccination
-	default:
-		return OIDUsageRecovery
-	}
-}
+// currentOIDs and legacyOIDs are the usage OIDs in the order of AllTypes.
+var (
+	currentOIDs = []asn1.ObjectIdentifier{OIDUsageVaccination, OIDUsageTest, OIDUsageRecovery}
+	legacyOIDs  = []asn1.ObjectIdentifier{OIDUsageVaccinationLegacy, OIDUsageTestLegacy, OIDUsageRecoveryLegacy}
+)
 
-// UsagesOf reports which certificate types a DSC may sign. A certificate
-// carrying none of the DCC usage OIDs may sign all types (hcert spec,
-// section 5.1.1).
-func UsagesOf(cert *x509.Certificate) []dcc.Type {
-	var out []dcc.Type
-	for _, t := range AllTypes {
-		want := oidOf(t)
-		if slices.ContainsFunc(cert.UnknownExtKeyUsage, want.Equal) {
-			out = append(out, t)
+// usageOf reports the certificate type a DCC key usage OID names, in
+// either form.
+func usageOf(oid asn1.ObjectIdentifier) (dcc.Type, bool) {
+	for i, t := range AllTypes {
+		if oid.Equal(currentOIDs[i]) || oid.Equal(legacyOIDs[i]) {
+			return t, true
 		}
 	}
-	if len(out) == 0 {
+	return "", false
+}
+
+// UsagesOf reports which certificate types a DSC may sign, in the order of
+// AllTypes. Usage OIDs of either form count (a DSC may mix them: the types
+// either names). A certificate carrying none of the DCC usage OIDs may
+// sign all types (hcert spec, section 5.1.1).
+func UsagesOf(cert *x509.Certificate) []dcc.Type {
+	named := map[dcc.Type]bool{}
+	for _, oid := range cert.UnknownExtKeyUsage {
+		if t, ok := usageOf(oid); ok {
+			named[t] = true
+		}
+	}
+	if len(named) == 0 {
 		return slices.Clone(AllTypes)
+	}
+	var out []dcc.Type
+	for _, t := range AllTypes {
+		if named[t] {
+			out = append(out, t)
+		}
 	}
 	return out
 }
 
 // MaySign reports whether cert's key usage allows signing certificates of
-// type t.
+// type t. It is the one rule issuer and verifier share.
 func MaySign(cert *x509.Certificate, t dcc.Type) bool {
-	restricted := false
-	for _, oid := range cert.UnknownExtKeyUsage {
-		for _, u := range AllTypes {
-			if oidOf(u).Equal(oid) {
-				restricted = true
-				if u == t {
-					return true
-				}
-			}
-		}
-	}
-	return !restricted && slices.Contains(AllTypes, t)
+	return slices.Contains(UsagesOf(cert), t)
 }
 
 // AlgOf reports the COSE algorithm a key is used with: ES256 for P-256

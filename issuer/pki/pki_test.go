@@ -8,11 +8,16 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -547,4 +552,144 @@ func TestInitPS256(t *testing.T) {
 	if _, ok := set.DSCs[0].Key.(*rsa.PrivateKey); !ok {
 		t.Errorf("PS256 DSC key is %T", set.DSCs[0].Key)
 	}
+}
+
+// TestUsageOIDForms builds DSCs whose key usage names the types with the
+// current OIDs, with the hcert 1.0.5 ones (an extra 0 arc) and with both:
+// every form restricts the DSC alike, and a restricted DSC never may sign
+// another type.
+func TestUsageOIDForms(t *testing.T) {
+	csca := mustCSCA(t)
+	// Written out, not taken from the package's variables, so a typo there
+	// fails here.
+	current := map[dcc.Type]string{dcc.TypeTest: "1.3.6.1.4.1.1847.2021.1.1", dcc.TypeVaccination: "1.3.6.1.4.1.1847.2021.1.2", dcc.TypeRecovery: "1.3.6.1.4.1.1847.2021.1.3"}
+	legacy := map[dcc.Type]string{dcc.TypeTest: "1.3.6.1.4.1.0.1847.2021.1.1", dcc.TypeVaccination: "1.3.6.1.4.1.0.1847.2021.1.2", dcc.TypeRecovery: "1.3.6.1.4.1.0.1847.2021.1.3"}
+	forms := map[UsageOIDForm][]map[dcc.Type]string{
+		UsageOIDCurrent: {current}, UsageOIDLegacy: {legacy}, UsageOIDBoth: {current, legacy},
+	}
+	usageSets := [][]dcc.Type{{dcc.TypeTest}, {dcc.TypeVaccination}, {dcc.TypeRecovery}, {dcc.TypeTest, dcc.TypeRecovery}, nil}
+	for form, tables := range forms {
+		for _, usages := range usageSets {
+			name := string(form)
+			if name == "" {
+				name = "current"
+			}
+			t.Run(fmt.Sprintf("%s/%v", name, usages), func(t *testing.T) {
+				dsc, err := NewDSC(csca, DSCOptions{NotBefore: testNow, Usages: usages, UsageOIDs: form})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := usages
+				if len(want) == 0 {
+					want = AllTypes
+				}
+				var wantOIDs []string
+				for _, table := range tables {
+					for _, ty := range AllTypes {
+						if slices.Contains(want, ty) {
+							wantOIDs = append(wantOIDs, table[ty])
+						}
+					}
+				}
+				var got []string
+				for _, oid := range dsc.Cert.UnknownExtKeyUsage {
+					got = append(got, oid.String())
+				}
+				if !slices.Equal(got, wantOIDs) {
+					t.Errorf("EKU OIDs %v, want %v", got, wantOIDs)
+				}
+				if u := UsagesOf(dsc.Cert); !slices.Equal(u, sortedTypes(want)) {
+					t.Errorf("UsagesOf = %v, want %v", u, want)
+				}
+				for _, ty := range AllTypes {
+					if got, w := MaySign(dsc.Cert, ty), slices.Contains(want, ty); got != w {
+						t.Errorf("MaySign(%s) = %v, want %v", ty, got, w)
+					}
+				}
+				// The published trust list says the same.
+				tl, err := NewTrustList(dsc.Cert)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var wantUsage []string
+				for _, ty := range sortedTypes(want) {
+					wantUsage = append(wantUsage, string(ty))
+				}
+				if !slices.Equal(tl.Entries[0].KeyUsage, wantUsage) {
+					t.Errorf("trust list key_usage %v, want %v", tl.Entries[0].KeyUsage, wantUsage)
+				}
+			})
+		}
+	}
+	if _, err := NewDSC(csca, DSCOptions{NotBefore: testNow, UsageOIDs: "1.0.4"}); err == nil {
+		t.Error("NewDSC accepted an unknown OID form")
+	}
+}
+
+// TestUsagesOfMixedForms reads certificates made outside NewDSC: forms
+// mixed within one certificate name the union of their types, and foreign
+// EKUs beside a DCC usage do not widen it.
+func TestUsagesOfMixedForms(t *testing.T) {
+	oid := func(s string) asn1.ObjectIdentifier {
+		var o asn1.ObjectIdentifier
+		for _, p := range strings.Split(s, ".") {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o = append(o, n)
+		}
+		return o
+	}
+	tests := []struct {
+		name string
+		oids []string
+		ext  []x509.ExtKeyUsage
+		want []dcc.Type
+	}{
+		{"legacy test, current vaccination", []string{"1.3.6.1.4.1.0.1847.2021.1.1", "1.3.6.1.4.1.1847.2021.1.2"}, nil, []dcc.Type{dcc.TypeVaccination, dcc.TypeTest}},
+		{"legacy recovery beside a foreign OID", []string{"1.2.3.4", "1.3.6.1.4.1.0.1847.2021.1.3"}, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, []dcc.Type{dcc.TypeRecovery}},
+		{"near miss of the legacy form", []string{"1.3.6.1.4.1.0.1847.2021.1.4", "1.3.6.1.4.1.0.1847.2021.1"}, nil, AllTypes},
+	}
+	csca := mustCSCA(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{Country: []string{"DE"}, CommonName: "mixed"},
+				NotBefore: testNow, NotAfter: testNow.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: tt.ext}
+			for _, s := range tt.oids {
+				tmpl.UnknownExtKeyUsage = append(tmpl.UnknownExtKeyUsage, oid(s))
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, csca.Cert, key.Public(), csca.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := UsagesOf(c); !slices.Equal(got, tt.want) {
+				t.Errorf("UsagesOf = %v, want %v", got, tt.want)
+			}
+			for _, ty := range AllTypes {
+				if got, w := MaySign(c, ty), slices.Contains(tt.want, ty); got != w {
+					t.Errorf("MaySign(%s) = %v, want %v", ty, got, w)
+				}
+			}
+		})
+	}
+}
+
+// sortedTypes orders types as AllTypes does.
+func sortedTypes(ts []dcc.Type) []dcc.Type {
+	var out []dcc.Type
+	for _, t := range AllTypes {
+		if slices.Contains(ts, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

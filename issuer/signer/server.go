@@ -362,26 +362,9 @@ func (s *Server) check(req *signerapi.SignRequest) (*dcc.Certificate, time.Time,
 	return cert, issuedAt, expiresAt, nil
 }
 
-// dscMaySign applies the DSC's extended key usage: a DSC carrying any of
-// the DCC usage OIDs signs only the types it names.
-func (s *Server) dscMaySign(t dcc.Type) bool {
-	want := map[dcc.Type]string{
-		dcc.TypeTest:        pki.OIDUsageTest.String(),
-		dcc.TypeVaccination: pki.OIDUsageVaccination.String(),
-		dcc.TypeRecovery:    pki.OIDUsageRecovery.String(),
-	}
-	restricted := false
-	for _, oid := range s.dsc.Cert.UnknownExtKeyUsage {
-		switch o := oid.String(); o {
-		case pki.OIDUsageTest.String(), pki.OIDUsageVaccination.String(), pki.OIDUsageRecovery.String():
-			restricted = true
-			if o == want[t] {
-				return true
-			}
-		}
-	}
-	return !restricted
-}
+// dscMaySign applies the DSC's extended key usage with the verifiers'
+// rule (both OID forms), so the signer never makes what they refuse.
+func (s *Server) dscMaySign(t dcc.Type) bool { return pki.MaySign(s.dsc.Cert, t) }
 
 // acquire takes an HSM slot. With Shed it sheds when none is free; else it
 // queues without bound, bounded only by the deadline, the client leaving,
