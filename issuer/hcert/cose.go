@@ -2,6 +2,7 @@ package hcert
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
@@ -41,6 +42,9 @@ var (
 	// decMode bounds nesting and container sizes, rejects duplicate map
 	// keys and indefinite lengths (deterministic CBOR has none).
 	decMode cbor.DecMode
+	// jsonDecMode is decMode reading maps as JSON objects (string keys
+	// only), for the payload's JSON form.
+	jsonDecMode cbor.DecMode
 )
 
 func init() {
@@ -48,15 +52,19 @@ func init() {
 	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
 		panic(fmt.Sprintf("hcert: CBOR encoder options: %v", err))
 	}
-	decMode, err = cbor.DecOptions{
+	opts := cbor.DecOptions{
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 		IndefLength:      cbor.IndefLengthForbidden,
 		MaxNestedLevels:  maxNestedLevels,
 		MaxArrayElements: maxArrayElements,
 		MaxMapPairs:      maxMapPairs,
 		IntDec:           cbor.IntDecConvertSigned,
-	}.DecMode()
-	if err != nil {
+	}
+	if decMode, err = opts.DecMode(); err != nil {
+		panic(fmt.Sprintf("hcert: CBOR decoder options: %v", err))
+	}
+	opts.DefaultMapType = reflect.TypeFor[map[string]any]()
+	if jsonDecMode, err = opts.DecMode(); err != nil {
 		panic(fmt.Sprintf("hcert: CBOR decoder options: %v", err))
 	}
 }

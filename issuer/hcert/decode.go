@@ -3,10 +3,12 @@ package hcert
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +36,7 @@ type Decoded struct {
 	// when they are.
 	PayloadErr error
 
-	COSE      []byte // the inflated COSE_Sign1, tag included
+	COSE      []byte // the inflated COSE_Sign1 as sent, tags (if any) included
 	Protected []byte // the protected header bytes exactly as signed
 	CWT       []byte // the signed COSE payload: the CWT claims
 	Signature []byte
@@ -42,7 +44,8 @@ type Decoded struct {
 
 // Decode takes an HC1 string apart without verifying it. It fails (with an
 // *Error carrying the reason) when the container is broken: prefix,
-// Base45, zlib, CBOR or COSE_Sign1. Claims that are not a DCC do not fail
+// Base45, zlib, CBOR or COSE_Sign1 (tagged 18 or not, optionally inside the
+// CWT tag 61). Claims that are not a DCC do not fail
 // Decode; they leave Payload nil and set PayloadErr.
 func Decode(hc1 string) (*Decoded, error) {
 	s := strings.TrimSpace(hc1)
@@ -104,22 +107,12 @@ func parseSign1(msg []byte) (*Decoded, error) {
 	if err := decMode.Wellformed(msg); err != nil {
 		return nil, fail(ReasonBadCBOR, err)
 	}
-	var tag cbor.RawTag
-	if err := decMode.Unmarshal(msg, &tag); err != nil {
-		return nil, fail(ReasonNotCOSESign1, errors.New("not a tagged CBOR item"))
-	}
-	if tag.Number == tagCWT { // CWT tag around COSE_Sign1 (RFC 8392 section 6)
-		var inner cbor.RawTag
-		if err := decMode.Unmarshal(tag.Content, &inner); err != nil {
-			return nil, fail(ReasonNotCOSESign1, errors.New("CWT tag does not wrap a tagged item"))
-		}
-		tag = inner
-	}
-	if tag.Number != tagCOSESign1 {
-		return nil, fail(ReasonNotCOSESign1, fmt.Errorf("CBOR tag %d, want %d", tag.Number, tagCOSESign1))
+	body, err := sign1Body(msg)
+	if err != nil {
+		return nil, err
 	}
 	var s sign1
-	if err := decMode.Unmarshal(tag.Content, &s); err != nil {
+	if err := decMode.Unmarshal(body, &s); err != nil {
 		return nil, fail(ReasonNotCOSESign1, fmt.Errorf("COSE_Sign1 structure: %w", err))
 	}
 	if s.Payload == nil {
@@ -151,6 +144,95 @@ func parseSign1(msg []byte) (*Decoded, error) {
 		d.Kid = unprot.Kid
 	}
 	return d, nil
+}
+
+// PayloadJSON is the DCC payload exactly as it travels (claim -260/1),
+// turned into JSON: every field, known to dcc.Certificate or not, so a
+// schema check sees what the issuer signed. It fails when the CBOR has
+// no JSON form (non-string map keys, NaN).
+func (d *Decoded) PayloadJSON() ([]byte, error) {
+	if len(d.RawPayload) == 0 {
+		return nil, errors.New("no DCC payload")
+	}
+	var v any
+	if err := jsonDecMode.Unmarshal(d.RawPayload, &v); err != nil {
+		return nil, fmt.Errorf("DCC payload has no JSON form: %w", err)
+	}
+	if err := jsonOnly(v, ""); err != nil {
+		return nil, fmt.Errorf("DCC payload has no JSON form: %w", err)
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("DCC payload has no JSON form: %w", err)
+	}
+	return js, nil
+}
+
+// jsonOnly fails on CBOR items JSON has no form for. encoding/json would
+// turn a byte string into a base64 string and a tag into an object, so a
+// payload could pass a schema check that its signed form does not.
+func jsonOnly(v any, at string) error {
+	switch x := v.(type) {
+	case nil, bool, string, int64, uint64:
+		return nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%s: %v is not a JSON number", jsonAt(at), x)
+		}
+		return nil
+	case map[string]any:
+		for k, e := range x {
+			if err := jsonOnly(e, at+"/"+k); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		for i, e := range x {
+			if err := jsonOnly(e, at+"/"+strconv.Itoa(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: CBOR %T has no JSON form", jsonAt(at), v)
+}
+
+func jsonAt(at string) string {
+	if at == "" {
+		return "/"
+	}
+	return at
+}
+
+// sign1Body strips the tags around a COSE_Sign1 array: tag 18 and the CWT
+// tag 61 (RFC 8392 section 6) outside it, each optional. The tags are not
+// signed, and deployed verifiers accept a bare array, so refusing it would
+// reject certificates other countries' apps accept. Any other tag is not
+// a COSE_Sign1 (98, for one, is COSE_Sign with several signers).
+func sign1Body(msg []byte) ([]byte, error) {
+	body, cwtSeen := msg, false
+	for {
+		if len(body) == 0 || body[0]>>5 != 6 { // major type 6: a tag
+			return body, nil
+		}
+		var tag cbor.RawTag
+		if err := decMode.Unmarshal(body, &tag); err != nil {
+			return nil, fail(ReasonNotCOSESign1, fmt.Errorf("CBOR tag: %w", err))
+		}
+		switch {
+		case tag.Number == tagCWT && !cwtSeen:
+			cwtSeen = true
+			body = tag.Content
+		case tag.Number == tagCOSESign1:
+			if len(tag.Content) > 0 && tag.Content[0]>>5 == 6 {
+				return nil, fail(ReasonNotCOSESign1, errors.New("tag 18 wraps another tag"))
+			}
+			return tag.Content, nil
+		default:
+			return nil, fail(ReasonNotCOSESign1, fmt.Errorf("CBOR tag %d, want %d (COSE_Sign1), or none", tag.Number, tagCOSESign1))
+		}
+	}
 }
 
 // rawClaims reads the claims loosely typed so a foreign issuer's float

@@ -16,8 +16,9 @@ const (
 	ReasonBadBase45          Reason = "bad_base45"           // not RFC 9285 Base45
 	ReasonBadZlib            Reason = "bad_zlib"             // not a zlib stream, or inflates beyond the limit
 	ReasonBadCBOR            Reason = "bad_cbor"             // not well-formed CBOR within the decoder limits
-	ReasonNotCOSESign1       Reason = "not_cose_sign1"       // CBOR, but not a tagged COSE_Sign1
+	ReasonNotCOSESign1       Reason = "not_cose_sign1"       // CBOR, but not a COSE_Sign1 (tagged 18 or not)
 	ReasonBadPayload         Reason = "bad_payload"          // the signed claims are not a CWT carrying one DCC
+	ReasonSchema             Reason = "schema_violation"     // the DCC does not conform to the official schema of its version (only when asked)
 	ReasonUnknownKid         Reason = "unknown_kid"          // no kid, or no trusted DSC under it
 	ReasonBadSignature       Reason = "bad_signature"        // no DSC under the kid verifies the signature
 	ReasonExpired            Reason = "expired"              // exp has passed
@@ -26,6 +27,13 @@ const (
 	ReasonKeyUsage           Reason = "key_usage"            // the DSC may not sign this certificate type
 	ReasonRevoked            Reason = "revoked"              // a revocation hash matched
 )
+
+// Reasons lists every reason in the order Verify checks them.
+func Reasons() []Reason {
+	return []Reason{ReasonBadPrefix, ReasonBadBase45, ReasonBadZlib, ReasonBadCBOR, ReasonNotCOSESign1,
+		ReasonUnknownKid, ReasonBadSignature, ReasonBadPayload, ReasonSchema, ReasonKeyUsage,
+		ReasonOutsideDSCValidity, ReasonRevoked, ReasonNotYetValid, ReasonExpired}
+}
 
 // Error is a decoding or verification failure with its reason.
 type Error struct {

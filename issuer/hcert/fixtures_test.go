@@ -27,6 +27,9 @@ type world struct {
 	es2      *pki.KeyPair // ES256, all usages, trusted
 	ps       *pki.KeyPair // PS256, all usages, trusted
 	testOnly *pki.KeyPair // ES256, may sign tests only, trusted
+	// testOnlyLegacy may sign tests only, written with the hcert 1.0.5
+	// OIDs; trusted.
+	testOnlyLegacy *pki.KeyPair
 	outsider *pki.KeyPair // ES256, same CSCA, not in the trust list
 	trust    *pki.TrustList
 }
@@ -53,20 +56,22 @@ func buildWorld() (*world, error) {
 		return nil, err
 	}
 	start := testNow.Add(-24 * time.Hour)
-	mk := func(alg pki.Alg, usages ...dcc.Type) *pki.KeyPair {
+	mkForm := func(alg pki.Alg, form pki.UsageOIDForm, usages ...dcc.Type) *pki.KeyPair {
 		if err != nil {
 			return nil
 		}
 		var kp *pki.KeyPair
-		kp, err = pki.NewDSC(w.csca, pki.DSCOptions{Alg: alg, NotBefore: start, Usages: usages})
+		kp, err = pki.NewDSC(w.csca, pki.DSCOptions{Alg: alg, NotBefore: start, Usages: usages, UsageOIDs: form})
 		return kp
 	}
+	mk := func(alg pki.Alg, usages ...dcc.Type) *pki.KeyPair { return mkForm(alg, pki.UsageOIDCurrent, usages...) }
 	w.es, w.es2, w.ps = mk(pki.ES256), mk(pki.ES256), mk(pki.PS256)
 	w.testOnly, w.outsider = mk(pki.ES256, dcc.TypeTest), mk(pki.ES256)
+	w.testOnlyLegacy = mkForm(pki.ES256, pki.UsageOIDLegacy, dcc.TypeTest)
 	if err != nil {
 		return nil, err
 	}
-	w.trust, err = pki.NewTrustList(w.es.Cert, w.es2.Cert, w.ps.Cert, w.testOnly.Cert)
+	w.trust, err = pki.NewTrustList(w.es.Cert, w.es2.Cert, w.ps.Cert, w.testOnly.Cert, w.testOnlyLegacy.Cert)
 	return w, err
 }
 

@@ -2,6 +2,7 @@ package hcert
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -20,6 +21,8 @@ func fuzzSeeds(tb testing.TB) []string {
 		mustEncode(tb, recovery(), w.es2, opts),
 		forgery{key: w.es.Key, kid: pki.Kid(w.es.Cert), kidUnprot: true}.hc1(tb),
 		forgery{key: w.es.Key, kid: pki.Kid(w.es.Cert), der: true}.hc1(tb),
+		forgery{key: w.testOnlyLegacy.Key, kid: pki.Kid(w.testOnlyLegacy.Cert)}.hc1(tb),
+		untaggedHC1(tb, v),
 		v[:len(v)/2],
 		v[4:],
 		"HC1:",
@@ -33,6 +36,16 @@ func fuzzSeeds(tb testing.TB) []string {
 		seeds = append(seeds, vec.encoded, Prefix+vec.encoded)
 	}
 	return seeds
+}
+
+// untaggedHC1 is hc1 with its COSE_Sign1's tag 18 dropped.
+func untaggedHC1(tb testing.TB, hc1 string) string {
+	tb.Helper()
+	d, err := Decode(hc1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return zlibHC1(tb, d.COSE[1:])
 }
 
 func FuzzDecode(f *testing.F) {
@@ -57,19 +70,27 @@ func FuzzDecode(f *testing.F) {
 			t.Error("PayloadErr nil without a one-type payload")
 		}
 		_, _ = RevocationHashes(d)
+		// The payload's JSON form, what a schema check reads, is JSON.
+		if js, err := d.PayloadJSON(); err == nil && !json.Valid(js) {
+			t.Errorf("PayloadJSON gave invalid JSON: %q", js)
+		}
 	})
 }
 
 func FuzzVerify(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
-		f.Add(s, int64(0))
-		f.Add(s, int64(400*24*3600))
+		f.Add(s, int64(0), false)
+		f.Add(s, int64(400*24*3600), true)
 	}
 	w := testWorld(f)
 	var revoked RevocationSet
 	_ = revoked.Add(HashUCI, make([]byte, 16))
-	f.Fuzz(func(t *testing.T, s string, offset int64) {
-		res, err := Verify(s, w.trust, VerifyOptions{Now: testNow.Add(time.Duration(offset%(1<<40)) * time.Second), Revoked: &revoked})
+	f.Fuzz(func(t *testing.T, s string, offset int64, atVerification bool) {
+		policy := DSCValidityStrict
+		if atVerification {
+			policy = DSCValidityAtVerification
+		}
+		res, err := Verify(s, w.trust, VerifyOptions{Now: testNow.Add(time.Duration(offset%(1<<40)) * time.Second), Revoked: &revoked, DSCValidity: policy})
 		if err != nil {
 			t.Fatalf("Verify returned an error: %v", err)
 		}

@@ -1,6 +1,7 @@
 package hcert
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	mrand "math/rand/v2"
@@ -39,14 +40,18 @@ func TestEmittedPayloadsMatchOfficialSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The payload exactly as it travels (CBOR), turned into JSON.
+		// The payload exactly as it travels (CBOR), turned into JSON; the
+		// same JSON a verifier's schema check reads.
+		js, err := d.PayloadJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var generic map[string]any
 		if err := jsonMaps.Unmarshal(d.RawPayload, &generic); err != nil {
 			t.Fatal(err)
 		}
-		js, err := json.Marshal(generic)
-		if err != nil {
-			t.Fatal(err)
+		if independent, _ := json.Marshal(generic); !bytes.Equal(independent, js) {
+			t.Errorf("PayloadJSON differs from the payload:\n%s\n%s", js, independent)
 		}
 		if err := schema(js); err != nil {
 			t.Errorf("payload %d (%s) violates the official schema: %v\n%s", i, in.Type(), err, js)
