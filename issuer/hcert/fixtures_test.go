@@ -30,8 +30,8 @@ type world struct {
 	// testOnlyLegacy may sign tests only, written with the hcert 1.0.5
 	// OIDs; trusted.
 	testOnlyLegacy *pki.KeyPair
-	outsider *pki.KeyPair // ES256, same CSCA, not in the trust list
-	trust    *pki.TrustList
+	outsider       *pki.KeyPair // ES256, same CSCA, not in the trust list
+	trust          *pki.TrustList
 }
 
 var (
