@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	_ "image/jpeg" // DecodeQR accepts photos and scans.
 	"image/png"
 	"io"
@@ -109,6 +110,13 @@ func isDark(c color.Color) bool {
 // DecodeQR reads a PNG or JPEG image, finds a QR code anywhere in it and
 // returns the decoded text. It returns an error wrapping ErrNoQRCode when
 // no QR code can be found or read.
+//
+// The finder-pattern detector needs light around the code. Screenshots and
+// cropped scans often have no quiet zone, so when the first pass finds
+// nothing DecodeQR pads the image with a white border and looks again,
+// then reads the image as a bare, upright code (gozxing's pure-barcode
+// mode). Each pass costs about as much as the first, only for images the
+// first pass could not read.
 func DecodeQR(r io.Reader) (string, error) {
 	br := bufio.NewReader(r)
 	// Check the size before decoding so a hostile header cannot make us
@@ -122,14 +130,52 @@ func DecodeQR(r io.Reader) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("decode qr: read image (PNG or JPEG expected): %w", err)
 	}
+	text, firstErr := decodeQRPass(img, false)
+	if firstErr == nil {
+		return text, nil
+	}
+	if text, err := decodeQRPass(withWhiteBorder(img), false); err == nil {
+		return text, nil
+	}
+	if text, err := decodeQRPass(img, true); err == nil {
+		return text, nil
+	}
+	return "", fmt.Errorf("decode qr: %w (%s image %dx%d: %v)", ErrNoQRCode, format, img.Bounds().Dx(), img.Bounds().Dy(), firstErr)
+}
+
+// decodeQRPass runs the detector, or with pure the reader for an image
+// holding nothing but an upright code.
+func decodeQRPass(img image.Image, pure bool) (string, error) {
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {
-		return "", fmt.Errorf("decode qr: binarize %s image: %w", format, err)
+		return "", fmt.Errorf("binarize: %w", err)
 	}
 	hints := map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
+	if pure {
+		hints[gozxing.DecodeHintType_PURE_BARCODE] = true
+	}
 	res, err := gozxingqr.NewQRCodeReader().Decode(bmp, hints)
 	if err != nil {
-		return "", fmt.Errorf("decode qr: %w (%s image %dx%d: %v)", ErrNoQRCode, format, img.Bounds().Dx(), img.Bounds().Dy(), err)
+		return "", err
 	}
 	return res.GetText(), nil
+}
+
+// whiteBorderFraction of the image's longer side is added on every side by
+// withWhiteBorder: at least the 4-module quiet zone of any code that fills
+// the image from version 2 (25 modules) up; HC1 codes are version 10 or
+// larger.
+const whiteBorderFraction = 6
+
+// withWhiteBorder returns img in grey on a white canvas with a border of
+// a sixth of its longer side (at least 8 pixels).
+func withWhiteBorder(img image.Image) *image.Gray {
+	b := img.Bounds()
+	pad := max(b.Dx(), b.Dy())/whiteBorderFraction + 8
+	out := image.NewGray(image.Rect(0, 0, b.Dx()+2*pad, b.Dy()+2*pad))
+	for i := range out.Pix {
+		out.Pix[i] = 0xff
+	}
+	draw.Draw(out, image.Rect(pad, pad, pad+b.Dx(), pad+b.Dy()), img, b.Min, draw.Src)
+	return out
 }
