@@ -17,7 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/golive-dev/golive/internal/sharedspec"
 	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/dcc/dccschema"
 	"github.com/golive-dev/golive/issuer/hcert"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/printout"
@@ -199,61 +201,113 @@ func writeOut(path string, data []byte) error {
 	return nil
 }
 
+// reasonNoQRCode is the CLI's own reason for an image argument that holds
+// no readable QR code; the others are hcert's.
+const reasonNoQRCode = "no_qr_code"
+
+// verifyReasons is the reason code list of cert verify's help.
+func verifyReasons() string {
+	var b strings.Builder
+	for _, r := range hcert.Reasons() {
+		fmt.Fprintf(&b, "  %-21s %s\n", r, r.Description())
+	}
+	fmt.Fprintf(&b, "  %-21s %s\n", reasonNoQRCode, "the image argument holds no readable QR code")
+	return b.String()
+}
+
 func newCertVerifyCmd() *cobra.Command {
 	var (
-		trust, at string
-		asJSON    bool
+		trust, at, schemaDir, dscValidity string
+		asJSON, schema                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --trust TRUSTLIST.json (HC1|@FILE|IMAGE.png|-)",
 		Short: "Verify a certificate the way a verifier app would",
-		Long: `Checks prefix, Base45, zlib, CBOR, COSE_Sign1, the signature against every
-DSC in the trust list with the certificate's kid, validity and key usage.
+		Long: `Checks prefix, Base45, zlib, CBOR, COSE_Sign1 (tagged or not), the signature
+against every DSC in the trust list with the certificate's kid, the DSC's key
+usage (current and hcert 1.0.5 OIDs), its validity and the certificate's.
 Exit 0 and the payload when valid; exit 1 and the reason code when not.
-A PNG or JPEG path is read as a QR code image.`,
+A PNG or JPEG path is read as a QR code image (a quiet zone is not needed).
+
+--schema also checks the payload against the official DCC schema of its
+version (1.0.x to 1.3.x), read from --schema-dir (default: the
+dcc/schema-versions folder of the shared specification, $GOLIVE_SHARED or
+../shared beside the repository).
+
+--dsc-validity picks how the certificate's dates meet its DSC's validity:
+  strict           (default, the hcert rule) the DSC was valid at iat and
+                   exp does not pass its notAfter
+  at-verification  the DSC is valid at the verification time (and iat is not
+                   before its notBefore); exp may outlive the DSC
+
+--at takes RFC 3339 and the forms other tools write: ` + instantForms + `.
+
+Reason codes (also the "reason" of --json, which adds "detail"):
+` + verifyReasons(),
 		Example: `  golive cert verify --trust ./pki/trustlist.json 'HC1:NCF...'
   golive cert verify --trust ./pki/trustlist.json cert.png
-  golive cert verify --trust ./pki/trustlist.json --at 2027-01-01T00:00:00Z --json @cert.txt`,
+  golive cert verify --trust ./pki/trustlist.json --at 2027-01-01T00:00:00+0100 --json @cert.txt
+  golive cert verify --trust ./pki/trustlist.json --schema --dsc-validity at-verification @cert.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if trust == "" {
 				return usageErr("cert verify needs --trust TRUSTLIST.json (e.g. the trustlist.json of 'golive pki init')")
 			}
-			now := time.Now()
+			opts := hcert.VerifyOptions{Now: time.Now()}
 			if at != "" {
-				t, err := time.Parse(time.RFC3339, at)
+				t, err := parseInstant(at)
 				if err != nil {
-					return usageErr("--at %q is not an RFC 3339 time like 2021-06-14T10:00:00Z", at)
+					return usageErr("--at: %v", err)
 				}
-				now = t
+				opts.Now = t
+			}
+			policy, err := hcert.ParseDSCValidity(dscValidity)
+			if err != nil {
+				return usageErr("--dsc-validity %q is not strict or at-verification", dscValidity)
+			}
+			opts.DSCValidity = policy
+			if schema || schemaDir != "" {
+				set, err := loadSchemas(schemaDir)
+				if err != nil {
+					return err
+				}
+				opts.Schema = set
 			}
 			tl, err := pki.LoadTrustList(trust)
 			if err != nil {
 				return failErr("cannot load the trust list: %v", err)
 			}
 			hc1, err := certArg(cmd, args[0])
-			if err != nil {
+			var res *hcert.Result
+			switch {
+			case errors.Is(err, printout.ErrNoQRCode):
+				res = &hcert.Result{Reason: reasonNoQRCode, Err: err}
+			case err != nil:
 				return err
-			}
-			res, err := hcert.Verify(hc1, tl, hcert.VerifyOptions{Now: now})
-			if err != nil {
-				return failErr("verify: %v", err)
+			default:
+				if res, err = hcert.Verify(hc1, tl, opts); err != nil {
+					return failErr("verify: %v", err)
+				}
 			}
 			w := cmd.OutOrStdout()
-			if asJSON {
+			switch {
+			case asJSON:
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				enc.SetEscapeHTML(false)
 				if err := enc.Encode(verifyJSON(res)); err != nil {
 					return failErr("verify: %v", err)
 				}
-			} else if res.Valid {
+			case res.Valid:
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				enc.SetEscapeHTML(false)
 				_ = enc.Encode(res.Decoded.Payload)
-			} else {
+			default:
 				fmt.Fprintln(w, res.Reason)
+				if res.Reason == reasonNoQRCode {
+					fmt.Fprintf(cmd.ErrOrStderr(), "golive: no readable QR code in %s: %v\n", args[0], res.Err)
+				}
 			}
 			if !res.Valid {
 				return quietFail(1)
@@ -261,15 +315,39 @@ A PNG or JPEG path is read as a QR code image.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&trust, "trust", "", "trust list JSON (required)")
-	cmd.Flags().StringVar(&at, "at", "", "verify as of this RFC 3339 time instead of now")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole result as JSON")
+	f := cmd.Flags()
+	f.StringVar(&trust, "trust", "", "trust list JSON (required)")
+	f.StringVar(&at, "at", "", "verify as of this time instead of now (RFC 3339; offsets with or without colon, none: UTC)")
+	f.BoolVar(&asJSON, "json", false, "print the whole result as JSON, with a reason code and detail on failure")
+	f.BoolVar(&schema, "schema", false, "also check the payload against the official DCC schema of its version")
+	f.StringVar(&schemaDir, "schema-dir", "", "folder of <version>.combined-schema.json files (implies --schema; default the shared specification's dcc/schema-versions)")
+	f.StringVar(&dscValidity, "dsc-validity", string(hcert.DSCValidityStrict), "DSC validity policy: strict or at-verification")
 	return cmd
 }
 
+// loadSchemas reads the official schemas from dir, or from the shared
+// specification folder when dir is empty.
+func loadSchemas(dir string) (*dccschema.Set, error) {
+	if dir == "" {
+		shared := sharedspec.Dir()
+		if shared == "" {
+			return nil, usageErr("--schema needs the official DCC schemas: give --schema-dir DIR (the dcc/schema-versions folder of the shared specification) or set GOLIVE_SHARED")
+		}
+		dir = filepath.Join(shared, "dcc", "schema-versions")
+	}
+	set, err := dccschema.LoadDir(dir)
+	if err != nil {
+		return nil, usageErr("--schema-dir: %v (give the dcc/schema-versions folder of the shared specification)", err)
+	}
+	return set, nil
+}
+
 type verifyOutput struct {
-	Valid     bool             `json:"valid"`
-	Reason    string           `json:"reason,omitempty"`
+	Valid  bool   `json:"valid"`
+	Reason string `json:"reason,omitempty"`
+	// Detail says what exactly failed, in words; it may quote the
+	// certificate's content. Not stable: match on Reason.
+	Detail    string           `json:"detail,omitempty"`
 	Kid       string           `json:"kid,omitempty"`
 	Issuer    string           `json:"issuer,omitempty"`
 	IssuedAt  *time.Time       `json:"issued_at,omitempty"`
@@ -279,6 +357,9 @@ type verifyOutput struct {
 
 func verifyJSON(res *hcert.Result) verifyOutput {
 	o := verifyOutput{Valid: res.Valid, Reason: string(res.Reason)}
+	if res.Err != nil {
+		o.Detail = res.Err.Error()
+	}
 	if d := res.Decoded; d != nil {
 		o.Kid, o.Issuer, o.Payload = b64(d.Kid), d.Issuer, d.Payload
 		if !d.IssuedAt.IsZero() {
@@ -292,7 +373,9 @@ func verifyJSON(res *hcert.Result) verifyOutput {
 }
 
 // certArg resolves a certificate argument: "-" (stdin), "@FILE" (text file),
-// a PNG or JPEG image holding the QR code, or the HC1 string itself.
+// a PNG or JPEG image holding the QR code, or the HC1 string itself. An
+// image without a readable code yields an error wrapping
+// printout.ErrNoQRCode, which the caller reports.
 func certArg(cmd *cobra.Command, arg string) (string, error) {
 	var data []byte
 	var err error
@@ -311,6 +394,9 @@ func certArg(cmd *cobra.Command, arg string) (string, error) {
 	}
 	if isImage(data) {
 		text, err := printout.DecodeQR(bytes.NewReader(data))
+		if errors.Is(err, printout.ErrNoQRCode) {
+			return "", err // verify reports it as a reason
+		}
 		if err != nil {
 			return "", failErr("no readable QR code in %s: %v", arg, err)
 		}
@@ -343,6 +429,9 @@ first 16 bytes, in hex, as used in DCC revocation lists.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hc1, err := certArg(cmd, args[0])
+			if errors.Is(err, printout.ErrNoQRCode) {
+				return failErr("no readable QR code in %s: %v", args[0], err)
+			}
 			if err != nil {
 				return err
 			}

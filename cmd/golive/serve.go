@@ -26,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		hsmLatency                                                             time.Duration
 		timescale                                                              float64
 	)
+	var schemaDir string // the official DCC schemas for POST /v1/verify
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reference issuer: portal, signer replicas, all in one, or the fault proxy",
@@ -76,6 +77,7 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 			set("data", func() { s.Data = data })
 			set("pki", func() { s.PKI = pkiDir })
 			set("register", func() { s.Register = registerFile })
+			set("schema-dir", func() { s.SchemaDir = schemaDir })
 			set("signers", func() { s.Signers = splitList(signers) })
 			set("replicas", func() { s.Replicas = replicas })
 			set("signer-index", func() { s.SignerIndex = signerIndex })
@@ -146,6 +148,7 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 	f.StringVar(&pkiDir, "pki", "", "PKI directory (default DATA/pki)")
 	f.StringVar(&signers, "signers", "", "comma-separated signer base URLs (role portal)")
 	f.StringVar(&registerFile, "register", "", "pharmacy register, JSON Lines (default DATA/register.jsonl)")
+	f.StringVar(&schemaDir, "schema-dir", "", "official DCC schemas (<version>.combined-schema.json) for POST /v1/verify's schema option")
 	f.StringVar(&configFile, "config", "", "settings overrides, JSON or YAML (see --print-config)")
 	f.BoolVar(&printConfig, "print-config", false, "print the effective settings as JSON and exit")
 	f.BoolVar(&initOnly, "init", false, "bootstrap the data directory and exit")

@@ -1,6 +1,7 @@
 // Package sharedspec finds the project's shared specification folder
 // (../shared beside the repository: DCC schema, value sets, revocation
-// samples) for tests that check golive against the official material.
+// samples) for tests that check golive against the official material, and
+// for `golive cert verify --schema`, whose default schema folder is there.
 package sharedspec
 
 import (

@@ -70,6 +70,9 @@ type Deps struct {
 	Business *simclock.Clock
 	// Rand is the randomness for IDs and codes (crypto/rand when nil).
 	Rand io.Reader
+	// Schemas are the official DCC schemas /v1/verify checks against when
+	// asked (normally a *dccschema.Set); nil: schema checks answer 501.
+	Schemas hcert.SchemaValidator
 }
 
 // Portal is the pharmacy-facing service.
@@ -77,6 +80,8 @@ type Portal struct {
 	cfg   Config
 	reg   *store.Store
 	trust *pki.TrustList
+	// schemas check /v1/verify payloads on request; nil: not available.
+	schemas hcert.SchemaValidator
 	// trustBody is GET /v1/trustlist, encoded once: the signers' DSCs do
 	// not change while the portal runs.
 	trustBody []byte
@@ -139,6 +144,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		cfg:       cfg,
 		reg:       deps.Store,
 		trust:     deps.TrustList,
+		schemas:   deps.Schemas,
 		register:  deps.Register,
 		mailbox:   deps.Mailbox,
 		signers:   deps.Signer,

@@ -348,7 +348,22 @@ func (p *Portal) handleVerify(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.BadRequest("max_length", "hc1", fmt.Sprintf("hc1 is longer than %d characters", maxHC1)))
 		return
 	}
-	writeJSON(w, http.StatusOK, p.verify(req.HC1))
+	policy, err := hcert.ParseDSCValidity(req.DSCValidity)
+	if err != nil {
+		problem.Write(w, problem.BadRequest("invalid_value", "dsc_validity", `dsc_validity must be "strict" or "at-verification"`))
+		return
+	}
+	opts := hcert.VerifyOptions{DSCValidity: policy}
+	if req.Schema {
+		if p.schemas == nil {
+			pr := problem.New(http.StatusNotImplemented, "schema_unavailable", "this portal was started without the official DCC schemas (serve --schema-dir); verify without schema")
+			pr.Field = "schema"
+			problem.Write(w, pr)
+			return
+		}
+		opts.Schema = p.schemas
+	}
+	writeJSON(w, http.StatusOK, p.verify(req.HC1, opts))
 }
 
 // ------------------------------------------------------------------- admin
@@ -691,9 +706,11 @@ func (p *Portal) writeRegistryError(w http.ResponseWriter, op, id string, err er
 
 // verify is POST /v1/verify's logic: hcert's verdict with the current
 // revocation list, as a verifier app with a fresh list would conclude.
-func (p *Portal) verify(hc1 string) VerifyResult {
+// opts carries the request's policy and schema choice.
+func (p *Portal) verify(hc1 string, opts hcert.VerifyOptions) VerifyResult {
 	revoked := p.revocations()
-	res, err := hcert.Verify(hc1, p.trust, hcert.VerifyOptions{Now: p.now(), Revoked: revoked})
+	opts.Now, opts.Revoked = p.now(), revoked
+	res, err := hcert.Verify(hc1, p.trust, opts)
 	if err != nil || res == nil {
 		p.log.Error("verify misuse", "err", err)
 		return VerifyResult{Valid: false, Reason: "internal"}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/dcc/dccschema"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/register"
@@ -192,10 +194,19 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	sc.Start(ctx)
 	cfg := s.Portal
 	cfg.Profile = s.Profile
-	p, err := portal.New(cfg, portal.Deps{
+	deps := portal.Deps{
 		Store: st, TrustList: tl, Register: reg, Mailbox: mb, Signer: sc,
 		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
-	})
+	}
+	if s.SchemaDir != "" {
+		set, err := dccschema.LoadDir(s.SchemaDir)
+		if err != nil {
+			return fmt.Errorf("schema_dir: %w", err)
+		}
+		deps.Schemas = set
+		log.Info("verify schemas loaded", "dir", s.SchemaDir, "versions", strings.Join(set.Versions(), ","))
+	}
+	p, err := portal.New(cfg, deps)
 	if err != nil {
 		return err
 	}

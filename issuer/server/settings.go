@@ -83,6 +83,12 @@ type Settings struct {
 	RegisterSize int    `json:"register_size"`
 	LogLevel     string `json:"log_level"`
 
+	// SchemaDir holds the official DCC schemas, one
+	// <version>.combined-schema.json per release, that POST /v1/verify
+	// checks against when a request asks for it ("": such requests get
+	// 501 schema_unavailable).
+	SchemaDir string `json:"schema_dir,omitempty"`
+
 	Sim          SimSettings          `json:"sim"`
 	Portal       portalapi.Config     `json:"portal"`
 	Signer       SignerSettings       `json:"signer"`

@@ -130,6 +130,13 @@ type TicketView struct {
 // VerifyRequest is the body of POST /v1/verify.
 type VerifyRequest struct {
 	HC1 string `json:"hc1"`
+	// Schema also checks the payload against the official DCC schema of
+	// its version (reason "schema_violation"); the portal answers 501
+	// schema_unavailable when it was started without the schemas.
+	Schema bool `json:"schema,omitempty"`
+	// DSCValidity is the DSC validity policy: "strict" (default, the hcert
+	// rule) or "at-verification" (see docs/verify.md).
+	DSCValidity string `json:"dsc_validity,omitempty"`
 }
 
 // VerifyResult is what a verifier app would conclude, without the holder's

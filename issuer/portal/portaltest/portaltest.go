@@ -30,6 +30,7 @@ import (
 
 	"github.com/golive-dev/golive/issuer/auth"
 	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/hcert"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
@@ -69,6 +70,9 @@ type Options struct {
 	Seed uint64
 	// Business is the simulated business day (nil: real time).
 	Business *simclock.Clock
+	// Schemas are the DCC schemas /v1/verify checks on request (nil:
+	// none; such requests get 501).
+	Schemas hcert.SchemaValidator
 }
 
 // Clock is real time shifted by a settable offset: time flows, and tests
@@ -288,7 +292,7 @@ func Start(t testing.TB, opts Options) *Env {
 	e.Portal, err = portal.New(cfg, portal.Deps{
 		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Mailbox: e.Mailbox,
 		Signer: e.SignerClient, AdminTokenHash: auth.HashToken(e.AdminToken),
-		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business,
+		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business, Schemas: opts.Schemas,
 	})
 	if err != nil {
 		t.Fatalf("portal: %v", err)
