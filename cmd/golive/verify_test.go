@@ -353,7 +353,7 @@ func TestVerifyReasonsDocumented(t *testing.T) {
 }
 
 // serve --schema-dir gives POST /v1/verify its schema option; without it
-// the option answers 501.
+// the option answers 400 schema_unavailable.
 func TestServeSchemaDir(t *testing.T) {
 	schemaDir := sharedspec.Path(t, "dcc", "schema-versions")
 	body := `{"hc1":"HC1:::::","schema":true}`
@@ -363,7 +363,7 @@ func TestServeSchemaDir(t *testing.T) {
 		status int
 	}{
 		{"with schemas", []string{"--schema-dir", schemaDir}, http.StatusOK},
-		{"without", nil, http.StatusNotImplemented},
+		{"without", nil, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve", "--role", "all", "--data", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0",

@@ -295,6 +295,8 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/verify", js, "", authNone, `{"hc1":"{hc1}"}`},
 		{"POST", "/v1/verify", js, "", authNone, `{"hc1":"HC1:::::"}`},
 		{"POST", "/v1/verify", js, "", authNone, `{"hc1":42}`},
+		{"POST", "/v1/verify", js, "", authNone, `{"hc1":"{hc1}","schema":true,"dsc_validity":"at-verification"}`},
+		{"POST", "/v1/verify", js, "", authNone, `{"hc1":"{hc1}","dsc_validity":"lenient"}`},
 		{"GET", "/v1/revocations", none, "", authNone, ""},
 		{"GET", "/v1/trustlist?x=%zz&y=1", none, "", authNone, ""},
 		{"GET", "/readyz", none, "", authNone, ""},

@@ -71,7 +71,7 @@ type Deps struct {
 	// Rand is the randomness for IDs and codes (crypto/rand when nil).
 	Rand io.Reader
 	// Schemas are the official DCC schemas /v1/verify checks against when
-	// asked (normally a *dccschema.Set); nil: schema checks answer 501.
+	// asked (normally a *dccschema.Set); nil: asking for a schema check is 400 schema_unavailable.
 	Schemas hcert.SchemaValidator
 }
 

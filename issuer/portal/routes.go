@@ -356,9 +356,10 @@ func (p *Portal) handleVerify(w http.ResponseWriter, r *http.Request) {
 	opts := hcert.VerifyOptions{DSCValidity: policy}
 	if req.Schema {
 		if p.schemas == nil {
-			pr := problem.New(http.StatusNotImplemented, "schema_unavailable", "this portal was started without the official DCC schemas (serve --schema-dir); verify without schema")
-			pr.Field = "schema"
-			problem.Write(w, pr)
+			// A 400, not a 5xx: nothing failed, and the caller can fix the
+			// request by leaving the option out.
+			problem.Write(w, problem.BadRequest("schema_unavailable", "schema",
+				"this portal was started without the official DCC schemas (serve --schema-dir); leave schema out"))
 			return
 		}
 		opts.Schema = p.schemas

@@ -117,7 +117,7 @@ func TestVerifySchemaUnavailable(t *testing.T) {
 	ph := env.NewPharmacy(t)
 	issued := env.MustIssue(t, ph, dcc.TypeRecovery)
 	status, _, resp := verifyWith(t, env, portal.VerifyRequest{HC1: issued.HC1, Schema: true})
-	if status != http.StatusNotImplemented || resp.Problem.Code != "schema_unavailable" || resp.Problem.Field != "schema" {
+	if status != http.StatusBadRequest || resp.Problem.Code != "schema_unavailable" || resp.Problem.Field != "schema" {
 		t.Errorf("schema without schemas: %d %+v", status, resp.Problem)
 	}
 	if status, res, _ := verifyWith(t, env, portal.VerifyRequest{HC1: issued.HC1}); status != http.StatusOK || !res.Valid {

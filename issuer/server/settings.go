@@ -86,7 +86,7 @@ type Settings struct {
 	// SchemaDir holds the official DCC schemas, one
 	// <version>.combined-schema.json per release, that POST /v1/verify
 	// checks against when a request asks for it ("": such requests get
-	// 501 schema_unavailable).
+	// 400 schema_unavailable).
 	SchemaDir string `json:"schema_dir,omitempty"`
 
 	Sim          SimSettings          `json:"sim"`

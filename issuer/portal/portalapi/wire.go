@@ -131,7 +131,7 @@ type TicketView struct {
 type VerifyRequest struct {
 	HC1 string `json:"hc1"`
 	// Schema also checks the payload against the official DCC schema of
-	// its version (reason "schema_violation"); the portal answers 501
+	// its version (reason "schema_violation"); the portal answers 400
 	// schema_unavailable when it was started without the schemas.
 	Schema bool `json:"schema,omitempty"`
 	// DSCValidity is the DSC validity policy: "strict" (default, the hcert

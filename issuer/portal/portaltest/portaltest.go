@@ -71,7 +71,7 @@ type Options struct {
 	// Business is the simulated business day (nil: real time).
 	Business *simclock.Clock
 	// Schemas are the DCC schemas /v1/verify checks on request (nil:
-	// none; such requests get 501).
+	// none; such requests get 400 schema_unavailable).
 	Schemas hcert.SchemaValidator
 }
 
