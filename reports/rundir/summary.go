@@ -1,0 +1,296 @@
+package rundir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Summary is summary.json (docs/run-format.md). Counts are int64 whatever
+// their source so readers can subtract them.
+type Summary struct {
+	Schema      string    `json:"schema"`
+	Verdict     string    `json:"verdict"`
+	Reasons     []string  `json:"reasons,omitempty"`
+	Scenario    string    `json:"scenario"`
+	Target      string    `json:"target"`
+	Profile     string    `json:"profile"`
+	Seed        uint64    `json:"seed"`
+	Timescale   float64   `json:"timescale"`
+	DemandScale float64   `json:"demand_scale"`
+	Started     time.Time `json:"started"`
+	WallSeconds float64   `json:"wall_seconds"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	// Aborted says which abortOnFail threshold stopped the load.
+	Aborted  string   `json:"aborted,omitempty"`
+	Sim      SimSpan  `json:"sim"`
+	Requests Requests `json:"requests"`
+	// OfferedRate and Goodput are per wall second (RateUnit) over the
+	// GoodputClasses; see Rates for the definitions.
+	OfferedRate Rate `json:"offered_rate"`
+	Goodput     Rate `json:"goodput"`
+	// GoodputClasses are the traffic classes of legitimate customers that
+	// offered load and goodput count (attackers, verifiers and login
+	// guessing are left out); empty means every class.
+	GoodputClasses []string                `json:"goodput_classes,omitempty"`
+	Latency        LatencyMS               `json:"latency_ms"`
+	Service        LatencyMS               `json:"service_ms"`
+	LateSends      int64                   `json:"late_sends"`
+	DroppedSends   int64                   `json:"dropped_sends"`
+	Consistency    Consistency             `json:"consistency"`
+	Security       Security                `json:"security"`
+	Checks         []Check                 `json:"checks"`
+	Thresholds     []Threshold             `json:"thresholds"`
+	Classes        map[string]ClassSummary `json:"classes"`
+	Phases         []PhaseSummary          `json:"phases"`
+	Probes         []Probe                 `json:"probes"`
+}
+
+// SimSpan is the scenario's span on the simulated clock.
+type SimSpan struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Requests counts request attempts by outcome (docs/run-format.md).
+type Requests struct {
+	Total              int64   `json:"total"`
+	Actions            int64   `json:"actions"`
+	OK                 int64   `json:"ok"`
+	Deferred           int64   `json:"deferred"`
+	TicketDone         int64   `json:"ticket_done"`
+	Rejected           int64   `json:"rejected"`
+	Overload           int64   `json:"overload"`
+	Error              int64   `json:"error"`
+	Timeout            int64   `json:"timeout"`
+	Transport          int64   `json:"transport"`
+	Retries            int64   `json:"retries"`
+	RetryAmplification float64 `json:"retry_amplification"`
+}
+
+// RateUnit is the unit of every rate in summary.json and of every "/s"
+// golive prints: per wall second, which on golive's compressed clock is
+// the real-world rate the scenario's demand curves are written in (a
+// timescale shortens the day, it does not change the rate), and so does
+// not depend on the timescale the run used.
+const RateUnit = "per wall second"
+
+// Rate is a mean and a peak per wall second, and the count they are made of.
+type Rate struct {
+	Mean float64 `json:"mean"`
+	// Peak is the busiest single wall second.
+	Peak float64 `json:"peak"`
+	// Count is the number of events over the run (customer actions for
+	// offered_rate, certificates delivered for goodput).
+	Count int64  `json:"count"`
+	Unit  string `json:"unit,omitempty"`
+}
+
+// LatencyMS are percentiles in milliseconds; zero means not reported.
+type LatencyMS struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Consistency is the after-run check: what the portal acknowledged
+// against what the store holds afterwards.
+type Consistency struct {
+	Acknowledged   int64    `json:"acknowledged"`
+	Verified       int64    `json:"verified"`
+	Lost           int64    `json:"lost"`
+	Duplicates     int64    `json:"duplicates"`
+	Unverified     int64    `json:"unverified"`
+	TicketsPending int64    `json:"tickets_pending"`
+	Error          string   `json:"error,omitempty"`
+	LostExamples   []string `json:"lost_examples,omitempty"`
+}
+
+// Security counts what attackers tried and got.
+type Security struct {
+	FraudAttempts     int64 `json:"fraud_attempts"`
+	ForgedAccounts    int64 `json:"forged_accounts"`
+	FraudIssued       int64 `json:"fraud_issued"`
+	FraudRevoked      int64 `json:"fraud_revoked"`
+	FraudEscaped      int64 `json:"fraud_escaped"`
+	AccountsSuspended int64 `json:"accounts_suspended"`
+	StuffedLogins     int64 `json:"stuffed_logins"`
+}
+
+// Check is a named check of the scenario.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Threshold is one evaluated threshold (scenarios/threshold's Result as
+// the file holds it).
+type Threshold struct {
+	Expr   string `json:"expr"`
+	OK     bool   `json:"ok"`
+	Value  string `json:"value"`
+	Scope  string `json:"scope"`
+	Detail string `json:"detail,omitempty"`
+	Abort  bool   `json:"abort,omitempty"`
+}
+
+// ClassSummary is one traffic class's totals.
+type ClassSummary struct {
+	Requests int64 `json:"requests"`
+	Actions  int64 `json:"actions"`
+	OK       int64 `json:"ok"`
+	Deferred int64 `json:"deferred"`
+	// Delivered is the certificates the class's users received (Counts.Delivered).
+	Delivered int64     `json:"delivered"`
+	Failed    int64     `json:"failed"`
+	Late      int64     `json:"late"`
+	Latency   LatencyMS `json:"latency_ms"`
+}
+
+// PhaseSummary is one phase's totals, from timeseries.csv. Per-second
+// percentiles do not merge, so the engine reports a phase's worst
+// second's p99 and its maximum rather than a made-up phase p99.
+type PhaseSummary struct {
+	Name     string `json:"name"`
+	Requests int64  `json:"requests"`
+	// Good is the ok column: 201s and completed tickets, per attempt.
+	Good      int64        `json:"good"`
+	Delivered int64        `json:"delivered"`
+	Failed    int64        `json:"failed"`
+	Latency   PhaseLatency `json:"latency_ms"`
+}
+
+// PhaseLatency is a phase's latency in ms; P99 is the worst second's p99
+// when the engine wrote it.
+type PhaseLatency struct {
+	P50 float64 `json:"p50,omitempty"`
+	P90 float64 `json:"p90,omitempty"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Probe is a steady-state probe: its checks and what deviated.
+type Probe struct {
+	When       string       `json:"when"`
+	At         time.Time    `json:"at"`
+	OK         bool         `json:"ok"`
+	Deviations []string     `json:"deviations,omitempty"`
+	Checks     []ProbeCheck `json:"checks,omitempty"`
+}
+
+// ProbeCheck is one check of a steady-state probe (chaos's Probe).
+type ProbeCheck struct {
+	Phase   string    `json:"phase"` // before, after
+	Check   string    `json:"check"` // "ready portal", "ready signer-1", "issue"
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"`
+	Elapsed float64   `json:"elapsed_ms"` // until OK (or giving up)
+}
+
+// ReadSummary reads dir's summary.json; a missing file is an error
+// wrapping fs.ErrNotExist, a newer major schema one wrapping ErrSchema.
+func ReadSummary(dir string) (*Summary, error) {
+	path := filepath.Join(dir, SummaryFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeSummary(path, data)
+}
+
+// DecodeSummary decodes summary.json's bytes (path names it in errors).
+func DecodeSummary(path string, data []byte) (*Summary, error) {
+	if err := SchemaOf(path, data); err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := decodeJSON(path, data, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// SchemaOf checks the schema of summary.json's bytes before anything else
+// is decoded, so a newer file is refused with that reason rather than
+// with a type error in a key whose meaning changed.
+func SchemaOf(path string, data []byte) error {
+	var head struct {
+		Schema any `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return decodeJSON(path, data, &head)
+	}
+	switch v := head.Schema.(type) {
+	case nil:
+		return nil
+	case string:
+		return CheckSchema(path, v)
+	default:
+		return schemaErrorf("%s: schema is %v, want a string like %q", path, v, Schema)
+	}
+}
+
+// WriteSummary writes dir/summary.json in the current schema, atomically:
+// the gate may read it while the engine rewrites it with the verdict.
+func WriteSummary(dir string, s *Summary) error {
+	s.Schema = Schema
+	return writeJSON(filepath.Join(dir, SummaryFile), s)
+}
+
+// decodeJSON unmarshals data and says where a syntax or type error sits.
+func decodeJSON(path string, data []byte, v any) error {
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off >= 0 {
+		line, col := lineCol(data, off)
+		return fmt.Errorf("%s:%d:%d: %w", path, line, col, err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(off, int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = max(int(off)-(bytes.LastIndexByte(before, '\n')+1), 1)
+	return line, col
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// writeFile replaces path atomically so a reader never sees half a file.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
