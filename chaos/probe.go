@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
-// Probe is one steady-state check's outcome.
-type Probe struct {
-	Phase   string    `json:"phase"` // before, after
-	Check   string    `json:"check"` // "ready portal", "ready signer-1", "issue"
-	Time    time.Time `json:"time"`
-	OK      bool      `json:"ok"`
-	Error   string    `json:"error,omitempty"`
-	Elapsed float64   `json:"elapsed_ms"` // until OK (or giving up)
-}
+// Probe is one steady-state check's outcome, as events.json records it
+// (package rundir owns the format).
+type Probe = rundir.ProbeCheck
 
 // IssueFunc performs one real issuance against the portal; the engine
 // supplies it (a pharmacy's certificate request).

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -10,14 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Histogram ranges: values are microseconds from 1 µs to 60 s. Whole-run
@@ -36,21 +34,26 @@ const (
 	smallExact     = 1024
 )
 
-// TimeseriesHeader is the first line of timeseries.csv.
-const TimeseriesHeader = "sim_time,class,offered,sent,late,dropped,ok,deferred,rejected,overload,error,timeout,transport,p50_ms,p90_ms,p99_ms,max_ms,retries"
-
 // LatencySummary holds the percentiles of one latency distribution.
 type LatencySummary struct {
 	P50, P90, P99, Max time.Duration
 }
 
-// Counts are the totals of one class or of the whole run.
+// Counts are the totals of one class or of the whole run: what
+// summary.json's requests block reports, per attempt with ticket_done kept
+// apart from ok and the whole-run latencies, where a timeseries row
+// (rundir.Counts) folds ticket_done into ok and keeps per-bucket counters.
 type Counts struct {
 	Offered  uint64 // user actions due (sent or dropped)
 	Actions  uint64 // user actions sent (first attempts)
 	Requests uint64 // attempts sent: first sends, retries, duplicates, ticket polls
 
 	OK, Deferred, TicketDone, Rejected, Overload, Error, Timeout, Transport uint64
+
+	// Delivered is goodput: actions whose certificate reached the user (a
+	// 201 or a ticket found done), once per action; Deferrals are actions
+	// answered 202, once per action (rundir.Counts).
+	Delivered, Deferrals uint64
 
 	Retries uint64 // attempts after the first of a user action
 	// RetryAmplification is Requests / Actions: the load the client's
@@ -79,7 +82,8 @@ type AggregatorConfig struct {
 	// Clock maps wall times to the simulated seconds of the timeseries;
 	// the zero Clock is the identity (buckets are wall seconds, in UTC).
 	Clock simclock.Clock
-	// Timeseries receives timeseries.csv as buckets close; nil skips it.
+	// Timeseries receives timeseries.csv (rundir's format) as buckets
+	// close; nil skips it.
 	Timeseries io.Writer
 	// Window is how long (wall) after a bucket ends its records may still
 	// arrive: at least the longest attempt timeout. Default 60 s. Memory
@@ -93,8 +97,7 @@ type AggregatorConfig struct {
 type Aggregator struct {
 	mu         sync.Mutex
 	cfg        AggregatorConfig
-	ts         *bufio.Writer
-	row        []byte
+	ts         *rundir.TimeseriesWriter
 	err        error
 	classIdx   map[string]int
 	classes    []*classAgg
@@ -110,17 +113,46 @@ type Aggregator struct {
 type classAgg struct {
 	name                                    string
 	offered, actions, requests, late, drops uint64
-	retries                                 uint64
+	retries, delivered, deferrals           uint64
 	out                                     [len(outcomes)]uint64
 	lat, svc                                *hdr.Histogram
+	// The actions that got their certificate, and those handed a ticket:
+	// each counts once however many attempts (an impatient duplicate, a
+	// retry answered with the replayed 201) told the user so.
+	gotCert, gotTicket seqSet
 }
 
 type cell struct {
 	offered, sent, late, dropped, retries uint64
+	delivered, deferrals                  uint64
 	out                                   [len(outcomes)]uint64
 	maxNs                                 int64
 	exact                                 []int32
 	h                                     *hdr.Histogram
+}
+
+// seqSet is a set of action sequence numbers: one bit each, so a run of
+// a million actions costs 125 KB.
+type seqSet struct{ words []uint64 }
+
+// add inserts seq and reports whether it was new.
+func (s *seqSet) add(seq uint64) bool {
+	i, bit := seq/64, uint64(1)<<(seq%64)
+	if i >= uint64(len(s.words)) {
+		s.words = append(s.words, make([]uint64, i+1-uint64(len(s.words)))...)
+	}
+	if s.words[i]&bit != 0 {
+		return false
+	}
+	s.words[i] |= bit
+	return true
+}
+
+// deliversCertificate reports whether an attempt brought its user the
+// certificate: a 201 (also the replay of an earlier one), or a ticket poll
+// that found it signed. A 202 is a promise, not a certificate.
+func (r *Record) deliversCertificate() bool {
+	return !r.Dropped() && (r.Code == 201 || r.Outcome == OutcomeTicketDone)
 }
 
 // NewAggregator returns an aggregator; it writes the timeseries header at once.
@@ -135,10 +167,11 @@ func NewAggregator(cfg AggregatorConfig) (*Aggregator, error) {
 	}
 	a := &Aggregator{cfg: cfg, classIdx: map[string]int{}, open: map[int64][]*cell{}}
 	if cfg.Timeseries != nil {
-		a.ts = bufio.NewWriterSize(cfg.Timeseries, 64<<10)
-		if _, err := a.ts.WriteString(TimeseriesHeader + "\n"); err != nil {
-			return nil, fmt.Errorf("loadgen: writing the timeseries header: %w", err)
+		ts, err := rundir.NewTimeseriesWriter(cfg.Timeseries)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: %w", err)
 		}
+		a.ts = ts
 	}
 	return a, nil
 }
@@ -162,8 +195,9 @@ func micros(d time.Duration) int64 {
 	return min(max(d.Microseconds(), histLowest), histHighest)
 }
 
-// Add folds one record in.
-func (a *Aggregator) Add(r *Record) {
+// Add folds one record in. It reports whether the record delivered an
+// action's certificate for the first time (goodput).
+func (a *Aggregator) Add(r *Record) (delivered bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	oi, ok := outcomeIndex(r.Outcome)
@@ -199,6 +233,28 @@ func (a *Aggregator) Add(r *Record) {
 		_ = ca.svc.RecordValue(micros(r.Latency))
 	}
 
+	// Goodput and deferrals count when the answer reached the user.
+	delivered = r.deliversCertificate() && ca.gotCert.add(r.Seq)
+	deferral := !r.Dropped() && r.Code == 202 && ca.gotTicket.add(r.Seq)
+	if delivered {
+		ca.delivered++
+	}
+	if deferral {
+		ca.deferrals++
+	}
+	if delivered || deferral {
+		if key := a.simSecond(r.End()); a.haveMark && key < a.closed {
+			a.stragglers++
+		} else {
+			c := a.cell(key, ci)
+			if delivered {
+				c.delivered++
+			} else {
+				c.deferrals++
+			}
+		}
+	}
+
 	key := a.simSecond(r.Intended)
 	if a.haveMark && key < a.closed {
 		a.stragglers++
@@ -231,6 +287,7 @@ func (a *Aggregator) Add(r *Record) {
 			a.flushBefore(thr)
 		}
 	}
+	return delivered
 }
 
 func (a *Aggregator) cell(key int64, ci int) *cell {
@@ -295,33 +352,22 @@ func (a *Aggregator) flushBefore(thr int64) {
 func (a *Aggregator) writeRow(key int64) {
 	row := a.open[key]
 	delete(a.open, key)
-	sim := time.Unix(key, 0).In(a.simLocation()).Format(time.RFC3339)
+	sim := time.Unix(key, 0).In(a.simLocation())
 	for ci, c := range row {
 		if c == nil {
 			continue
 		}
 		if a.ts != nil && a.err == nil {
 			slices.Sort(c.exact)
-			b := a.row[:0]
-			b = append(b, sim...)
-			b = append(b, ',')
-			b = append(b, a.classes[ci].name...)
-			for _, v := range []uint64{c.offered, c.sent, c.late, c.dropped,
-				c.out[0] + c.out[2], c.out[1], c.out[3], c.out[4], c.out[5], c.out[6], c.out[7]} {
-				b = append(b, ',')
-				b = strconv.AppendUint(b, v, 10)
-			}
-			for _, q := range []float64{0.5, 0.9, 0.99} {
-				b = append(b, ',')
-				b = strconv.AppendFloat(b, float64(c.quantile(q))/1000, 'f', 3, 64)
-			}
-			b = append(b, ',')
-			b = strconv.AppendFloat(b, float64(c.maxNs)/1e6, 'f', 3, 64)
-			b = append(b, ',')
-			b = strconv.AppendUint(b, c.retries, 10)
-			b = append(b, '\n')
-			a.row = b
-			if _, err := a.ts.Write(b); err != nil {
+			i64 := func(v uint64) int64 { return int64(v) }
+			r := rundir.Row{Start: sim, Class: a.classes[ci].name, Counts: rundir.Counts{
+				Offered: i64(c.offered), Sent: i64(c.sent), Late: i64(c.late), Dropped: i64(c.dropped),
+				OK: i64(c.out[0] + c.out[2]), Deferred: i64(c.out[1]), Rejected: i64(c.out[3]), Overload: i64(c.out[4]),
+				Error: i64(c.out[5]), Timeout: i64(c.out[6]), Transport: i64(c.out[7]),
+				Retries: i64(c.retries), Delivered: i64(c.delivered), Deferrals: i64(c.deferrals)},
+				P50: float64(c.quantile(0.5)) / 1000, P90: float64(c.quantile(0.9)) / 1000, P99: float64(c.quantile(0.99)) / 1000,
+				Max: float64(c.maxNs) / 1e6}
+			if err := a.ts.Write(&r); err != nil {
 				a.err = fmt.Errorf("loadgen: writing the timeseries: %w", err)
 			}
 		}
@@ -339,118 +385,27 @@ func (a *Aggregator) Close() error {
 	a.flushBefore(1<<62 - 1)
 	if a.ts != nil && a.err == nil {
 		if err := a.ts.Flush(); err != nil {
-			a.err = fmt.Errorf("loadgen: flushing the timeseries: %w", err)
+			a.err = fmt.Errorf("loadgen: %w", err)
 		}
 	}
 	return a.err
 }
 
-// WriteHistograms writes histogram.hdr: per class, in order of first
-// appearance, "class,base64" of the HdrHistogram V2 encoding of the
-// response times from the intended send, in microseconds.
+// WriteHistograms writes histogram.hdr (rundir's format): per class, in
+// order of first appearance, the response times from the intended send.
 func (a *Aggregator) WriteHistograms(w io.Writer) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	bw := bufio.NewWriter(w)
 	for _, ca := range a.classes {
-		enc, err := ca.lat.Encode(hdr.V2CompressedEncodingCookieBase)
-		if err != nil {
-			return fmt.Errorf("loadgen: encoding the %s histogram: %w", ca.name, err)
+		if err := rundir.WriteHistogram(bw, ca.name, ca.lat); err != nil {
+			return fmt.Errorf("loadgen: %w", err)
 		}
-		// Encode already yields the base64 text of a V2 log line.
-		fmt.Fprintf(bw, "%s,%s\n", ca.name, enc)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("loadgen: writing histograms: %w", err)
 	}
 	return nil
-}
-
-// ReadHistograms parses histogram.hdr into one histogram per class
-// (microseconds); lines of the same class are merged.
-func ReadHistograms(r io.Reader) (map[string]*hdr.Histogram, error) {
-	out := map[string]*hdr.Histogram{}
-	err := ReadHistogramLines(r, func(class string, h *hdr.Histogram) error {
-		if prev, ok := out[class]; ok {
-			prev.Merge(h)
-		} else {
-			out[class] = h
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// HistogramLineError is a malformed line of histogram.hdr.
-type HistogramLineError struct {
-	Line int
-	Err  error
-}
-
-func (e *HistogramLineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-func (e *HistogramLineError) Unwrap() error { return e.Err }
-
-// ReadHistogramLines calls fn for every "class,base64" line of
-// histogram.hdr in file order (blank lines and # comments skipped), so a
-// reader can keep the classes' order; a malformed line stops it with a
-// *HistogramLineError.
-func ReadHistogramLines(r io.Reader, fn func(class string, h *hdr.Histogram) error) error {
-	sc := bufio.NewScanner(r)
-	// A histogram with a wide range is tens of kilobytes of base64.
-	sc.Buffer(make([]byte, 0, 64<<10), 32<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		class, enc, ok := strings.Cut(line, ",")
-		if !ok || class == "" || enc == "" {
-			return &HistogramLineError{Line: n, Err: errors.New("want class,base64")}
-		}
-		h, err := DecodeHistogram(enc)
-		if err != nil {
-			return &HistogramLineError{Line: n, Err: fmt.Errorf("class %s: %w", class, err)}
-		}
-		if err := fn(class, h); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return &HistogramLineError{Line: n + 1, Err: err}
-	}
-	return nil
-}
-
-// DecodeHistogram reads one histogram of a histogram.hdr line: the V2
-// encoding hdrhistogram-go's Encode returns (already base64). It turns
-// the library's panics on short or corrupt input into errors, and still
-// reads a line base64-encoded once more.
-func DecodeHistogram(enc string) (h *hdr.Histogram, err error) {
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
-	}
-	if len(raw) < 8 {
-		return nil, fmt.Errorf("only %d bytes, too short for an HdrHistogram V2 encoding", len(raw))
-	}
-	if _, err := base64.StdEncoding.DecodeString(string(raw)); err == nil {
-		enc = string(raw) // base64 inside base64: the inner text is Decode's input
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			h, err = nil, fmt.Errorf("corrupt HdrHistogram encoding: %v", p)
-		}
-	}()
-	h, err = hdr.Decode([]byte(enc))
-	if err != nil {
-		return nil, fmt.Errorf("decode HdrHistogram: %w", err)
-	}
-	return h, nil
 }
 
 func summarize(h *hdr.Histogram) LatencySummary {
@@ -466,7 +421,7 @@ func (ca *classAgg) counts() Counts {
 	c := Counts{Offered: ca.offered, Actions: ca.actions, Requests: ca.requests,
 		OK: ca.out[0], Deferred: ca.out[1], TicketDone: ca.out[2], Rejected: ca.out[3], Overload: ca.out[4],
 		Error: ca.out[5], Timeout: ca.out[6], Transport: ca.out[7],
-		Retries: ca.retries, Late: ca.late, Dropped: ca.drops,
+		Retries: ca.retries, Late: ca.late, Dropped: ca.drops, Delivered: ca.delivered, Deferrals: ca.deferrals,
 		Latency: summarize(ca.lat), Service: summarize(ca.svc)}
 	if c.Actions > 0 {
 		c.RetryAmplification = float64(c.Requests) / float64(c.Actions)
@@ -490,6 +445,8 @@ func (a *Aggregator) Totals() Totals {
 		all.late += ca.late
 		all.drops += ca.drops
 		all.retries += ca.retries
+		all.delivered += ca.delivered
+		all.deferrals += ca.deferrals
 		for i := range all.out {
 			all.out[i] += ca.out[i]
 		}
@@ -504,17 +461,17 @@ func (a *Aggregator) Totals() Totals {
 // writes timeseries.csv and histogram.hdr into dst (which may be src):
 // what `golive report` uses to rebuild a run's aggregates.
 func AggregateFiles(src, dst string, cfg AggregatorConfig) (t Totals, err error) {
-	rf, err := os.Open(filepath.Join(src, ResultsFile))
+	rf, err := os.Open(filepath.Join(src, rundir.ResultsFile))
 	if err != nil {
 		return Totals{}, fmt.Errorf("loadgen: %w", err)
 	}
 	defer rf.Close()
-	mf, err := os.Open(filepath.Join(src, MetaFile))
+	mf, err := os.Open(filepath.Join(src, rundir.MetaFile))
 	if err != nil {
 		return Totals{}, fmt.Errorf("loadgen: %w", err)
 	}
 	defer mf.Close()
-	tf, err := os.Create(filepath.Join(dst, TimeseriesFile))
+	tf, err := os.Create(filepath.Join(dst, rundir.TimeseriesFile))
 	if err != nil {
 		return Totals{}, fmt.Errorf("loadgen: %w", err)
 	}
@@ -530,7 +487,7 @@ func AggregateFiles(src, dst string, cfg AggregatorConfig) (t Totals, err error)
 	if err := agg.Close(); err != nil {
 		return Totals{}, err
 	}
-	hf, err := os.Create(filepath.Join(dst, HistogramFile))
+	hf, err := os.Create(filepath.Join(dst, rundir.HistogramFile))
 	if err != nil {
 		return Totals{}, fmt.Errorf("loadgen: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 var w0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -56,10 +57,13 @@ func TestAggregatorTimeseriesAndTotals(t *testing.T) {
 	if err := agg.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := TimeseriesHeader + `
-2021-06-14T07:00:00+02:00,a,10,10,1,0,10,0,0,0,0,0,0,5.000,9.000,60.000,60.000,0
-2021-06-14T07:00:01+02:00,a,2,3,0,1,2,0,0,1,0,0,0,6.000,8.000,8.000,8.000,2
-2021-06-14T07:00:01+02:00,b,1,1,0,0,0,0,1,0,0,0,0,30.000,30.000,30.000,30.000,0
+	// Certificates count (delivered, last column but one) in the second
+	// they arrived: the late send's reached its user at 07:00:04.
+	want := rundir.TimeseriesHeader + `
+2021-06-14T07:00:00+02:00,a,10,10,1,0,10,0,0,0,0,0,0,5.000,9.000,60.000,60.000,0,9,0
+2021-06-14T07:00:01+02:00,a,2,3,0,1,2,0,0,1,0,0,0,6.000,8.000,8.000,8.000,2,2,0
+2021-06-14T07:00:01+02:00,b,1,1,0,0,0,0,1,0,0,0,0,30.000,30.000,30.000,30.000,0,0,0
+2021-06-14T07:00:04+02:00,a,0,0,0,0,0,0,0,0,0,0,0,0.000,0.000,0.000,0.000,0,1,0
 `
 	if ts.String() != want {
 		t.Fatalf("timeseries:\n%s\nwant:\n%s", ts.String(), want)
@@ -67,7 +71,7 @@ func TestAggregatorTimeseriesAndTotals(t *testing.T) {
 	tot := agg.Totals()
 	a := tot.Classes["a"]
 	if a.Offered != 12 || a.Actions != 11 || a.Requests != 13 || a.Retries != 2 || a.Dropped != 1 || a.Late != 1 ||
-		a.OK != 11 || a.TicketDone != 1 || a.Overload != 1 {
+		a.OK != 11 || a.TicketDone != 1 || a.Overload != 1 || a.Delivered != 12 || a.Deferrals != 0 {
 		t.Fatalf("class a: %+v", a)
 	}
 	if got := a.RetryAmplification; got < 13.0/11-1e-9 || got > 13.0/11+1e-9 {
@@ -85,12 +89,74 @@ func TestAggregatorTimeseriesAndTotals(t *testing.T) {
 	if err := agg.WriteHistograms(&hb); err != nil {
 		t.Fatal(err)
 	}
-	hs, err := ReadHistograms(&hb)
+	hs, err := rundir.ReadHistograms(&hb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hs["a"].TotalCount() != 13 || hs["b"].TotalCount() != 1 || len(hs) != 2 {
 		t.Fatalf("histograms read back: %d classes", len(hs))
+	}
+}
+
+// Goodput is certificates, once per user action, when the user got them:
+// a 202 is not goodput, its ticket counts when a poll finds it done, and an
+// impatient duplicate answered with the replayed 201 adds nothing.
+func TestAggregatorDeliveredOncePerActionWhenTheCertificateArrives(t *testing.T) {
+	var ts bytes.Buffer
+	agg, err := NewAggregator(AggregatorConfig{Clock: compressed, Timeseries: &ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	rec := func(seq uint64, attempt int, simAt time.Duration, code int, o Outcome) Record {
+		return Record{Class: "a", Seq: seq, Attempt: attempt, Intended: at(simAt), Sent: at(simAt), Latency: ms, Code: code, Outcome: o}
+	}
+	recs := []Record{
+		// Action 0: 202 at 07:00:00, two polls, the second finds it done at 07:00:30.
+		rec(0, 1, 0, 202, OutcomeDeferred),
+		rec(0, 2, 10500*ms, 200, OutcomeDeferred),
+		rec(0, 3, 30500*ms, 200, OutcomeTicketDone),
+		// Action 1: 201, and an impatient duplicate answered with the same 201.
+		rec(1, 1, 0, 201, OutcomeOK),
+		rec(1, 2, 3500*ms, 201, OutcomeOK),
+		// Action 2: a 202 whose ticket the user never saw done.
+		rec(2, 1, 0, 202, OutcomeDeferred),
+		// Action 3: a 200 that is no certificate (a verification, say).
+		rec(3, 1, 0, 200, OutcomeOK),
+	}
+	var fresh []bool
+	for i := range recs {
+		fresh = append(fresh, agg.Add(&recs[i]))
+	}
+	if err := agg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, false, true, true, false, false, false}; fmt.Sprint(fresh) != fmt.Sprint(want) {
+		t.Errorf("Add reported new certificates %v, want %v", fresh, want)
+	}
+	rows, err := rundir.ReadTimeseries(&ts, "ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]rundir.Counts{}
+	for _, r := range rows {
+		got[int(r.Start.Sub(t0)/time.Second)] = r.Counts
+	}
+	if c := got[0]; c.Delivered != 1 || c.Deferrals != 2 || c.Offered != 4 || c.OK != 2 || c.Deferred != 2 {
+		t.Errorf("07:00:00: %+v, want 1 delivered (the 201), 2 deferrals, 4 offered", c)
+	}
+	if c := got[3]; c.Delivered != 0 || c.OK != 1 || c.Offered != 0 || c.Retries != 1 {
+		t.Errorf("07:00:03 (the duplicate): %+v, want no new certificate", c)
+	}
+	if c := got[10]; c.Delivered != 0 || c.Deferred != 1 {
+		t.Errorf("07:00:10 (the pending poll): %+v, want no certificate", c)
+	}
+	if c := got[30]; c.Delivered != 1 || c.OK != 1 {
+		t.Errorf("07:00:30 (the poll that found the ticket done): %+v, want 1 delivered", c)
+	}
+	tot := agg.Totals()
+	if tot.Delivered != 2 || tot.Deferrals != 2 || tot.Offered != 4 {
+		t.Errorf("totals: %d delivered, %d deferrals, %d offered; want 2, 2, 4", tot.Delivered, tot.Deferrals, tot.Offered)
 	}
 }
 
@@ -168,14 +234,14 @@ func TestAggregateFilesMatchesOnline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := os.ReadFile(filepath.Join(out, TimeseriesFile))
+	got, _ := os.ReadFile(filepath.Join(out, rundir.TimeseriesFile))
 	if string(got) != online.String() {
 		t.Fatalf("from files:\n%s\nonline:\n%s", got, online.String())
 	}
 	if tot.Requests != agg.Totals().Requests || tot.Latency != agg.Totals().Latency {
 		t.Fatalf("totals differ: %+v vs %+v", tot.Counts, agg.Totals().Counts)
 	}
-	if _, err := os.Stat(filepath.Join(out, HistogramFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(out, rundir.HistogramFile)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := AggregateFiles(t.TempDir(), out, AggregatorConfig{}); err == nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Outcome classifies one attempt as docs/run-format.md lists them.
@@ -117,14 +119,6 @@ func (r *Record) result() vegeta.Result {
 	}
 }
 
-// File names in the run directory.
-const (
-	ResultsFile    = "results.gob"
-	MetaFile       = "results.meta.csv"
-	TimeseriesFile = "timeseries.csv"
-	HistogramFile  = "histogram.hdr"
-)
-
 const metaHeader = "seq,class,intended_unix_ns,attempt,outcome\n"
 
 // Writer streams records as vegeta gob Results plus the meta CSV whose line
@@ -153,11 +147,11 @@ func NewWriter(results, meta io.Writer) (*Writer, error) {
 
 // CreateWriter creates results.gob and results.meta.csv in dir.
 func CreateWriter(dir string) (*Writer, error) {
-	rf, err := os.Create(filepath.Join(dir, ResultsFile))
+	rf, err := os.Create(filepath.Join(dir, rundir.ResultsFile))
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
-	mf, err := os.Create(filepath.Join(dir, MetaFile))
+	mf, err := os.Create(filepath.Join(dir, rundir.MetaFile))
 	if err != nil {
 		rf.Close()
 		return nil, fmt.Errorf("loadgen: %w", err)

@@ -26,6 +26,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Class is one kind of traffic with its own demand and users.
@@ -80,8 +81,11 @@ type Progress struct {
 	Achieved float64       // attempts completed in the last second
 	P99      time.Duration // of those, from the intended send time
 	Errors   uint64        // of those, neither ok, deferred nor ticket_done
-	InFlight int64         // user actions in progress
-	Late     uint64        // late sends so far
+	// Actions and Delivered are the user actions due and the certificates
+	// delivered (goodput, rundir.Counts) in the last second.
+	Actions, Delivered uint64
+	InFlight           int64  // user actions in progress
+	Late               uint64 // late sends so far
 }
 
 // Run sends the plan's load until Duration has passed (or every class's
@@ -141,9 +145,9 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			if out.results != nil && writeErr == nil {
 				writeErr = out.results.Write(&r)
 			}
-			agg.Add(&r)
+			delivered := agg.Add(&r)
 			if p.Progress != nil {
-				lv.add(&r)
+				lv.add(&r, delivered)
 			}
 		}
 	}()
@@ -332,7 +336,7 @@ func openRunFiles(dir string) (*runFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, err := os.Create(filepath.Join(dir, TimeseriesFile))
+	ts, err := os.Create(filepath.Join(dir, rundir.TimeseriesFile))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("loadgen: %w", err)
@@ -354,7 +358,7 @@ func (f *runFiles) finish(agg *Aggregator) error {
 		return nil
 	}
 	err := errors.Join(f.results.Close(), f.timeseries.Close())
-	hf, herr := os.Create(filepath.Join(f.dir, HistogramFile))
+	hf, herr := os.Create(filepath.Join(f.dir, rundir.HistogramFile))
 	if herr != nil {
 		return errors.Join(err, fmt.Errorf("loadgen: %w", herr))
 	}
@@ -363,23 +367,32 @@ func (f *runFiles) finish(agg *Aggregator) error {
 
 // live keeps the last second's numbers for Progress.
 type live struct {
-	mu     sync.Mutex
-	n      uint64
-	errs   uint64
-	late   uint64
-	h      *hdr.Histogram
-	period time.Time
+	mu      sync.Mutex
+	n       uint64
+	errs    uint64
+	late    uint64
+	actions uint64
+	good    uint64
+	h       *hdr.Histogram
+	period  time.Time
 }
 
 func newLive() *live {
 	return &live{h: hdr.New(histLowest, histHighest, histCellFigs), period: time.Now()}
 }
 
-func (l *live) add(r *Record) {
+func (l *live) add(r *Record, delivered bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Attempt <= 1 {
+		l.actions++ // first attempts and dropped actions: the offered load
+	}
+	if delivered {
+		l.good++
+	}
 	if r.Dropped() {
 		return
 	}
-	l.mu.Lock()
 	l.n++
 	if !r.Outcome.Good() {
 		l.errs++
@@ -388,7 +401,6 @@ func (l *live) add(r *Record) {
 		l.late++
 	}
 	_ = l.h.RecordValue(micros(r.ResponseTime()))
-	l.mu.Unlock()
 }
 
 func (l *live) snapshot() Progress {
@@ -396,11 +408,12 @@ func (l *live) snapshot() Progress {
 	defer l.mu.Unlock()
 	now := time.Now()
 	secs := now.Sub(l.period).Seconds()
-	pr := Progress{Errors: l.errs, Late: l.late, P99: time.Duration(l.h.ValueAtQuantile(99)) * time.Microsecond}
+	pr := Progress{Errors: l.errs, Late: l.late, P99: time.Duration(l.h.ValueAtQuantile(99)) * time.Microsecond,
+		Actions: l.actions, Delivered: l.good}
 	if secs > 0 {
 		pr.Achieved = float64(l.n) / secs
 	}
-	l.n, l.errs, l.period = 0, 0, now
+	l.n, l.errs, l.actions, l.good, l.period = 0, 0, 0, 0, now
 	l.h.Reset()
 	return pr
 }

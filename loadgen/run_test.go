@@ -16,6 +16,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // fixed answers every request after a fixed delay.
@@ -36,12 +38,12 @@ func post(url string) RequestFunc {
 
 func readAll(t *testing.T, dir string) []Record {
 	t.Helper()
-	rf, err := os.Open(filepath.Join(dir, ResultsFile))
+	rf, err := os.Open(filepath.Join(dir, rundir.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rf.Close()
-	mf, err := os.Open(filepath.Join(dir, MetaFile))
+	mf, err := os.Open(filepath.Join(dir, rundir.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +94,12 @@ func TestRunFixedDelayP50(t *testing.T) {
 		t.Errorf("%d of 1500 sends dropped", tot.Dropped)
 	}
 	// The same number from the file on disk, through histogram.hdr.
-	hf, err := os.Open(filepath.Join(dir, HistogramFile))
+	hf, err := os.Open(filepath.Join(dir, rundir.HistogramFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hf.Close()
-	hs, err := ReadHistograms(hf)
+	hs, err := rundir.ReadHistograms(hf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestRunFixedDelayP50(t *testing.T) {
 		t.Errorf("histogram.hdr p50 %v, totals %v", p50, tot.Latency.P50)
 	}
 	// vegeta reads results.gob as its own.
-	rf, _ := os.Open(filepath.Join(dir, ResultsFile))
+	rf, _ := os.Open(filepath.Join(dir, rundir.ResultsFile))
 	defer rf.Close()
 	dec := vegeta.NewDecoder(rf)
 	var m vegeta.Metrics
@@ -124,9 +126,9 @@ func TestRunFixedDelayP50(t *testing.T) {
 	if m.Requests != tot.Requests+tot.Dropped || m.Latencies.P50 < 18*time.Millisecond || m.Latencies.P50 > 22*time.Millisecond {
 		t.Errorf("vegeta's view of results.gob: %d requests, p50 %v", m.Requests, m.Latencies.P50)
 	}
-	ts, _ := os.ReadFile(filepath.Join(dir, TimeseriesFile))
+	ts, _ := os.ReadFile(filepath.Join(dir, rundir.TimeseriesFile))
 	lines := strings.Split(strings.TrimSpace(string(ts)), "\n")
-	if lines[0] != TimeseriesHeader || len(lines) < 3 || len(lines) > 5 {
+	if lines[0] != rundir.TimeseriesHeader || len(lines) < 3 || len(lines) > 5 {
 		t.Errorf("timeseries.csv: %d lines, header %q", len(lines), lines[0])
 	}
 }

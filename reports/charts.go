@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Chart is one rendered chart of the report, or the reason it is missing.
@@ -56,16 +58,16 @@ type chartSpec struct {
 }
 
 var chartSpecs = []chartSpec{
-	{ChartOffered, "offered", "Offered load, goodput and failures",
-		"Requests per simulated second, all classes. Goodput is issued (201) plus deferred (202); failures are overload (429/503), 5xx, timeouts and transport errors. Shaded: fault windows; dashed: phase starts.",
-		"Line chart of offered load, goodput and failures per second over simulated time, with fault windows shaded.",
+	{ChartOffered, "offered", "Offered load, goodput, deferrals and failures",
+		"Per wall second (the real-world rate the demand curves are written in), over simulated time. Offered: customer actions due; goodput: certificates delivered (a 201, or a deferred ticket when the user's poll found it done), counted when they reached the user; deferred: actions handed a ticket (202), not yet a certificate. Offered, goodput and deferred count the goodput classes, as summary.json does; failures (overload 429/503, 5xx, timeouts and transport errors, all classes) are per attempt. Shaded: fault windows; dashed: phase starts.",
+		"Line chart over simulated time of offered load, goodput (certificates delivered), deferrals and failures per wall second, with fault windows shaded.",
 		offeredChart},
 	{ChartLatency, "latency", "Latency over time",
 		"p50, p90 and p99 per bucket (response-weighted means of the per-second class percentiles) and the exact maximum, on a log axis. Shaded: fault windows.",
 		"Line chart of latency p50, p90, p99 and max over simulated time on a logarithmic axis, with fault windows shaded.",
 		latencyChart},
 	{ChartStatus, "status", "Responses by status class",
-		"Responses per simulated second, stacked by outcome: 201 issued, 202 deferred, 4xx rejected, 429/503 overload, 5xx, timeouts and transport errors.",
+		"Attempts answered per wall second over simulated time, all classes, stacked by outcome: 201 issued (and tickets found done), 202 deferred (and polls that found a ticket pending), 4xx rejected, 429/503 overload, 5xx, timeouts and transport errors.",
 		"Stacked area chart of responses per second by status class over simulated time.",
 		statusChart},
 	{ChartHDR, "hdr", "Latency distribution",
@@ -77,11 +79,11 @@ var chartSpecs = []chartSpec{
 		"Two stacked line charts over simulated time: deferred backlog and in-flight requests, and the number of available signers.",
 		backlogChart},
 	{ChartCapacity, "capacity", "Capacity curve",
-		"Step search: goodput and p99 at each offered rate held steady; the knee is where goodput stops following the offered rate. Red points broke the SLO.",
+		"Step search: goodput (certificates issued per wall second) and p99 at each offered rate held steady; the knee is where goodput stops following the offered rate. Red points broke the SLO.",
 		"Two stacked charts against offered rate: goodput with the ideal diagonal, and p99 latency with the SLO line; knee and forecast peak marked.",
 		capacityChart},
 	{ChartCompare, "compare", "Profiles side by side",
-		"Goodput and p99 of each profile over the same simulated day. Shaded: the primary profile's fault windows.",
+		"Goodput (certificates delivered per wall second) and p99 of each profile over the same simulated day. Shaded: the primary profile's fault windows.",
 		"Two stacked line charts comparing the goodput and p99 latency of each profile over simulated time.",
 		compareChart},
 }
@@ -189,30 +191,42 @@ func seriesMissing(r *Run) string {
 	return "timeseries.csv has no rows"
 }
 
+// rateAxis is the y axis label of every rate chart: one unit everywhere.
+const rateAxis = "per wall second (= real-world rate)"
+
+// wallWidth is a series bucket's length in wall seconds, what its counts
+// are divided by to give rates per wall second.
+func wallWidth(r *Run, s *Series) float64 {
+	return rundir.WallSeconds(float64(s.Width), r.Timescale())
+}
+
 func offeredChart(r *Run) (*figure, string) {
 	if r.Series == nil || r.Series.Rows == 0 {
 		return nil, seriesMissing(r)
 	}
 	s := r.Series.Downsample(plotPoints)
-	w := float64(s.Width)
-	var offered, good, fail, dropped plotter.XYs
+	w := wallWidth(r, s)
+	var offered, good, deferred, fail, dropped plotter.XYs
 	anyDropped := false
 	for i, b := range s.Buckets {
 		x := float64(s.Origin + int64(i)*s.Width)
-		offered = append(offered, plotter.XY{X: x, Y: float64(b.Offered) / w})
-		good = append(good, plotter.XY{X: x, Y: float64(b.Goodput()) / w})
+		offered = append(offered, plotter.XY{X: x, Y: float64(b.Customer.Offered) / w})
+		good = append(good, plotter.XY{X: x, Y: float64(b.Customer.Delivered) / w})
+		deferred = append(deferred, plotter.XY{X: x, Y: float64(b.Customer.Deferrals) / w})
 		fail = append(fail, plotter.XY{X: x, Y: float64(b.Failures()) / w})
 		dropped = append(dropped, plotter.XY{X: x, Y: float64(b.Dropped) / w})
 		anyDropped = anyDropped || b.Dropped > 0
 	}
-	p := newPlot("", "", "requests / simulated second")
+	p := newPlot("", "", rateAxis)
 	addFaults(p, faultWindows(r))
 	addPhases(p, r)
-	lo, lg, lf := newLine(offered, colGrey, 1.2), newLine(good, colGreen, 1.5), newLine(fail, colRed, 1.2)
+	lo, lg, ld, lf := newLine(offered, colGrey, 1.2), newLine(good, colGreen, 1.5), newLine(deferred, colSky, 1.2), newLine(fail, colRed, 1.2)
 	lo.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
-	p.Add(lo, lg, lf)
-	p.Legend.Add("offered", lo)
-	p.Legend.Add("goodput", lg)
+	ld.Dashes = []vg.Length{vg.Points(1), vg.Points(1.5)}
+	p.Add(lo, ld, lg, lf)
+	p.Legend.Add("offered (customer actions)", lo)
+	p.Legend.Add("goodput (certificates delivered)", lg)
+	p.Legend.Add("deferred (tickets handed out)", ld)
 	p.Legend.Add("failures", lf)
 	if anyDropped {
 		ld := newLine(dropped, colPurple, 1)
@@ -289,7 +303,7 @@ func statusChart(r *Run) (*figure, string) {
 		return nil, seriesMissing(r)
 	}
 	s := r.Series.Downsample(plotPoints)
-	w := float64(s.Width)
+	w := wallWidth(r, s)
 	layers := []struct {
 		name string
 		col  color.Color
@@ -303,7 +317,7 @@ func statusChart(r *Run) (*figure, string) {
 		{"timeout", colPurple, func(c Counts) int64 { return c.Timeout }},
 		{"transport", colBlack, func(c Counts) int64 { return c.Transport }},
 	}
-	p := newPlot("", "", "responses / simulated second (stacked)")
+	p := newPlot("", "", rateAxis+" (stacked)")
 	below := make([]float64, len(s.Buckets))
 	top := 0.0
 	var polys []*plotter.Polygon
@@ -416,7 +430,7 @@ func backlogChart(r *Run) (*figure, string) {
 	}
 	var backlog, inflight, signers plotter.XYs
 	for _, m := range r.Metrics {
-		x := unixF(m.SimTime)
+		x := unixF(m.Sim)
 		if !math.IsNaN(m.DeferredBacklog) {
 			backlog = append(backlog, plotter.XY{X: x, Y: m.DeferredBacklog})
 		}
@@ -427,11 +441,11 @@ func backlogChart(r *Run) (*figure, string) {
 			signers = append(signers, plotter.XY{X: x, Y: m.SignersAvailable})
 		}
 	}
-	loc := r.Metrics[0].SimTime.Location()
+	loc := r.Metrics[0].Sim.Location()
 	if r.Series != nil {
 		loc = r.Series.Loc
 	}
-	xmin, xmax := unixF(r.Metrics[0].SimTime), unixF(r.Metrics[len(r.Metrics)-1].SimTime)
+	xmin, xmax := unixF(r.Metrics[0].Sim), unixF(r.Metrics[len(r.Metrics)-1].Sim)
 	if xmax <= xmin {
 		xmax = xmin + 60
 	}
@@ -470,7 +484,7 @@ func capacityChart(r *Run) (*figure, string) {
 	if len(c.Steps) == 0 {
 		return nil, "capacity.json has no steps"
 	}
-	steps := append([]CapacityStep(nil), c.Steps...)
+	steps := append([]rundir.CapacityStep(nil), c.Steps...)
 	sort.Slice(steps, func(i, j int) bool { return steps[i].Rate < steps[j].Rate })
 	var good, p99, bad, badP99 plotter.XYs
 	lo, hi := math.Inf(1), 0.0
@@ -513,7 +527,7 @@ func capacityChart(r *Run) (*figure, string) {
 		}
 	}
 
-	top := newPlot("", " ", "goodput (rps)")
+	top := newPlot("", " ", "goodput, "+rateAxis)
 	ideal := newLine(plotter.XYs{{X: 0, Y: 0}, {X: maxRate, Y: maxRate}}, colGrey, 0.8)
 	ideal.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 	lg := newLine(good, colGreen, 1.5)
@@ -527,7 +541,7 @@ func capacityChart(r *Run) (*figure, string) {
 	top.Y.Min = 0
 	legendRoom(top)
 
-	bottom := newPlot("", "offered rate (requests / second)", "p99 (log scale)")
+	bottom := newPlot("", "offered rate, "+rateAxis, "p99 (log scale)")
 	if len(p99) > 0 {
 		lp := newLine(p99, colOrange, 1.5)
 		bottom.Add(lp)
@@ -549,7 +563,7 @@ func compareChart(r *Run) (*figure, string) {
 	if len(r.Profiles) < 2 {
 		return nil, "only one profile ran; no comparison"
 	}
-	top := newPlot("", " ", "goodput / simulated second")
+	top := newPlot("", " ", "goodput, "+rateAxis)
 	bottom := newPlot("", "", "p99 (log scale)")
 	ws := faultWindows(r)
 	addFaults(top, ws)
@@ -577,16 +591,16 @@ func compareChart(r *Run) (*figure, string) {
 		if origin != 0 {
 			shift = origin - s.Origin
 		}
-		w := float64(s.Width)
+		w := wallWidth(prof, s)
 		var good, p99 plotter.XYs
 		for k, b := range s.Buckets {
 			x := float64(s.Origin + shift + int64(k)*s.Width)
-			good = append(good, plotter.XY{X: x, Y: float64(b.Goodput()) / w})
+			good = append(good, plotter.XY{X: x, Y: float64(b.Customer.Delivered) / w})
 			if v := b.Latency().P99; v > 0 {
 				p99 = append(p99, plotter.XY{X: x, Y: v})
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
-			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x+w)
+			xmin, xmax = math.Min(xmin, x), math.Max(xmax, x+float64(s.Width))
 		}
 		col := cols[i%len(cols)]
 		switch {

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"io"
 
+	"time"
+
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
-// HistogramUnitMS is the milliseconds per recorded histogram value:
-// histogram.hdr records latencies in microseconds (see docs/run-format.md).
-const HistogramUnitMS = 0.001
+// HistogramUnitMS is the milliseconds per recorded histogram value
+// (rundir.HistogramUnit).
+const HistogramUnitMS = float64(rundir.HistogramUnit) / float64(time.Millisecond)
 
 // Latency is histogram.hdr: the whole-run latency distribution per class
 // and all classes merged.
@@ -49,7 +51,7 @@ func (l *Latency) MaxMS(class string) float64 {
 
 func readHistograms(r io.Reader, path string) (*Latency, error) {
 	l := &Latency{ByClass: map[string]*hdrhistogram.Histogram{}}
-	err := loadgen.ReadHistogramLines(r, func(class string, h *hdrhistogram.Histogram) error {
+	err := rundir.ReadHistogramLines(r, func(class string, h *hdrhistogram.Histogram) error {
 		if prev := l.ByClass[class]; prev != nil {
 			// Several lines of one class (e.g. one per loadgen worker) merge.
 			prev.Merge(h)
@@ -59,7 +61,7 @@ func readHistograms(r io.Reader, path string) (*Latency, error) {
 		l.Classes = append(l.Classes, class)
 		return nil
 	})
-	var le *loadgen.HistogramLineError
+	var le *rundir.HistogramLineError
 	if errors.As(err, &le) {
 		return nil, fmt.Errorf("%s:%d: %w", path, le.Line, le.Err)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
@@ -73,8 +72,8 @@ func JUnit(r *Run) ([]byte, error) {
 			Name: "golive." + strings.Trim(s.Scenario+"."+run.Name, "."),
 			Time: fmt.Sprintf("%.3f", s.WallSeconds),
 		}
-		if t, err := time.Parse(time.RFC3339, s.Started); err == nil {
-			suite.Timestamp = t.UTC().Format("2006-01-02T15:04:05")
+		if !s.Started.IsZero() {
+			suite.Timestamp = s.Started.UTC().Format("2006-01-02T15:04:05")
 		}
 		for _, p := range []junitProperty{
 			{"scenario", s.Scenario}, {"profile", s.Profile}, {"target", s.Target},

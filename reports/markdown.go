@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
@@ -38,7 +39,7 @@ func Markdown(r *Run) string {
 	if len(r.Profiles) > 0 {
 		heading += " (" + r.Name + ")"
 	}
-	fmt.Fprintf(&b, "\n### %s\n\n| result | threshold or check | measured | scope |\n| --- | --- | --- | --- |\n", mdEscape(heading))
+	fmt.Fprintf(&b, "\n### %s\n\n| result | threshold or check | measured (rates %s) | scope |\n| --- | --- | --- | --- |\n", mdEscape(heading), rundir.RateUnit)
 	var unjudged []string
 	for _, c := range r.Checks() {
 		res := "✅ pass"
@@ -61,11 +62,12 @@ func Markdown(r *Run) string {
 	}
 
 	if len(r.Profiles) > 0 {
-		b.WriteString("\n### Profiles\n\n| profile | verdict | requests | goodput mean | p99 | lost | duplicates | fraud escaped |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("\n### Profiles\n\n| profile | verdict | requests | goodput mean (" + rundir.RateUnit + ") | offered mean | p99 | lost | duplicates | fraud escaped |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, p := range r.Profiles {
 			s := p.Summary
-			fmt.Fprintf(&b, "| %s | %s | %s | %.1f/s | %s | %s | %s | %s |\n", mdEscape(p.Name), mdEscape(p.Verdict()), count(s.Requests.Total),
-				s.Goodput.Mean, ms(s.LatencyMS.P99), count(s.Consistency.Lost), count(s.Consistency.Duplicates), count(s.Security.FraudEscaped))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(p.Name), mdEscape(p.Verdict()), count(s.Requests.Total),
+				rundir.FormatRate(s.Goodput.Mean), rundir.FormatRate(s.OfferedRate.Mean), ms(s.Latency.P99),
+				count(s.Consistency.Lost), count(s.Consistency.Duplicates), count(s.Security.FraudEscaped))
 		}
 	}
 	if len(r.Notes) > 0 {

@@ -319,7 +319,7 @@ func TestSummaryMarkdownHasVerdictTableAndLink(t *testing.T) {
 	if !strings.HasPrefix(md, "## ❌ FAIL: golive report: launch-day (naive-2021 vs hardened)") {
 		t.Errorf("summary.md starts %q", firstLine(md))
 	}
-	for _, want := range []string{"naive-2021: FAIL · hardened: PASS", "### Thresholds and checks (hardened)", "| result | threshold or check | measured | scope |", "`p99(issue) < 500ms`", "`consistency.lost == 0`", "[report.html](report.html)", "| naive-2021 | FAIL |"} {
+	for _, want := range []string{"naive-2021: FAIL · hardened: PASS", "### Thresholds and checks (hardened)", "| result | threshold or check | measured (rates per wall second) | scope |", "`p99(issue) < 500ms`", "`consistency.lost == 0`", "[report.html](report.html)", "| naive-2021 | FAIL |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary.md lacks %q", want)
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 const tsHeader = "sim_time,class,offered,sent,late,dropped,ok,deferred,rejected,overload,error,timeout,transport,p50_ms,p90_ms,p99_ms,max_ms,retries\n"
@@ -24,7 +26,7 @@ func TestSeriesCoarsensLongRunsWithoutLosingCounts(t *testing.T) {
 	}
 	// A row from before the announced start is kept, not dropped.
 	fmt.Fprintf(&b, "%s,issue,5,5,0,0,5,0,0,0,0,0,0,10,20,30,400,0\n", start.Add(-90*time.Second).Format(time.RFC3339))
-	s, err := readTimeseries(strings.NewReader(b.String()), "ts.csv", start, nil)
+	s, err := readTimeseries(strings.NewReader(b.String()), "ts.csv", start, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +73,9 @@ func TestTinyRunStillGetsAReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(SummaryFile, `{"schema":"golive.summary/v1","verdict":"pass","profile":"hardened","sim":{"start":"2021-06-14T07:00:00+02:00","end":"2021-06-14T07:00:01+02:00"}}`)
-	write(TimeseriesFile, tsHeader+"2021-06-14T07:00:00+02:00,issue,3,0,0,3,0,0,0,0,0,0,0,0,0,0,0,0\n")
-	write(EventsFile, `{"phases":[],"faults":[{"kind":"kill","target":"signer","start":"2021-06-14T07:00:00+02:00","end":"0001-01-01T00:00:00Z","params":{},"error":""}]}`)
+	write(rundir.SummaryFile, `{"schema":"golive.summary/v1","verdict":"pass","profile":"hardened","sim":{"start":"2021-06-14T07:00:00+02:00","end":"2021-06-14T07:00:01+02:00"}}`)
+	write(rundir.TimeseriesFile, tsHeader+"2021-06-14T07:00:00+02:00,issue,3,0,0,3,0,0,0,0,0,0,0,0,0,0,0,0\n")
+	write(rundir.EventsFile, `{"phases":[],"faults":[{"kind":"kill","target":"signer","start":"2021-06-14T07:00:00+02:00","end":"0001-01-01T00:00:00Z","params":{},"error":""}]}`)
 	run, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)

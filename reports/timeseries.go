@@ -1,51 +1,28 @@
 package reports
 
 import (
-	"bufio"
-	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"time"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
-// Counts are request attempts by what happened to them. Field names follow
-// the timeseries.csv columns.
-type Counts struct {
-	Offered, Sent, Late, Dropped                                int64
-	OK, Deferred, Rejected, Overload, Error, Timeout, Transport int64
-	Retries                                                     int64
+// Counts are timeseries.csv's counters (rundir.Counts).
+type Counts = rundir.Counts
+
+// CustomerCounts are the counters offered load and goodput are made of,
+// over the goodput classes only (rundir.Rates): customer actions due,
+// certificates delivered, actions deferred to a ticket.
+type CustomerCounts struct {
+	Offered, Delivered, Deferrals int64
 }
 
-// Responses is every sent request with an outcome.
-func (c Counts) Responses() int64 {
-	return c.OK + c.Deferred + c.Rejected + c.Overload + c.Error + c.Timeout + c.Transport
-}
-
-// Goodput is the accepted work: issued at once (201) or queued for later
-// (202). Both are what a pharmacy needs to move on to the next customer.
-func (c Counts) Goodput() int64 { return c.OK + c.Deferred }
-
-// Failures are responses that left the customer without a certificate for
-// reasons of the service, not the request: overload, 5xx, timeouts and
-// transport errors. 4xx rejections are the service working as intended.
-func (c Counts) Failures() int64 { return c.Overload + c.Error + c.Timeout + c.Transport }
-
-func (c *Counts) add(o Counts) {
+func (c *CustomerCounts) add(o CustomerCounts) {
 	c.Offered += o.Offered
-	c.Sent += o.Sent
-	c.Late += o.Late
-	c.Dropped += o.Dropped
-	c.OK += o.OK
-	c.Deferred += o.Deferred
-	c.Rejected += o.Rejected
-	c.Overload += o.Overload
-	c.Error += o.Error
-	c.Timeout += o.Timeout
-	c.Transport += o.Transport
-	c.Retries += o.Retries
+	c.Delivered += o.Delivered
+	c.Deferrals += o.Deferrals
 }
 
 // latencyAcc approximates latency over several timeseries rows: percentiles
@@ -80,32 +57,35 @@ func (l *latencyAcc) merge(o latencyAcc) {
 }
 
 // Percentiles returns the weighted means (zero without responses).
-func (l latencyAcc) Percentiles() Percentiles {
+func (l latencyAcc) Percentiles() rundir.LatencyMS {
 	if l.w == 0 {
-		return Percentiles{Max: l.max}
+		return rundir.LatencyMS{Max: l.max}
 	}
-	return Percentiles{P50: l.p50 / l.w, P90: l.p90 / l.w, P99: l.p99 / l.w, Max: l.max}
+	return rundir.LatencyMS{P50: l.p50 / l.w, P90: l.p90 / l.w, P99: l.p99 / l.w, Max: l.max}
 }
 
-// Bucket is a span of simulated time, all classes together.
+// Bucket is a span of simulated time, all classes together; Customer
+// holds the goodput classes' offered load and goodput.
 type Bucket struct {
 	Counts
-	lat latencyAcc
+	Customer CustomerCounts
+	lat      latencyAcc
 }
 
 // Latency is the bucket's approximate latency (see latencyAcc).
-func (b Bucket) Latency() Percentiles { return b.lat.Percentiles() }
+func (b Bucket) Latency() rundir.LatencyMS { return b.lat.Percentiles() }
 
 // Tally is the totals of one phase, class or phase-and-class cell.
 type Tally struct {
 	Counts
+	Customer    CustomerCounts
 	lat         latencyAcc
 	first, last int64 // unix seconds of the first and last row seen
 }
 
 // Latency is the weighted latency of the tally; WorstP99 the highest p99 of
 // any one second in it.
-func (t Tally) Latency() Percentiles { return t.lat.Percentiles() }
+func (t Tally) Latency() rundir.LatencyMS { return t.lat.Percentiles() }
 
 // WorstP99 is the highest per-second p99 in the tally, in ms.
 func (t Tally) WorstP99() float64 { return t.lat.worstP99 }
@@ -132,7 +112,7 @@ type Series struct {
 	ByPhase   map[string]*Tally            // per phase name, all classes
 	Cell      map[string]map[string]*Tally // phase -> class
 	Total     Tally
-	PhaseList []Phase // the phases tallies were keyed by, plus outsidePhase when used
+	PhaseList []rundir.Phase // the phases tallies were keyed by, plus outsidePhase when used
 	Rows      int64
 }
 
@@ -181,7 +161,8 @@ func (s *Series) coarsen() {
 		b := s.Buckets[2*i]
 		if 2*i+1 < len(s.Buckets) {
 			o := s.Buckets[2*i+1]
-			b.add(o.Counts)
+			b.Add(o.Counts)
+			b.Customer.add(o.Customer)
 			b.lat.merge(o.lat)
 		}
 		s.Buckets[i] = b
@@ -201,7 +182,8 @@ func (s *Series) Downsample(n int) *Series {
 	for i := 0; i < len(s.Buckets); i += f {
 		var b Bucket
 		for j := i; j < i+f && j < len(s.Buckets); j++ {
-			b.add(s.Buckets[j].Counts)
+			b.Add(s.Buckets[j].Counts)
+			b.Customer.add(s.Buckets[j].Customer)
 			b.lat.merge(s.Buckets[j].lat)
 		}
 		out.Buckets = append(out.Buckets, b)
@@ -209,19 +191,16 @@ func (s *Series) Downsample(n int) *Series {
 	return out
 }
 
-var timeseriesColumns = []string{
-	"sim_time", "class", "offered", "sent", "late", "dropped", "ok", "deferred",
-	"rejected", "overload", "error", "timeout", "transport",
-	"p50_ms", "p90_ms", "p99_ms", "max_ms", "retries",
-}
-
 // readTimeseries streams timeseries.csv into a Series and the phase and
-// class tallies; it keeps no row after it is counted.
-func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase) (*Series, error) {
-	cr, col, err := openCSV(bufio.NewReaderSize(r, 256<<10), path, timeseriesColumns)
+// class tallies; it keeps no row after it is counted. goodputClasses
+// (nil: every class) are the classes whose offered load and goodput the
+// Customer counters hold.
+func readTimeseries(r io.Reader, path string, simStart time.Time, phases []rundir.Phase, goodputClasses []string) (*Series, error) {
+	tr, err := rundir.NewTimeseriesReader(r, path)
 	if err != nil {
 		return nil, err
 	}
+	customer := rundir.ClassFilter(goodputClasses)
 	s := &Series{
 		Width:   1,
 		ByClass: map[string]*Tally{},
@@ -236,67 +215,39 @@ func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase
 	}
 	originSet := !simStart.IsZero()
 	var (
-		lastTimeStr string
 		lastTime    time.Time
 		phaseIdx    = -1
 		usedOutside bool
 	)
 	for {
-		rec, err := cr.Read()
+		row, err := tr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
-		line, _ := cr.FieldPos(0)
-		// Every class of one second shares the timestamp: parse it once.
-		if rec[col[0]] != lastTimeStr {
-			t, err := time.Parse(time.RFC3339, rec[col[0]])
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: sim_time %q is not RFC 3339", path, line, rec[col[0]])
-			}
-			lastTimeStr = rec[col[0]]
-			lastTime = t
-			phaseIdx = phaseOf(phases, t, phaseIdx)
+		if !row.Start.Equal(lastTime) {
+			lastTime = row.Start
+			phaseIdx = phaseOf(phases, lastTime, phaseIdx)
 		}
 		if !originSet {
 			s.Origin = lastTime.Unix()
 			s.Loc = lastTime.Location()
 			originSet = true
 		}
-		class := rec[col[1]]
-		if class == "" {
-			return nil, fmt.Errorf("%s:%d: empty class", path, line)
-		}
-		var c Counts
-		ints := []*int64{&c.Offered, &c.Sent, &c.Late, &c.Dropped, &c.OK, &c.Deferred,
-			&c.Rejected, &c.Overload, &c.Error, &c.Timeout, &c.Transport}
-		for k, dst := range ints {
-			v, err := strconv.ParseInt(rec[col[2+k]], 10, 64)
-			if err != nil || v < 0 {
-				return nil, fmt.Errorf("%s:%d: %s %q is not a non-negative integer", path, line, timeseriesColumns[2+k], rec[col[2+k]])
-			}
-			*dst = v
-		}
-		var lat [4]float64
-		for k := range lat {
-			name := timeseriesColumns[13+k]
-			v, err := strconv.ParseFloat(rec[col[13+k]], 64)
-			if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s:%d: %s %q is not a non-negative number", path, line, name, rec[col[13+k]])
-			}
-			lat[k] = v
-		}
-		if c.Retries, err = strconv.ParseInt(rec[col[17]], 10, 64); err != nil || c.Retries < 0 {
-			return nil, fmt.Errorf("%s:%d: retries %q is not a non-negative integer", path, line, rec[col[17]])
+		c := row.Counts
+		var cc CustomerCounts
+		if customer(row.Class) {
+			cc = CustomerCounts{Offered: c.Offered, Delivered: c.Delivered, Deferrals: c.Deferrals}
 		}
 		n := c.Responses()
 		ts := lastTime.Unix()
 
 		b := s.bucket(ts)
-		b.add(c)
-		b.lat.addRow(n, lat[0], lat[1], lat[2], lat[3])
+		b.Add(c)
+		b.Customer.add(cc)
+		b.lat.addRow(n, row.P50, row.P90, row.P99, row.Max)
 
 		phase := outsidePhase
 		if phaseIdx >= 0 {
@@ -304,11 +255,11 @@ func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase
 		} else {
 			usedOutside = true
 		}
-		cls := s.ByClass[class]
+		cls := s.ByClass[row.Class]
 		if cls == nil {
 			cls = newTally()
-			s.ByClass[class] = cls
-			s.Classes = append(s.Classes, class)
+			s.ByClass[row.Class] = cls
+			s.Classes = append(s.Classes, row.Class)
 		}
 		ph := s.ByPhase[phase]
 		if ph == nil {
@@ -316,14 +267,15 @@ func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase
 			s.ByPhase[phase] = ph
 			s.Cell[phase] = map[string]*Tally{}
 		}
-		cell := s.Cell[phase][class]
+		cell := s.Cell[phase][row.Class]
 		if cell == nil {
 			cell = newTally()
-			s.Cell[phase][class] = cell
+			s.Cell[phase][row.Class] = cell
 		}
 		for _, t := range []*Tally{&s.Total, cls, ph, cell} {
-			t.add(c)
-			t.lat.addRow(n, lat[0], lat[1], lat[2], lat[3])
+			t.Add(c)
+			t.Customer.add(cc)
+			t.lat.addRow(n, row.P50, row.P90, row.P99, row.Max)
 			t.first = min(t.first, ts)
 			t.last = max(t.last, ts)
 		}
@@ -334,7 +286,7 @@ func readTimeseries(r io.Reader, path string, simStart time.Time, phases []Phase
 	}
 	s.PhaseList = append(s.PhaseList, phases...)
 	if usedOutside {
-		s.PhaseList = append(s.PhaseList, Phase{Name: outsidePhase})
+		s.PhaseList = append(s.PhaseList, rundir.Phase{Name: outsidePhase})
 	}
 	return s, nil
 }
@@ -343,58 +295,14 @@ func newTally() *Tally { return &Tally{first: math.MaxInt64, last: math.MinInt64
 
 // phaseOf finds the phase containing t, trying the previous answer first
 // because rows arrive in time order.
-func phaseOf(phases []Phase, t time.Time, hint int) int {
-	in := func(p Phase) bool {
-		return !t.Before(p.Start) && (p.End.IsZero() || t.Before(p.End))
-	}
-	if hint >= 0 && hint < len(phases) && in(phases[hint]) {
+func phaseOf(phases []rundir.Phase, t time.Time, hint int) int {
+	if hint >= 0 && hint < len(phases) && phases[hint].Contains(t) {
 		return hint
 	}
 	for i, p := range phases {
-		if in(p) {
+		if p.Contains(t) {
 			return i
 		}
 	}
 	return -1
-}
-
-// columnIndex maps wanted column names to their positions in header.
-// openCSV reads a CSV file's header and finds the wanted columns in it:
-// the reader is positioned at the first record.
-func openCSV(r io.Reader, path string, want []string) (*csv.Reader, []int, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("%s: empty file, want the header %v", path, want)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	col, err := columnIndex(path, header, want)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cr, col, nil
-}
-
-func columnIndex(path string, header, want []string) ([]int, error) {
-	pos := map[string]int{}
-	for i, h := range header {
-		pos[h] = i
-	}
-	idx := make([]int, len(want))
-	var missing []string
-	for i, w := range want {
-		p, ok := pos[w]
-		if !ok {
-			missing = append(missing, w)
-			continue
-		}
-		idx[i] = p
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s:1: header lacks column(s) %v (have %v)", path, missing, header)
-	}
-	return idx, nil
 }

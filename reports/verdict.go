@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
@@ -68,7 +69,7 @@ func (r *Run) Checks() []Check {
 		out = append(out, c)
 	}
 	judged := s.VerdictText != ""
-	for _, n := range s.NamedChecks {
+	for _, n := range s.Checks {
 		c := Check{Kind: "check", Name: n.Name, OK: n.OK, Value: orDash(n.Detail), Scope: "run"}
 		if inc, why := short("check", n.Name); inc {
 			c.OK, c.Inconclusive, c.Message = false, true, why
@@ -193,10 +194,9 @@ func (r *Run) Headlines() []Headline {
 		Headline{Label: "Requests", Value: count(s.Requests.Total),
 			Detail: fmt.Sprintf("%s issued, %s deferred, %s failed", count(s.Requests.OK), count(s.Requests.Deferred),
 				count(s.Requests.Overload+s.Requests.Error+s.Requests.Timeout+s.Requests.Transport))},
-		Headline{Label: "Goodput", Value: fmt.Sprintf("%.1f/s", s.Goodput.Mean),
-			Detail: fmt.Sprintf("peak %.1f/s; offered mean %.1f/s, peak %.1f/s", s.Goodput.Peak, s.OfferedRate.Mean, s.OfferedRate.Peak)},
-		Headline{Label: "Latency p99", Value: ms(s.LatencyMS.P99),
-			Detail: fmt.Sprintf("p50 %s, p90 %s, max %s", ms(s.LatencyMS.P50), ms(s.LatencyMS.P90), ms(s.LatencyMS.Max))},
+		r.goodputHeadline(),
+		Headline{Label: "Latency p99", Value: ms(s.Latency.P99),
+			Detail: fmt.Sprintf("p50 %s, p90 %s, max %s", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.Max))},
 		Headline{Label: "Lost", Value: count(s.Consistency.Lost), Bad: s.Consistency.Lost != 0,
 			Detail: fmt.Sprintf("of %s acknowledged, %s verified", count(s.Consistency.Acknowledged), count(s.Consistency.Verified))},
 		Headline{Label: "Duplicates", Value: count(s.Consistency.Duplicates), Bad: s.Consistency.Duplicates != 0,
@@ -210,6 +210,19 @@ func (r *Run) Headlines() []Headline {
 			Bad: s.DroppedSends != 0},
 	)
 	return out
+}
+
+// goodputHeadline shows goodput against the offered load, both per wall
+// second as summary.json holds them and the thresholds judge them.
+func (r *Run) goodputHeadline() Headline {
+	s := r.Summary
+	h := Headline{Label: "Goodput", Value: rundir.FormatRate(s.Goodput.Mean),
+		Detail: fmt.Sprintf("certificates delivered %s, against %s offered; peaks %s and %s",
+			rundir.RateUnit, rundir.FormatRate(s.OfferedRate.Mean), rundir.FormatRate(s.Goodput.Peak), rundir.FormatRate(s.OfferedRate.Peak))}
+	if s.OfferedRate.Count > 0 {
+		h.Detail += fmt.Sprintf(" (%s certificates for %s customer actions)", count(s.Goodput.Count), count(s.OfferedRate.Count))
+	}
+	return h
 }
 
 func orDash(s string) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/reports"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/reports/synthrun"
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
@@ -19,7 +20,7 @@ import (
 // engine would have written it.
 func patchSummary(t *testing.T, dir string, edit func(map[string]any)) {
 	t.Helper()
-	p := filepath.Join(dir, reports.SummaryFile)
+	p := filepath.Join(dir, rundir.SummaryFile)
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)

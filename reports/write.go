@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
@@ -135,9 +136,9 @@ type faultRow struct {
 }
 
 type profileRow struct {
-	Name, Verdict                                               string
-	Pass, Primary, Inconclusive                                 bool
-	Requests, GoodMean, GoodPeak, P99, Failed, Lost, Dup, Fraud string
+	Name, Verdict                                                        string
+	Pass, Primary, Inconclusive                                          bool
+	Requests, GoodMean, GoodPeak, Offered, P99, Failed, Lost, Dup, Fraud string
 }
 
 type page struct {
@@ -147,6 +148,7 @@ type page struct {
 	// ProfileLine lists each compared profile's verdict (empty: one run);
 	// Primary names the profile the tables below describe.
 	ProfileLine, Primary           string
+	RateUnit                       string
 	Pass                           bool
 	Meta                           []kv
 	Headlines                      []Headline
@@ -222,6 +224,7 @@ func newPage(r *Run, charts []Chart) page {
 		Result:      r.Overall(),
 		ProfileLine: r.ProfileLine(),
 		Pass:        r.Overall() == verdict.Pass,
+		RateUnit:    rundir.RateUnit,
 		VerdictLine: r.VerdictLine(),
 		Dir:         r.Dir,
 		Generated:   time.Now().UTC().Format(time.RFC3339),
@@ -250,7 +253,9 @@ func newPage(r *Run, charts []Chart) page {
 	if s.WallSeconds > 0 {
 		add("wall time", (time.Duration(s.WallSeconds * float64(time.Second))).Round(time.Second).String())
 	}
-	add("started", s.Started)
+	if !s.Started.IsZero() {
+		add("started", s.Started.UTC().Format(time.RFC3339))
+	}
 
 	c := s.Consistency
 	pg.Consistency = []kv{
@@ -274,10 +279,11 @@ func newPage(r *Run, charts []Chart) page {
 		pg.Profiles = append(pg.Profiles, profileRow{
 			Name: p.Name, Verdict: p.Verdict(), Pass: p.Passed(), Primary: p == r, Inconclusive: p.Outcome() == verdict.Inconclusive,
 			Requests: count(ps.Requests.Total),
-			GoodMean: fmt.Sprintf("%.1f/s", ps.Goodput.Mean), GoodPeak: fmt.Sprintf("%.1f/s", ps.Goodput.Peak),
-			P99:    ms(ps.LatencyMS.P99),
-			Failed: count(ps.Requests.Overload + ps.Requests.Error + ps.Requests.Timeout + ps.Requests.Transport),
-			Lost:   count(ps.Consistency.Lost), Dup: count(ps.Consistency.Duplicates), Fraud: count(ps.Security.FraudEscaped),
+			GoodMean: rundir.FormatRate(ps.Goodput.Mean), GoodPeak: rundir.FormatRate(ps.Goodput.Peak),
+			Offered: rundir.FormatRate(ps.OfferedRate.Mean),
+			P99:     ms(ps.Latency.P99),
+			Failed:  count(ps.Requests.Overload + ps.Requests.Error + ps.Requests.Timeout + ps.Requests.Transport),
+			Lost:    count(ps.Consistency.Lost), Dup: count(ps.Consistency.Duplicates), Fraud: count(ps.Security.FraudEscaped),
 		})
 	}
 
@@ -296,7 +302,7 @@ func newPage(r *Run, charts []Chart) page {
 	if ts := r.Series; ts != nil && ts.Rows > 0 {
 		phaseP99 := map[string]float64{}
 		for _, ph := range s.Phases {
-			phaseP99[ph.Name] = ph.LatencyMS.P99
+			phaseP99[ph.Name] = ph.Latency.P99
 		}
 		for _, ph := range ts.PhaseList {
 			t := ts.ByPhase[ph.Name]
@@ -311,7 +317,7 @@ func newPage(r *Run, charts []Chart) page {
 				WorstP99:  ms(t.WorstP99()), Max: ms(t.Latency().Max),
 			}
 			if secs := t.Seconds(); secs > 0 {
-				row.Goodput = fmt.Sprintf("%.1f", float64(t.Goodput())/float64(secs))
+				row.Goodput = rundir.FormatRate(float64(t.Customer.Delivered) / rundir.WallSeconds(float64(secs), r.Timescale()))
 			}
 			if v, ok := phaseP99[ph.Name]; ok && v > 0 {
 				row.P99 = ms(v)
@@ -375,14 +381,14 @@ func newPage(r *Run, charts []Chart) page {
 
 // classLatency picks the best latency source for a class: the histogram,
 // then summary.json, then the timeseries approximation.
-func classLatency(r *Run, cls string, t *Tally) (Percentiles, float64) {
+func classLatency(r *Run, cls string, t *Tally) (rundir.LatencyMS, float64) {
 	if r.Hist != nil && r.Hist.ByClass[cls] != nil {
 		h := r.Hist
-		return Percentiles{P50: h.PercentileMS(cls, 50), P90: h.PercentileMS(cls, 90), P99: h.PercentileMS(cls, 99), Max: h.MaxMS(cls)},
+		return rundir.LatencyMS{P50: h.PercentileMS(cls, 50), P90: h.PercentileMS(cls, 90), P99: h.PercentileMS(cls, 99), Max: h.MaxMS(cls)},
 			h.PercentileMS(cls, 99.9)
 	}
-	if cs, ok := r.Summary.Classes[cls]; ok && cs.LatencyMS.P99 > 0 {
-		l := cs.LatencyMS
+	if cs, ok := r.Summary.Classes[cls]; ok && cs.Latency.P99 > 0 {
+		l := cs.Latency
 		if l.Max == 0 {
 			l.Max = t.Latency().Max
 		}
@@ -398,7 +404,7 @@ func clock(t time.Time) string {
 	return t.Format("15:04:05")
 }
 
-func phaseSpan(ph Phase, t *Tally) string {
+func phaseSpan(ph rundir.Phase, t *Tally) string {
 	if !ph.Start.IsZero() {
 		end := "end"
 		if !ph.End.IsZero() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/golive-dev/golive/reports"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/capacity"
 	"github.com/golive-dev/golive/scenarios/engine"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -177,28 +177,15 @@ func parseSLO(s string) (capacity.SLO, error) {
 // writeCapacitySummary writes the summary.json a report needs beside
 // capacity.json.
 func writeCapacitySummary(dir, scenario string, r *engine.CapacityResult) error {
-	verdict := r.Verdict
-	if verdict == "" {
-		verdict = "pass"
+	s := &rundir.Summary{Verdict: r.Verdict, Scenario: scenario, Target: r.Target, Profile: r.Profile, Started: time.Now().UTC()}
+	if s.Verdict == "" {
+		s.Verdict = "pass"
 	}
-	type th struct {
-		Expr  string `json:"expr"`
-		OK    bool   `json:"ok"`
-		Value string `json:"value"`
-		Scope string `json:"scope"`
-	}
-	var ths []th
 	if r.ForecastPeakRPS > 0 {
-		ths = append(ths, th{Expr: fmt.Sprintf("capacity >= forecast peak (%s)", r.ForecastScenario), OK: r.Headroom >= 1,
-			Value: fmt.Sprintf("%.1f/s vs %.1f/s (%.2fx)", r.CapacityRPS, r.ForecastPeakRPS, r.Headroom), Scope: "run"})
+		s.Thresholds = append(s.Thresholds, rundir.Threshold{Expr: fmt.Sprintf("capacity >= forecast peak (%s)", r.ForecastScenario),
+			OK:    r.Headroom >= 1,
+			Value: fmt.Sprintf("%s vs %s (%.2fx)", rundir.FormatRate(r.CapacityRPS), rundir.FormatRate(r.ForecastPeakRPS), r.Headroom),
+			Scope: "run"})
 	}
-	sum := map[string]any{
-		"schema": engine.Schema, "verdict": verdict, "scenario": scenario, "target": r.Target, "profile": r.Profile,
-		"started": time.Now().UTC(), "thresholds": ths,
-		"requests": map[string]any{"total": 0}, "latency_ms": map[string]any{"p50": 0, "p99": 0},
-		"consistency": map[string]any{"acknowledged": 0, "lost": 0, "duplicates": 0},
-		"security":    map[string]any{"fraud_issued": 0, "fraud_escaped": 0},
-	}
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
+	return rundir.WriteSummary(dir, s)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
@@ -23,20 +24,15 @@ func gateRun(t *testing.T, seed uint64, slower, jitter float64, recorded ...map[
 	var bs []threshold.Bucket
 	for i := range 60 {
 		j := 1 + jitter*(2*rng.Float64()-1)
-		b := threshold.Bucket{Start: t0.Add(time.Duration(i) * time.Second), Class: "issue", Offered: 100, Sent: 100,
-			P50: 40 * slower * j, P90: 80 * slower * j, P99: 120 * slower * j, Max: 150 * slower * j}
-		b.Counts[0] = 100
+		b := threshold.Bucket{Start: t0.Add(time.Duration(i) * time.Second), Class: "issue",
+			Counts: rundir.Counts{Offered: 100, Sent: 100, OK: 100, Delivered: 100},
+			P50:    40 * slower * j, P90: 80 * slower * j, P99: 120 * slower * j, Max: 150 * slower * j}
 		bs = append(bs, b)
 	}
 	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
-	if err != nil {
+	if err := rundir.WriteTimeseriesFile(dir, bs); err != nil {
 		t.Fatal(err)
 	}
-	if err := threshold.WriteTimeseries(f, bs); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	sum, _ := json.Marshal(map[string]any{"schema": "golive.summary/v1",
 		"latency_ms": map[string]any{"p50": 40 * slower, "p99": 120 * slower}, "thresholds": recorded})
 	if err := os.WriteFile(filepath.Join(dir, "summary.json"), sum, 0o644); err != nil {

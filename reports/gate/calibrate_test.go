@@ -18,6 +18,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
@@ -215,20 +216,11 @@ func calibrationRun(url, dir string, rate int, d time.Duration) error {
 	for i, s := range secs {
 		sort.Float64s(s.lat)
 		b := threshold.Bucket{Start: simStart.Add(time.Duration(i) * time.Second), Class: "issue",
-			Offered: int64(len(s.lat)), Sent: int64(len(s.lat)),
-			P50: quantile(s.lat, 0.5), P90: quantile(s.lat, 0.9), P99: quantile(s.lat, 0.99), Max: quantile(s.lat, 1)}
-		b.Counts[0], b.Counts[4] = s.ok, s.failed
+			Counts: rundir.Counts{Offered: int64(len(s.lat)), Sent: int64(len(s.lat)), OK: s.ok, Error: s.failed, Delivered: s.ok},
+			P50:    quantile(s.lat, 0.5), P90: quantile(s.lat, 0.9), P99: quantile(s.lat, 0.99), Max: quantile(s.lat, 1)}
 		bs = append(bs, b)
 	}
-	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
-	if err != nil {
-		return err
-	}
-	if err := threshold.WriteTimeseries(f, bs); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := rundir.WriteTimeseriesFile(dir, bs); err != nil {
 		return err
 	}
 	sort.Float64s(all)

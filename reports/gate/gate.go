@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
@@ -176,7 +177,7 @@ func openBaseline(path string) (*threshold.RunDir, error) {
 	dir := path
 	if !st.IsDir() {
 		dir = filepath.Dir(path)
-		if filepath.Base(path) != "summary.json" {
+		if filepath.Base(path) != rundir.SummaryFile {
 			return nil, fmt.Errorf("baseline %s: want a run directory or its summary.json", path)
 		}
 	}
@@ -191,13 +192,26 @@ func openBaseline(path string) (*threshold.RunDir, error) {
 type second struct {
 	p50, p99   float64 // ms; p50 request-weighted over classes, p99 the classes' maximum
 	requests   int64
-	good       int64 // ok + deferred
-	offered    int64
+	good       int64 // certificates delivered to the goodput classes (rundir.Rates)
+	offered    int64 // the goodput classes' customer actions
 	failed     int64 // error, overload, timeout, transport (not 4xx rejections)
 	hasLatency bool
 }
 
-func perSecond(bs []threshold.Bucket) []second {
+// runSeconds reads a run's per-second samples.
+func runSeconds(rd *threshold.RunDir) ([]second, error) {
+	bs, err := rd.Buckets()
+	if err != nil {
+		return nil, err
+	}
+	classes, err := rd.GoodputClasses()
+	if err != nil {
+		return nil, err
+	}
+	return perSecond(bs, rundir.ClassFilter(classes)), nil
+}
+
+func perSecond(bs []threshold.Bucket, customer func(class string) bool) []second {
 	byStart := map[int64]*second{}
 	var keys []int64
 	for _, b := range bs {
@@ -208,16 +222,18 @@ func perSecond(bs []threshold.Bucket) []second {
 			byStart[k] = s
 			keys = append(keys, k)
 		}
-		n := b.Requests()
+		n := b.Responses()
 		if n > 0 {
 			s.p50 += b.P50 * float64(n)
 			s.p99 = math.Max(s.p99, b.P99)
 			s.hasLatency = true
 		}
 		s.requests += n
-		s.good += b.Counts[0] + b.Counts[1]
-		s.offered += b.Offered
-		s.failed += b.Counts[3] + b.Counts[4] + b.Counts[5] + b.Counts[6]
+		if customer(b.Class) {
+			s.good += b.Delivered
+			s.offered += b.Offered
+		}
+		s.failed += b.Failures()
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	out := make([]second, 0, len(keys))
@@ -278,18 +294,17 @@ func compare(bases []*threshold.RunDir, run *threshold.RunDir, opt Options) ([]C
 	maxRegression, alpha := opt.MaxRegression, opt.Alpha
 	var bs []second
 	for _, b := range bases {
-		bb, err := b.Buckets()
+		bb, err := runSeconds(b)
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		bs = append(bs, perSecond(bb)...)
+		bs = append(bs, bb...)
 	}
 	base := bases[0]
-	rb, err := run.Buckets()
+	rs, err := runSeconds(run)
 	if err != nil {
 		return nil, err
 	}
-	rs := perSecond(rb)
 	var out []Check
 	for _, m := range compared {
 		x, y := samples(bs, m.sample), samples(rs, m.sample)

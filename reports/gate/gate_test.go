@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
@@ -38,21 +39,15 @@ func (s synth) write(t *testing.T, summary bool) string {
 	var bs []threshold.Bucket
 	for i := 0; i < s.Seconds; i++ {
 		j := 1 + s.Jitter*(2*rng.Float64()-1)
-		b := threshold.Bucket{Start: t0.Add(time.Duration(i) * time.Second), Class: "issue", Offered: 100, Sent: 100,
-			P50: 40 * s.Slower * j, P90: 80 * s.Slower * j, P99: 120 * s.Slower * j, Max: 150 * s.Slower * j}
-		b.Counts[0] = 100 - s.Failed
-		b.Counts[4] = s.Failed
+		b := threshold.Bucket{Start: t0.Add(time.Duration(i) * time.Second), Class: "issue",
+			Counts: rundir.Counts{Offered: 100, Sent: 100, OK: 100 - s.Failed, Error: s.Failed, Delivered: 100 - s.Failed},
+			P50:    40 * s.Slower * j, P90: 80 * s.Slower * j, P99: 120 * s.Slower * j, Max: 150 * s.Slower * j}
 		bs = append(bs, b)
 	}
 	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
-	if err != nil {
+	if err := rundir.WriteTimeseriesFile(dir, bs); err != nil {
 		t.Fatal(err)
 	}
-	if err := threshold.WriteTimeseries(f, bs); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	if summary {
 		sum := map[string]any{
 			"schema":     "golive.summary/v1",

@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +12,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // The per-second comparison takes medians of per-second values, and most
@@ -53,7 +53,7 @@ func newHist() *hdrhistogram.Histogram {
 // the phases' wall-clock windows. errNoResults when the run has no
 // results.gob.
 func readTails(dir string) (*tails, error) {
-	res, err := os.Open(filepath.Join(dir, loadgen.ResultsFile))
+	res, err := os.Open(filepath.Join(dir, rundir.ResultsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoResults
 	}
@@ -61,7 +61,7 @@ func readTails(dir string) (*tails, error) {
 		return nil, err
 	}
 	defer res.Close()
-	meta, err := os.Open(filepath.Join(dir, loadgen.MetaFile))
+	meta, err := os.Open(filepath.Join(dir, rundir.MetaFile))
 	if err != nil {
 		return nil, err
 	}
@@ -104,19 +104,12 @@ type phaseWindow struct {
 
 // phaseWindows reads the phases' wall-clock windows from events.json.
 func phaseWindows(dir string) ([]phaseWindow, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "events.json"))
-	if err != nil {
+	ev, err := rundir.ReadEvents(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no phases: %w", err)
 	}
-	var ev struct {
-		Phases []struct {
-			Name      string    `json:"name"`
-			WallStart time.Time `json:"wall_start"`
-			WallEnd   time.Time `json:"wall_end"`
-		} `json:"phases"`
-	}
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return nil, fmt.Errorf("events.json: %w", err)
+	if err != nil {
+		return nil, err
 	}
 	var out []phaseWindow
 	for _, p := range ev.Phases {

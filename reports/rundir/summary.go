@@ -8,14 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
 // Summary is summary.json (docs/run-format.md). Counts are int64 whatever
 // their source so readers can subtract them.
 type Summary struct {
-	Schema      string    `json:"schema"`
-	Verdict     string    `json:"verdict"`
-	Reasons     []string  `json:"reasons,omitempty"`
+	Schema  string `json:"schema"`
+	Verdict string `json:"verdict"`
+	// Reasons say why the verdict is fail.
+	Reasons []string `json:"reasons,omitempty"`
+	// Judgement adds verdict_text, reproduces, inconclusive and evidence
+	// (package verdict, a leaf, owns their meaning).
+	verdict.Judgement
 	Scenario    string    `json:"scenario"`
 	Target      string    `json:"target"`
 	Profile     string    `json:"profile"`
@@ -36,18 +42,21 @@ type Summary struct {
 	// GoodputClasses are the traffic classes of legitimate customers that
 	// offered load and goodput count (attackers, verifiers and login
 	// guessing are left out); empty means every class.
-	GoodputClasses []string                `json:"goodput_classes,omitempty"`
-	Latency        LatencyMS               `json:"latency_ms"`
-	Service        LatencyMS               `json:"service_ms"`
-	LateSends      int64                   `json:"late_sends"`
-	DroppedSends   int64                   `json:"dropped_sends"`
-	Consistency    Consistency             `json:"consistency"`
-	Security       Security                `json:"security"`
-	Checks         []Check                 `json:"checks"`
-	Thresholds     []Threshold             `json:"thresholds"`
-	Classes        map[string]ClassSummary `json:"classes"`
-	Phases         []PhaseSummary          `json:"phases"`
-	Probes         []Probe                 `json:"probes"`
+	GoodputClasses []string    `json:"goodput_classes,omitempty"`
+	Latency        LatencyMS   `json:"latency_ms"`
+	Service        LatencyMS   `json:"service_ms"`
+	LateSends      int64       `json:"late_sends"`
+	DroppedSends   int64       `json:"dropped_sends"`
+	Consistency    Consistency `json:"consistency"`
+	Security       Security    `json:"security"`
+	// TimeToCert is every legitimate customer's time from the first
+	// attempt to the certificate; nil without issue classes.
+	TimeToCert *TimeToCert             `json:"time_to_cert_ms,omitempty"`
+	Checks     []Check                 `json:"checks"`
+	Thresholds []Threshold             `json:"thresholds"`
+	Classes    map[string]ClassSummary `json:"classes"`
+	Phases     []PhaseSummary          `json:"phases"`
+	Probes     []Probe                 `json:"probes"`
 }
 
 // SimSpan is the scenario's span on the simulated clock.
@@ -151,6 +160,8 @@ type ClassSummary struct {
 	Failed    int64     `json:"failed"`
 	Late      int64     `json:"late"`
 	Latency   LatencyMS `json:"latency_ms"`
+	// TimeToCert is the customers' time to certificate (issue classes).
+	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second
@@ -164,6 +175,24 @@ type PhaseSummary struct {
 	Delivered int64        `json:"delivered"`
 	Failed    int64        `json:"failed"`
 	Latency   PhaseLatency `json:"latency_ms"`
+	// TimeToCert covers the customer actions that began in the phase.
+	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
+}
+
+// TimeToCert is the distribution of the time to certificate (ms) over a
+// set of customer actions: from the first attempt to the certificate being
+// available, directly or through a ticket. Percentiles are nil when they
+// lie beyond the run (more customers left without a certificate than the
+// percentile leaves out).
+type TimeToCert struct {
+	Actions     int64    `json:"actions"`
+	WithCert    int64    `json:"with_cert"`
+	WithoutCert int64    `json:"without_cert"`
+	LeftShare   float64  `json:"left_without_share"`
+	P50         *float64 `json:"p50"`
+	P90         *float64 `json:"p90"`
+	P99         *float64 `json:"p99"`
+	Max         *float64 `json:"max"`
 }
 
 // PhaseLatency is a phase's latency in ms; P99 is the worst second's p99

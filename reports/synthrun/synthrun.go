@@ -8,16 +8,17 @@ package synthrun
 
 import (
 	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Profiles the generator knows.
@@ -34,6 +35,9 @@ type Config struct {
 	Duration time.Duration // simulated length; default 13 h
 	Requests int64         // offered requests over the run; default 1,000,000
 	Seed     uint64        // noise seed; default 1
+	// Timescale is simulated seconds per wall second; default 180. Rates
+	// in the run are per wall second, so they scale with it.
+	Timescale float64
 	// FailThreshold adds a threshold that fails even for a healthy run.
 	FailThreshold bool
 	// Omit lists files not to write (e.g. "metrics.csv").
@@ -49,6 +53,10 @@ type Class struct {
 // Classes are the traffic classes every synthetic run has.
 var Classes = []Class{{"issue", 0.85}, {"ticket", 0.14}, {"fraud", 0.01}}
 
+// GoodputClasses are the classes whose certificates are goodput: not the
+// ticket lookups, not the fraud.
+var GoodputClasses = []string{"issue"}
+
 // Totals are what the generator wrote, for tests to check reports against.
 type Totals struct {
 	Rows    int64
@@ -60,31 +68,8 @@ type Totals struct {
 	Failing []string // thresholds that failed
 }
 
-// Counts mirror the timeseries.csv columns.
-type Counts struct {
-	Offered, Sent, Late, Dropped                                int64
-	OK, Deferred, Rejected, Overload, Error, Timeout, Transport int64
-	Retries                                                     int64
-}
-
-func (c *Counts) add(o Counts) {
-	c.Offered += o.Offered
-	c.Sent += o.Sent
-	c.Late += o.Late
-	c.Dropped += o.Dropped
-	c.OK += o.OK
-	c.Deferred += o.Deferred
-	c.Rejected += o.Rejected
-	c.Overload += o.Overload
-	c.Error += o.Error
-	c.Timeout += o.Timeout
-	c.Transport += o.Transport
-	c.Retries += o.Retries
-}
-
-func (c Counts) responses() int64 {
-	return c.OK + c.Deferred + c.Rejected + c.Overload + c.Error + c.Timeout + c.Transport
-}
+// Counts are the timeseries.csv counters.
+type Counts = rundir.Counts
 
 func (c *Config) defaults() {
 	if c.Profile == "" {
@@ -104,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.Timescale <= 0 {
+		c.Timescale = 180
 	}
 }
 
@@ -134,25 +122,6 @@ func demand(hour float64) float64 {
 	}
 }
 
-type phase struct {
-	Name      string    `json:"name"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
-	WallStart string    `json:"wall_start"`
-	WallEnd   string    `json:"wall_end"`
-}
-
-type fault struct {
-	Kind      string         `json:"kind"`
-	Target    string         `json:"target"`
-	Start     time.Time      `json:"start"`
-	End       time.Time      `json:"end"`
-	Params    map[string]any `json:"params"`
-	Error     string         `json:"error"`
-	WallStart string         `json:"wall_start"`
-	WallEnd   string         `json:"wall_end"`
-}
-
 // Write creates dir and writes one run into it.
 func Write(dir string, cfg Config) (*Totals, error) {
 	cfg.defaults()
@@ -173,12 +142,12 @@ func Write(dir string, cfg Config) (*Totals, error) {
 		file string
 		fn   func(string, *Totals) error
 	}{
-		{"events.json", g.writeEvents},
-		{"timeseries.csv", g.writeTimeseries},
-		{"metrics.csv", g.writeMetrics},
-		{"histogram.hdr", g.writeHistograms},
-		{"capacity.json", g.writeCapacity},
-		{"summary.json", g.writeSummary},
+		{rundir.EventsFile, g.writeEvents},
+		{rundir.TimeseriesFile, g.writeTimeseries},
+		{rundir.MetricsFile, g.writeMetrics},
+		{rundir.HistogramFile, g.writeHistograms},
+		{rundir.CapacityFile, g.writeCapacity},
+		{rundir.SummaryFile, g.writeSummary},
 	}
 	for _, st := range steps {
 		path := filepath.Join(dir, st.file)
@@ -211,8 +180,8 @@ type gen struct {
 	cfg    Config
 	rng    *rand.Rand
 	naive  bool
-	phases []phase
-	faults []fault
+	phases []rundir.Phase
+	faults []rundir.Fault
 	secs   int
 	// outage[i] is true when the signer is down at second i.
 	outage    []bool
@@ -220,8 +189,12 @@ type gen struct {
 	// capacity is the offered rate the profile serves within its SLO.
 	peakRate, capacity float64
 
+	// backlog is the deferred issuance the hardened portal has yet to sign.
+	backlog int64
+
 	// Filled while writing the timeseries, used by later files.
-	perSecond   []Counts // all classes
+	perSecond   []Counts     // all classes
+	goodRows    []rundir.Row // the goodput classes' rows, for the rates
 	phaseCounts map[string]*Counts
 	phaseP99    map[string]float64
 	latSlow     map[string]int64 // responses in the slow mode per class
@@ -232,19 +205,19 @@ type gen struct {
 func (g *gen) build() {
 	c := &g.cfg
 	g.secs = int(c.Duration / time.Second)
-	g.phases = []phase{
+	g.phases = []rundir.Phase{
 		{Name: "before-opening", Start: c.at(7), End: c.at(7.75)},
 		{Name: "morning-rush", Start: c.at(7.75), End: c.at(11)},
 		{Name: "midday", Start: c.at(11), End: c.at(17)},
 		{Name: "evening", Start: c.at(17), End: c.at(20)},
 	}
-	g.faults = []fault{
-		{Kind: "latency", Target: "store", Start: c.at(9), End: c.at(9.33), Params: map[string]any{"latency_ms": 250, "jitter_ms": 50}},
+	g.faults = []rundir.Fault{
+		{Kind: "latency", Target: "store", Start: c.at(9), End: c.at(9.33), Params: map[string]float64{"latency_ms": 250, "jitter_ms": 50}},
 		{Kind: "pause", Target: "signer", Start: c.at(11.5), End: c.at(11.75)},
 		{Kind: "pause", Target: "signer", Start: c.at(11.983), End: c.at(17.033)},
 	}
-	wall := func(t time.Time) string {
-		return time.Unix(1795000000, 0).UTC().Add(t.Sub(c.Start) / 180).Format(time.RFC3339)
+	wall := func(t time.Time) time.Time {
+		return g.wall0().Add(time.Duration(float64(t.Sub(c.Start)) / c.Timescale))
 	}
 	for i := range g.phases {
 		g.phases[i].WallStart, g.phases[i].WallEnd = wall(g.phases[i].Start), wall(g.phases[i].End)
@@ -281,6 +254,9 @@ func (g *gen) build() {
 
 func (g *gen) hour(s int) float64 { return 7 + 13*float64(s)/float64(g.secs) }
 
+// wall0 is when the synthetic run started on the wall clock.
+func (g *gen) wall0() time.Time { return time.Unix(1795000000, 0).UTC() }
+
 func (g *gen) phaseAt(t time.Time) string {
 	for _, p := range g.phases {
 		if !t.Before(p.Start) && t.Before(p.End) {
@@ -294,8 +270,8 @@ func (g *gen) writeEvents(path string, _ *Totals) error {
 	if path == "" {
 		return nil
 	}
-	probes := []map[string]any{{"name": "steady-state", "at": g.cfg.Start.Format(time.RFC3339), "ok": true}}
-	return writeJSON(path, map[string]any{"phases": g.phases, "faults": g.faults, "probes": probes})
+	probes := []rundir.Probe{{When: "before", At: g.wall0(), OK: true}}
+	return rundir.WriteEvents(filepath.Dir(path), &rundir.Events{Phases: g.phases, Faults: g.faults, Probes: probes})
 }
 
 // split divides n by the shares, rounding so the parts sum to n.
@@ -315,24 +291,24 @@ func split(n int64, shares []float64) []int64 {
 	return out
 }
 
-func (g *gen) writeTimeseries(path string, tot *Totals) error {
-	var w *bufio.Writer
+func (g *gen) writeTimeseries(path string, tot *Totals) (err error) {
+	var w *rundir.TimeseriesWriter
 	if path != "" {
 		f, err := os.Create(path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		w = bufio.NewWriterSize(f, 256<<10)
-		w.WriteString("sim_time,class,offered,sent,late,dropped,ok,deferred,rejected,overload,error,timeout,transport,p50_ms,p90_ms,p99_ms,max_ms,retries\n")
+		defer func() { err = errors.Join(err, f.Close()) }()
+		if w, err = rundir.NewTimeseriesWriter(f); err != nil {
+			return err
+		}
 	}
+	good := rundir.ClassFilter(GoodputClasses)
 	g.perSecond = make([]Counts, g.secs)
 	carry := make([]float64, len(Classes))
 	phaseWeighted := map[string][2]float64{}
-	buf := make([]byte, 0, 256)
 	for s := range g.secs {
 		t := g.cfg.Start.Add(time.Duration(s) * time.Second)
-		ts := t.Format(time.RFC3339)
 		rate := g.peakRate * demand(g.hour(s))
 		ph := g.phaseAt(t)
 		for ci, cl := range Classes {
@@ -341,38 +317,27 @@ func (g *gen) writeTimeseries(path string, tot *Totals) error {
 			offered := int64(want)
 			carry[ci] = want - float64(offered)
 			c, lat := g.second(s, cl.Name, offered, rate)
+			row := rundir.Row{Start: t, Class: cl.Name, Counts: c, P50: lat[0], P90: lat[1], P99: lat[2], Max: lat[3]}
 			if w != nil {
-				buf = buf[:0]
-				buf = append(buf, ts...)
-				buf = append(buf, ',')
-				buf = append(buf, cl.Name...)
-				for _, v := range []int64{c.Offered, c.Sent, c.Late, c.Dropped, c.OK, c.Deferred, c.Rejected, c.Overload, c.Error, c.Timeout, c.Transport} {
-					buf = append(buf, ',')
-					buf = strconv.AppendInt(buf, v, 10)
-				}
-				for _, v := range lat {
-					buf = append(buf, ',')
-					buf = strconv.AppendFloat(buf, v, 'f', 1, 64)
-				}
-				buf = append(buf, ',')
-				buf = strconv.AppendInt(buf, c.Retries, 10)
-				buf = append(buf, '\n')
-				if _, err := w.Write(buf); err != nil {
+				if err := w.Write(&row); err != nil {
 					return err
 				}
 			}
+			if good(cl.Name) {
+				g.goodRows = append(g.goodRows, row)
+			}
 			tot.Rows++
-			tot.ByClass[cl.Name].add(c)
-			tot.All.add(c)
-			g.perSecond[s].add(c)
+			tot.ByClass[cl.Name].Add(c)
+			tot.All.Add(c)
+			g.perSecond[s].Add(c)
 			if ph != "" {
 				pc := g.phaseCounts[ph]
 				if pc == nil {
 					pc = &Counts{}
 					g.phaseCounts[ph] = pc
 				}
-				pc.add(c)
-				n := float64(c.responses())
+				pc.Add(c)
+				n := float64(c.Responses())
 				pw := phaseWeighted[ph]
 				phaseWeighted[ph] = [2]float64{pw[0] + n*lat[2], pw[1] + n}
 			}
@@ -419,6 +384,10 @@ func (g *gen) second(s int, class string, offered int64, rate float64) (Counts, 
 		// Signer down: accept the work, queue it, answer 202 at once.
 		parts := split(n, []float64{0, 0.97, 0.01, 0.02, 0})
 		c.Deferred, c.Rejected, c.Overload = parts[1], parts[2], parts[3]+parts[4]
+		c.Deferrals = c.Deferred
+		if class == "issue" {
+			g.backlog += c.Deferred
+		}
 		p50, p99 = 12*jit, 45*jit
 	case down && g.naive:
 		// Signer down, no queue: hangs until the 4 s client timeout, 5xx.
@@ -433,6 +402,24 @@ func (g *gen) second(s int, class string, offered int64, rate float64) (Counts, 
 	default:
 		parts := split(n, []float64{0.985, 0.005, 0.01})
 		c.OK, c.Deferred, c.Rejected = parts[0], parts[1], parts[2]
+		// The few deferred at the edge of capacity are signed within the second.
+		c.Deferrals = c.Deferred
+		c.Delivered = c.Deferred
+	}
+	switch {
+	case class == "issue":
+		// Certificates: every 201, and once the signer is back the backlog
+		// at the spare signing capacity (a ticket counts when it is done).
+		c.Delivered += c.OK
+		if !down && g.backlog > 0 {
+			drained := min(g.backlog, int64(math.Max(0, g.capacity-rate)))
+			c.Delivered += drained
+			g.backlog -= drained
+		}
+	case class == "fraud":
+		c.Delivered = c.OK // certificates to forgers: not goodput
+	default:
+		c.Delivered = 0 // ticket lookups deliver no new certificate
 	}
 	if g.naive {
 		c.Retries = (c.Error + c.Timeout) / 2
@@ -440,7 +427,7 @@ func (g *gen) second(s int, class string, offered int64, rate float64) (Counts, 
 	slow := c.Timeout + c.Error
 	g.latTimeout[class] += c.Timeout
 	g.latSlow[class] += c.Error
-	g.latFast[class] += c.responses() - slow
+	g.latFast[class] += c.Responses() - slow
 	lat := [4]float64{p50, p50 * 2.2, p99, p99 * 1.6}
 	if lat[1] > lat[2] {
 		lat[1] = lat[2]
@@ -455,16 +442,9 @@ func (g *gen) writeMetrics(path string, _ *Totals) error {
 	if path == "" {
 		return nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	w.WriteString("sim_time,wall_unix_ms,deferred_backlog,signers_available,in_flight,fraud_events\n")
+	var list []rundir.Scrape
 	var backlog, fraud float64
 	const every = 30
-	wall0 := int64(1795000000000)
 	for s := 0; s < g.secs; s += every {
 		var deferred, sent int64
 		for k := s; k < s+every && k < g.secs; k++ {
@@ -485,10 +465,12 @@ func (g *gen) writeMetrics(path string, _ *Totals) error {
 			inflight = float64(sent) / every * 4
 		}
 		fraud += float64(g.rng.IntN(2))
-		t := g.cfg.Start.Add(time.Duration(s) * time.Second)
-		fmt.Fprintf(w, "%s,%d,%.0f,%.0f,%.1f,%.0f\n", t.Format(time.RFC3339), wall0+int64(s)*1000/180, backlog, signers, inflight, fraud)
+		list = append(list, rundir.Scrape{Sim: g.cfg.Start.Add(time.Duration(s) * time.Second),
+			Wall:            g.wall0().Add(time.Duration(float64(s) / g.cfg.Timescale * float64(time.Second))).Truncate(time.Millisecond),
+			DeferredBacklog: math.Round(backlog), SignersAvailable: signers, InFlight: math.Round(inflight*10) / 10,
+			FraudEvents: fraud, Up: true})
 	}
-	return w.Flush()
+	return rundir.WriteMetricsFile(filepath.Dir(path), list)
 }
 
 // histograms builds one latency histogram per class in microseconds: a
@@ -562,51 +544,50 @@ func (g *gen) writeHistograms(path string, _ *Totals) error {
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	for _, cl := range Classes {
-		enc, err := hs[cl.Name].Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-		if err != nil {
+		if err := rundir.WriteHistogram(w, cl.Name, hs[cl.Name]); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%s,%s\n", cl.Name, enc)
 	}
 	return w.Flush()
 }
 
-func (g *gen) capacityDoc() map[string]any {
-	forecast := math.Round(g.peakRate*10) / 10
-	var steps []map[string]any
+// capacityDoc is the capacity search as if run on the synthetic system:
+// rates per wall second, like every rate of the run.
+func (g *gen) capacityDoc() *rundir.Capacity {
+	ts := g.cfg.Timescale
+	forecast := math.Round(g.peakRate*ts*10) / 10
+	capacity := g.capacity * ts
+	c := &rundir.Capacity{ForecastPeakRPS: forecast}
+	c.SLO.P99MS, c.SLO.MinSuccess = 500, 0.99
 	knee := 0.0
 	for i := 1; i <= 16; i++ {
 		rate := math.Round(forecast*float64(i)) / 10
 		good := rate
-		if rate > g.capacity {
-			good = g.capacity * math.Max(0.6, 1-0.5*(rate-g.capacity)/g.capacity)
+		if rate > capacity {
+			good = capacity * math.Max(0.6, 1-0.5*(rate-capacity)/capacity)
 		}
-		p99 := 120 + 60*math.Pow(rate/g.capacity, 6)
-		if rate > g.capacity {
-			p99 = math.Min(4000, 500*math.Pow(rate/g.capacity, 8))
+		p99 := 120 + 60*math.Pow(rate/capacity, 6)
+		if rate > capacity {
+			p99 = math.Min(4000, 500*math.Pow(rate/capacity, 8))
 		}
 		success := good / rate
 		ok := p99 <= 500 && success >= 0.99
 		if ok {
 			knee = rate
 		}
-		steps = append(steps, map[string]any{"rate": rate, "goodput": math.Round(good*10) / 10, "p99_ms": math.Round(p99), "success": math.Round(success*1000) / 1000, "ok": ok})
+		c.Steps = append(c.Steps, rundir.CapacityStep{Rate: rate, Goodput: math.Round(good*10) / 10, P99MS: math.Round(p99),
+			Success: math.Round(success*1000) / 1000, OK: ok})
 	}
-	return map[string]any{
-		"slo":               map[string]any{"p99_ms": 500, "min_success": 0.99},
-		"forecast_peak_rps": forecast,
-		"capacity_rps":      knee,
-		"headroom":          math.Round(knee/forecast*100) / 100,
-		"steps":             steps,
-		"knee_rps":          knee,
-	}
+	c.CapacityRPS, c.KneeRPS, c.Bounded = knee, knee, true
+	c.Headroom = math.Round(knee/forecast*100) / 100
+	return c
 }
 
 func (g *gen) writeCapacity(path string, _ *Totals) error {
 	if path == "" {
 		return nil
 	}
-	return writeJSON(path, g.capacityDoc())
+	return rundir.WriteCapacity(filepath.Dir(path), g.capacityDoc())
 }
 
 func (g *gen) writeSummary(path string, tot *Totals) error {
@@ -622,87 +603,67 @@ func (g *gen) writeSummary(path string, tot *Totals) error {
 		return math.Round(float64(h.ValueAtPercentile(p))/100) / 10
 	}
 	a := tot.All
-	var peakOffered, peakGood int64
-	for _, c := range g.perSecond {
-		peakOffered = max(peakOffered, c.Offered)
-		peakGood = max(peakGood, c.OK+c.Deferred)
-	}
-	secs := float64(g.secs)
 	issueP99 := msAt(hs["issue"], 99)
 	errRate := float64(tot.ByClass["issue"].Error+tot.ByClass["issue"].Timeout) / float64(max(1, tot.ByClass["issue"].Sent))
-	thresholds := []map[string]any{
-		{"expr": "p99(issue) < 500ms", "ok": issueP99 < 500, "value": fmt.Sprintf("%.0fms", issueP99), "scope": "run"},
-		{"expr": "error_rate(issue) < 1%", "ok": errRate < 0.01, "value": fmt.Sprintf("%.2f%%", errRate*100), "scope": "run"},
-		{"expr": "dropped_sends == 0", "ok": a.Dropped == 0, "value": strconv.FormatInt(a.Dropped, 10), "scope": "run"},
+	thresholds := []rundir.Threshold{
+		{Expr: "p99(issue) < 500ms", OK: issueP99 < 500, Value: fmt.Sprintf("%.0fms", issueP99), Scope: "run"},
+		{Expr: "error_rate(issue) < 1%", OK: errRate < 0.01, Value: fmt.Sprintf("%.2f%%", errRate*100), Scope: "run"},
+		{Expr: "dropped_sends == 0", OK: a.Dropped == 0, Value: fmt.Sprint(a.Dropped), Scope: "run"},
 	}
 	if g.cfg.FailThreshold {
-		thresholds = append(thresholds, map[string]any{"expr": "p50(issue) < 1ms", "ok": false, "value": fmt.Sprintf("%.0fms", msAt(hs["issue"], 50)), "scope": "run"})
+		thresholds = append(thresholds, rundir.Threshold{Expr: "p50(issue) < 1ms", OK: false, Value: fmt.Sprintf("%.0fms", msAt(hs["issue"], 50)), Scope: "run"})
 	}
-	cons := map[string]any{"acknowledged": a.OK + a.Deferred, "verified": a.OK + a.Deferred, "lost": 0, "duplicates": 0, "tickets_pending": 0}
-	sec := map[string]any{"fraud_attempts": tot.ByClass["fraud"].Sent, "fraud_issued": 0, "fraud_revoked": 0, "fraud_escaped": 0, "accounts_suspended": 3}
-	lost, dup, escaped := int64(0), int64(0), tot.ByClass["fraud"].OK
+	s := &rundir.Summary{Scenario: g.cfg.Scenario, Target: "synthetic", Profile: g.cfg.Profile, Seed: g.cfg.Seed,
+		Timescale: g.cfg.Timescale, DemandScale: 1, Started: g.wall0(),
+		WallSeconds: math.Round(float64(g.secs)/g.cfg.Timescale*10) / 10,
+		Sim:         rundir.SimSpan{Start: g.cfg.Start, End: g.cfg.Start.Add(g.cfg.Duration)},
+		Thresholds:  thresholds, GoodputClasses: GoodputClasses,
+		LateSends: a.Late, DroppedSends: a.Dropped,
+		Latency: rundir.LatencyMS{P50: msAt(all, 50), P90: msAt(all, 90), P99: msAt(all, 99), Max: float64(all.Max()) / 1000},
+	}
+	s.OfferedRate, s.Goodput = rundir.Rates(g.goodRows, g.cfg.Timescale, GoodputClasses)
+	amp := 1.0
+	if a.Sent-a.Retries > 0 {
+		amp = float64(a.Sent) / float64(a.Sent-a.Retries)
+	}
+	s.Requests = rundir.Requests{Total: a.Sent, Actions: a.Sent - a.Retries, OK: a.OK, Deferred: a.Deferred, Rejected: a.Rejected,
+		Overload: a.Overload, Error: a.Error, Timeout: a.Timeout, Transport: a.Transport, Retries: a.Retries,
+		RetryAmplification: math.Round(amp*1000) / 1000}
+	s.Consistency = rundir.Consistency{Acknowledged: a.OK + a.Deferred, Verified: a.OK + a.Deferred}
+	s.Security = rundir.Security{FraudAttempts: tot.ByClass["fraud"].Sent, AccountsSuspended: 3}
 	if g.naive {
-		lost, dup = 17, 4
-		cons["lost"], cons["duplicates"], cons["verified"] = lost, dup, a.OK+a.Deferred-lost
-		sec["fraud_issued"], sec["fraud_escaped"], sec["accounts_suspended"] = escaped, escaped, 0
+		escaped := tot.ByClass["fraud"].OK
+		s.Consistency.Lost, s.Consistency.Duplicates = 17, 4
+		s.Consistency.Verified -= 17
+		s.Security.FraudIssued, s.Security.FraudEscaped, s.Security.AccountsSuspended = escaped, escaped, 0
 	}
-	verdict := "pass"
+	s.Verdict = "pass"
 	for _, t := range thresholds {
-		if !t["ok"].(bool) {
-			verdict = "fail"
-			tot.Failing = append(tot.Failing, t["expr"].(string))
+		if !t.OK {
+			s.Verdict = "fail"
+			tot.Failing = append(tot.Failing, t.Expr)
 		}
 	}
-	if lost != 0 || dup != 0 || escaped != 0 {
-		verdict = "fail"
+	if s.Consistency.Lost != 0 || s.Consistency.Duplicates != 0 || s.Security.FraudEscaped != 0 {
+		s.Verdict = "fail"
 	}
-	tot.Verdict = verdict
-	classes := map[string]any{}
+	tot.Verdict = s.Verdict
+	s.Classes = map[string]rundir.ClassSummary{}
 	for _, cl := range Classes {
-		h := hs[cl.Name]
-		classes[cl.Name] = map[string]any{"requests": tot.ByClass[cl.Name].Sent, "latency_ms": map[string]float64{"p50": msAt(h, 50), "p99": msAt(h, 99)}}
+		h, c := hs[cl.Name], tot.ByClass[cl.Name]
+		s.Classes[cl.Name] = rundir.ClassSummary{Requests: c.Sent, OK: c.OK, Deferred: c.Deferred, Delivered: c.Delivered,
+			Latency: rundir.LatencyMS{P50: msAt(h, 50), P99: msAt(h, 99)}}
 	}
-	var phases []map[string]any
 	for _, p := range g.phases {
 		pc := g.phaseCounts[p.Name]
 		if pc == nil {
 			pc = &Counts{}
 		}
-		phases = append(phases, map[string]any{"name": p.Name, "requests": pc.Sent, "latency_ms": map[string]float64{"p99": g.phaseP99[p.Name]}})
-	}
-	attempts := a.Sent
-	amp := 1.0
-	if attempts-a.Retries > 0 {
-		amp = float64(attempts) / float64(attempts-a.Retries)
-	}
-	doc := map[string]any{
-		"schema": "golive.summary/v1", "verdict": verdict, "scenario": g.cfg.Scenario, "target": "synthetic",
-		"profile": g.cfg.Profile, "seed": g.cfg.Seed, "timescale": 180, "started": "2026-11-22T10:00:00Z",
-		"wall_seconds": math.Round(secs/180*10) / 10,
-		"sim":          map[string]any{"start": g.cfg.Start, "end": g.cfg.Start.Add(g.cfg.Duration)},
-		"requests": map[string]any{"total": attempts, "ok": a.OK, "deferred": a.Deferred, "rejected": a.Rejected, "overload": a.Overload,
-			"error": a.Error, "timeout": a.Timeout, "transport": a.Transport, "retries": a.Retries, "retry_amplification": math.Round(amp*1000) / 1000},
-		"offered_rate":  map[string]any{"mean": math.Round(float64(a.Offered)/secs*10) / 10, "peak": peakOffered},
-		"goodput":       map[string]any{"mean": math.Round(float64(a.OK+a.Deferred)/secs*10) / 10, "peak": peakGood},
-		"latency_ms":    map[string]any{"p50": msAt(all, 50), "p90": msAt(all, 90), "p99": msAt(all, 99), "max": float64(all.Max()) / 1000},
-		"late_sends":    a.Late,
-		"dropped_sends": a.Dropped,
-		"consistency":   cons,
-		"security":      sec,
-		"thresholds":    thresholds,
-		"classes":       classes,
-		"phases":        phases,
+		s.Phases = append(s.Phases, rundir.PhaseSummary{Name: p.Name, Requests: pc.Sent, Good: pc.OK, Delivered: pc.Delivered,
+			Latency: rundir.PhaseLatency{P99: g.phaseP99[p.Name]}})
 	}
 	if path == "" {
 		return nil
 	}
-	return writeJSON(path, doc)
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return rundir.WriteSummary(filepath.Dir(path), s)
 }

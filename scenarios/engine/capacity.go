@@ -2,14 +2,12 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/capacity"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
@@ -46,43 +45,9 @@ type CapacityOptions struct {
 	Logger              *slog.Logger
 }
 
-// CapacityResult is capacity.json (reports.Capacity's format) plus the
-// sizing advice.
-type CapacityResult struct {
-	SLO struct {
-		P99MS      float64 `json:"p99_ms"`
-		MinSuccess float64 `json:"min_success"`
-	} `json:"slo"`
-	ForecastScenario string         `json:"forecast_scenario,omitempty"`
-	ForecastPeakRPS  float64        `json:"forecast_peak_rps"`
-	CapacityRPS      float64        `json:"capacity_rps"`
-	Bounded          bool           `json:"bounded"`
-	Headroom         float64        `json:"headroom"`
-	KneeRPS          float64        `json:"knee_rps"`
-	Steps            []capacityStep `json:"steps"`
-	Verdict          string         `json:"verdict"`
-	Profile          string         `json:"profile"`
-	Target           string         `json:"target"`
-	// Signers and HSMSlots describe the measured system; SignerRPS is
-	// what its HSM model can sign per second (slots / latency each).
-	Signers   int     `json:"signers"`
-	HSMSlots  int     `json:"hsm_slots"`
-	SignerRPS float64 `json:"signer_rps_each"`
-	// NeededSigners and NeededHSMSlots are what the forecast peak needs
-	// with the HSM model at its limit (the knee sits below it, so these
-	// are a floor, scaled by the measured capacity when it is lower).
-	NeededSigners  int    `json:"needed_signers"`
-	NeededHSMSlots int    `json:"needed_hsm_slots_each"`
-	Advice         string `json:"advice"`
-}
-
-type capacityStep struct {
-	Rate    float64 `json:"rate"`
-	Goodput float64 `json:"goodput"`
-	P99MS   float64 `json:"p99_ms"`
-	Success float64 `json:"success"`
-	OK      bool    `json:"ok"`
-}
+// CapacityResult is capacity.json (package rundir owns the format): the
+// capacity curve and the sizing advice.
+type CapacityResult = rundir.Capacity
 
 // RunCapacity starts the system on a testbed and searches for the highest
 // issuance rate that meets the SLO, then compares it with the forecast.
@@ -186,7 +151,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	out.SLO.P99MS = float64(slo.P99.Microseconds()) / 1000
 	out.SLO.MinSuccess = slo.MinSuccess
 	for _, s := range res.Steps {
-		out.Steps = append(out.Steps, capacityStep{Rate: s.Offered, Goodput: s.Goodput,
+		out.Steps = append(out.Steps, rundir.CapacityStep{Rate: s.Offered, Goodput: s.Goodput,
 			P99MS: float64(s.P99.Microseconds()) / 1000, Success: s.Success, OK: s.Pass})
 	}
 	if k, ok := res.Knee(); ok {
@@ -211,9 +176,8 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 			out.Verdict = "fail"
 		}
 	}
-	b, _ := json.MarshalIndent(out, "", "  ")
-	if err := os.WriteFile(filepath.Join(o.Out, "capacity.json"), append(b, '\n'), 0o644); err != nil {
-		return out, err
+	if err := rundir.WriteCapacity(o.Out, out); err != nil {
+		return out, fmt.Errorf("engine: %w", err)
 	}
 	if serr != nil {
 		return out, serr

@@ -30,6 +30,7 @@ import (
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/consistency"
 	"github.com/golive-dev/golive/scenarios/evidence"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -172,11 +173,14 @@ type run struct {
 	waits *certWaits
 	// ticketsPending is how many of those never completed.
 	ticketsPending int
-	security       Security
+	security       rundir.Security
 	sample         string                    // an HC1 for verify classes
 	stuffed        int                       // credential-stuffing logins that succeeded
 	timeouts       map[string]time.Duration  // by class, set before the load
 	kinds          map[string]spec.ClassKind // by class, set before the load
+	// goodputClasses are the legitimate issuance classes: the customers
+	// whose actions are offered load and whose certificates are goodput.
+	goodputClasses []string
 
 	// live judges "over" thresholds during the load; one marked
 	// abortOnFail that fails stops it (aborted says why).
@@ -212,7 +216,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	r.client.HTTP = &http.Client{Timeout: 30 * time.Second}
 	direct := portalclient.New(tb.DirectPortalURL())
 	direct.AdminToken = tb.AdminToken()
-	events := &Events{}
+	events := &rundir.Events{}
 	// Faults the testbed cannot apply are refused before any load.
 	probeClock := simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now(), Scale: r.timescale}
 	if err := newFaultRunner(tb, probeClock, r.log).validate(sc.Faults, sc.System.Signers); err != nil {
@@ -273,7 +277,8 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 
 	// Faults and metrics run beside the load.
 	loadCtx, stopLoad := context.WithCancel(ctx)
-	r.live, r.stopLoad = threshold.NewLive(exprs), stopLoad
+	// The live buckets merge every class (see judgeLive).
+	r.live, r.stopLoad = threshold.NewLive(exprs).WithRates(r.timescale, nil), stopLoad
 	defer stopLoad()
 	faults := newFaultRunner(tb, r.clock, r.log)
 	faultsDone := make(chan struct{})
@@ -327,16 +332,16 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	var fe portalapi.EventPage
 	if err := direct.Admin(context.Background(), http.MethodGet, "/v1/admin/fraud-events?limit=1000", nil, &fe); err == nil {
-		r.security.AccountsSuspended = len(fe.Entries)
+		r.security.AccountsSuspended = int64(len(fe.Entries))
 	}
 
 	// The run directory.
 	events.Phases = phasesOf(sc, r.clock)
-	sum := r.summary(totals, rep, cerr, events, scr.readings(), interrupted)
+	sum := r.summary(totals, rep, cerr, events, interrupted)
 	if err := r.write(sum, events, scr.readings()); err != nil {
 		return sum, err
 	}
-	sum.Thresholds = r.evaluate(exprs, sum)
+	sum.Thresholds = r.evaluate(exprs)
 	if err := r.verdict(sum); err != nil {
 		return sum, err
 	}
@@ -410,6 +415,9 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		}
 		r.timeouts[c.Name] = cc.Timeout
 		r.kinds[c.Name] = c.Kind
+		if c.Kind == spec.KindIssue {
+			r.goodputClasses = append(r.goodputClasses, c.Name)
+		}
 		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}
 		payloads := &loadgen.Payloads{Seed: r.seed + uint64(i), Mix: loadgen.Mix{V: c.Mix.Vaccination, T: c.Mix.Test, R: c.Mix.Recovery}}
 		now := func() time.Time { return time.Now() }
@@ -560,7 +568,7 @@ func (r *run) ack(a consistency.Ack) {
 func (r *run) drain(ctx context.Context, scr *scraper, setups []*classSetup) {
 	for ctx.Err() == nil {
 		s := scr.once(ctx)
-		if s.OK && s.DeferredBacklog == 0 {
+		if s.Up && s.DeferredBacklog == 0 {
 			break
 		}
 		select {
@@ -639,7 +647,7 @@ func (r *run) waitedForTickets() {
 // probe is the steady-state check (chaos.SteadyState): every component
 // ready and one real issuance, retried for up to 30 s so a component
 // still recovering from an undo gets its chance.
-func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
+func (r *run) probe(ctx context.Context, when string, acc *accounts) rundir.Probe {
 	var issue chaos.IssueFunc
 	if acc != nil && acc.len() > 0 {
 		ph := acc.list[0]
@@ -666,7 +674,7 @@ func (r *run) probe(ctx context.Context, when string, acc *accounts) Probe {
 			return nil
 		}
 	}
-	p := Probe{When: when, At: time.Now(), Checks: chaos.SteadyState(ctx, r.tb, when, 30*time.Second, issue)}
+	p := rundir.Probe{When: when, At: time.Now(), Checks: chaos.SteadyState(ctx, r.tb, when, 30*time.Second, issue)}
 	for _, d := range chaos.Deviations(p.Checks) {
 		p.Deviations = append(p.Deviations, d.Check+": "+d.Error)
 	}
@@ -714,9 +722,9 @@ func participants(tb testbed.Testbed, dir string) (*register.Register, *register
 
 // judgeLive feeds the once-a-second progress to the live thresholds as a
 // bucket of all classes (answers in the last wall second, those that were
-// not good counted as errors, their p99) and stops the load when a
-// threshold marked abortOnFail fails. The final verdict is still judged
-// on the written timeseries.
+// not good counted as errors, their p99; the actions due and certificates
+// delivered in it) and stops the load when a threshold marked abortOnFail
+// fails. The final verdict is still judged on the written timeseries.
 func (r *run) judgeLive(p loadgen.Progress) {
 	if r.live == nil || r.stopLoad == nil {
 		return
@@ -725,8 +733,9 @@ func (r *run) judgeLive(p loadgen.Progress) {
 	errs := min(int64(p.Errors), done)
 	b := threshold.Bucket{Start: p.Sim.Truncate(time.Second), P99: float64(p.P99.Microseconds()) / 1000,
 		Max: float64(p.P99.Microseconds()) / 1000}
-	b.Counts[0], b.Counts[4] = done-errs, errs
-	b.Offered, b.Sent = done, done
+	b.Class = "all"
+	b.OK, b.Error = done-errs, errs
+	b.Offered, b.Sent, b.Delivered = int64(p.Actions), done, int64(p.Delivered)
 	r.live.Add(b)
 	if res, abort := threshold.ShouldAbort(r.live.Check()); abort {
 		r.mu.Lock()

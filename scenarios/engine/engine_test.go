@@ -17,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
 	"github.com/golive-dev/golive/issuer/server"
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
@@ -91,7 +92,7 @@ func TestRunOutageLocal(t *testing.T) {
 		t.Errorf("%d user actions, want about 150", sum.Requests.Actions)
 	}
 
-	var ev Events
+	var ev rundir.Events
 	readJSON(t, filepath.Join(out, "events.json"), &ev)
 	if len(ev.Faults) != 1 || ev.Faults[0].Target != "portal->signers" {
 		t.Fatalf("faults %+v", ev.Faults)
@@ -127,7 +128,7 @@ func TestRunOutageLocal(t *testing.T) {
 		}
 		n++
 	}
-	if n < sum.Requests.Total || n == 0 {
+	if int64(n) < sum.Requests.Total || n == 0 {
 		t.Errorf("results.gob holds %d records, summary counts %d requests", n, sum.Requests.Total)
 	}
 	ts, err := os.ReadFile(filepath.Join(out, "timeseries.csv"))
@@ -323,7 +324,7 @@ func TestInterruptUndoesFaults(t *testing.T) {
 	if sum == nil || !sum.Interrupted || sum.Verdict != "fail" || sum.Requests.Total == 0 {
 		t.Fatalf("summary %+v", sum)
 	}
-	var ev Events
+	var ev rundir.Events
 	readJSON(t, filepath.Join(out, "events.json"), &ev)
 	if len(ev.Faults) != 1 || ev.Faults[0].WallEnd.IsZero() {
 		t.Fatalf("the fault was not undone: %+v", ev.Faults)

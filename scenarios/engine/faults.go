@@ -9,21 +9,9 @@ import (
 	"github.com/golive-dev/golive/chaos/fault"
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
-
-// FaultEvent is one applied fault for events.json: chaos's record with its
-// times on the simulated clock beside the wall clock.
-type FaultEvent struct {
-	Kind      string             `json:"kind"`
-	Target    string             `json:"target"`
-	Start     time.Time          `json:"start"`
-	End       time.Time          `json:"end,omitzero"`
-	WallStart time.Time          `json:"wall_start"`
-	WallEnd   time.Time          `json:"wall_end,omitzero"`
-	Params    map[string]float64 `json:"params,omitempty"`
-	Error     string             `json:"error,omitempty"`
-}
 
 // chaosFaults turns the scenario's faults (simulated times) into a chaos
 // schedule (wall offsets from the load's start). A kill or stop without a
@@ -113,10 +101,12 @@ func (fr *faultRunner) undoAll(ctx context.Context) {
 	}
 }
 
-func (fr *faultRunner) events() []FaultEvent {
-	var out []FaultEvent
+// events are the applied faults for events.json: chaos's records with
+// their times on the simulated clock beside the wall clock.
+func (fr *faultRunner) events() []rundir.Fault {
+	var out []rundir.Fault
 	for _, e := range fr.in.Events() {
-		fe := FaultEvent{Kind: string(e.Kind), Target: e.Target, Start: fr.clock.Sim(e.Start), WallStart: e.Start,
+		fe := rundir.Fault{Kind: string(e.Kind), Target: e.Target, Start: fr.clock.Sim(e.Start), WallStart: e.Start,
 			Params: e.Params, Error: e.Error}
 		if !e.End.IsZero() {
 			fe.End, fe.WallEnd = fr.clock.Sim(e.End), e.End

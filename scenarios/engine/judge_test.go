@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
-	"github.com/golive-dev/golive/scenarios/threshold"
 	"github.com/golive-dev/golive/scenarios/verdict"
 )
 
@@ -63,20 +63,20 @@ func TestJudge(t *testing.T) {
 		reasons, inc  int
 	}{
 		{name: "short and failed: inconclusive", profile: "hardened",
-			s:    Summary{Checks: []Check{{Name: "fraud_contained", Detail: "3 escaped"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
+			s:    Summary{Checks: []rundir.Check{{Name: "fraud_contained", Detail: "3 escaped"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
 			want: verdict.Inconclusive, text: "inconclusive", inc: 1},
 		{name: "a real failure beside it fails the run", profile: "hardened",
-			s: Summary{Checks: []Check{{Name: "fraud_contained"}}, Thresholds: []threshold.Result{{Expr: "lost == 0", Value: "2"}},
+			s: Summary{Checks: []rundir.Check{{Name: "fraud_contained"}}, Thresholds: []rundir.Threshold{{Expr: "lost == 0", Value: "2"}},
 				Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
 			want: verdict.Fail, text: "fail", reasons: 1, inc: 1},
 		{name: "interrupted fails even when unjudged", profile: "hardened",
-			s:    Summary{Interrupted: true, Checks: []Check{{Name: "fraud_contained"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
+			s:    Summary{Interrupted: true, Checks: []rundir.Check{{Name: "fraud_contained"}}, Judgement: verdict.Judgement{Evidence: []verdict.Evidence{short}}},
 			want: verdict.Fail, text: "fail", reasons: 1, inc: 1},
 		{name: "a reproduction that held", profile: "naive-2021",
-			s:    Summary{Thresholds: []threshold.Result{{Expr: "fraud_escaped > 10", OK: true, Value: "27"}}},
+			s:    Summary{Thresholds: []rundir.Threshold{{Expr: "fraud_escaped > 10", OK: true, Value: "27"}}},
 			want: verdict.Pass, text: "reproduces 2021: yes"},
 		{name: "a reproduction that did not", profile: "naive-2021",
-			s:    Summary{Thresholds: []threshold.Result{{Expr: "fraud_escaped > 10", Value: "3"}}},
+			s:    Summary{Thresholds: []rundir.Threshold{{Expr: "fraud_escaped > 10", Value: "3"}}},
 			want: verdict.Fail, text: "reproduces 2021: no", reasons: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

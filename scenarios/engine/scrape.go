@@ -2,34 +2,23 @@ package engine
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
-// Scrape is one reading of the portal's /metrics.
-type Scrape struct {
-	Sim, Wall        time.Time
-	DeferredBacklog  float64
-	SignersAvailable float64
-	InFlight         float64
-	FraudEvents      float64
-	// OK is false when the portal did not answer (down, paused, cut off).
-	OK bool
-}
-
 // parseMetrics reads the gauges the reports plot from Prometheus text.
-func parseMetrics(r io.Reader) (Scrape, error) {
+func parseMetrics(r io.Reader) (rundir.Scrape, error) {
 	var p expfmt.TextParser
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
-		return Scrape{}, fmt.Errorf("parsing /metrics: %w", err)
+		return rundir.Scrape{}, fmt.Errorf("parsing /metrics: %w", err)
 	}
 	sum := func(name string) float64 {
 		f, ok := fams[name]
@@ -47,12 +36,12 @@ func parseMetrics(r io.Reader) (Scrape, error) {
 		}
 		return v
 	}
-	return Scrape{
+	return rundir.Scrape{
 		DeferredBacklog:  sum("portal_deferred_backlog"),
 		SignersAvailable: sum("portal_signers_available"),
 		InFlight:         sum("portal_in_flight_requests"),
 		FraudEvents:      sum("portal_fraud_events_total"),
-		OK:               true,
+		Up:               true,
 	}, nil
 }
 
@@ -63,12 +52,12 @@ type scraper struct {
 	sim  func(time.Time) time.Time
 
 	mu   sync.Mutex
-	list []Scrape
+	list []rundir.Scrape
 }
 
-func (s *scraper) once(ctx context.Context) Scrape {
+func (s *scraper) once(ctx context.Context) rundir.Scrape {
 	now := time.Now()
-	sc := Scrape{Wall: now, Sim: s.sim(now)}
+	sc := rundir.Scrape{Wall: now, Sim: s.sim(now)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err == nil {
 		var resp *http.Response
@@ -104,25 +93,8 @@ func (s *scraper) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *scraper) readings() []Scrape {
+func (s *scraper) readings() []rundir.Scrape {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Scrape(nil), s.list...)
-}
-
-// writeMetricsCSV writes metrics.csv (docs/run-format.md).
-func writeMetricsCSV(w io.Writer, list []Scrape) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"sim_time", "wall_unix_ms", "deferred_backlog", "signers_available", "in_flight", "fraud_events", "up"})
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	for _, s := range list {
-		up := "1"
-		if !s.OK {
-			up = "0"
-		}
-		_ = cw.Write([]string{s.Sim.Format(time.RFC3339), strconv.FormatInt(s.Wall.UnixMilli(), 10),
-			f(s.DeferredBacklog), f(s.SignersAvailable), f(s.InFlight), f(s.FraudEvents), up})
-	}
-	cw.Flush()
-	return cw.Error()
+	return append([]rundir.Scrape(nil), s.list...)
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Time to certificate is what a customer at the counter experiences: from
@@ -65,19 +67,8 @@ func (c *certWaits) deferred(class string, at, done time.Time) {
 	c.add(certWait{class: class, at: at, wait: d})
 }
 
-// TimeToCert is the distribution of the time to certificate over a set of
-// customer actions. Percentiles are nil when they lie beyond the run (more
-// customers left without a certificate than the percentile leaves out).
-type TimeToCert struct {
-	Actions     int64    `json:"actions"`
-	WithCert    int64    `json:"with_cert"`
-	WithoutCert int64    `json:"without_cert"`
-	LeftShare   float64  `json:"left_without_share"`
-	P50         *float64 `json:"p50"`
-	P90         *float64 `json:"p90"`
-	P99         *float64 `json:"p99"`
-	Max         *float64 `json:"max"`
-}
+// TimeToCert is summary.json's time_to_cert_ms (package rundir owns the format).
+type TimeToCert = rundir.TimeToCert
 
 // timeToCert summarises ws with nearest-rank percentiles, a customer
 // without a certificate ranking above every other.
@@ -112,7 +103,7 @@ func timeToCert(ws []certWait) TimeToCert {
 
 // byClassAndPhase summarises the waits of the whole run, of each class and
 // of each phase (by the action's simulated instant).
-func (c *certWaits) summaries(phases []PhaseEvent) (run TimeToCert, classes map[string]TimeToCert, perPhase map[string]TimeToCert) {
+func (c *certWaits) summaries(phases []rundir.Phase) (run TimeToCert, classes map[string]TimeToCert, perPhase map[string]TimeToCert) {
 	c.mu.Lock()
 	all := slices.Clone(c.all)
 	c.mu.Unlock()

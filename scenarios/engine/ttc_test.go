@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/golive-dev/golive/reports/rundir"
+
 	"testing"
 	"time"
 )
@@ -40,7 +42,7 @@ func TestTimeToCertByPhaseAndClass(t *testing.T) {
 	c.direct("issue", start.Add(10*time.Minute), 300*time.Millisecond, true)
 	c.direct("issue", start.Add(70*time.Minute), 0, false)
 	c.direct("stolen", start.Add(80*time.Minute), time.Second, true)
-	run, classes, phases := c.summaries([]PhaseEvent{
+	run, classes, phases := c.summaries([]rundir.Phase{
 		{Name: "early", Start: start, End: start.Add(time.Hour)},
 		{Name: "late", Start: start.Add(time.Hour), End: start.Add(4 * time.Hour)},
 	})

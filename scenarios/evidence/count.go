@@ -168,7 +168,7 @@ func (w way) actual(bs []threshold.Bucket) float64 {
 		}
 		n := float64(b.Offered)
 		if w.responses {
-			n = float64(b.Requests())
+			n = float64(b.Responses())
 		}
 		if n > 0 {
 			evs = append(evs, ev{b.Start, n})

@@ -8,6 +8,7 @@ import (
 	"github.com/golive-dev/golive/issuer/fraud"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
 	"github.com/golive-dev/golive/scenarios/threshold"
 	"github.com/golive-dev/golive/scenarios/verdict"
@@ -224,11 +225,11 @@ func TestActualCountsDecide(t *testing.T) {
 	night := time.Date(2021, 9, 14, 21, 0, 0, 0, sc.Clock.Location)
 	var bs []threshold.Bucket
 	for i := range 12 {
-		bs = append(bs, threshold.Bucket{Start: night.Add(time.Duration(i) * time.Minute), Class: "insider", Offered: 1, Sent: 1})
+		bs = append(bs, threshold.Bucket{Start: night.Add(time.Duration(i) * time.Minute), Class: "insider", Counts: rundir.Counts{Offered: 1, Sent: 1}})
 	}
 	// Daytime and other classes do not count towards the night rule.
-	bs = append(bs, threshold.Bucket{Start: night.Add(-5 * time.Hour), Class: "insider", Offered: 50},
-		threshold.Bucket{Start: night, Class: "issue", Offered: 50})
+	bs = append(bs, threshold.Bucket{Start: night.Add(-5 * time.Hour), Class: "insider", Counts: rundir.Counts{Offered: 50}},
+		threshold.Bucket{Start: night, Class: "issue", Counts: rundir.Counts{Offered: 50}})
 	e := find(t, Assess(needs, 900, 1, bs), "check", "fraud_contained")
 	if !e.Enough || e.Actual == nil || *e.Actual != 12 || e.Expected != 3 {
 		t.Errorf("%+v, want 12 counted (3 promised), enough", e)

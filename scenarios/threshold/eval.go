@@ -8,33 +8,50 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 // Bucket is one row of timeseries.csv: one class in one bucket of
-// simulated time.
-type Bucket struct {
-	Start                        time.Time
-	Class                        string
-	Offered, Sent, Late, Dropped int64
-	// Counts holds the outcome counts in the order of Outcomes.
-	Counts             [7]int64
-	P50, P90, P99, Max float64 // milliseconds
-	Retries            int64
-}
-
-// Requests is the number of answered (or failed) attempts in the bucket.
-func (b *Bucket) Requests() int64 {
-	var n int64
-	for _, c := range b.Counts {
-		n += c
-	}
-	return n
-}
+// simulated time. Its outcome counters, in the order of Outcomes, are
+// Counts.Outcomes().
+type Bucket = rundir.Row
 
 // Phase is a named span of simulated time from events.json.
-type Phase struct {
-	Name       string
-	Start, End time.Time
+type Phase = rundir.Phase
+
+// rateClock is how rates are judged: counts over the buckets' simulated
+// seconds become rates per wall second (rundir.RateUnit), and goodput and
+// offered count the goodput classes only, as summary.json does.
+type rateClock struct {
+	timescale float64
+	customer  func(class string) bool
+}
+
+var realTime = rateClock{timescale: 1, customer: rundir.ClassFilter(nil)}
+
+// rateClockOf asks src for the run's timescale and goodput classes, which
+// a RunDir reads from summary.json; other sources judge in real time over
+// every class.
+func rateClockOf(src Source) (rateClock, error) {
+	rc := realTime
+	if t, ok := src.(interface{ Timescale() (float64, error) }); ok {
+		ts, err := t.Timescale()
+		if err != nil {
+			return rc, err
+		}
+		if ts > 0 {
+			rc.timescale = ts
+		}
+	}
+	if g, ok := src.(interface{ GoodputClasses() ([]string, error) }); ok {
+		cls, err := g.GoodputClasses()
+		if err != nil {
+			return rc, err
+		}
+		rc.customer = rundir.ClassFilter(cls)
+	}
+	return rc, nil
 }
 
 // Source is what thresholds are judged against. RunDir reads a run
@@ -75,14 +92,17 @@ var ErrNoData = errors.New("no data")
 // Evaluate judges one threshold against src.
 func Evaluate(src Source, e *Expr) (Result, error) {
 	res := Result{Expr: e.Src, Abort: e.Abort}
-	var err error
+	rc, err := rateClockOf(src)
+	if err != nil {
+		return Result{}, fmt.Errorf("threshold %q: %w", e.Src, err)
+	}
 	switch e.Scope {
 	case WholeRun:
-		err = evalWholeRun(src, e, &res)
+		err = evalWholeRun(src, e, &res, rc)
 	case PerPhase:
-		err = evalPhases(src, e, &res)
+		err = evalPhases(src, e, &res, rc)
 	case Window:
-		err = evalWindows(src, e, &res)
+		err = evalWindows(src, e, &res, rc)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("threshold %q: %w", e.Src, err)
@@ -121,7 +141,7 @@ type measure struct {
 	note string
 }
 
-func evalWholeRun(src Source, e *Expr, res *Result) error {
+func evalWholeRun(src Source, e *Expr, res *Result, rc rateClock) error {
 	res.Scope = "run"
 	var bs []Bucket
 	loadBuckets := func() ([]Bucket, error) {
@@ -173,7 +193,7 @@ func evalWholeRun(src Source, e *Expr, res *Result) error {
 			}
 			return measure{}, fmt.Errorf("%s needs timeseries.csv: %w", m.Name, ErrNoData)
 		}
-		return fromBuckets(m, b, spanSeconds(b))
+		return fromBuckets(m, b, rundir.SpanSeconds(b), rc)
 	}
 	return judge(e, res, side)
 }
@@ -197,6 +217,9 @@ func judge(e *Expr, res *Result, side func(*Metric) (measure, error)) error {
 	res.Raw, res.limit = l.v, limit
 	res.Value = format(e.Metric.Kind, l.v)
 	res.Detail = joinNotes("limit "+string(e.Op)+" "+format(e.Metric.Kind, limit), note, l.note)
+	if e.Metric.Kind == PerSecond {
+		res.Detail = joinNotes(res.Detail, "rates "+rundir.RateUnit)
+	}
 	return nil
 }
 
@@ -216,11 +239,15 @@ func joinNotes(parts ...string) string {
 
 // fromBuckets computes a metric over the given buckets, which span seconds
 // of simulated time.
-func fromBuckets(m *Metric, bs []Bucket, seconds float64) (measure, error) {
+func fromBuckets(m *Metric, bs []Bucket, seconds float64, rc rateClock) (measure, error) {
+	keep := func(class string) bool { return m.Filter.Class == "" || class == m.Filter.Class }
+	if m.Filter.Class == "" && (m.Name == "goodput" || m.Name == "offered") {
+		keep = rc.customer
+	}
 	// Pointers into bs, not copies: a long run judges many windows.
 	sel := make([]*Bucket, 0, len(bs))
 	for i := range bs {
-		if m.Filter.Class == "" || bs[i].Class == m.Filter.Class {
+		if keep(bs[i].Class) {
 			sel = append(sel, &bs[i])
 		}
 	}
@@ -242,7 +269,7 @@ func fromBuckets(m *Metric, bs []Bucket, seconds float64) (measure, error) {
 		match, ambiguous := matcher(m.Filter)
 		var hit, total int64
 		for _, b := range sel {
-			for i, c := range b.Counts {
+			for i, c := range b.Outcomes() {
 				total += c
 				if match[i] {
 					hit += c
@@ -265,7 +292,7 @@ func fromBuckets(m *Metric, bs []Bucket, seconds float64) (measure, error) {
 		for _, b := range sel {
 			switch m.Name {
 			case "goodput":
-				n += b.Counts[0] + b.Counts[1] // ok + deferred: the work was accepted
+				n += b.Delivered // certificates delivered (rundir.Rates)
 			case "offered":
 				n += b.Offered
 			case "sent":
@@ -275,7 +302,7 @@ func fromBuckets(m *Metric, bs []Bucket, seconds float64) (measure, error) {
 		if seconds <= 0 {
 			return measure{}, fmt.Errorf("%s: the span has no length: %w", m.Name, ErrNoData)
 		}
-		return measure{float64(n) / seconds, ""}, nil
+		return measure{float64(n) / rundir.WallSeconds(seconds, rc.timescale), ""}, nil
 	case Ratio: // retry_amplification: attempts per first attempt
 		var sent, retries int64
 		for _, b := range sel {
@@ -364,7 +391,7 @@ func latencyBound(q float64, bs []*Bucket) (measure, error) {
 	}
 	v, n := 0.0, 0
 	for _, b := range bs {
-		if b.Requests() == 0 {
+		if b.Responses() == 0 {
 			continue
 		}
 		n++
@@ -378,46 +405,6 @@ func latencyBound(q float64, bs []*Bucket) (measure, error) {
 		note = "upper bound: max of per-bucket " + name
 	}
 	return measure{v, note}, nil
-}
-
-// spanSeconds is the simulated time the buckets cover: first start to last
-// start plus one bucket width.
-func spanSeconds(bs []Bucket) float64 {
-	starts := distinctStarts(bs)
-	if len(starts) == 0 {
-		return 0
-	}
-	w := bucketWidth(starts)
-	return starts[len(starts)-1].Sub(starts[0]).Seconds() + w.Seconds()
-}
-
-func distinctStarts(bs []Bucket) []time.Time {
-	seen := map[int64]bool{}
-	var out []time.Time
-	for _, b := range bs {
-		k := b.Start.UnixNano()
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, b.Start)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	return out
-}
-
-// bucketWidth is the smallest gap between bucket starts (1 s when there is
-// only one bucket).
-func bucketWidth(starts []time.Time) time.Duration {
-	w := time.Duration(0)
-	for i := 1; i < len(starts); i++ {
-		if d := starts[i].Sub(starts[i-1]); d > 0 && (w == 0 || d < w) {
-			w = d
-		}
-	}
-	if w == 0 {
-		w = time.Second
-	}
-	return w
 }
 
 func inSpan(bs []Bucket, from, to time.Time) []Bucket {
@@ -446,11 +433,11 @@ func worse(op Op, a, b Result) bool {
 	return math.Abs(a.Raw-limitA) > math.Abs(b.Raw-limitB)
 }
 
-func bucketSide(bs []Bucket, seconds float64) func(*Metric) (measure, error) {
-	return func(m *Metric) (measure, error) { return fromBuckets(m, bs, seconds) }
+func bucketSide(bs []Bucket, seconds float64, rc rateClock) func(*Metric) (measure, error) {
+	return func(m *Metric) (measure, error) { return fromBuckets(m, bs, seconds, rc) }
 }
 
-func evalPhases(src Source, e *Expr, res *Result) error {
+func evalPhases(src Source, e *Expr, res *Result, rc rateClock) error {
 	phases, err := src.Phases()
 	if err != nil {
 		return err
@@ -469,7 +456,7 @@ func evalPhases(src Source, e *Expr, res *Result) error {
 	failed := 0
 	for _, ph := range phases {
 		r := Result{Expr: e.Src, Abort: e.Abort, Scope: "phase:" + ph.Name}
-		if err := judge(e, &r, bucketSide(inSpan(bs, ph.Start, ph.End), ph.End.Sub(ph.Start).Seconds())); err != nil {
+		if err := judge(e, &r, bucketSide(inSpan(bs, ph.Start, ph.End), ph.End.Sub(ph.Start).Seconds(), rc)); err != nil {
 			return fmt.Errorf("phase %s: %w", ph.Name, err)
 		}
 		if !r.OK {
@@ -484,7 +471,7 @@ func evalPhases(src Source, e *Expr, res *Result) error {
 	return nil
 }
 
-func evalWindows(src Source, e *Expr, res *Result) error {
+func evalWindows(src Source, e *Expr, res *Result, rc rateClock) error {
 	bs, err := src.Buckets()
 	if err != nil {
 		return err
@@ -492,7 +479,7 @@ func evalWindows(src Source, e *Expr, res *Result) error {
 	if len(bs) == 0 {
 		return fmt.Errorf("over %s needs timeseries.csv: %w", fmtDuration(e.Window), ErrNoData)
 	}
-	w := newWindows(e)
+	w := newWindows(e, rc)
 	for _, b := range bs {
 		w.add(b)
 	}
@@ -508,6 +495,7 @@ func evalWindows(src Source, e *Expr, res *Result) error {
 // so a live run's memory stays bounded.
 type windows struct {
 	e       *Expr
+	rc      rateClock
 	buf     []Bucket // sorted by start
 	next    time.Time
 	started bool
@@ -516,7 +504,7 @@ type windows struct {
 	n, bad  int
 }
 
-func newWindows(e *Expr) *windows { return &windows{e: e} }
+func newWindows(e *Expr, rc rateClock) *windows { return &windows{e: e, rc: rc} }
 
 func (w *windows) add(b Bucket) {
 	i := sort.Search(len(w.buf), func(i int) bool { return w.buf[i].Start.After(b.Start) })
@@ -599,7 +587,7 @@ func (w *windows) judge(from, to time.Time) error {
 	// prefix, found by binary search (a long run has many windows).
 	lo := sort.Search(len(w.buf), func(i int) bool { return !w.buf[i].Start.Before(from) })
 	hi := sort.Search(len(w.buf), func(i int) bool { return !w.buf[i].Start.Before(to) })
-	if err := judge(w.e, &r, bucketSide(w.buf[lo:hi], to.Sub(from).Seconds())); err != nil {
+	if err := judge(w.e, &r, bucketSide(w.buf[lo:hi], to.Sub(from).Seconds(), w.rc)); err != nil {
 		return fmt.Errorf("window at %s: %w", fmtClock(from), err)
 	}
 	w.n++
@@ -635,21 +623,13 @@ func format(k Kind, v float64) string {
 		}
 		return trimFloat(math.Round(v*10)/10) + "ms"
 	case Fraction:
-		return trimFloat(roundSig(v*100, 3)) + "%"
+		return trimFloat(rundir.RoundSig(v*100, 3)) + "%"
 	case Count:
 		return trimFloat(v)
 	case PerSecond:
-		return trimFloat(roundSig(v, 4)) + "/s"
+		return rundir.FormatRate(v)
 	}
-	return trimFloat(roundSig(v, 4))
-}
-
-func roundSig(v float64, digits int) float64 {
-	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-		return v
-	}
-	p := math.Pow(10, float64(digits)-math.Ceil(math.Log10(math.Abs(v))))
-	return math.Round(v*p) / p
+	return trimFloat(rundir.RoundSig(v, 4))
 }
 
 func trimFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

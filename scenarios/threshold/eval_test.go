@@ -3,6 +3,7 @@ package threshold
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,31 +12,33 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
 var t0 = time.Date(2021, 6, 14, 11, 0, 0, 0, time.UTC)
 
 // syntheticBuckets is three minutes of two classes: issue at 100/s (p99
-// 200 ms) and verify at 50/s. In the surge minute (11:01) issue has 5
-// server errors a second from 11:01:10 to 11:01:29, p99 800 ms from
-// 11:01:10 to 11:01:19, and 50 overloads a second from 11:01:40 to 11:01:49.
+// 200 ms, every ok a certificate delivered) and verify at 50/s (200s that
+// deliver no certificate). In the surge minute (11:01) issue has 5 server
+// errors a second from 11:01:10 to 11:01:29, p99 800 ms from 11:01:10 to
+// 11:01:19, and 50 overloads a second from 11:01:40 to 11:01:49.
 func syntheticBuckets() []Bucket {
 	var bs []Bucket
 	for s := 0; s < 180; s++ {
 		at := t0.Add(time.Duration(s) * time.Second)
-		is := Bucket{Start: at, Class: "issue", Offered: 100, Sent: 100, P50: 50, P90: 120, P99: 200, Max: 250}
-		is.Counts[0] = 100
+		is := Bucket{Start: at, Class: "issue", Counts: rundir.Counts{Offered: 100, Sent: 100, OK: 100}, P50: 50, P90: 120, P99: 200, Max: 250}
 		if s >= 70 && s < 90 {
-			is.Counts[0], is.Counts[4] = 95, 5
+			is.OK, is.Error = 95, 5
 		}
 		if s >= 70 && s < 80 {
 			is.P99, is.Max = 800, 900
 		}
 		if s >= 100 && s < 110 {
-			is.Counts[0], is.Counts[3] = 50, 50
+			is.OK, is.Overload = 50, 50
 		}
-		vf := Bucket{Start: at, Class: "verify", Offered: 50, Sent: 50, P50: 5, P90: 8, P99: 10, Max: 12}
-		vf.Counts[0] = 50
+		is.Delivered = is.OK
+		vf := Bucket{Start: at, Class: "verify", Counts: rundir.Counts{Offered: 50, Sent: 50, OK: 50}, P50: 5, P90: 8, P99: 10, Max: 12}
 		bs = append(bs, is, vf)
 	}
 	return bs
@@ -54,14 +57,9 @@ func writeRun(t *testing.T, summary map[string]any, bs []Bucket, withPhases bool
 		}
 	}
 	if bs != nil {
-		f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
-		if err != nil {
+		if err := rundir.WriteTimeseriesFile(dir, bs); err != nil {
 			t.Fatal(err)
 		}
-		if err := WriteTimeseries(f, bs); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
 	}
 	if withPhases {
 		ph := func(name string, from, to int) map[string]any {
@@ -77,11 +75,12 @@ func writeRun(t *testing.T, summary map[string]any, bs []Bucket, withPhases bool
 
 func baseSummary() map[string]any {
 	return map[string]any{
-		"schema":      "golive.summary/v1",
-		"latency_ms":  map[string]any{"p50": 40, "p90": 110, "p99": 310, "max": 900},
-		"classes":     map[string]any{"issue": map[string]any{"latency_ms": map[string]any{"p50": 50, "p99": 320}}},
-		"consistency": map[string]any{"acknowledged": 17000, "lost": 2, "duplicates": 0},
-		"security":    map[string]any{"fraud_issued": 3, "fraud_revoked": 3},
+		"schema":          "golive.summary/v1",
+		"goodput_classes": []string{"issue"},
+		"latency_ms":      map[string]any{"p50": 40, "p90": 110, "p99": 310, "max": 900},
+		"classes":         map[string]any{"issue": map[string]any{"latency_ms": map[string]any{"p50": 50, "p99": 320}}},
+		"consistency":     map[string]any{"acknowledged": 17000, "lost": 2, "duplicates": 0},
+		"security":        map[string]any{"fraud_issued": 3, "fraud_revoked": 3},
 	}
 }
 
@@ -117,9 +116,12 @@ func TestEvaluateWholeRun(t *testing.T) {
 		{"rate(class=issue, outcome==overload) <= 3%", "2.78%", true, ""},
 		{"count(outcome==error) == 100", "100", true, ""},
 		{"count(status>=400) > 600", "600", false, ""},
-		// goodput (ok+deferred) 26400/180 s against offered 27000/180 s.
-		{"goodput >= 0.95*offered", "146.7/s", true, "0.95*offered = 142.5/s"},
-		{"goodput >= 0.99*offered", "146.7/s", false, ""},
+		// goodput (certificates delivered to the goodput class issue)
+		// 17400/180 s against issue's offered 18000/180 s; verify's 200s
+		// are no certificates and its actions no offered load here.
+		{"goodput >= 0.95*offered", "96.7/s", true, "0.95*offered = 95/s; rates per wall second"},
+		{"goodput >= 0.99*offered", "96.7/s", false, ""},
+		{"goodput(verify) > 0", "0/s", false, ""},
 		{"sent >= 150", "150/s", true, ""},
 		{"lost == 0", "2", false, ""},
 		{"duplicates == 0", "0", true, ""},
@@ -149,9 +151,9 @@ func TestEvaluateWholeRun(t *testing.T) {
 
 func TestEvaluateHistogramIsExactAndPreferred(t *testing.T) {
 	dir := writeRun(t, baseSummary(), syntheticBuckets(), false)
-	h := hdrhistogram.New(1, int64(time.Minute/HdrUnit), 3)
+	h := hdrhistogram.New(1, int64(time.Minute/rundir.HistogramUnit), 3)
 	for i := 1; i <= 1000; i++ { // 1..1000 ms
-		if err := h.RecordValue(int64(time.Duration(i) * time.Millisecond / HdrUnit)); err != nil {
+		if err := h.RecordValue(int64(time.Duration(i) * time.Millisecond / rundir.HistogramUnit)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,9 +217,9 @@ func TestEvaluateSlidingWindow(t *testing.T) {
 		t.Errorf("over 20s: %+v", r)
 	}
 	// Goodput dips below 95% of offered in the minute that holds the
-	// errors and the overloads: (9000-100-500)/60 s.
+	// errors and the overloads: (6000-100-500)/60 s.
 	r = eval(t, rd, "goodput >= 0.95*offered over 1m")
-	if r.OK || r.Value != "140/s" || r.Scope != "window:1m@11:00:50" || !strings.Contains(r.Detail, "142.5/s") {
+	if r.OK || r.Value != "90/s" || r.Scope != "window:1m@11:00:50" || !strings.Contains(r.Detail, "95/s") {
 		t.Errorf("goodput over 1m: %+v", r)
 	}
 	if r := eval(t, rd, "goodput >= 0.95*offered"); !r.OK {
@@ -273,6 +275,55 @@ func TestLiveMatchesBatchAndAborts(t *testing.T) {
 	}
 }
 
+// Goodput is certificates delivered per wall second: a 202 is not
+// goodput until its ticket is found done, and on a compressed clock (60
+// simulated seconds per wall second) a rate is the simulated count over
+// the wall time, the unit summary.json uses.
+func TestGoodputIsDeliveredCertificatesPerWallSecond(t *testing.T) {
+	var bs []Bucket
+	for s := range 120 {
+		b := Bucket{Start: t0.Add(time.Duration(s) * time.Second), Class: "issue", Counts: rundir.Counts{Offered: 2, Sent: 2}}
+		if s < 60 {
+			// The signer is cut off: every action is deferred; polls find nothing.
+			b.Deferred, b.Deferrals = 2, 2
+		} else {
+			// Back: each second delivers its own two and two of the backlog.
+			b.OK, b.Delivered = 4, 4
+			b.Sent = 4
+		}
+		bs = append(bs, b)
+	}
+	sum := map[string]any{"schema": rundir.Schema, "timescale": 60, "goodput_classes": []string{"issue"}}
+	rd, err := OpenRunDir(writeRun(t, sum, bs, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 240 offered and 240 delivered over 120 simulated s = 2 wall s.
+	if r := eval(t, rd, "goodput >= 0.95*offered"); !r.OK || r.Value != "120/s" || !strings.Contains(r.Detail, "114/s") {
+		t.Errorf("whole run: %+v", r)
+	}
+	// During the cut-off nothing is delivered, however many tickets.
+	r := eval(t, rd, "goodput >= 0.95*offered over 30s")
+	if r.OK || r.Value != "0/s" || r.Scope != "window:30s@11:00" {
+		t.Errorf("cut-off window: %+v", r)
+	}
+	if r := eval(t, rd, "offered < 121"); !r.OK || r.Value != "120/s" {
+		t.Errorf("offered: %+v", r)
+	}
+}
+
+// A summary.json of a newer major schema is refused with one line saying so.
+func TestRunDirRefusesNewerSchema(t *testing.T) {
+	rd, err := OpenRunDir(writeRun(t, map[string]any{"schema": "golive.summary/v2", "goodput": map[string]any{"mean": "fast"}}, syntheticBuckets(), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Evaluate(rd, MustParse("goodput >= 0.95*offered"))
+	if err == nil || !errors.Is(err, rundir.ErrSchema) || !strings.Contains(err.Error(), "schema golive.summary/v2 is newer than this golive understands (v1); upgrade golive") {
+		t.Errorf("v2 summary: %v", err)
+	}
+}
+
 func TestOpenRunDirErrors(t *testing.T) {
 	if _, err := OpenRunDir(filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Error("missing dir opened")
@@ -281,12 +332,12 @@ func TestOpenRunDirErrors(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "timeseries.csv"), []byte("sim_time,class,ok\nyesterday,issue,3\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "timeseries.csv"), []byte(rundir.TimeseriesHeader+"\nyesterday,issue,3,3,0,0,3,0,0,0,0,0,0,1,1,1,1,0,3,0\n"), 0o644)
 	rd, err := OpenRunDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rd.Buckets(); err == nil || !strings.Contains(err.Error(), "line 2: sim_time") {
+	if _, err := rd.Buckets(); err == nil || !strings.Contains(err.Error(), "timeseries.csv:2: sim_time") {
 		t.Errorf("bad sim_time: %v", err)
 	}
 }
@@ -314,8 +365,8 @@ func BenchmarkWindowsLongRun(b *testing.B) {
 	var bs []Bucket
 	for s := 0; s < 13*3600; s++ {
 		for _, c := range []string{"issue", "verify"} {
-			bk := Bucket{Start: t0.Add(time.Duration(s) * time.Second), Class: c, Offered: 10, Sent: 10, P50: 5, P90: 9, P99: 20, Max: 30}
-			bk.Counts[0] = 10
+			bk := Bucket{Start: t0.Add(time.Duration(s) * time.Second), Class: c, Counts: rundir.Counts{Offered: 10, Sent: 10, OK: 10},
+				P50: 5, P90: 9, P99: 20, Max: 30}
 			bs = append(bs, bk)
 		}
 	}

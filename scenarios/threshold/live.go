@@ -1,6 +1,10 @@
 package threshold
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/golive-dev/golive/reports/rundir"
+)
 
 // Live judges thresholds while a run is going: the engine feeds it each
 // timeseries bucket as the aggregator closes it and calls Check to learn
@@ -18,8 +22,24 @@ func NewLive(exprs []*Expr) *Live {
 	l := &Live{}
 	for _, e := range exprs {
 		if Judgeable(e) {
-			l.wins = append(l.wins, newWindows(e))
+			l.wins = append(l.wins, newWindows(e, realTime))
 		}
+	}
+	return l
+}
+
+// WithRates sets the run's timescale (simulated seconds per wall second)
+// and goodput classes (nil: every class), so live rates are per wall
+// second like the final verdict's. Call it before the first Add.
+func (l *Live) WithRates(timescale float64, goodputClasses []string) *Live {
+	rc := rateClock{timescale: max(timescale, 0), customer: rundir.ClassFilter(goodputClasses)}
+	if rc.timescale == 0 {
+		rc.timescale = 1
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.wins {
+		w.rc = rc
 	}
 	return l
 }

@@ -1,43 +1,33 @@
 package threshold
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 )
 
-// TimeseriesHeader is the header of timeseries.csv (docs/run-format.md).
-var TimeseriesHeader = []string{"sim_time", "class", "offered", "sent", "late", "dropped",
-	"ok", "deferred", "rejected", "overload", "error", "timeout", "transport",
-	"p50_ms", "p90_ms", "p99_ms", "max_ms", "retries"}
-
-// HdrUnit is the unit of the values in histogram.hdr: microseconds.
-const HdrUnit = time.Microsecond
-
-// RunDir is a Source reading a run directory: summary.json for whole-run
-// figures, histogram.hdr for exact whole-run percentiles, timeseries.csv
+// RunDir is a Source reading a run directory through package rundir:
+// summary.json for whole-run figures, the timescale and the goodput
+// classes, histogram.hdr for exact whole-run percentiles, timeseries.csv
 // for phases and windows, events.json for the phases. Missing files mean
-// "unknown", not errors; unreadable or malformed ones are errors. Files are
-// read once, on first use.
+// "unknown", not errors; unreadable or malformed ones (a summary.json of
+// a newer major schema included) are errors. Files are read once, on
+// first use.
 type RunDir struct {
 	Dir string
 
 	once struct{ sum, ts, ev, hdr sync.Once }
 	sum  map[string]any
+	typ  *rundir.Summary
 	ts   []Bucket
 	ev   []Phase
 	hdr  map[string]*hdrhistogram.Histogram
@@ -55,18 +45,18 @@ func OpenRunDir(dir string) (*RunDir, error) {
 		return nil, fmt.Errorf("run directory %s: not a directory", dir)
 	}
 	r := &RunDir{Dir: dir}
-	_, errS := os.Stat(filepath.Join(dir, "summary.json"))
-	_, errT := os.Stat(filepath.Join(dir, "timeseries.csv"))
+	_, errS := os.Stat(filepath.Join(dir, rundir.SummaryFile))
+	_, errT := os.Stat(filepath.Join(dir, rundir.TimeseriesFile))
 	if errS != nil && errT != nil {
-		return nil, fmt.Errorf("%s is not a run directory: it has neither summary.json nor timeseries.csv", dir)
+		return nil, fmt.Errorf("%s is not a run directory: it has neither %s nor %s", dir, rundir.SummaryFile, rundir.TimeseriesFile)
 	}
 	return r, nil
 }
 
-// Summary returns summary.json decoded generically (nil when absent).
-func (r *RunDir) Summary() (map[string]any, error) {
+func (r *RunDir) loadSummary() {
 	r.once.sum.Do(func() {
-		b, err := os.ReadFile(filepath.Join(r.Dir, "summary.json"))
+		path := filepath.Join(r.Dir, rundir.SummaryFile)
+		b, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return
 		}
@@ -74,30 +64,49 @@ func (r *RunDir) Summary() (map[string]any, error) {
 			r.errs.sum = err
 			return
 		}
-		if err := json.Unmarshal(b, &r.sum); err != nil {
-			r.errs.sum = fmt.Errorf("%s: %w", filepath.Join(r.Dir, "summary.json"), err)
+		if r.typ, err = rundir.DecodeSummary(path, b); err != nil {
+			r.errs.sum = err
+			return
 		}
+		// The generic form tells a key that is absent from one that is 0.
+		r.errs.sum = decodeMap(path, b, &r.sum)
 	})
+}
+
+// Summary returns summary.json decoded generically (nil when absent).
+func (r *RunDir) Summary() (map[string]any, error) {
+	r.loadSummary()
 	return r.sum, r.errs.sum
+}
+
+// Timescale is the run's simulated seconds per wall second from
+// summary.json (1 when unknown): rates are per wall second.
+func (r *RunDir) Timescale() (float64, error) {
+	r.loadSummary()
+	if r.errs.sum != nil || r.typ == nil || r.typ.Timescale <= 0 {
+		return 1, r.errs.sum
+	}
+	return r.typ.Timescale, nil
+}
+
+// GoodputClasses are the classes goodput and offered load count
+// (summary.json's goodput_classes; nil: every class).
+func (r *RunDir) GoodputClasses() ([]string, error) {
+	r.loadSummary()
+	if r.typ == nil {
+		return nil, r.errs.sum
+	}
+	return r.typ.GoodputClasses, r.errs.sum
 }
 
 // Buckets implements Source.
 func (r *RunDir) Buckets() ([]Bucket, error) {
 	r.once.ts.Do(func() {
-		p := filepath.Join(r.Dir, "timeseries.csv")
-		f, err := os.Open(p)
+		rows, err := rundir.ReadTimeseriesFile(r.Dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			return
 		}
-		if err != nil {
-			r.errs.ts = err
-			return
-		}
-		defer f.Close()
-		r.ts, err = ReadTimeseries(f)
-		if err != nil {
-			r.errs.ts = fmt.Errorf("%s: %w", p, err)
-		}
+		r.ts, r.errs.ts = rows, err
 	})
 	return r.ts, r.errs.ts
 }
@@ -105,8 +114,7 @@ func (r *RunDir) Buckets() ([]Bucket, error) {
 // Phases implements Source.
 func (r *RunDir) Phases() ([]Phase, error) {
 	r.once.ev.Do(func() {
-		p := filepath.Join(r.Dir, "events.json")
-		b, err := os.ReadFile(p)
+		ev, err := rundir.ReadEvents(r.Dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			return
 		}
@@ -114,19 +122,7 @@ func (r *RunDir) Phases() ([]Phase, error) {
 			r.errs.ev = err
 			return
 		}
-		var ev struct {
-			Phases []struct {
-				Name       string
-				Start, End time.Time
-			}
-		}
-		if err := json.Unmarshal(b, &ev); err != nil {
-			r.errs.ev = fmt.Errorf("%s: %w", p, err)
-			return
-		}
-		for _, ph := range ev.Phases {
-			r.ev = append(r.ev, Phase{ph.Name, ph.Start, ph.End})
-		}
+		r.ev = ev.Phases
 	})
 	return r.ev, r.errs.ev
 }
@@ -151,14 +147,14 @@ func (r *RunDir) Latency(class string, q float64) (float64, string, bool, error)
 			}
 		}
 		if h != nil && h.TotalCount() > 0 {
-			unit := float64(HdrUnit) / float64(time.Millisecond)
+			unit := float64(rundir.HistogramUnit) / float64(time.Millisecond)
 			switch q {
 			case 0:
-				return h.Mean() * unit, "histogram.hdr", true, nil
+				return h.Mean() * unit, rundir.HistogramFile, true, nil
 			case 1:
-				return float64(h.Max()) * unit, "histogram.hdr", true, nil
+				return float64(h.Max()) * unit, rundir.HistogramFile, true, nil
 			}
-			return float64(h.ValueAtQuantile(q*100)) * unit, "histogram.hdr", true, nil
+			return float64(h.ValueAtQuantile(q*100)) * unit, rundir.HistogramFile, true, nil
 		}
 	}
 	sum, err := r.Summary()
@@ -178,7 +174,7 @@ func (r *RunDir) Latency(class string, q float64) (float64, string, bool, error)
 		path = []string{"classes", class, "latency_ms", key}
 	}
 	if v, ok := lookup(sum, path...); ok {
-		return v, "summary.json", true, nil
+		return v, rundir.SummaryFile, true, nil
 	}
 	return 0, "", false, nil
 }
@@ -225,7 +221,7 @@ func lookup(m map[string]any, path ...string) (float64, bool) {
 
 func (r *RunDir) histograms() (map[string]*hdrhistogram.Histogram, error) {
 	r.once.hdr.Do(func() {
-		p := filepath.Join(r.Dir, "histogram.hdr")
+		p := filepath.Join(r.Dir, rundir.HistogramFile)
 		f, err := os.Open(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return
@@ -235,7 +231,7 @@ func (r *RunDir) histograms() (map[string]*hdrhistogram.Histogram, error) {
 			return
 		}
 		defer f.Close()
-		r.hdr, err = ReadHistograms(f)
+		r.hdr, err = rundir.ReadHistograms(f)
 		if err != nil {
 			r.errs.hdr = fmt.Errorf("%s: %w", p, err)
 		}
@@ -243,106 +239,9 @@ func (r *RunDir) histograms() (map[string]*hdrhistogram.Histogram, error) {
 	return r.hdr, r.errs.hdr
 }
 
-// ReadHistograms reads histogram.hdr: one "class,base64" line per class,
-// each an HdrHistogram V2 compressed histogram; lines starting with # are
-// comments.
-func ReadHistograms(rd io.Reader) (map[string]*hdrhistogram.Histogram, error) {
-	return loadgen.ReadHistograms(rd)
-}
-
-// ReadTimeseries reads timeseries.csv. Columns are found by header name,
-// so added columns do not break old readers.
-func ReadTimeseries(rd io.Reader) ([]Bucket, error) {
-	cr := csv.NewReader(rd)
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+func decodeMap(path string, b []byte, m *map[string]any) error {
+	if err := json.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, need := range []string{"sim_time", "class"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("header lacks %q", need)
-		}
-	}
-	var out []Bucket
-	line := 1
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		line++
-		if err != nil {
-			return nil, err
-		}
-		get := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return rec[i]
-			}
-			return ""
-		}
-		var b Bucket
-		if b.Start, err = time.Parse(time.RFC3339Nano, get("sim_time")); err != nil {
-			return nil, fmt.Errorf("line %d: sim_time: %w", line, err)
-		}
-		b.Class = get("class")
-		ints := []struct {
-			name string
-			dst  *int64
-		}{{"offered", &b.Offered}, {"sent", &b.Sent}, {"late", &b.Late}, {"dropped", &b.Dropped}, {"retries", &b.Retries}}
-		for i, o := range Outcomes {
-			ints = append(ints, struct {
-				name string
-				dst  *int64
-			}{o.Name, &b.Counts[i]})
-		}
-		for _, f := range ints {
-			s := get(f.name)
-			if s == "" {
-				continue
-			}
-			if *f.dst, err = strconv.ParseInt(s, 10, 64); err != nil {
-				return nil, fmt.Errorf("line %d: %s: %w", line, f.name, err)
-			}
-		}
-		for _, f := range []struct {
-			name string
-			dst  *float64
-		}{{"p50_ms", &b.P50}, {"p90_ms", &b.P90}, {"p99_ms", &b.P99}, {"max_ms", &b.Max}} {
-			s := get(f.name)
-			if s == "" {
-				continue
-			}
-			if *f.dst, err = strconv.ParseFloat(s, 64); err != nil || math.IsNaN(*f.dst) {
-				return nil, fmt.Errorf("line %d: %s: bad number %q", line, f.name, s)
-			}
-		}
-		out = append(out, b)
-	}
-}
-
-// WriteTimeseries writes buckets as timeseries.csv.
-func WriteTimeseries(w io.Writer, bs []Bucket) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(TimeseriesHeader); err != nil {
-		return err
-	}
-	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
-	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
-	for _, b := range bs {
-		rec := []string{b.Start.Format(time.RFC3339Nano), b.Class, i64(b.Offered), i64(b.Sent), i64(b.Late), i64(b.Dropped)}
-		for _, c := range b.Counts {
-			rec = append(rec, i64(c))
-		}
-		rec = append(rec, ms(b.P50), ms(b.P90), ms(b.P99), ms(b.Max), i64(b.Retries))
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return nil
 }
