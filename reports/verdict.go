@@ -220,7 +220,7 @@ func (r *Run) goodputHeadline() Headline {
 		Detail: fmt.Sprintf("certificates delivered %s, against %s offered; peaks %s and %s",
 			rundir.RateUnit, rundir.FormatRate(s.OfferedRate.Mean), rundir.FormatRate(s.Goodput.Peak), rundir.FormatRate(s.OfferedRate.Peak))}
 	if s.OfferedRate.Count > 0 {
-		h.Detail += fmt.Sprintf(" (%s certificates for %s customer actions)", count(s.Goodput.Count), count(s.OfferedRate.Count))
+		h.Detail += fmt.Sprintf("; %s certificates for %s customer actions", count(s.Goodput.Count), count(s.OfferedRate.Count))
 	}
 	return h
 }
