@@ -21,19 +21,19 @@ type Capacity struct {
 	Headroom         float64        `json:"headroom"`
 	KneeRPS          float64        `json:"knee_rps"`
 	Steps            []CapacityStep `json:"steps"`
-	Verdict          string         `json:"verdict,omitempty"`
-	Profile          string         `json:"profile,omitempty"`
-	Target           string         `json:"target,omitempty"`
+	Verdict          string         `json:"verdict"`
+	Profile          string         `json:"profile"`
+	Target           string         `json:"target"`
 	// Signers and HSMSlots describe the measured system; SignerRPS is
 	// what its HSM model can sign per second (slots / latency each).
-	Signers   int     `json:"signers,omitempty"`
-	HSMSlots  int     `json:"hsm_slots,omitempty"`
-	SignerRPS float64 `json:"signer_rps_each,omitempty"`
+	Signers   int     `json:"signers"`
+	HSMSlots  int     `json:"hsm_slots"`
+	SignerRPS float64 `json:"signer_rps_each"`
 	// NeededSigners and NeededHSMSlots are what the forecast peak needs
 	// with the HSM model at its limit.
-	NeededSigners  int    `json:"needed_signers,omitempty"`
-	NeededHSMSlots int    `json:"needed_hsm_slots_each,omitempty"`
-	Advice         string `json:"advice,omitempty"`
+	NeededSigners  int    `json:"needed_signers"`
+	NeededHSMSlots int    `json:"needed_hsm_slots_each"`
+	Advice         string `json:"advice"`
 }
 
 // CapacityStep is one offered rate held steady during the search.

@@ -43,7 +43,9 @@ func WriteMetrics(w io.Writer, list []Scrape) error {
 		if !s.Up {
 			up = "0"
 		}
-		_ = cw.Write([]string{s.Sim.Format(time.RFC3339Nano), strconv.FormatInt(s.Wall.UnixMilli(), 10),
+		// Whole seconds, as before: scrapes are a wall second (many
+		// simulated seconds) apart.
+		_ = cw.Write([]string{s.Sim.Format(time.RFC3339), strconv.FormatInt(s.Wall.UnixMilli(), 10),
 			f(s.DeferredBacklog), f(s.SignersAvailable), f(s.InFlight), f(s.FraudEvents), up})
 	}
 	cw.Flush()

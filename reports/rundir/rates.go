@@ -19,7 +19,10 @@ import (
 //     before; a ticket poll is not goodput.
 //
 // Both are counted over the goodput classes (legitimate customers) and
-// divided by the run's span in wall seconds (RateUnit).
+// divided by the run's span in wall seconds (RateUnit): the scenario's
+// simulated day over the timescale. Certificates delivered after the day
+// (tickets found done while the load drained) still count; the polls that
+// found them do not stretch the day.
 
 // ClassFilter selects the rows of classes (nil or empty: every class).
 func ClassFilter(classes []string) func(string) bool {
@@ -39,16 +42,20 @@ func WallSeconds(simSeconds, timescale float64) float64 {
 }
 
 // Rates computes offered load and goodput per wall second over the rows
-// of classes (nil: every class). The span is the whole run's (every
-// class's rows), so a filtered rate and an unfiltered one share a clock.
-func Rates(rows []Row, timescale float64, classes []string) (offered, goodput Rate) {
+// of classes (nil: every class) and simSeconds of simulated time (the
+// scenario's day, Summary.SimSeconds; 0: the span of every class's rows,
+// so a filtered rate and an unfiltered one share a clock).
+func Rates(rows []Row, timescale float64, classes []string, simSeconds float64) (offered, goodput Rate) {
 	offered.Unit, goodput.Unit = RateUnit, RateUnit
 	if timescale <= 0 {
 		timescale = 1
 	}
 	keep := ClassFilter(classes)
-	span := SpanSeconds(rows)
+	span := simSeconds
 	if span <= 0 {
+		span = SpanSeconds(rows)
+	}
+	if span <= 0 || len(rows) == 0 {
 		return offered, goodput
 	}
 	origin := rows[0].Start

@@ -140,7 +140,7 @@ func TestRatesPerWallSecond(t *testing.T) {
 		}
 		rows = append(rows, is, Row{Start: at, Class: "verify", Counts: Counts{Offered: 5, Sent: 5, OK: 5}})
 	}
-	off, good := Rates(rows, 60, []string{"issue"})
+	off, good := Rates(rows, 60, []string{"issue"}, 0)
 	if off.Count != 240 || good.Count != 180 || off.Mean != 120 || good.Mean != 90 || off.Unit != RateUnit {
 		t.Errorf("offered %+v goodput %+v; want 240 and 180 over 2 wall s", off, good)
 	}
@@ -148,11 +148,16 @@ func TestRatesPerWallSecond(t *testing.T) {
 	if off.Peak != 120 || good.Peak != 180 {
 		t.Errorf("peaks %v %v, want 120 and 180", off.Peak, good.Peak)
 	}
-	all, _ := Rates(rows, 60, nil)
+	all, _ := Rates(rows, 60, nil, 0)
 	if all.Count != 840 {
 		t.Errorf("every class offered %d, want 840", all.Count)
 	}
-	if o, g := Rates(nil, 60, nil); o.Mean != 0 || g.Mean != 0 {
+	// Over the scenario's day (an hour here, the rows being its first two
+	// minutes), not over the span of the rows.
+	if o, _ := Rates(rows, 60, []string{"issue"}, 3600); o.Mean != 4 {
+		t.Errorf("offered over the day %v, want 240 over 60 wall s", o.Mean)
+	}
+	if o, g := Rates(nil, 60, nil, 0); o.Mean != 0 || g.Mean != 0 {
 		t.Error("no rows, yet a rate")
 	}
 	for v, want := range map[float64]string{12.56: "12.6/s", 0.07234: "0.0723/s", 1234.5: "1235/s", 0: "0/s", 95: "95/s"} {

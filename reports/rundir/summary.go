@@ -65,6 +65,14 @@ type SimSpan struct {
 	End   time.Time `json:"end"`
 }
 
+// Seconds is the span's length, 0 when it is not known.
+func (s SimSpan) Seconds() float64 {
+	if s.Start.IsZero() || !s.End.After(s.Start) {
+		return 0
+	}
+	return s.End.Sub(s.Start).Seconds()
+}
+
 // Requests counts request attempts by outcome (docs/run-format.md).
 type Requests struct {
 	Total              int64   `json:"total"`

@@ -621,7 +621,7 @@ func (g *gen) writeSummary(path string, tot *Totals) error {
 		LateSends: a.Late, DroppedSends: a.Dropped,
 		Latency: rundir.LatencyMS{P50: msAt(all, 50), P90: msAt(all, 90), P99: msAt(all, 99), Max: float64(all.Max()) / 1000},
 	}
-	s.OfferedRate, s.Goodput = rundir.Rates(g.goodRows, g.cfg.Timescale, GoodputClasses)
+	s.OfferedRate, s.Goodput = rundir.Rates(g.goodRows, g.cfg.Timescale, GoodputClasses, g.cfg.Duration.Seconds())
 	amp := 1.0
 	if a.Sent-a.Retries > 0 {
 		amp = float64(a.Sent) / float64(a.Sent-a.Retries)

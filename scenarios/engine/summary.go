@@ -83,7 +83,7 @@ func (r *run) write(s *Summary, ev *rundir.Events, scrapes []rundir.Scrape) erro
 	if rs, err := rundir.ReadTimeseriesFile(dir); err == nil {
 		rows = rs
 		// One definition of offered load and goodput, the thresholds' too.
-		s.OfferedRate, s.Goodput = rundir.Rates(rows, r.timescale, s.GoodputClasses)
+		s.OfferedRate, s.Goodput = rundir.Rates(rows, r.timescale, s.GoodputClasses, s.Sim.Seconds())
 		s.Phases = phaseSummaries(ev.Phases, rows)
 	} else {
 		r.log.Warn("no rates or phase totals", "err", err)

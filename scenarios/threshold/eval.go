@@ -26,6 +26,9 @@ type Phase = rundir.Phase
 type rateClock struct {
 	timescale float64
 	customer  func(class string) bool
+	// runSeconds is the whole run's simulated length (the scenario's day);
+	// 0: the span of the buckets.
+	runSeconds float64
 }
 
 var realTime = rateClock{timescale: 1, customer: rundir.ClassFilter(nil)}
@@ -43,6 +46,13 @@ func rateClockOf(src Source) (rateClock, error) {
 		if ts > 0 {
 			rc.timescale = ts
 		}
+	}
+	if d, ok := src.(interface{ RunSeconds() (float64, error) }); ok {
+		secs, err := d.RunSeconds()
+		if err != nil {
+			return rc, err
+		}
+		rc.runSeconds = secs
 	}
 	if g, ok := src.(interface{ GoodputClasses() ([]string, error) }); ok {
 		cls, err := g.GoodputClasses()
@@ -193,7 +203,11 @@ func evalWholeRun(src Source, e *Expr, res *Result, rc rateClock) error {
 			}
 			return measure{}, fmt.Errorf("%s needs timeseries.csv: %w", m.Name, ErrNoData)
 		}
-		return fromBuckets(m, b, rundir.SpanSeconds(b), rc)
+		span := rc.runSeconds
+		if span <= 0 {
+			span = rundir.SpanSeconds(b)
+		}
+		return fromBuckets(m, b, span, rc)
 	}
 	return judge(e, res, side)
 }

@@ -310,6 +310,13 @@ func TestGoodputIsDeliveredCertificatesPerWallSecond(t *testing.T) {
 	if r := eval(t, rd, "offered < 121"); !r.OK || r.Value != "120/s" {
 		t.Errorf("offered: %+v", r)
 	}
+	// With the scenario's day in the summary (four simulated minutes, the
+	// buckets being its first two), whole-run rates divide by the day.
+	sum["sim"] = map[string]any{"start": t0, "end": t0.Add(4 * time.Minute)}
+	day, _ := OpenRunDir(writeRun(t, sum, bs, false))
+	if r := eval(t, day, "offered < 61"); !r.OK || r.Value != "60/s" {
+		t.Errorf("offered over the day: %+v", r)
+	}
 }
 
 // A summary.json of a newer major schema is refused with one line saying so.

@@ -89,6 +89,16 @@ func (r *RunDir) Timescale() (float64, error) {
 	return r.typ.Timescale, nil
 }
 
+// RunSeconds is the scenario's simulated day from summary.json (0 when
+// unknown): the whole run's rates divide by it, as summary.json's do.
+func (r *RunDir) RunSeconds() (float64, error) {
+	r.loadSummary()
+	if r.typ == nil {
+		return 0, r.errs.sum
+	}
+	return r.typ.Sim.Seconds(), r.errs.sum
+}
+
 // GoodputClasses are the classes goodput and offered load count
 // (summary.json's goodput_classes; nil: every class).
 func (r *RunDir) GoodputClasses() ([]string, error) {
