@@ -52,8 +52,9 @@ type Counts struct {
 
 	// Delivered is goodput: actions whose certificate reached the user (a
 	// 201 or a ticket found done), once per action; Deferrals are actions
-	// answered 202, once per action (rundir.Counts).
-	Delivered, Deferrals uint64
+	// answered 202, Accepted actions answered 201 or 202, once per action
+	// (rundir.Counts).
+	Delivered, Deferrals, Accepted uint64
 
 	Retries uint64 // attempts after the first of a user action
 	// RetryAmplification is Requests / Actions: the load the client's
@@ -73,7 +74,8 @@ type Totals struct {
 	Counts
 	Classes map[string]Counts
 	// Stragglers are records that arrived after their timeseries bucket was
-	// written (later than AggregatorConfig.Window): they count in the totals only.
+	// written (later than AggregatorConfig.Window): their counts go into
+	// extra rows at the end of the timeseries.
 	Stragglers uint64
 }
 
@@ -95,15 +97,20 @@ type AggregatorConfig struct {
 // whole-run per-class histograms. Memory is bounded by the buckets open
 // within Window, not by the number of records. Safe for concurrent use.
 type Aggregator struct {
-	mu         sync.Mutex
-	cfg        AggregatorConfig
-	ts         *rundir.TimeseriesWriter
-	err        error
-	classIdx   map[string]int
-	classes    []*classAgg
-	open       map[int64][]*cell
-	keys       []int64 // open bucket seconds, sorted
-	closed     int64   // buckets before this second are written
+	mu       sync.Mutex
+	cfg      AggregatorConfig
+	ts       *rundir.TimeseriesWriter
+	err      error
+	classIdx map[string]int
+	classes  []*classAgg
+	open     map[int64][]*cell
+	keys     []int64 // open bucket seconds, sorted
+	closed   int64   // buckets before this second are written
+	// late holds what arrived after its bucket was written (a send far
+	// behind its time, an action dropped at the end of the run): written
+	// as extra rows at Close, so the timeseries loses no offered action.
+	late       map[int64][]*cell
+	lateKeys   []int64
 	haveMark   bool
 	watermark  time.Time
 	stragglers uint64
@@ -113,18 +120,19 @@ type Aggregator struct {
 type classAgg struct {
 	name                                    string
 	offered, actions, requests, late, drops uint64
-	retries, delivered, deferrals           uint64
+	retries, delivered, deferrals, accepted uint64
 	out                                     [len(outcomes)]uint64
 	lat, svc                                *hdr.Histogram
-	// The actions that got their certificate, and those handed a ticket:
-	// each counts once however many attempts (an impatient duplicate, a
-	// retry answered with the replayed 201) told the user so.
-	gotCert, gotTicket seqSet
+	// The actions that got their certificate, those handed a ticket, and
+	// those that got either: each counts once however many attempts (an
+	// impatient duplicate, a retry answered with the replayed 201) told
+	// the user so.
+	gotCert, gotTicket, gotAnswer seqSet
 }
 
 type cell struct {
 	offered, sent, late, dropped, retries uint64
-	delivered, deferrals                  uint64
+	delivered, deferrals, accepted        uint64
 	out                                   [len(outcomes)]uint64
 	maxNs                                 int64
 	exact                                 []int32
@@ -196,8 +204,9 @@ func micros(d time.Duration) int64 {
 }
 
 // Add folds one record in. It reports whether the record delivered an
-// action's certificate for the first time (goodput).
-func (a *Aggregator) Add(r *Record) (delivered bool) {
+// action's certificate for the first time (goodput), and whether it was
+// the action's first certificate or ticket (accepted).
+func (a *Aggregator) Add(r *Record) (delivered, accepted bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	oi, ok := outcomeIndex(r.Outcome)
@@ -233,33 +242,42 @@ func (a *Aggregator) Add(r *Record) (delivered bool) {
 		_ = ca.svc.RecordValue(micros(r.Latency))
 	}
 
-	// Goodput and deferrals count when the answer reached the user.
+	// Goodput, deferrals and acceptance count when the answer reached the user.
 	delivered = r.deliversCertificate() && ca.gotCert.add(r.Seq)
 	deferral := !r.Dropped() && r.Code == 202 && ca.gotTicket.add(r.Seq)
+	accepted = (r.deliversCertificate() || !r.Dropped() && r.Code == 202) && ca.gotAnswer.add(r.Seq)
 	if delivered {
 		ca.delivered++
 	}
 	if deferral {
 		ca.deferrals++
 	}
-	if delivered || deferral {
-		if key := a.simSecond(r.End()); a.haveMark && key < a.closed {
-			a.stragglers++
-		} else {
-			c := a.cell(key, ci)
-			if delivered {
-				c.delivered++
-			} else {
-				c.deferrals++
-			}
+	if accepted {
+		ca.accepted++
+	}
+	straggler := false
+	at := func(key int64) *cell {
+		if a.haveMark && key < a.closed {
+			straggler = true
+			return a.lateCell(key, ci)
+		}
+		return a.cell(key, ci)
+	}
+	if delivered || deferral || accepted {
+		c := at(a.simSecond(r.End()))
+		if delivered {
+			c.delivered++
+		}
+		if deferral {
+			c.deferrals++
+		}
+		if accepted {
+			c.accepted++
 		}
 	}
 
-	key := a.simSecond(r.Intended)
-	if a.haveMark && key < a.closed {
-		a.stragglers++
-	} else {
-		c := a.cell(key, ci)
+	{
+		c := at(a.simSecond(r.Intended))
 		switch {
 		case r.Dropped():
 			c.offered++
@@ -279,6 +297,9 @@ func (a *Aggregator) Add(r *Record) (delivered bool) {
 			a.record(c, micros(rt))
 		}
 	}
+	if straggler {
+		a.stragglers++
+	}
 	if end := r.End(); !a.haveMark || end.After(a.watermark) {
 		a.haveMark = true
 		a.watermark = end
@@ -287,15 +308,25 @@ func (a *Aggregator) Add(r *Record) (delivered bool) {
 			a.flushBefore(thr)
 		}
 	}
-	return delivered
+	return delivered, accepted
 }
 
-func (a *Aggregator) cell(key int64, ci int) *cell {
-	row, ok := a.open[key]
+func (a *Aggregator) cell(key int64, ci int) *cell { return cellIn(a.open, &a.keys, key, ci) }
+
+func (a *Aggregator) lateCell(key int64, ci int) *cell {
+	if a.late == nil {
+		a.late = map[int64][]*cell{}
+	}
+	return cellIn(a.late, &a.lateKeys, key, ci)
+}
+
+// cellIn finds or makes class ci's cell of second key in m, keeping keys sorted.
+func cellIn(m map[int64][]*cell, keys *[]int64, key int64, ci int) *cell {
+	row, ok := m[key]
 	if !ok {
 		// Keys mostly arrive in order: the insertion point is the end.
-		i := sort.Search(len(a.keys), func(i int) bool { return a.keys[i] >= key })
-		a.keys = slices.Insert(a.keys, i, key)
+		i := sort.Search(len(*keys), func(i int) bool { return (*keys)[i] >= key })
+		*keys = slices.Insert(*keys, i, key)
 	}
 	for len(row) <= ci {
 		row = append(row, nil)
@@ -303,7 +334,7 @@ func (a *Aggregator) cell(key int64, ci int) *cell {
 	if row[ci] == nil {
 		row[ci] = &cell{}
 	}
-	a.open[key] = row
+	m[key] = row
 	return row[ci]
 }
 
@@ -343,15 +374,15 @@ func (c *cell) quantile(q float64) int64 {
 func (a *Aggregator) flushBefore(thr int64) {
 	n := 0
 	for n < len(a.keys) && a.keys[n] < thr {
-		a.writeRow(a.keys[n])
+		a.writeRow(a.open, a.keys[n])
 		n++
 	}
 	a.keys = a.keys[:copy(a.keys, a.keys[n:])]
 }
 
-func (a *Aggregator) writeRow(key int64) {
-	row := a.open[key]
-	delete(a.open, key)
+func (a *Aggregator) writeRow(m map[int64][]*cell, key int64) {
+	row := m[key]
+	delete(m, key)
 	sim := time.Unix(key, 0).In(a.simLocation())
 	for ci, c := range row {
 		if c == nil {
@@ -364,7 +395,7 @@ func (a *Aggregator) writeRow(key int64) {
 				Offered: i64(c.offered), Sent: i64(c.sent), Late: i64(c.late), Dropped: i64(c.dropped),
 				OK: i64(c.out[0] + c.out[2]), Deferred: i64(c.out[1]), Rejected: i64(c.out[3]), Overload: i64(c.out[4]),
 				Error: i64(c.out[5]), Timeout: i64(c.out[6]), Transport: i64(c.out[7]),
-				Retries: i64(c.retries), Delivered: i64(c.delivered), Deferrals: i64(c.deferrals)},
+				Retries: i64(c.retries), Delivered: i64(c.delivered), Deferrals: i64(c.deferrals), Accepted: i64(c.accepted)},
 				P50: float64(c.quantile(0.5)) / 1000, P90: float64(c.quantile(0.9)) / 1000, P99: float64(c.quantile(0.99)) / 1000,
 				Max: float64(c.maxNs) / 1e6}
 			if err := a.ts.Write(&r); err != nil {
@@ -378,11 +409,16 @@ func (a *Aggregator) writeRow(key int64) {
 	}
 }
 
-// Close writes the buckets still open and flushes the timeseries.
+// Close writes the buckets still open, then the late arrivals' rows, and
+// flushes the timeseries.
 func (a *Aggregator) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.flushBefore(1<<62 - 1)
+	for _, k := range a.lateKeys {
+		a.writeRow(a.late, k)
+	}
+	a.lateKeys = nil
 	if a.ts != nil && a.err == nil {
 		if err := a.ts.Flush(); err != nil {
 			a.err = fmt.Errorf("loadgen: %w", err)
@@ -421,7 +457,7 @@ func (ca *classAgg) counts() Counts {
 	c := Counts{Offered: ca.offered, Actions: ca.actions, Requests: ca.requests,
 		OK: ca.out[0], Deferred: ca.out[1], TicketDone: ca.out[2], Rejected: ca.out[3], Overload: ca.out[4],
 		Error: ca.out[5], Timeout: ca.out[6], Transport: ca.out[7],
-		Retries: ca.retries, Late: ca.late, Dropped: ca.drops, Delivered: ca.delivered, Deferrals: ca.deferrals,
+		Retries: ca.retries, Late: ca.late, Dropped: ca.drops, Delivered: ca.delivered, Deferrals: ca.deferrals, Accepted: ca.accepted,
 		Latency: summarize(ca.lat), Service: summarize(ca.svc)}
 	if c.Actions > 0 {
 		c.RetryAmplification = float64(c.Requests) / float64(c.Actions)
@@ -447,6 +483,7 @@ func (a *Aggregator) Totals() Totals {
 		all.retries += ca.retries
 		all.delivered += ca.delivered
 		all.deferrals += ca.deferrals
+		all.accepted += ca.accepted
 		for i := range all.out {
 			all.out[i] += ca.out[i]
 		}

@@ -81,11 +81,12 @@ type Progress struct {
 	Achieved float64       // attempts completed in the last second
 	P99      time.Duration // of those, from the intended send time
 	Errors   uint64        // of those, neither ok, deferred nor ticket_done
-	// Actions and Delivered are the user actions due and the certificates
-	// delivered (goodput, rundir.Counts) in the last second.
-	Actions, Delivered uint64
-	InFlight           int64  // user actions in progress
-	Late               uint64 // late sends so far
+	// Actions, Delivered and Accepted are the user actions due, the
+	// certificates delivered (goodput) and the actions given a certificate
+	// or a ticket (rundir.Counts) in the last second.
+	Actions, Delivered, Accepted uint64
+	InFlight                     int64  // user actions in progress
+	Late                         uint64 // late sends so far
 }
 
 // Run sends the plan's load until Duration has passed (or every class's
@@ -145,9 +146,9 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			if out.results != nil && writeErr == nil {
 				writeErr = out.results.Write(&r)
 			}
-			delivered := agg.Add(&r)
+			delivered, accepted := agg.Add(&r)
 			if p.Progress != nil {
-				lv.add(&r, delivered)
+				lv.add(&r, delivered, accepted)
 			}
 		}
 	}()
@@ -373,6 +374,7 @@ type live struct {
 	late    uint64
 	actions uint64
 	good    uint64
+	taken   uint64
 	h       *hdr.Histogram
 	period  time.Time
 }
@@ -381,7 +383,7 @@ func newLive() *live {
 	return &live{h: hdr.New(histLowest, histHighest, histCellFigs), period: time.Now()}
 }
 
-func (l *live) add(r *Record, delivered bool) {
+func (l *live) add(r *Record, delivered, accepted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r.Attempt <= 1 {
@@ -389,6 +391,9 @@ func (l *live) add(r *Record, delivered bool) {
 	}
 	if delivered {
 		l.good++
+	}
+	if accepted {
+		l.taken++
 	}
 	if r.Dropped() {
 		return
@@ -409,11 +414,11 @@ func (l *live) snapshot() Progress {
 	now := time.Now()
 	secs := now.Sub(l.period).Seconds()
 	pr := Progress{Errors: l.errs, Late: l.late, P99: time.Duration(l.h.ValueAtQuantile(99)) * time.Microsecond,
-		Actions: l.actions, Delivered: l.good}
+		Actions: l.actions, Delivered: l.good, Accepted: l.taken}
 	if secs > 0 {
 		pr.Achieved = float64(l.n) / secs
 	}
-	l.n, l.errs, l.actions, l.good, l.period = 0, 0, 0, 0, now
+	l.n, l.errs, l.actions, l.good, l.taken, l.period = 0, 0, 0, 0, 0, now
 	l.h.Reset()
 	return pr
 }

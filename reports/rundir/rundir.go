@@ -38,7 +38,8 @@ const (
 	SchemaName  = "golive.summary"
 	SchemaMajor = 1
 	// Schema is what this golive writes: v1.1 added the rates' unit and
-	// count, goodput_classes and timeseries.csv's delivered and deferrals.
+	// count, goodput_classes and timeseries.csv's delivered, deferrals and
+	// accepted.
 	Schema = "golive.summary/v1.1"
 )
 

@@ -74,7 +74,7 @@ func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 
 func TestTimeseriesRoundTripAndLegacy(t *testing.T) {
 	rows := []Row{
-		{Start: t0, Class: "issue", Counts: Counts{Offered: 3, Sent: 4, Late: 1, OK: 2, Deferred: 2, Retries: 1, Delivered: 2, Deferrals: 1}, P50: 1.5, P90: 2, P99: 3.25, Max: 4},
+		{Start: t0, Class: "issue", Counts: Counts{Offered: 3, Sent: 4, Late: 1, OK: 2, Deferred: 2, Retries: 1, Delivered: 2, Deferrals: 1, Accepted: 3}, P50: 1.5, P90: 2, P99: 3.25, Max: 4},
 		{Start: t0, Class: "verify", Counts: Counts{Offered: 1, Sent: 1, OK: 1}},
 		{Start: t0.Add(time.Second), Class: "issue", Counts: Counts{Dropped: 1, Offered: 1, Transport: 1}},
 	}
@@ -91,7 +91,7 @@ func TestTimeseriesRoundTripAndLegacy(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(b.String(), TimeseriesHeader+"\n2021-06-14T07:00:00+02:00,issue,3,4,1,0,2,2,0,0,0,0,0,1.500,2.000,3.250,4.000,1,2,1\n") {
+	if !strings.HasPrefix(b.String(), TimeseriesHeader+"\n2021-06-14T07:00:00+02:00,issue,3,4,1,0,2,2,0,0,0,0,0,1.500,2.000,3.250,4.000,1,2,1,3\n") {
 		t.Errorf("written:\n%s", b.String())
 	}
 	got, err := ReadTimeseries(&b, "ts.csv")
@@ -112,14 +112,14 @@ func TestTimeseriesRoundTripAndLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := tr.Read()
-	if err != nil || !tr.Legacy || r.Delivered != 4 || r.Deferrals != 1 {
+	if err != nil || !tr.Legacy || r.Delivered != 4 || r.Deferrals != 1 || r.Accepted != 5 {
 		t.Errorf("legacy row %+v legacy=%v err=%v", r, tr.Legacy, err)
 	}
 	for _, c := range []struct{ body, want string }{
 		{"sim_time,class\n", "ts.csv:1: header lacks column(s)"},
-		{TimeseriesHeader + "\nnoon,issue,1,1,0,0,1,0,0,0,0,0,0,1,1,1,1,0,1,0\n", "ts.csv:2: sim_time"},
-		{TimeseriesHeader + "\n2021-06-14T07:00:00Z,issue,1,1,0,0,-1,0,0,0,0,0,0,1,1,1,1,0,1,0\n", "ts.csv:2: ok"},
-		{TimeseriesHeader + "\n2021-06-14T07:00:00Z,issue,1,1,0,0,1,0,0,0,0,0,0,NaN,1,1,1,0,1,0\n", "ts.csv:2: p50_ms"},
+		{TimeseriesHeader + "\nnoon,issue,1,1,0,0,1,0,0,0,0,0,0,1,1,1,1,0,1,0,1\n", "ts.csv:2: sim_time"},
+		{TimeseriesHeader + "\n2021-06-14T07:00:00Z,issue,1,1,0,0,-1,0,0,0,0,0,0,1,1,1,1,0,1,0,1\n", "ts.csv:2: ok"},
+		{TimeseriesHeader + "\n2021-06-14T07:00:00Z,issue,1,1,0,0,1,0,0,0,0,0,0,NaN,1,1,1,0,1,0,1\n", "ts.csv:2: p50_ms"},
 	} {
 		if _, err := ReadTimeseries(strings.NewReader(c.body), "ts.csv"); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.body, err, c.want)

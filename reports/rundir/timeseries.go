@@ -19,7 +19,7 @@ import (
 var TimeseriesColumns = []string{
 	"sim_time", "class", "offered", "sent", "late", "dropped",
 	"ok", "deferred", "rejected", "overload", "error", "timeout", "transport",
-	"p50_ms", "p90_ms", "p99_ms", "max_ms", "retries", "delivered", "deferrals",
+	"p50_ms", "p90_ms", "p99_ms", "max_ms", "retries", "delivered", "deferrals", "accepted",
 }
 
 // TimeseriesHeader is timeseries.csv's first line.
@@ -29,9 +29,9 @@ var TimeseriesHeader = strings.Join(TimeseriesColumns, ",")
 var OutcomeColumns = []string{"ok", "deferred", "rejected", "overload", "error", "timeout", "transport"}
 
 // Counts are one timeseries row's counters, or their sum over rows.
-// Everything but Delivered and Deferrals counts attempts in the bucket of
-// their intended send time; those two count user actions in the bucket in
-// which the answer reached the user (docs/run-format.md).
+// Everything but Delivered, Deferrals and Accepted counts attempts in the
+// bucket of their intended send time; those three count user actions in
+// the bucket in which the answer reached the user (docs/run-format.md).
 type Counts struct {
 	// Offered is the user actions due (first attempts sent, or dropped);
 	// Sent the attempts sent (retries, duplicates and ticket polls
@@ -48,6 +48,10 @@ type Counts struct {
 	Delivered int64
 	// Deferrals are actions answered 202 (handed a ticket), once per action.
 	Deferrals int64
+	// Accepted are actions answered with a certificate or a ticket (201 or
+	// 202), once per action, at the first such answer: the work the service
+	// took on, which is not yet goodput when it was a ticket.
+	Accepted int64
 }
 
 // Add adds o's counters to c.
@@ -66,6 +70,7 @@ func (c *Counts) Add(o Counts) {
 	c.Retries += o.Retries
 	c.Delivered += o.Delivered
 	c.Deferrals += o.Deferrals
+	c.Accepted += o.Accepted
 }
 
 // Outcomes are the outcome counters in OutcomeColumns order.
@@ -140,7 +145,7 @@ func (tw *TimeseriesWriter) Write(r *Row) error {
 		b = append(b, ',')
 		b = strconv.AppendFloat(b, v, 'f', 3, 64)
 	}
-	for _, v := range [...]int64{c.Retries, c.Delivered, c.Deferrals} {
+	for _, v := range [...]int64{c.Retries, c.Delivered, c.Deferrals, c.Accepted} {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, v, 10)
 	}
@@ -184,9 +189,10 @@ type TimeseriesReader struct {
 	cr   *csv.Reader
 	path string
 	col  []int // by TimeseriesColumns index; -1 when absent
-	// Legacy is true for a file written before the delivered and
-	// deferrals columns: Delivered is then taken from OK and Deferrals
-	// from Deferred (per attempt, the closest the old columns come).
+	// Legacy is true for a file written before the delivered, deferrals
+	// and accepted columns: Delivered is then taken from OK, Deferrals from
+	// Deferred and Accepted from OK+Deferred (per attempt, the closest the
+	// old columns come).
 	Legacy  bool
 	lastRaw string
 	lastT   time.Time
@@ -194,8 +200,8 @@ type TimeseriesReader struct {
 
 // NewTimeseriesReader reads the header; path names the file in errors.
 // Columns are found by name, so columns added later (and unknown ones) do
-// not break a reader; every column up to retries is required, delivered
-// and deferrals may be missing (Legacy).
+// not break a reader; every column up to retries is required, delivered,
+// deferrals and accepted may be missing (Legacy).
 func NewTimeseriesReader(r io.Reader, path string) (*TimeseriesReader, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 256<<10))
 	cr.ReuseRecord = true
@@ -225,7 +231,7 @@ func NewTimeseriesReader(r io.Reader, path string) (*TimeseriesReader, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s:1: header lacks column(s) %v (have %v)", path, missing, head)
 	}
-	tr.Legacy = tr.col[colDelivered] < 0 || tr.col[colDeferrals] < 0
+	tr.Legacy = tr.col[colDelivered] < 0 || tr.col[colDeferrals] < 0 || tr.col[colAccepted] < 0
 	return tr, nil
 }
 
@@ -235,6 +241,7 @@ const (
 	colRetries   = 17
 	colDelivered = 18
 	colDeferrals = 19
+	colAccepted  = 20
 )
 
 // Read returns the next row, or io.EOF after the last.
@@ -284,13 +291,21 @@ func (tr *TimeseriesReader) Read() (Row, error) {
 		}
 		*dst = v
 	}
-	for k, dst := range [...]*int64{&c.Retries, &c.Delivered, &c.Deferrals} {
+	for k, dst := range [...]*int64{&c.Retries, &c.Delivered, &c.Deferrals, &c.Accepted} {
 		if err := tr.int(get(colRetries+k), colRetries+k, line, dst); err != nil {
 			return Row{}, err
 		}
 	}
 	if tr.Legacy {
-		c.Delivered, c.Deferrals = c.OK, c.Deferred
+		if tr.col[colDelivered] < 0 {
+			c.Delivered = c.OK
+		}
+		if tr.col[colDeferrals] < 0 {
+			c.Deferrals = c.Deferred
+		}
+		if tr.col[colAccepted] < 0 {
+			c.Accepted = c.OK + c.Deferred
+		}
 	}
 	return r, nil
 }

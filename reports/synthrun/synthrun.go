@@ -406,6 +406,7 @@ func (g *gen) second(s int, class string, offered int64, rate float64) (Counts, 
 		c.Deferrals = c.Deferred
 		c.Delivered = c.Deferred
 	}
+	c.Accepted = c.OK + c.Deferred // first answers: a certificate or a ticket
 	switch {
 	case class == "issue":
 		// Certificates: every 201, and once the signer is back the backlog

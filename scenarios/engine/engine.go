@@ -735,7 +735,7 @@ func (r *run) judgeLive(p loadgen.Progress) {
 		Max: float64(p.P99.Microseconds()) / 1000}
 	b.Class = "all"
 	b.OK, b.Error = done-errs, errs
-	b.Offered, b.Sent, b.Delivered = int64(p.Actions), done, int64(p.Delivered)
+	b.Offered, b.Sent, b.Delivered, b.Accepted = int64(p.Actions), done, int64(p.Delivered), int64(p.Accepted)
 	r.live.Add(b)
 	if res, abort := threshold.ShouldAbort(r.live.Check()); abort {
 		r.mu.Lock()

@@ -255,7 +255,7 @@ func joinNotes(parts ...string) string {
 // of simulated time.
 func fromBuckets(m *Metric, bs []Bucket, seconds float64, rc rateClock) (measure, error) {
 	keep := func(class string) bool { return m.Filter.Class == "" || class == m.Filter.Class }
-	if m.Filter.Class == "" && (m.Name == "goodput" || m.Name == "offered") {
+	if m.Filter.Class == "" && (m.Name == "goodput" || m.Name == "offered" || m.Name == "accepted") {
 		keep = rc.customer
 	}
 	// Pointers into bs, not copies: a long run judges many windows.
@@ -307,6 +307,8 @@ func fromBuckets(m *Metric, bs []Bucket, seconds float64, rc rateClock) (measure
 			switch m.Name {
 			case "goodput":
 				n += b.Delivered // certificates delivered (rundir.Rates)
+			case "accepted":
+				n += b.Accepted // certificates or tickets handed out
 			case "offered":
 				n += b.Offered
 			case "sent":

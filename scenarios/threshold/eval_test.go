@@ -285,10 +285,10 @@ func TestGoodputIsDeliveredCertificatesPerWallSecond(t *testing.T) {
 		b := Bucket{Start: t0.Add(time.Duration(s) * time.Second), Class: "issue", Counts: rundir.Counts{Offered: 2, Sent: 2}}
 		if s < 60 {
 			// The signer is cut off: every action is deferred; polls find nothing.
-			b.Deferred, b.Deferrals = 2, 2
+			b.Deferred, b.Deferrals, b.Accepted = 2, 2, 2
 		} else {
 			// Back: each second delivers its own two and two of the backlog.
-			b.OK, b.Delivered = 4, 4
+			b.OK, b.Delivered, b.Accepted = 4, 4, 2
 			b.Sent = 4
 		}
 		bs = append(bs, b)
@@ -306,6 +306,10 @@ func TestGoodputIsDeliveredCertificatesPerWallSecond(t *testing.T) {
 	r := eval(t, rd, "goodput >= 0.95*offered over 30s")
 	if r.OK || r.Value != "0/s" || r.Scope != "window:30s@11:00" {
 		t.Errorf("cut-off window: %+v", r)
+	}
+	// The work was taken on all along: a ticket is accepted, not delivered.
+	if r := eval(t, rd, "accepted >= 0.95*offered over 30s"); !r.OK || r.Value != "120/s" {
+		t.Errorf("accepted during the cut-off: %+v", r)
 	}
 	if r := eval(t, rd, "offered < 121"); !r.OK || r.Value != "120/s" {
 		t.Errorf("offered: %+v", r)
@@ -339,7 +343,7 @@ func TestOpenRunDirErrors(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "timeseries.csv"), []byte(rundir.TimeseriesHeader+"\nyesterday,issue,3,3,0,0,3,0,0,0,0,0,0,1,1,1,1,0,3,0\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "timeseries.csv"), []byte(rundir.TimeseriesHeader+"\nyesterday,issue,3,3,0,0,3,0,0,0,0,0,0,1,1,1,1,0,3,0,3\n"), 0o644)
 	rd, err := OpenRunDir(dir)
 	if err != nil {
 		t.Fatal(err)

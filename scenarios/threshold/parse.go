@@ -169,7 +169,7 @@ var summaryFigures = map[string]Kind{
 // bucketFigures are computed from timeseries.csv buckets (and so can be
 // judged per phase or per window).
 var bucketFigures = map[string]Kind{
-	"goodput": PerSecond, "offered": PerSecond, "sent": PerSecond,
+	"goodput": PerSecond, "offered": PerSecond, "sent": PerSecond, "accepted": PerSecond,
 	"late_sends": Count, "dropped_sends": Count, "retry_amplification": Ratio,
 }
 
