@@ -6,8 +6,9 @@
 //
 // The engine and the load generator write through it; reports, thresholds,
 // the gate and the synthetic-run generator read through it, so the writer
-// and every reader agree on one format. It is a leaf: it imports nothing
-// of golive, so a reader of run directories links no issuer code.
+// and every reader agree on one format. It is a leaf: it imports no golive
+// code but the leaf scenarios/verdict (the verdict vocabulary whose keys
+// summary.json carries), so a reader of run directories links no issuer code.
 package rundir
 
 import (
