@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/reports"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/reports/synthrun"
 )
 
@@ -479,5 +480,43 @@ func TestPerPhaseTableUsesEventsPhases(t *testing.T) {
 				t.Errorf("phase %s row says %d offered, tally %d", name, got, ph.Offered)
 			}
 		}
+	}
+}
+
+func TestTimeToCertificateInHeadlineAndPhases(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := synthrun.Write(dir, synthrun.Config{Duration: time.Hour, Requests: 20_000}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := rundir.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p50, p90 := 512.0, 5*60*60*1000.0
+	s.TimeToCert = &rundir.TimeToCert{Actions: 1000, WithCert: 950, WithoutCert: 50, LeftShare: 0.05, P50: &p50, P90: &p90}
+	if len(s.Phases) == 0 {
+		t.Fatal("the synthetic run has no phases")
+	}
+	s.Phases[0].TimeToCert = &rundir.TimeToCert{Actions: 10, WithCert: 10, P50: &p50, P90: &p50, P99: &p50, Max: &p50}
+	if err := rundir.WriteSummary(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	run, err := reports.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := reports.Markdown(run)
+	for _, want := range []string{"| Time to certificate | **p99 beyond the run** (p50 512 ms, p90 5h0m0s; 50 of 1,000 customers left without one (5.0%)) |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	out := filepath.Join(dir, "report")
+	if err := reports.Write(context.Background(), run, out); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := os.ReadFile(filepath.Join(out, reports.HTMLFile))
+	if !bytes.Contains(h, []byte("Time to certificate p99")) || !bytes.Contains(h, []byte("512 ms (0% left)")) {
+		t.Error("report.html's phase table has no time to certificate")
 	}
 }

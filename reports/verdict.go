@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/verdict"
@@ -195,6 +196,7 @@ func (r *Run) Headlines() []Headline {
 			Detail: fmt.Sprintf("%s issued, %s deferred, %s failed", count(s.Requests.OK), count(s.Requests.Deferred),
 				count(s.Requests.Overload+s.Requests.Error+s.Requests.Timeout+s.Requests.Transport))},
 		r.goodputHeadline(),
+		r.timeToCertHeadline(),
 		Headline{Label: "Latency p99", Value: ms(s.Latency.P99),
 			Detail: fmt.Sprintf("p50 %s, p90 %s, max %s", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.Max))},
 		Headline{Label: "Lost", Value: count(s.Consistency.Lost), Bad: s.Consistency.Lost != 0,
@@ -223,6 +225,32 @@ func (r *Run) goodputHeadline() Headline {
 		h.Detail += fmt.Sprintf("; %s certificates for %s customer actions", count(s.Goodput.Count), count(s.OfferedRate.Count))
 	}
 	return h
+}
+
+// timeToCertHeadline says how long customers waited for their certificate
+// and how many went home without one (docs/run-format.md).
+func (r *Run) timeToCertHeadline() Headline {
+	t := r.Summary.TimeToCert
+	if t == nil || t.Actions == 0 {
+		return Headline{Label: "Time to certificate", Value: "not measured", Detail: "no customer issuance in the run"}
+	}
+	return Headline{Label: "Time to certificate", Value: "p99 " + TimeToCertText(t.P99),
+		Detail: fmt.Sprintf("p50 %s, p90 %s; %s of %s customers left without one (%.1f%%)",
+			TimeToCertText(t.P50), TimeToCertText(t.P90), count(t.WithoutCert), count(t.Actions), 100*t.LeftShare),
+		Bad: t.P99 == nil}
+}
+
+// TimeToCertText prints a time-to-certificate percentile given in ms (nil:
+// beyond the run, where more customers left without one than it leaves out).
+func TimeToCertText(v *float64) string {
+	if v == nil {
+		return "beyond the run"
+	}
+	d := time.Duration(*v * float64(time.Millisecond))
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return ms(*v)
 }
 
 func orDash(s string) string {

@@ -117,7 +117,10 @@ type phaseRow struct {
 	Name, Span                                                      string
 	Offered, Sent, OK, Deferred, Rejected, Failed, Dropped, Goodput string
 	P99, WorstP99, Max                                              string
-	FailedBad                                                       bool
+	// TTC is the customers' time to certificate p99 and the share left
+	// without one ("" when the phase had no customer).
+	TTC       string
+	FailedBad bool
 }
 
 type classRow struct {
@@ -301,8 +304,10 @@ func newPage(r *Run, charts []Chart) page {
 	pg.PhasesNote = "timeseries.csv is missing"
 	if ts := r.Series; ts != nil && ts.Rows > 0 {
 		phaseP99 := map[string]float64{}
+		phaseTTC := map[string]*rundir.TimeToCert{}
 		for _, ph := range s.Phases {
 			phaseP99[ph.Name] = ph.Latency.P99
+			phaseTTC[ph.Name] = ph.TimeToCert
 		}
 		for _, ph := range ts.PhaseList {
 			t := ts.ByPhase[ph.Name]
@@ -318,6 +323,9 @@ func newPage(r *Run, charts []Chart) page {
 			}
 			if secs := t.Seconds(); secs > 0 {
 				row.Goodput = rundir.FormatRate(float64(t.Customer.Delivered) / rundir.WallSeconds(float64(secs), r.Timescale()))
+			}
+			if tc := phaseTTC[ph.Name]; tc != nil && tc.Actions > 0 {
+				row.TTC = fmt.Sprintf("%s (%.0f%% left)", TimeToCertText(tc.P99), 100*tc.LeftShare)
 			}
 			if v, ok := phaseP99[ph.Name]; ok && v > 0 {
 				row.P99 = ms(v)

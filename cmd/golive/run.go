@@ -121,7 +121,7 @@ faults and still writes what was gathered.`,
 						sum.Security.FraudIssued, sum.Security.FraudEscaped, filepath.Join(dir, "report.html"))
 					if t := sum.TimeToCert; t != nil {
 						fmt.Fprintf(cmd.OutOrStdout(), "  customers: %d, time to certificate p50 %s p99 %s, %.1f%% left without one\n",
-							t.Actions, ttcText(t.P50), ttcText(t.P99), 100*t.LeftShare)
+							t.Actions, reports.TimeToCertText(t.P50), reports.TimeToCertText(t.P99), 100*t.LeftShare)
 					}
 					for _, r := range sum.Reasons {
 						fmt.Fprintf(cmd.OutOrStdout(), "  fail: %s\n", r)
@@ -220,17 +220,4 @@ func firstLine(err error) string {
 		return s[:i] + " (and more)"
 	}
 	return s
-}
-
-// ttcText prints a time-to-certificate percentile in ms (nil: beyond the
-// run, more customers left without one than the percentile leaves out).
-func ttcText(ms *float64) string {
-	if ms == nil {
-		return "beyond the run"
-	}
-	d := time.Duration(*ms * float64(time.Millisecond))
-	if d >= time.Minute {
-		return d.Round(time.Second).String()
-	}
-	return d.Round(time.Millisecond).String()
 }
