@@ -165,6 +165,8 @@ func evalWholeRun(src Source, e *Expr, res *Result, rc rateClock) error {
 	}
 	side := func(m *Metric) (measure, error) {
 		switch {
+		case m.Kind == Latency && m.Filter.Class == TimeToCertClass:
+			return timeToCertSide(src, m, "")
 		case m.Kind == Latency:
 			v, how, ok, err := src.Latency(m.Filter.Class, m.Quantile)
 			if err != nil {
@@ -461,18 +463,24 @@ func evalPhases(src Source, e *Expr, res *Result, rc rateClock) error {
 	if len(phases) == 0 {
 		return fmt.Errorf("per phase needs phases in events.json: %w", ErrNoData)
 	}
+	ttc := e.Metric.Kind == Latency && e.Metric.Filter.Class == TimeToCertClass
 	bs, err := src.Buckets()
 	if err != nil {
 		return err
 	}
-	if len(bs) == 0 {
+	if len(bs) == 0 && !ttc {
 		return fmt.Errorf("per phase needs timeseries.csv: %w", ErrNoData)
 	}
 	var best *Result
 	failed := 0
 	for _, ph := range phases {
 		r := Result{Expr: e.Src, Abort: e.Abort, Scope: "phase:" + ph.Name}
-		if err := judge(e, &r, bucketSide(inSpan(bs, ph.Start, ph.End), ph.End.Sub(ph.Start).Seconds(), rc)); err != nil {
+		side := bucketSide(inSpan(bs, ph.Start, ph.End), ph.End.Sub(ph.Start).Seconds(), rc)
+		if ttc {
+			name := ph.Name
+			side = func(m *Metric) (measure, error) { return timeToCertSide(src, m, name) }
+		}
+		if err := judge(e, &r, side); err != nil {
 			return fmt.Errorf("phase %s: %w", ph.Name, err)
 		}
 		if !r.OK {
@@ -631,7 +639,12 @@ func (w *windows) result() Result {
 func format(k Kind, v float64) string {
 	switch k {
 	case Latency:
-		if v >= 10000 {
+		switch {
+		case math.IsInf(v, 1):
+			return "beyond the run"
+		case v >= 60000: // a time to certificate: minutes and hours
+			return (time.Duration(v) * time.Millisecond).Round(time.Second).String()
+		case v >= 10000:
 			return trimFloat(math.Round(v/100)/10) + "s"
 		}
 		if v >= 100 {
