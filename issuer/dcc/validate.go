@@ -22,7 +22,8 @@ import (
 //	required, exactly_one_entry, pattern, format, max_length, min,
 //	not_integer, out_of_range, unknown_code, product_mismatch,
 //	future_date, before_birth, date_order, not_nfc, whitespace,
-//	control_character, invalid_character, check_character.
+//	control_character, invalid_character, unsupported_character,
+//	check_character.
 //
 // Message is for people.
 type FieldError struct {
@@ -72,6 +73,11 @@ func (e *ValidationError) Has(field, code string) bool {
 type ValidateOptions struct {
 	// Now is the instant dates must not lie after; zero means time.Now().
 	Now time.Time
+	// Issuing adds this issuer's rules for new certificates (issuing.go):
+	// names and printed text the HC1, QR code and PDF can all carry, and
+	// ci, when present, a structured UVCI with its check character. Leave
+	// it off when checking someone else's certificate.
+	Issuing bool
 	// KnownTestDevices, when non-nil, is the list of rapid antigen test
 	// device codes (t[].ma) accepted; nil accepts every well-formed code.
 	KnownTestDevices map[string]bool
@@ -190,8 +196,13 @@ func (k *checker) certificate(c *Certificate) {
 }
 
 func (k *checker) name(n *Name) {
-	k.textOptional("nam.fn", n.Fn, MaxNameLength)
-	k.textOptional("nam.gn", n.Gn, MaxNameLength)
+	for _, f := range []struct{ field, v string }{{"nam.fn", n.Fn}, {"nam.gn", n.Gn}} {
+		if k.textOptional(f.field, f.v, MaxNameLength) && k.opts.Issuing {
+			if fe := firstBadRune(f.field, f.v, nameRune); fe != nil {
+				k.errs = append(k.errs, *fe)
+			}
+		}
+	}
 	for _, f := range []struct{ field, v string }{{"nam.fnt", n.Fnt}, {"nam.gnt", n.Gnt}} {
 		if k.textOptional(f.field, f.v, MaxNameLength) && !namePattern.MatchString(f.v) {
 			k.add(f.field, "pattern", "must be the ICAO 9303 transliteration (A-Z and <), got %q", f.v)
@@ -280,6 +291,7 @@ func (k *checker) test(p string, t *Test) {
 	k.code(join(p, "tg"), t.Tg, SetDisease)
 	k.code(join(p, "tt"), t.Tt, SetTestType)
 	k.textOptional(join(p, "nm"), t.Nm, MaxNameLength)
+	k.issuingText(join(p, "nm"), t.Nm)
 	switch {
 	case t.Ma != "":
 		if k.text(join(p, "ma"), t.Ma, 0) {
@@ -299,6 +311,7 @@ func (k *checker) test(p string, t *Test) {
 	}
 	k.code(join(p, "tr"), t.Tr, SetTestResult)
 	k.textOptional(join(p, "tc"), t.Tc, MaxNameLength)
+	k.issuingText(join(p, "tc"), t.Tc)
 	k.country(join(p, "co"), t.Co)
 	k.issuer(join(p, "is"), t.Is)
 	k.ci(join(p, "ci"), t.Ci)
@@ -354,8 +367,8 @@ func (k *checker) country(field, v string) {
 }
 
 func (k *checker) issuer(field, v string) {
-	if k.required(field, v) {
-		k.text(field, v, MaxNameLength)
+	if k.required(field, v) && k.text(field, v, MaxNameLength) {
+		k.issuingText(field, v)
 	}
 }
 
@@ -363,6 +376,7 @@ func (k *checker) ci(field, v string) {
 	if v == "" || !k.text(field, v, MaxNameLength) {
 		return
 	}
+	k.issuingUVCI(field, v)
 	if !strings.HasPrefix(v, UVCIPrefix) {
 		return // other forms (the eHN tests use "01:NL:1312D00") are opaque
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-	"unicode"
 
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/hcert"
@@ -54,7 +53,7 @@ func (p *Portal) checkedPayload(req *IssueRequest) (*dcc.Certificate, *problem.P
 		if pr := checkNames(cert); pr != nil {
 			return nil, pr
 		}
-		err = cert.Validate(dcc.ValidateOptions{Now: p.now()})
+		err = cert.Validate(dcc.ValidateOptions{Now: p.now(), Issuing: true})
 	}
 	if err != nil {
 		var ve *dcc.ValidationError
@@ -85,21 +84,23 @@ func (p *Portal) checkedPayload(req *IssueRequest) (*dcc.Certificate, *problem.P
 	return cert, nil
 }
 
-// checkNames refuses control and invisible format characters (zero-width
-// space, joiners, bidi overrides) in the printed names: the schema allows
-// any text there, but such a name prints like another person's and could
-// carry a hidden marker. (dcc.Validate leaves this to the issuer.)
+// checkNames refuses names the certificate cannot carry in all its forms
+// (dcc's issuing rules: invisible and control characters, characters
+// beyond the Basic Multilingual Plane the printout cannot set, symbols).
+// The payload is well-formed, so the answer is 422, naming each field and
+// the code point, never the character.
 func checkNames(cert *dcc.Certificate) *problem.Problem {
-	for _, f := range []struct{ field, v string }{{"payload.nam.fn", cert.Nam.Fn}, {"payload.nam.gn", cert.Nam.Gn}} {
-		for _, r := range f.v {
-			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-				pr := problem.Validation(problem.FieldError{Field: f.field, Code: "invalid_character",
-					Message: fmt.Sprintf("%s contains an invisible or control character (U+%04X)", f.field, r)})
-				return &pr
-			}
-		}
+	fes := dcc.NameErrors(cert.Nam)
+	if len(fes) == 0 {
+		return nil
 	}
-	return nil
+	pr := problem.New(http.StatusUnprocessableEntity, "unsupported_name",
+		"the name holds characters that cannot be put on the certificate (HC1, QR code and printout)")
+	for _, fe := range fes {
+		pr.Errors = append(pr.Errors, problem.FieldError{Field: "payload." + fe.Field, Code: fe.Code, Message: fe.Message})
+	}
+	pr.Field = pr.Errors[0].Field
+	return &pr
 }
 
 // requestHash identifies a request's content for idempotency: the type

@@ -267,7 +267,14 @@ func TestHostileRequests(t *testing.T) {
 		{name: "SQL in the family name", body: body(with(func(m map[string]any) {
 			m["nam"].(map[string]any)["fnt"] = "X'); DROP TABLE certificates;--"
 		})), status: 400, field: "payload.nam.fnt"},
-		{name: "zero-width space in name", body: body(with(func(m map[string]any) { m["nam"].(map[string]any)["fn"] = "Mus\u200bter" })), status: 400},
+		{name: "zero-width space in name", body: body(with(func(m map[string]any) { m["nam"].(map[string]any)["fn"] = "Mus\u200bter" })),
+			status: 422, code: "unsupported_name", field: "payload.nam.fn"},
+		{name: "emoji in the given name", body: body(with(func(m map[string]any) {
+			m["nam"].(map[string]any)["gn"] = "Anna\U0001F600"
+			m["nam"].(map[string]any)["gnt"] = "ANNA"
+		})), status: 422, code: "unsupported_name", field: "payload.nam.gn"},
+		{name: "zero-width space in the issuer", body: body(with(func(m map[string]any) { vEntry(m)["is"] = "Robert\u200bKoch" })),
+			status: 400, code: "validation_failed", field: "payload.v[0].is"},
 		{name: "decomposed umlaut is normalised, bad code is not", body: body(with(func(m map[string]any) {
 			m["nam"].(map[string]any)["fn"] = "Mu\u0308ller"
 			vEntry(m)["mp"] = "EU/1/99/999"

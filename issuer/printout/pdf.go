@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 
 	"codeberg.org/go-fonts/liberation/liberationmonoregular"
 	"codeberg.org/go-fonts/liberation/liberationsansbold"
@@ -77,7 +78,11 @@ const disclaimer = "This certificate is not a travel document. The scientific ev
 // holder, the certificate details, the UVCI and the validity. Text is set in
 // embedded Liberation fonts (UTF-8, subsetted), so Latin, Greek and Cyrillic
 // names print correctly; characters outside those fonts (CJK, Arabic, ...)
-// print as empty boxes (.notdef). The output is deterministic: the PDF dates are s.IssuedAt.
+// print as empty boxes (.notdef), and characters beyond the Basic
+// Multilingual Plane, controls and invisible format characters as U+FFFD.
+// Long texts are set smaller so that any certificate fits on its page; only
+// a summary with more lines than any certificate type has can overflow.
+// The output is deterministic: the PDF dates are s.IssuedAt.
 func WritePDF(w io.Writer, s Summary) error {
 	pdf, err := buildPDF(s)
 	if err != nil {
@@ -89,11 +94,60 @@ func WritePDF(w io.Writer, s Summary) error {
 	return nil
 }
 
+// scales are the text sizes tried, largest first: a certificate whose
+// texts are all long (test name, testing centre and issuer at their 80
+// characters, long names) is set smaller rather than refused, so every
+// certificate the issuer signed prints.
+var scales = []float64{1, 0.85, 0.7, 0.6}
+
 func buildPDF(s Summary) (*fpdf.Fpdf, error) {
 	title, err := validate(s)
 	if err != nil {
 		return nil, err
 	}
+	s = printableSummary(s)
+	for i, k := range scales {
+		pdf, err := layoutPDF(s, title, k)
+		if errors.Is(err, errOverflow) && i < len(scales)-1 {
+			continue
+		}
+		return pdf, err
+	}
+	return nil, errOverflow // not reached: the loop returns on its last scale
+}
+
+// errOverflow: the content does not fit on the page at this scale.
+var errOverflow = errors.New("printout pdf: the detail lines do not fit on one page")
+
+// printableSummary replaces every character the embedded fonts cannot set
+// with U+FFFD: characters beyond the Basic Multilingual Plane (the PDF's
+// UTF-8 fonts map 16-bit glyph ids only), controls and invisible format
+// characters. A stored certificate then always prints; the issuer refuses
+// such names for new certificates (dcc's issuing rules).
+func printableSummary(s Summary) Summary {
+	for _, p := range []*string{&s.FamilyName, &s.GivenName, &s.DateOfBirth, &s.UVCI, &s.Issuer, &s.Country} {
+		*p = printable(*p)
+	}
+	lines := make([]Line, len(s.Lines))
+	for i, l := range s.Lines {
+		lines[i] = Line{Label: printable(l.Label), Value: printable(l.Value)}
+	}
+	s.Lines = lines
+	return s
+}
+
+func printable(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r > 0xFFFF || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return '\uFFFD'
+		}
+		return r
+	}, v)
+}
+
+// layoutPDF sets the page with text sizes scaled by k; errOverflow when
+// the content does not fit.
+func layoutPDF(s Summary, title string, k float64) (*fpdf.Fpdf, error) {
 	bc, err := QRCode(s.HC1)
 	if err != nil {
 		return nil, fmt.Errorf("printout pdf: %w", err)
@@ -128,8 +182,8 @@ func buildPDF(s Summary) (*fpdf.Fpdf, error) {
 
 	drawBand(pdf, title, s.Country)
 	drawQR(pdf)
-	y := max(qrTop+qrSize, drawHolder(pdf, s)) + 8
-	y = drawSection(pdf, y, "Certificate details", s.Lines, false)
+	y := max(qrTop+qrSize, drawHolder(pdf, s, k)) + 8
+	y = drawSection(pdf, y, "Certificate details", s.Lines, false, k)
 	issuance := []Line{
 		{Label: "Unique certificate identifier", Value: s.UVCI},
 		{Label: "Certificate issuer", Value: s.Issuer},
@@ -139,9 +193,9 @@ func buildPDF(s Summary) (*fpdf.Fpdf, error) {
 	if !s.ExpiresAt.IsZero() {
 		issuance = append(issuance, Line{Label: "Valid until", Value: s.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")})
 	}
-	y = drawSection(pdf, y+5, "Issuance", issuance, true)
+	y = drawSection(pdf, y+5, "Issuance", issuance, true, k)
 	if y > footerTop-3 {
-		return nil, fmt.Errorf("printout pdf: %d detail lines do not fit on one page", len(s.Lines))
+		return nil, errOverflow
 	}
 	drawFooter(pdf, s.UVCI)
 
@@ -212,7 +266,7 @@ func drawQR(pdf *fpdf.Fpdf) {
 
 // drawHolder fills the column right of the QR code and returns the y below
 // its text.
-func drawHolder(pdf *fpdf.Fpdf, s Summary) float64 {
+func drawHolder(pdf *fpdf.Fpdf, s Summary, k float64) float64 {
 	x := margin + qrSize + 10
 	w := pageW - margin - x
 	y := qrTop + 4
@@ -222,7 +276,7 @@ func drawHolder(pdf *fpdf.Fpdf, s Summary) float64 {
 		pdf.SetFont(fontSans, "", 8.5)
 		pdf.CellFormat(w, 5, strings.ToUpper(label), "", 2, "L", false, 0, "")
 		setColor(pdf.SetTextColor, textDark)
-		size = fitWords(pdf, fontSans, "B", value, w-2*pdf.GetCellMargin(), size, 10)
+		size = fitWords(pdf, fontSans, "B", value, w-2*pdf.GetCellMargin(), size*k, 10*k)
 		pdf.SetFont(fontSans, "B", size)
 		pdf.MultiCell(w, size*0.45, value, "", "L", false)
 		y = pdf.GetY() + 5
@@ -247,9 +301,11 @@ func drawHolder(pdf *fpdf.Fpdf, s Summary) float64 {
 
 // drawSection draws a heading and a two-column table starting at y and
 // returns the y below it. mono sets the first row's value in a monospace
-// font (the UVCI). Labels and values wrap within their columns.
-func drawSection(pdf *fpdf.Fpdf, y float64, heading string, lines []Line, mono bool) float64 {
-	const lineStep = 4.6 // baseline distance of wrapped lines
+// font (the UVCI). Labels and values wrap within their columns. Body text
+// and row heights are scaled by k.
+func drawSection(pdf *fpdf.Fpdf, y float64, heading string, lines []Line, mono bool, k float64) float64 {
+	lineStep := 4.6 * k // baseline distance of wrapped lines
+	rowH, fontSizeBody := rowH*k, fontSizeBody*k
 	pdf.SetXY(margin, y)
 	setColor(pdf.SetTextColor, euBlue)
 	pdf.SetFont(fontSans, "B", 12)

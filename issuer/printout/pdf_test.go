@@ -330,3 +330,37 @@ func TestWritePDFRendered(t *testing.T) {
 		})
 	}
 }
+
+// TestWritePDFPrintsEveryIssuableSummary: the longest texts a certificate
+// can carry (80 characters of the widest letter in every free-text field
+// and both names) and characters the fonts cannot set (beyond the Basic
+// Multilingual Plane, invisible ones) still give a one-page PDF: a stored
+// certificate must always print.
+func TestWritePDFPrintsEveryIssuableSummary(t *testing.T) {
+	wide := strings.Repeat("W", 80)
+	words := strings.Repeat("Wm ", 26) + "Wm"
+	s := sampleSummary(fakeHC1(7, 560))
+	s.Type = TypeTest
+	s.FamilyName, s.GivenName = wide, words
+	s.Lines = []Line{
+		{Label: "Disease or agent targeted", Value: "COVID-19"},
+		{Label: "Type of test", Value: "Rapid immunoassay"},
+		{Label: "Test name", Value: words},
+		{Label: "Test device", Value: "1234567890"},
+		{Label: "Sample collected", Value: "2021-06-14T08:15:00Z"},
+		{Label: "Result", Value: "Not detected"},
+		{Label: "Testing centre", Value: wide},
+		{Label: "Country", Value: "Germany (DE)"},
+	}
+	s.Issuer = wide
+	if err := WritePDF(io.Discard, s); err != nil {
+		t.Fatalf("longest texts: %v", err)
+	}
+	for _, name := range []string{"Muster\U0001F600frau", "\U00020BB7野", "Mus\u200bter\u202e", strings.Repeat("\U0001F600", 80)} {
+		s := sampleSummary(fakeHC1(8, 300))
+		s.FamilyName = name
+		if err := WritePDF(io.Discard, s); err != nil {
+			t.Errorf("name of %d code points: %v", len([]rune(name)), err)
+		}
+	}
+}

@@ -299,7 +299,10 @@ func (s *Server) check(req *signerapi.SignRequest) (*dcc.Certificate, time.Time,
 	if len(req.Payload) == 0 || string(req.Payload) == "null" {
 		return bad("required", "payload", "payload is required")
 	}
-	cert, err := dcc.ParseAndValidate(req.Payload, dcc.ValidateOptions{Now: now})
+	// Issuing: the same rules for names, printed text and the UVCI's form
+	// as the portal applies, so a caller that bypasses the portal gets no
+	// more signed than the portal would let through.
+	cert, err := dcc.ParseAndValidate(req.Payload, dcc.ValidateOptions{Now: now, Issuing: true})
 	if err != nil {
 		var ve *dcc.ValidationError
 		if !errors.As(err, &ve) || len(ve.Errors) == 0 {
@@ -318,14 +321,13 @@ func (s *Server) check(req *signerapi.SignRequest) (*dcc.Certificate, time.Time,
 	if ci == "" {
 		return bad("required", ciField, "the UVCI must be assigned before signing")
 	}
-	if strings.HasPrefix(ci, dcc.UVCIPrefix) {
-		u, err := dcc.ParseUVCI(ci)
-		if err != nil {
-			return bad("format", ciField, "the UVCI is malformed")
-		}
-		if u.Country != s.cfg.Country {
-			return bad("uvci_country", ciField, fmt.Sprintf("the UVCI names country %q, this signer issues for %q", u.Country, s.cfg.Country))
-		}
+	// Validate (Issuing) has checked the form and the check character.
+	u, err := dcc.ParseUVCI(ci)
+	if err != nil || !u.HasCheck {
+		return bad("format", ciField, "the UVCI is malformed")
+	}
+	if u.Country != s.cfg.Country {
+		return bad("uvci_country", ciField, fmt.Sprintf("the UVCI names country %q, this signer issues for %q", u.Country, s.cfg.Country))
 	}
 
 	issuedAt := req.IssuedAt

@@ -218,6 +218,19 @@ func TestSignRefusals(t *testing.T) {
 	foreign := *vacc
 	foreign.V = []dcc.Vaccination{vacc.V[0]}
 	foreign.V[0].Ci = "URN:UVCI:01:NL:187/37512422923#Z"
+	// What the portal refuses, sent to the signer directly: it refuses
+	// them on its own (dcc's issuing rules).
+	with := func(f func(c *dcc.Certificate)) *dcc.Certificate {
+		c := *vacc
+		c.V = []dcc.Vaccination{vacc.V[0]}
+		f(&c)
+		return &c
+	}
+	zeroWidth := with(func(c *dcc.Certificate) { c.Nam.Fn = "Mus\u200bter" })
+	emoji := with(func(c *dcc.Certificate) { c.Nam.Gn = "Anna\U0001F600" })
+	freeCI := with(func(c *dcc.Certificate) { c.V[0].Ci = "certificate number 7" })
+	opaqueCI := with(func(c *dcc.Certificate) { c.V[0].Ci = "01:DE:1312D00" })
+	noCheck := with(func(c *dcc.Certificate) { c.V[0].Ci = c.V[0].Ci[:strings.IndexByte(c.V[0].Ci, '#')] })
 
 	tests := []struct {
 		name   string
@@ -240,6 +253,11 @@ func TestSignRefusals(t *testing.T) {
 		{"unknown request field", testToken, []byte(`{"type":"v","payload":{},"hsm":"fast"}`), nil, 400, "", ""},
 		{"no UVCI", testToken, body(t, "v", &noCI, issued, time.Time{}), nil, 400, "required", "v[0].ci"},
 		{"foreign UVCI", testToken, body(t, "v", &foreign, issued, time.Time{}), nil, 400, "uvci_country", "v[0].ci"},
+		{"zero-width space in the name", testToken, body(t, "v", zeroWidth, issued, time.Time{}), nil, 400, "invalid_payload", "nam.fn"},
+		{"emoji in the name", testToken, body(t, "v", emoji, issued, time.Time{}), nil, 400, "invalid_payload", "nam.gn"},
+		{"free-form ci", testToken, body(t, "v", freeCI, issued, time.Time{}), nil, 400, "invalid_payload", "v[0].ci"},
+		{"opaque ci", testToken, body(t, "v", opaqueCI, issued, time.Time{}), nil, 400, "invalid_payload", "v[0].ci"},
+		{"UVCI without check character", testToken, body(t, "v", noCheck, issued, time.Time{}), nil, 400, "invalid_payload", "v[0].ci"},
 		{"issued_at in the future", testToken, body(t, "v", vacc, issued.Add(10*time.Minute), time.Time{}), nil, 400, "issued_at_skew", "issued_at"},
 		{"issued_at in the past", testToken, body(t, "v", vacc, issued.Add(-time.Hour), time.Time{}), nil, 400, "issued_at_skew", "issued_at"},
 		{"validity too long", testToken, body(t, "v", vacc, issued, issued.Add(400*Day)), nil, 400, "validity_too_long", "expires_at"},
@@ -269,8 +287,8 @@ func TestSignRefusals(t *testing.T) {
 	if r := post(t, ts.URL, testToken, valid, nil); r.status != http.StatusCreated {
 		t.Fatalf("valid request: status %d: %s", r.status, r.body)
 	}
-	if got := metric(t, ts.URL, `signer_requests_total{code="400"}`); got < 15 {
-		t.Errorf(`signer_requests_total{code="400"} = %v, want >= 15`, got)
+	if got := metric(t, ts.URL, `signer_requests_total{code="400"}`); got < 20 {
+		t.Errorf(`signer_requests_total{code="400"} = %v, want >= 20`, got)
 	}
 }
 
