@@ -47,25 +47,43 @@ func (p *Portal) onAnomaly(ctx context.Context, a fraud.Anomaly) {
 	})
 }
 
+// The admin actions and the fraud controls are a state machine; each
+// transition starts only from the states where it makes sense.
+var (
+	// toSuspended: only an active account is suspended (a pending
+	// application cannot issue; there is nothing to stop).
+	toSuspended = store.Transition{To: store.PharmacySuspended, From: []store.PharmacyStatus{store.PharmacyActive}}
+	// toReinstated: only a suspended account that was activated (an
+	// account without credentials made active could never log in).
+	toReinstated = store.Transition{To: store.PharmacyActive, From: []store.PharmacyStatus{store.PharmacySuspended},
+		NeedsCredentials: true}
+)
+
 // suspend blocks a pharmacy: its status, the cache and its refresh tokens.
 // Access tokens die with it: every request checks the pharmacy's state.
+// A pharmacy suspended already stays so (nothing is recorded again).
 func (p *Portal) suspend(ctx context.Context, pharmacyID, actor, reason string) error {
-	if err := p.reg.SetPharmacyStatus(ctx, pharmacyID, store.PharmacySuspended, actor); err != nil {
+	changed, err := p.reg.TransitionPharmacy(ctx, pharmacyID, toSuspended, actor)
+	if err != nil {
 		return err
 	}
 	p.setStatusCache(pharmacyID, store.PharmacySuspended)
 	n := p.refresh.RevokeSubject(pharmacyID)
-	p.audit(ctx, actor, "pharmacy.suspended", pharmacyID, map[string]any{"reason": reason, "refresh_tokens_revoked": n})
+	if changed {
+		p.audit(ctx, actor, "pharmacy.suspended", pharmacyID, map[string]any{"reason": reason, "refresh_tokens_revoked": n})
+	}
 	return nil
 }
 
 // reinstate makes a suspended pharmacy active again with a clean history.
+// An active one is left as it is.
 func (p *Portal) reinstate(ctx context.Context, pharmacyID, actor string) error {
-	if err := p.reg.SetPharmacyStatus(ctx, pharmacyID, store.PharmacyActive, actor); err != nil {
+	changed, err := p.reg.TransitionPharmacy(ctx, pharmacyID, toReinstated, actor)
+	if err != nil {
 		return err
 	}
 	p.setStatusCache(pharmacyID, store.PharmacyActive)
-	if p.detector != nil {
+	if changed && p.detector != nil {
 		p.detector.Reset(pharmacyID)
 	}
 	return nil

@@ -425,6 +425,14 @@ func (p *Portal) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 	if !p.pharmacyExists(w, r, id) {
 		return
 	}
+	// Only an account that could have issued has certificates to revoke.
+	if st, err := p.pharmacyStatus(r.Context(), id); err != nil {
+		p.writeRegistryError(w, "revoke-all", id, err)
+		return
+	} else if st == store.PharmacyPending {
+		problem.Write(w, problem.Conflict("invalid_state", "the pharmacy is pending: an application never activated has no certificates"))
+		return
+	}
 	reason := "admin"
 	if b.Reason != "" {
 		reason = "admin: " + b.Reason
@@ -698,7 +706,14 @@ func (p *Portal) writeRegistryError(w http.ResponseWriter, op, id string, err er
 	case errors.Is(err, store.ErrNotFound):
 		problem.Write(w, problem.NotFound("no such pharmacy"))
 	case errors.Is(err, store.ErrState):
-		problem.Write(w, problem.Conflict("invalid_state", "the pharmacy is not in a state that allows this"))
+		detail := "the pharmacy is not in a state that allows this"
+		if se := (*store.StateError)(nil); errors.As(err, &se) {
+			detail = fmt.Sprintf("the pharmacy is %s and cannot become %s", se.Status, se.Want)
+			if se.Why != "" {
+				detail = fmt.Sprintf("the pharmacy cannot become %s: %s", se.Want, se.Why)
+			}
+		}
+		problem.Write(w, problem.Conflict("invalid_state", detail))
 	default:
 		p.log.Error("registry operation failed", "op", op, "pharmacy_id", id, "err", err)
 		problem.Write(w, problem.Internal("registry operation failed"))

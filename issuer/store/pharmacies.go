@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -121,6 +122,70 @@ func (s *Store) SetPharmacyStatus(ctx context.Context, id string, status Pharmac
 		}
 		return appendAudit(ctx, tx, now, actor, "pharmacy.status", id, map[string]any{"from": p.Status, "to": status})
 	})
+}
+
+// Transition is a change of a pharmacy's status that is allowed only from
+// some states: the admin actions and the fraud controls are a state
+// machine (suspend: active -> suspended; reinstate: suspended -> active,
+// and only for an account that was activated).
+type Transition struct {
+	To   PharmacyStatus
+	From []PharmacyStatus
+	// NeedsCredentials refuses an account that was never activated (no
+	// client credentials): made active, it could never log in.
+	NeedsCredentials bool
+}
+
+// StateError is a transition refused in the pharmacy's current state; it
+// wraps ErrState.
+type StateError struct {
+	ID     string
+	Status PharmacyStatus // the state the pharmacy is in
+	Want   PharmacyStatus // the state asked for
+	Why    string         // when the state alone is not the reason
+}
+
+func (e *StateError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("store: pharmacy %s cannot become %s: %s", e.ID, e.Want, e.Why)
+	}
+	return fmt.Sprintf("store: pharmacy %s cannot become %s from %s", e.ID, e.Want, e.Status)
+}
+
+func (e *StateError) Unwrap() error { return ErrState }
+
+// TransitionPharmacy applies tr in one transaction (audited with actor).
+// A pharmacy already in tr.To is left as it is (changed false, no error),
+// so a repeated admin call is harmless. A *StateError when tr does not
+// start from the current state; ErrNotFound for an unknown ID.
+func (s *Store) TransitionPharmacy(ctx context.Context, id string, tr Transition, actor string) (changed bool, err error) {
+	if !tr.To.valid() {
+		return false, fmt.Errorf("%w: pharmacy status %q", ErrInvalid, tr.To)
+	}
+	now := s.clock()
+	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+		changed = false
+		p, err := s.pharmacyBy(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if p.Status == tr.To {
+			return nil
+		}
+		if !slices.Contains(tr.From, p.Status) {
+			return &StateError{ID: id, Status: p.Status, Want: tr.To}
+		}
+		if tr.NeedsCredentials && p.Credentials.ClientID == "" {
+			return &StateError{ID: id, Status: p.Status, Want: tr.To, Why: "it was never activated"}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pharmacies SET status = ?, updated_at = ? WHERE id = ?`,
+			tr.To, now.UnixNano(), id); err != nil {
+			return fmt.Errorf("store: pharmacy %s status: %w", id, err)
+		}
+		changed = true
+		return appendAudit(ctx, tx, now, actor, "pharmacy.status", id, map[string]any{"from": p.Status, "to": tr.To})
+	})
+	return changed, err
 }
 
 // SetCredentials replaces all of a pharmacy's credential material (e.g. a
