@@ -710,7 +710,7 @@ func (p *Portal) writeRegistryError(w http.ResponseWriter, op, id string, err er
 		if se := (*store.StateError)(nil); errors.As(err, &se) {
 			detail = fmt.Sprintf("the pharmacy is %s and cannot become %s", se.Status, se.Want)
 			if se.Why != "" {
-				detail = fmt.Sprintf("the pharmacy cannot become %s: %s", se.Want, se.Why)
+				detail = fmt.Sprintf("the pharmacy is %s: %s", se.Status, se.Why)
 			}
 		}
 		problem.Write(w, problem.Conflict("invalid_state", detail))

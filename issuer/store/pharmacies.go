@@ -34,11 +34,13 @@ func (s *Store) CreatePharmacy(ctx context.Context, p Pharmacy, actor string) (P
 		c := p.Credentials
 		_, err := tx.ExecContext(ctx, `INSERT INTO pharmacies (id, telematik_id, register_id, status, name, street,
 			postal_code, city, email, register_verified, documents_sha256, client_id, secret_hash, password_hash,
-			activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at,
+			prev_activation_code_hash, prev_activation_expires_at, activation_sent_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.TelematikID, p.RegisterID, p.Status, p.Name, p.Street, p.PostalCode, p.City, p.Email,
 			p.RegisterVerified, p.DocumentsSHA256, nullString(c.ClientID), c.SecretHash, c.PasswordHash,
-			c.ActivationCodeHash, nanos(c.ActivationExpiresAt), p.ActivationAttempts, now.UnixNano(), now.UnixNano())
+			c.ActivationCodeHash, nanos(c.ActivationExpiresAt), p.ActivationAttempts, now.UnixNano(), now.UnixNano(),
+			c.PrevActivationCodeHash, nanos(c.PrevActivationExpiresAt), nanos(c.ActivationSentAt))
 		if isUnique(err) {
 			return fmt.Errorf("store: pharmacy %s (Telematik-ID %s): %w", p.ID, p.TelematikID, ErrExists)
 		}
@@ -58,19 +60,22 @@ func (s *Store) CreatePharmacy(ctx context.Context, p Pharmacy, actor string) (P
 
 const pharmacyCols = `id, telematik_id, register_id, status, name, street, postal_code, city, email,
 	register_verified, documents_sha256, client_id, secret_hash, password_hash, activation_code_hash,
-	activation_expires_at, activation_attempts, created_at, updated_at`
+	activation_expires_at, activation_attempts, created_at, updated_at, prev_activation_code_hash,
+	prev_activation_expires_at, activation_sent_at`
 
 func (s *Store) pharmacyBy(ctx context.Context, q querier, col, val string) (Pharmacy, error) {
 	var (
 		p                Pharmacy
 		clientID         sql.NullString
-		expires          sql.NullInt64
+		expires, prevExp sql.NullInt64
+		sent             sql.NullInt64
 		created, updated int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT `+pharmacyCols+` FROM pharmacies WHERE `+col+` = ?`, val).Scan(
 		&p.ID, &p.TelematikID, &p.RegisterID, &p.Status, &p.Name, &p.Street, &p.PostalCode, &p.City, &p.Email,
 		&p.RegisterVerified, &p.DocumentsSHA256, &clientID, &p.Credentials.SecretHash, &p.Credentials.PasswordHash,
-		&p.Credentials.ActivationCodeHash, &expires, &p.ActivationAttempts, &created, &updated)
+		&p.Credentials.ActivationCodeHash, &expires, &p.ActivationAttempts, &created, &updated,
+		&p.Credentials.PrevActivationCodeHash, &prevExp, &sent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pharmacy{}, fmt.Errorf("store: pharmacy with %s %q: %w", col, val, ErrNotFound)
 	}
@@ -79,6 +84,8 @@ func (s *Store) pharmacyBy(ctx context.Context, q querier, col, val string) (Pha
 	}
 	p.Credentials.ClientID = clientID.String
 	p.Credentials.ActivationExpiresAt = fromNanos(expires)
+	p.Credentials.PrevActivationExpiresAt = fromNanos(prevExp)
+	p.Credentials.ActivationSentAt = fromNanos(sent)
 	p.CreatedAt = time.Unix(0, created).UTC()
 	p.UpdatedAt = time.Unix(0, updated).UTC()
 	return p, nil
@@ -147,7 +154,7 @@ type StateError struct {
 
 func (e *StateError) Error() string {
 	if e.Why != "" {
-		return fmt.Sprintf("store: pharmacy %s cannot become %s: %s", e.ID, e.Want, e.Why)
+		return fmt.Sprintf("store: pharmacy %s is %s: %s", e.ID, e.Status, e.Why)
 	}
 	return fmt.Sprintf("store: pharmacy %s cannot become %s from %s", e.ID, e.Want, e.Status)
 }
@@ -202,9 +209,10 @@ func (s *Store) SetCredentials(ctx context.Context, id string, c Credentials, ac
 
 func updateCredentials(ctx context.Context, tx querier, id string, c Credentials, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE pharmacies SET client_id = ?, secret_hash = ?, password_hash = ?,
-		activation_code_hash = ?, activation_expires_at = ?, updated_at = ? WHERE id = ?`,
+		activation_code_hash = ?, activation_expires_at = ?, prev_activation_code_hash = ?,
+		prev_activation_expires_at = ?, activation_sent_at = ?, updated_at = ? WHERE id = ?`,
 		nullString(c.ClientID), c.SecretHash, c.PasswordHash, c.ActivationCodeHash, nanos(c.ActivationExpiresAt),
-		now.UnixNano(), id)
+		c.PrevActivationCodeHash, nanos(c.PrevActivationExpiresAt), nanos(c.ActivationSentAt), now.UnixNano(), id)
 	if isUnique(err) {
 		return fmt.Errorf("store: client id %q: %w", c.ClientID, ErrExists)
 	}
@@ -223,6 +231,7 @@ func updateCredentials(ctx context.Context, tx querier, id string, c Credentials
 func (s *Store) Activate(ctx context.Context, id string, c Credentials, actor string) error {
 	now := s.clock()
 	c.ActivationCodeHash, c.ActivationExpiresAt = "", time.Time{}
+	c.PrevActivationCodeHash, c.PrevActivationExpiresAt, c.ActivationSentAt = "", time.Time{}, time.Time{}
 	return s.write(ctx, func(ctx context.Context, tx querier) error {
 		p, err := s.pharmacyBy(ctx, tx, "id", id)
 		if err != nil {
@@ -259,4 +268,59 @@ func (s *Store) ActivationFailed(ctx context.Context, id string) (int, error) {
 		return appendAudit(ctx, tx, now, "anonymous", "pharmacy.activation_failed", id, map[string]any{"attempts": n})
 	})
 	return n, err
+}
+
+// ActivationRenewal is a new activation code for a pending application.
+type ActivationRenewal struct {
+	CodeHash  string
+	ExpiresAt time.Time
+	// KeepPrevious keeps the current code valid (until its own expiry) as
+	// the previous one: a resend must not make the code the owner holds
+	// useless. False voids every earlier code (an admin reset).
+	KeepPrevious bool
+	// Application, when set, replaces the application's data (name,
+	// address, e-mail, register check, documents): a repeated application
+	// of the same pharmacy is its newest word.
+	Application *Pharmacy
+	// Reason is recorded in the audit entry ("resend", "reapplied", ...).
+	Reason string
+}
+
+// RenewActivation gives a pending application a new activation code and
+// clears its count of wrong codes. A *StateError unless it is pending.
+func (s *Store) RenewActivation(ctx context.Context, id string, r ActivationRenewal, actor string) error {
+	if r.CodeHash == "" || r.ExpiresAt.IsZero() {
+		return fmt.Errorf("%w: activation renewal without code or expiry", ErrInvalid)
+	}
+	now := s.clock()
+	return s.write(ctx, func(ctx context.Context, tx querier) error {
+		p, err := s.pharmacyBy(ctx, tx, "id", id)
+		if err != nil {
+			return err
+		}
+		if p.Status != PharmacyPending {
+			return &StateError{ID: id, Status: p.Status, Want: PharmacyPending, Why: "only a pending application gets a new activation code"}
+		}
+		c := p.Credentials
+		c.PrevActivationCodeHash, c.PrevActivationExpiresAt = "", time.Time{}
+		if r.KeepPrevious && c.ActivationCodeHash != "" && now.Before(c.ActivationExpiresAt) {
+			c.PrevActivationCodeHash, c.PrevActivationExpiresAt = c.ActivationCodeHash, c.ActivationExpiresAt
+		}
+		c.ActivationCodeHash, c.ActivationExpiresAt, c.ActivationSentAt = r.CodeHash, r.ExpiresAt, now
+		if err := updateCredentials(ctx, tx, id, c, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pharmacies SET activation_attempts = 0 WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("store: pharmacy %s activation attempts: %w", id, err)
+		}
+		if a := r.Application; a != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE pharmacies SET name = ?, street = ?, postal_code = ?, city = ?,
+				email = ?, register_verified = ?, documents_sha256 = ? WHERE id = ?`,
+				a.Name, a.Street, a.PostalCode, a.City, a.Email, a.RegisterVerified, a.DocumentsSHA256, id); err != nil {
+				return fmt.Errorf("store: pharmacy %s application: %w", id, err)
+			}
+		}
+		return appendAudit(ctx, tx, now, actor, "pharmacy.activation_renewed", id,
+			map[string]any{"reason": r.Reason, "previous_kept": c.PrevActivationCodeHash != ""})
+	})
 }

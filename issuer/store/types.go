@@ -142,6 +142,12 @@ type Credentials struct {
 	PasswordHash        string
 	ActivationCodeHash  string
 	ActivationExpiresAt time.Time
+	// PrevActivationCodeHash is the code a renewal replaced; it stays
+	// valid until PrevActivationExpiresAt.
+	PrevActivationCodeHash  string
+	PrevActivationExpiresAt time.Time
+	// ActivationSentAt is when the current code was made.
+	ActivationSentAt time.Time
 }
 
 // Pharmacy is one pharmacy account. Name, address and e-mail of a pharmacy
@@ -199,6 +205,16 @@ type FraudFilter struct {
 	PharmacyID string // empty: all
 	AfterID    int64
 	Limit      int // 0: 100; at most 1000
+}
+
+// LoginFailures is the count of failed and throttled logins of one subject
+// (a pharmacy ID, or "unknown") on one UTC day.
+type LoginFailures struct {
+	Subject         string
+	Day             string // YYYY-MM-DD, UTC
+	Failures        int64
+	Throttled       int64
+	FirstAt, LastAt time.Time
 }
 
 // PurgeResult counts what PurgeExpired dropped.
