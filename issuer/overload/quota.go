@@ -76,6 +76,44 @@ func (q *Quota) Allow(key string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
+// Peek reports whether key's bucket holds a token at time now without
+// taking it, and if not how long until it will. A failure throttle peeks
+// before an attempt and takes a token (Allow) only when the attempt fails,
+// so successes never count against a key.
+func (q *Quota) Peek(key string, now time.Time) (bool, time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	el, ok := q.buckets[key]
+	if !ok {
+		return true, 0
+	}
+	b := el.Value.(*bucket)
+	tokens := b.tokens
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		tokens = math.Min(q.burst, tokens+elapsed.Seconds()*q.rate)
+	}
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration(math.Ceil((1 - tokens) / q.rate * float64(time.Second)))
+}
+
+// Forget drops the buckets whose keys match (an operator's reset); it
+// walks every bucket, so it is for rare calls.
+func (q *Quota) Forget(match func(key string) bool) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for key, el := range q.buckets {
+		if match(key) {
+			q.lru.Remove(el)
+			delete(q.buckets, key)
+			n++
+		}
+	}
+	return n
+}
+
 // dropIdleLocked removes up to two least-recently-used buckets that have
 // refilled completely (amortised O(1) per call).
 func (q *Quota) dropIdleLocked(now time.Time) {

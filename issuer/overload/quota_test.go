@@ -107,3 +107,30 @@ func TestNewQuotaPanicsOnBadConfig(t *testing.T) {
 		}()
 	}
 }
+
+// TestQuotaPeekAndForget: Peek never takes a token (a failure throttle
+// charges failures only); Forget drops matching buckets, which start full.
+func TestQuotaPeekAndForget(t *testing.T) {
+	q := NewQuota(1, 2, 10) // a failure a second, two in a row
+	for range 5 {
+		if ok, _ := q.Peek("a", t0); !ok {
+			t.Fatal("peeking spent tokens")
+		}
+	}
+	q.Allow("a", t0)
+	q.Allow("a", t0)
+	q.Allow("b", t0)
+	q.Allow("b", t0)
+	if ok, ra := q.Peek("a", t0.Add(250*time.Millisecond)); ok || ra != 750*time.Millisecond {
+		t.Fatalf("empty bucket: %v %v, want false 750ms", ok, ra)
+	}
+	if n := q.Forget(func(k string) bool { return k == "a" }); n != 1 {
+		t.Fatalf("Forget dropped %d", n)
+	}
+	if ok, _ := q.Peek("a", t0); !ok {
+		t.Fatal("a forgotten bucket is not full")
+	}
+	if ok, _ := q.Peek("b", t0); ok {
+		t.Fatal("Forget dropped the wrong bucket")
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/store"
 )
@@ -79,7 +79,7 @@ func TestAdminStateMachine(t *testing.T) {
 			if tc.from == "pending" {
 				// The application is as it was: its owner activates it.
 				r := env.Activate(t, id, code)
-				var creds portal.Credentials
+				var creds portalapi.Credentials
 				if r.Status != http.StatusOK {
 					t.Fatalf("activation after a refused %s: %v", tc.action, r)
 				}

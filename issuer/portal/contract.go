@@ -13,6 +13,7 @@ type (
 	RouteLimits   = portalapi.RouteLimits
 	QuotaConfig   = portalapi.QuotaConfig
 	AnomalyConfig = portalapi.AnomalyConfig
+	LoginThrottle = portalapi.LoginThrottle
 	Duration      = portalapi.Duration
 
 	Application          = portalapi.Application
@@ -33,6 +34,8 @@ type (
 	Event                = portalapi.Event
 	EventPage            = portalapi.EventPage
 	PharmacyState        = portalapi.PharmacyState
+	LoginFailureCount    = portalapi.LoginFailureCount
+	LoginFailurePage     = portalapi.LoginFailurePage
 	AdminRequest         = portalapi.AdminRequest
 	RegistryLookup       = portalapi.RegistryLookup
 	LookupItem           = portalapi.LookupItem

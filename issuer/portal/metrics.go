@@ -24,6 +24,7 @@ type metrics struct {
 	inFlight  prometheus.Gauge
 	rejected  *prometheus.CounterVec // limiter, reason
 	quota     prometheus.Counter
+	logins    *prometheus.CounterVec // outcome: failed, throttled
 	issued    *prometheus.CounterVec // type, path
 	deferred  prometheus.Counter
 	revoked   prometheus.Counter
@@ -61,6 +62,10 @@ func newMetrics(p *Portal) *metrics {
 			Name: "portal_quota_rejected_total",
 			Help: "Issuance requests refused because the pharmacy was over its quota (429).",
 		}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portal_login_failures_total",
+			Help: "Client-credential logins that failed (wrong or unknown credentials) or were refused by the login throttle (429).",
+		}, []string{"outcome"}),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portal_certificates_issued_total",
 			Help: "Certificates signed and recorded, by type and path (direct or deferred).",
@@ -87,7 +92,7 @@ func newMetrics(p *Portal) *metrics {
 			Help: "Failed signing steps by reason (no_signer, deadline, rejected, other).",
 		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.shed, m.inFlight, m.rejected, m.quota, m.issued,
+	m.reg.MustRegister(m.requests, m.latency, m.shed, m.inFlight, m.rejected, m.quota, m.logins, m.issued,
 		m.deferred, m.revoked, m.fraud, m.signTime, m.signError,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "portal_signers_available",

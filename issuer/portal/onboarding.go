@@ -169,68 +169,248 @@ func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted
 		pr := problem.Internal("could not create an ID")
 		return ApplicationAccepted{}, &pr
 	}
-	expires := p.now().Add(p.cfg.ActivationCodeTTL.D())
+	now := p.now()
+	expires := now.Add(p.cfg.ActivationCodeTTL.D())
 	rec := store.Pharmacy{
 		ID: id, TelematikID: a.TelematikID, Status: store.PharmacyPending,
 		Name: a.Name, Street: a.Street, PostalCode: a.PostalCode, City: a.City, Email: sendTo,
 		RegisterVerified: verified, DocumentsSHA256: docHash,
-		Credentials: store.Credentials{ActivationCodeHash: auth.HashToken(code), ActivationExpiresAt: expires},
+		Credentials: store.Credentials{ActivationCodeHash: auth.HashToken(code), ActivationExpiresAt: expires, ActivationSentAt: now},
 	}
 	if _, err := p.reg.CreatePharmacy(ctx, rec, "anonymous"); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			pr := problem.Conflict("pharmacy_exists", "an account for this Telematik-ID exists already")
-			pr.Field = "telematik_id"
-			return ApplicationAccepted{}, &pr
+			return p.reapply(ctx, rec)
 		}
 		p.log.Error("create pharmacy failed", "pharmacy_id", id, "err", err)
 		pr := problem.Internal("could not record the application")
 		return ApplicationAccepted{}, &pr
 	}
 	p.setStatusCache(id, store.PharmacyPending)
-	body := fmt.Sprintf("Your golive pharmacy account was approved.\n\npharmacy_id: %s\nactivation_code: %s\nvalid until: %s\n",
-		id, code, expires.UTC().Format(time.RFC3339))
-	if err := p.mailbox.Send(context.WithoutCancel(ctx), sendTo, "golive activation code", body); err != nil {
-		// The account stays pending; an operator can resend. The applicant
-		// learns nothing about where the code would have gone.
-		p.log.Error("activation code not delivered", "pharmacy_id", id, "err", err)
-	}
+	p.sendCode(ctx, id, sendTo, code, expires)
 	p.log.Info("pharmacy application accepted", "pharmacy_id", id, "register_verified", verified)
 	return ApplicationAccepted{PharmacyID: id, Status: string(store.PharmacyPending)}, nil
 }
 
-func (p *Portal) activate(ctx context.Context, id, code string) (Credentials, *problem.Problem) {
+// reapply answers an application for a Telematik-ID that has an account.
+// A pending one is not blocked by whoever applied first (anyone can apply
+// with a pharmacy's public register data): with resending on, the newest
+// application replaces the stored one and a fresh code goes to the
+// register's address (at most every ActivationResendInterval; earlier codes
+// stay valid), and the answer is the same 202 a first application gets.
+// An activated account, or resending off (the 2021 portal), is 409.
+func (p *Portal) reapply(ctx context.Context, app store.Pharmacy) (ApplicationAccepted, *problem.Problem) {
+	exists := func() (ApplicationAccepted, *problem.Problem) {
+		pr := problem.Conflict("pharmacy_exists", "an account for this Telematik-ID exists already")
+		pr.Field = "telematik_id"
+		return ApplicationAccepted{}, &pr
+	}
+	if p.cfg.ActivationResendInterval <= 0 {
+		return exists()
+	}
+	rec, err := p.reg.PharmacyByTelematikID(ctx, app.TelematikID)
+	if err != nil {
+		p.log.Error("reading pharmacy failed", "err", err)
+		pr := problem.Internal("could not record the application")
+		return ApplicationAccepted{}, &pr
+	}
+	if rec.Status != store.PharmacyPending {
+		return exists()
+	}
+	accepted := ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending)}
+	if _, due := p.resendDue(rec); !due {
+		return accepted, nil // the code sent a moment ago is on its way
+	}
+	if pr := p.renewCode(ctx, rec, &app, true, "reapplied", "anonymous"); pr != nil {
+		return ApplicationAccepted{}, pr
+	}
+	p.log.Info("pharmacy application renewed", "pharmacy_id", rec.ID)
+	return accepted, nil
+}
+
+// resendDue says whether a new code may be sent to rec now, and if not how
+// long until then.
+func (p *Portal) resendDue(rec store.Pharmacy) (time.Duration, bool) {
+	wait := rec.Credentials.ActivationSentAt.Add(p.cfg.ActivationResendInterval.D()).Sub(p.now())
+	return wait, wait <= 0
+}
+
+// codeAddress is where rec's codes go: in hardened mode the register's
+// current address for its Telematik-ID (the stored one, the register's at
+// application time, when the entry has gone), else the address it gave.
+func (p *Portal) codeAddress(rec store.Pharmacy) string {
+	if p.cfg.ActivationToRegisterAddress && p.register != nil {
+		if entry, ok := p.register.Lookup(rec.TelematikID); ok {
+			return entry.Email
+		}
+	}
+	return rec.Email
+}
+
+// renewCode gives the pending application rec a fresh code, records it
+// (with app's data when a repeated application brought them) and mails it.
+func (p *Portal) renewCode(ctx context.Context, rec store.Pharmacy, app *store.Pharmacy, keepPrevious bool, reason, actor string) *problem.Problem {
+	code, err := p.randomCode()
+	if err != nil {
+		pr := problem.Internal("could not create an activation code")
+		return &pr
+	}
+	if app != nil {
+		app.Email = p.codeAddress(*app)
+	}
+	expires := p.now().Add(p.cfg.ActivationCodeTTL.D())
+	err = p.reg.RenewActivation(ctx, rec.ID, store.ActivationRenewal{CodeHash: auth.HashToken(code), ExpiresAt: expires,
+		KeepPrevious: keepPrevious, Application: app, Reason: reason}, actor)
+	if errors.Is(err, store.ErrState) {
+		pr := problem.Conflict("already_activated", "this account was activated already")
+		return &pr
+	}
+	if err != nil {
+		p.log.Error("renewing activation code failed", "pharmacy_id", rec.ID, "err", err)
+		pr := problem.Internal("could not create an activation code")
+		return &pr
+	}
+	to := p.codeAddress(rec)
+	if app != nil {
+		to = app.Email
+	}
+	p.sendCode(ctx, rec.ID, to, code, expires)
+	return nil
+}
+
+// sendCode mails an activation code. A failed delivery is logged, not
+// answered: the applicant learns nothing about where the code would have
+// gone, and a resend is the remedy.
+func (p *Portal) sendCode(ctx context.Context, id, to, code string, expires time.Time) {
+	body := fmt.Sprintf("Your golive pharmacy account was approved.\n\npharmacy_id: %s\nactivation_code: %s\nvalid until: %s\n",
+		id, code, expires.UTC().Format(time.RFC3339))
+	if err := p.mailbox.Send(context.WithoutCancel(ctx), to, "golive activation code", body); err != nil {
+		p.log.Error("activation code not delivered", "pharmacy_id", id, "err", err)
+	}
+}
+
+// resendCode is POST /v1/pharmacies/{id}/resend-code: a fresh code for a
+// pending application, to the register's address only (whoever asks never
+// learns the code or where it went); the code sent before stays valid.
+func (p *Portal) resendCode(ctx context.Context, id string) (ApplicationAccepted, *problem.Problem) {
+	if p.cfg.ActivationResendInterval <= 0 {
+		pr := problem.NotFound("resending activation codes is not offered")
+		return ApplicationAccepted{}, &pr
+	}
+	rec, pr := p.pendingApplication(ctx, id)
+	if pr != nil {
+		return ApplicationAccepted{}, pr
+	}
+	if wait, due := p.resendDue(rec); !due {
+		pr := problem.TooManyRequests(wait)
+		pr.Code, pr.Detail = "resend_too_soon", "a code was sent for this application a short while ago; retry later"
+		return ApplicationAccepted{}, &pr
+	}
+	if pr := p.renewCode(ctx, rec, nil, true, "resend", "anonymous"); pr != nil {
+		return ApplicationAccepted{}, pr
+	}
+	return ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending)}, nil
+}
+
+// resetActivation is the admin's remedy for an application whose owner is
+// stuck: every earlier code is void, the count of wrong codes and the
+// per-source throttles are cleared, and a fresh code goes to the register's
+// address at once. Only a pending application can be reset.
+func (p *Portal) resetActivation(ctx context.Context, id string) *problem.Problem {
+	rec, err := p.reg.Pharmacy(ctx, id)
+	if err != nil {
+		pr := problem.NotFound("no such pharmacy")
+		if !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("reading pharmacy failed", "pharmacy_id", id, "err", err)
+			pr = problem.Internal("could not read the pharmacy")
+		}
+		return &pr
+	}
+	if rec.Status != store.PharmacyPending {
+		pr := problem.Conflict("invalid_state", fmt.Sprintf("the pharmacy is %s: only a pending application can be reset", rec.Status))
+		return &pr
+	}
+	if p.activations != nil {
+		prefix := id + "\x00"
+		p.activations.Forget(func(k string) bool { return strings.HasPrefix(k, prefix) })
+	}
+	if pr := p.renewCode(ctx, rec, nil, false, "admin_reset", "admin"); pr != nil {
+		if pr.Code == "already_activated" {
+			pr.Code = "invalid_state"
+		}
+		return pr
+	}
+	return nil
+}
+
+// pendingApplication reads a pending application for an anonymous caller:
+// 404 for an unknown ID, 409 already_activated for any other state (the
+// same answers as POST .../activate, so nothing more is revealed).
+func (p *Portal) pendingApplication(ctx context.Context, id string) (store.Pharmacy, *problem.Problem) {
 	rec, err := p.reg.Pharmacy(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		pr := problem.NotFound("no such pharmacy")
-		return Credentials{}, &pr
+		return rec, &pr
 	}
 	if err != nil {
 		p.log.Error("reading pharmacy failed", "pharmacy_id", id, "err", err)
 		pr := problem.Internal("could not read the pharmacy")
-		return Credentials{}, &pr
+		return rec, &pr
 	}
 	if rec.Status != store.PharmacyPending {
 		pr := problem.Conflict("already_activated", "this account was activated already")
-		return Credentials{}, &pr
+		return rec, &pr
+	}
+	return rec, nil
+}
+
+// activate is POST /v1/pharmacies/{id}/activate from source. Wrong codes
+// count against the source that sent them: past
+// ActivationAttemptsPerSource that source waits, while the owner's own
+// attempts are not affected; the current code and the one a renewal
+// replaced are both accepted until their own expiry.
+func (p *Portal) activate(ctx context.Context, id, code, source string) (Credentials, *problem.Problem) {
+	rec, pr := p.pendingApplication(ctx, id)
+	if pr != nil {
+		return Credentials{}, pr
+	}
+	now := p.now()
+	throttleKey := id + "\x00" + source
+	if p.activations != nil {
+		if ok, wait := p.activations.Peek(throttleKey, now); !ok {
+			pr := problem.TooManyRequests(wait)
+			pr.Code, pr.Detail = "activation_throttled", "too many wrong codes from this address; retry later"
+			return Credentials{}, &pr
+		}
+	}
+	resend := ""
+	if p.cfg.ActivationResendInterval > 0 {
+		resend = ": ask for a new one (POST /v1/pharmacies/" + id + "/resend-code)"
 	}
 	if rec.ActivationAttempts >= p.cfg.ActivationMaxAttempts {
-		pr := problem.Gone("activation_locked", "too many wrong codes; ask for a new one")
+		pr := problem.Gone("activation_locked", "too many wrong codes"+resend)
 		return Credentials{}, &pr
 	}
-	if !p.now().Before(rec.Credentials.ActivationExpiresAt) {
-		pr := problem.Gone("activation_code_expired", "the activation code has expired")
+	c := rec.Credentials
+	current, previous := now.Before(c.ActivationExpiresAt), c.PrevActivationCodeHash != "" && now.Before(c.PrevActivationExpiresAt)
+	if !current && !previous {
+		pr := problem.Gone("activation_code_expired", "the activation code has expired"+resend)
 		return Credentials{}, &pr
 	}
-	if code == "" || len(code) > maxCredential || !checkTokenHash(rec.Credentials.ActivationCodeHash, code) {
+	valid := code != "" && len(code) <= maxCredential &&
+		((current && checkTokenHash(c.ActivationCodeHash, code)) || (previous && checkTokenHash(c.PrevActivationCodeHash, code)))
+	if !valid {
 		if _, err := p.reg.ActivationFailed(ctx, id); err != nil {
 			p.log.Error("counting a failed activation failed", "pharmacy_id", id, "err", err)
+		}
+		if p.activations != nil {
+			p.activations.Allow(throttleKey, now)
 		}
 		pr := problem.New(http.StatusUnprocessableEntity, "activation_code_invalid", "the activation code is wrong")
 		pr.Field = "code"
 		return Credentials{}, &pr
 	}
 	clientID, secret := auth.NewClientID(), auth.NewSecret()
-	err = p.reg.Activate(ctx, id, store.Credentials{ClientID: clientID, SecretHash: auth.HashToken(secret)}, "pharmacy:"+id)
+	err := p.reg.Activate(ctx, id, store.Credentials{ClientID: clientID, SecretHash: auth.HashToken(secret)}, "pharmacy:"+id)
 	if err != nil {
 		if errors.Is(err, store.ErrState) {
 			pr := problem.Conflict("already_activated", "this account was activated already")

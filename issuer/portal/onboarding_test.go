@@ -80,8 +80,10 @@ func TestApplication(t *testing.T) {
 	}{
 		{name: "honest, code to the register's address", env: env, app: portaltest.ApplicationFor(honest, "someone@else.example"),
 			status: http.StatusAccepted, mailTo: honest.Email, notMailTo: "someone@else.example"},
-		{name: "same Telematik-ID again", env: env, app: portaltest.ApplicationFor(honest, ""),
-			status: http.StatusConflict, code: "pharmacy_exists", field: "telematik_id"},
+		// Pending: whoever applied first does not block the pharmacy
+		// (TestOnboardingCannotBeBlocked); the same application answers.
+		{name: "same Telematik-ID again while pending", env: env, app: portaltest.ApplicationFor(honest, ""),
+			status: http.StatusAccepted, mailTo: honest.Email},
 		{name: "padded name", env: env, app: mutate(func(a *portalapi.Application) {
 			a.Name = "  " + a.Name
 		}), status: http.StatusBadRequest, code: "validation_failed", field: "name"},

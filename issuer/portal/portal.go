@@ -102,6 +102,13 @@ type Portal struct {
 	m        *metrics
 	handler  http.Handler
 
+	// logins throttles failed logins; activations wrong activation codes
+	// per application and source (nil: no limit); failures counts failed
+	// logins until Run writes them to the registry.
+	logins      *loginThrottle
+	activations *overload.Quota
+	failures    failureCounts
+
 	// status caches pharmacy states so every authenticated request does not
 	// read the registry; changes made here update it.
 	statusMu sync.RWMutex
@@ -180,6 +187,8 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
 	p.refresh = auth.NewRefreshTokens(cfg.RefreshTokenTTL.D(), cfg.MaxRefreshTokens, p.clock)
+	p.logins = newLoginThrottle(cfg.LoginThrottle)
+	p.activations = failureThrottle(cfg.ActivationAttemptsPerSource, cfg.ActivationAttemptWindow.D(), cfg.LoginThrottle.MaxKeys)
 	if cfg.PharmacyQuota.Enabled {
 		p.quota = overload.NewQuota(cfg.PharmacyQuota.Rate, cfg.PharmacyQuota.Burst, 100000)
 	}
@@ -247,8 +256,18 @@ func (p *Portal) Run(ctx context.Context) error {
 	wg.Go(func() { p.drainLoop(ctx) })
 	wg.Go(func() { p.cleanupLoop(ctx) })
 	wg.Wait()
+	// What was counted since the last tick is not lost on a clean stop.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
+	defer fcancel()
+	if err := p.failures.flush(fctx, p.reg); err != nil {
+		p.log.Error("writing login failure counts failed", "err", err)
+	}
 	return nil
 }
+
+// finalFlushTimeout bounds the last write of login failure counts when
+// Run stops.
+const finalFlushTimeout = 5 * time.Second
 
 // Close stops Run's workers. It does not close the store (the caller owns it).
 func (p *Portal) Close() error {
@@ -305,6 +324,9 @@ func (p *Portal) cleanupLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := p.failures.flush(ctx, p.reg); err != nil && ctx.Err() == nil {
+			p.log.Error("writing login failure counts failed", "err", err)
 		}
 		r, err := p.reg.PurgeExpired(ctx, p.now())
 		if err != nil && ctx.Err() == nil {

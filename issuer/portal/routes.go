@@ -31,6 +31,9 @@ func (p *Portal) routes() http.Handler {
 	// Onboarding: apply, then activate with the code from the mailbox.
 	handle("POST /v1/pharmacies", "onboarding", p.handleApply)
 	handle("POST /v1/pharmacies/{id}/activate", "onboarding", p.handleActivate)
+	// A fresh code to the register's address, for an owner whose code
+	// expired, was voided or never arrived.
+	handle("POST /v1/pharmacies/{id}/resend-code", "onboarding", p.handleResendCode)
 
 	// Login: client credentials or a refresh token -> access token.
 	handle("POST /v1/token", "login", p.handleToken)
@@ -53,6 +56,8 @@ func (p *Portal) routes() http.Handler {
 	handle("POST /v1/admin/pharmacies/{id}/suspend", "admin", p.adminOnly(p.handleSuspend))
 	handle("POST /v1/admin/pharmacies/{id}/reinstate", "admin", p.adminOnly(p.handleReinstate))
 	handle("POST /v1/admin/pharmacies/{id}/revoke-all", "admin", p.adminOnly(p.handleRevokeAll))
+	handle("POST /v1/admin/pharmacies/{id}/reset-activation", "admin", p.adminOnly(p.handleResetActivation))
+	handle("GET /v1/admin/login-failures", "admin", p.adminOnly(p.handleLoginFailures))
 	handle("GET /v1/admin/audit", "admin", p.adminOnly(p.handleAudit))
 	handle("GET /v1/admin/fraud-events", "admin", p.adminOnly(p.handleFraudEvents))
 	handle("POST /v1/admin/registry/lookup", "admin", p.adminOnly(p.handleRegistryLookup))
@@ -89,12 +94,29 @@ func (p *Portal) handleActivate(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, *pr)
 		return
 	}
-	creds, pr := p.activate(r.Context(), r.PathValue("id"), a.Code)
+	creds, pr := p.activate(r.Context(), r.PathValue("id"), a.Code, sourceOf(r))
 	if pr != nil {
 		problem.Write(w, *pr)
 		return
 	}
 	writeJSON(w, http.StatusOK, creds)
+}
+
+func (p *Portal) handleResendCode(w http.ResponseWriter, r *http.Request) {
+	// No body is needed; an empty JSON object is accepted too.
+	if r.ContentLength != 0 || len(r.Header.Values("Content-Type")) > 0 {
+		var none struct{}
+		if pr := problem.DecodeJSON(r, &none, p.cfg.MaxBodyBytes); pr != nil {
+			problem.Write(w, *pr)
+			return
+		}
+	}
+	res, pr := p.resendCode(r.Context(), r.PathValue("id"))
+	if pr != nil {
+		problem.Write(w, *pr)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, res)
 }
 
 // --------------------------------------------------------------------- login
@@ -105,7 +127,7 @@ func (p *Portal) handleToken(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, *pr)
 		return
 	}
-	res, pr := p.token(r.Context(), &req)
+	res, pr := p.token(r.Context(), &req, sourceOf(r))
 	if pr != nil {
 		problem.Write(w, *pr)
 		return
@@ -444,6 +466,39 @@ func (p *Portal) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 	}
 	st, _ := p.pharmacyStatus(r.Context(), id)
 	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(st), Revoked: &n})
+}
+
+func (p *Portal) handleResetActivation(w http.ResponseWriter, r *http.Request) {
+	if _, ok := p.readAdminRequest(w, r); !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if pr := p.resetActivation(r.Context(), id); pr != nil {
+		problem.Write(w, *pr)
+		return
+	}
+	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(store.PharmacyPending)})
+}
+
+// handleLoginFailures lists the daily counts of failed and throttled logins
+// (?subject=<pharmacy ID or "unknown">&limit=N), newest day first.
+func (p *Portal) handleLoginFailures(w http.ResponseWriter, r *http.Request) {
+	_, limit, pr := page(r)
+	if pr != nil {
+		problem.Write(w, *pr)
+		return
+	}
+	rows, err := p.reg.LoginFailureCounts(r.Context(), r.URL.Query().Get("subject"), limit)
+	if err != nil {
+		p.writeRegistryError(w, "login-failures", "", err)
+		return
+	}
+	out := LoginFailurePage{Entries: make([]LoginFailureCount, 0, len(rows))}
+	for _, c := range rows {
+		out.Entries = append(out.Entries, LoginFailureCount{Subject: c.Subject, Day: c.Day, Failures: c.Failures,
+			Throttled: c.Throttled, FirstAt: c.FirstAt, LastAt: c.LastAt})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // page reads ?after=ID&limit=N (limit 1-1000, default 100).

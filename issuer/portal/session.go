@@ -16,7 +16,9 @@ const scopePharmacy = "pharmacy"
 // maxCredential bounds client IDs, secrets and refresh tokens.
 const maxCredential = 256
 
-func (p *Portal) token(ctx context.Context, req *TokenRequest) (TokenResponse, *problem.Problem) {
+// token is POST /v1/token from source (the client's address, for the
+// login throttle).
+func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (TokenResponse, *problem.Problem) {
 	for _, f := range []struct{ name, v string }{
 		{"client_id", req.ClientID}, {"client_secret", req.ClientSecret}, {"refresh_token", req.RefreshToken},
 	} {
@@ -32,6 +34,17 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest) (TokenResponse, *
 			pr := problem.BadRequest("invalid_request", "client_id", "client_credentials needs client_id and client_secret (and nothing else)")
 			return TokenResponse{}, &pr
 		}
+		now := p.now()
+		allowed, trusted, wait := p.logins.check(req.ClientID, source, now)
+		if !allowed {
+			// Refused before the registry is even asked: a flood costs
+			// a map lookup per attempt.
+			p.failures.add(subjectUnknown, 0, 1, now)
+			p.m.logins.WithLabelValues("throttled").Inc()
+			pr := problem.TooManyRequests(wait)
+			pr.Code, pr.Detail = "login_throttled", "too many failed logins for this client or from this address; retry later"
+			return TokenResponse{}, &pr
+		}
 		rec, err := p.reg.PharmacyByClientID(ctx, req.ClientID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.log.Error("reading client failed", "err", err)
@@ -41,10 +54,20 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest) (TokenResponse, *
 		// Compare even for unknown IDs: the time must not tell which exist.
 		ok := checkTokenHash(rec.Credentials.SecretHash, req.ClientSecret) && err == nil && rec.Credentials.SecretHash != ""
 		if !ok {
-			p.audit(ctx, "anonymous", "token.login_failed", rec.ID, nil)
+			// Counted, not audited one row each (see failureCounts).
+			subject := rec.ID
+			if subject == "" {
+				subject = subjectUnknown
+			}
+			p.failures.add(subject, 1, 0, now)
+			p.m.logins.WithLabelValues("failed").Inc()
+			if !trusted {
+				p.logins.failed(req.ClientID, source, now)
+			}
 			pr := problem.Unauthorized("invalid_client", "unknown client or wrong secret")
 			return TokenResponse{}, &pr
 		}
+		p.logins.succeeded(req.ClientID, source, now)
 		if pr := p.activeForLogin(rec.ID, rec.Status); pr != nil {
 			return TokenResponse{}, pr
 		}

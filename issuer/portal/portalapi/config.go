@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -82,6 +83,53 @@ type AnomalyConfig struct {
 	RevokeSinceAnomaly bool `json:"revoke_since_anomaly"`
 }
 
+// HTTPConfig bounds how long a client may take over each part of a
+// request, so a slow client costs a connection and never an admission
+// slot others need. 0 disables a bound.
+type HTTPConfig struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	// BodyReadTimeout bounds reading a request's body (the whole body,
+	// from the handler's start), OnboardingBodyReadTimeout that of an
+	// application with its documents. Past it the answer is 408
+	// body_timeout and the connection closes.
+	BodyReadTimeout           Duration `json:"body_read_timeout"`
+	OnboardingBodyReadTimeout Duration `json:"onboarding_body_read_timeout"`
+	// ResponseTimeout bounds handling a request and writing its answer,
+	// counted once the body is read: a client that does not read its
+	// answer loses the connection instead of holding the handler.
+	ResponseTimeout Duration `json:"response_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout Duration `json:"idle_timeout"`
+}
+
+// Apply sets the server-wide bounds on srv (the per-request ones are the
+// portal's own).
+func (h HTTPConfig) Apply(srv *http.Server) {
+	srv.ReadHeaderTimeout = h.ReadHeaderTimeout.D()
+	srv.IdleTimeout = h.IdleTimeout.D()
+}
+
+// LoginThrottle slows guessing at POST /v1/token: failed client-credential
+// logins are counted per client ID and per source address in a sliding
+// window (a token bucket that refills the limit over Window); at the limit
+// the next attempt is answered 429 login_throttled with Retry-After,
+// without checking the secret. A source a client has logged in from is
+// that client's own for TrustedSourceTTL: its attempts for that client are
+// never throttled, so failures from elsewhere cannot lock a pharmacy out of
+// its own network (secrets are 256 bits: the throttle bounds the cost and
+// noise of floods, guessing is hopeless anyway). 0 disables a limit.
+type LoginThrottle struct {
+	FailuresPerClient int      `json:"failures_per_client"`
+	FailuresPerSource int      `json:"failures_per_source"`
+	Window            Duration `json:"window"`
+	TrustedSourceTTL  Duration `json:"trusted_source_ttl"`
+	// MaxKeys bounds the clients, sources and trusted pairs remembered
+	// each (least recently used dropped first: a flood of keys can only
+	// make the throttle forget, never refuse more).
+	MaxKeys int `json:"max_keys"`
+}
+
 // Config holds every behaviour of the portal that differs between the
 // profiles, each as its own field; HardenedConfig and Naive2021Config are
 // the presets.
@@ -109,8 +157,21 @@ type Config struct {
 	ActivationToRegisterAddress bool `json:"activation_to_register_address"`
 	// ActivationCodeTTL is how long an activation code works.
 	ActivationCodeTTL Duration `json:"activation_code_ttl"`
-	// ActivationMaxAttempts wrong codes void the code.
+	// ActivationMaxAttempts wrong codes in all void the code (410
+	// activation_locked); a resend gives a fresh one.
 	ActivationMaxAttempts int `json:"activation_max_attempts"`
+	// ActivationAttemptsPerSource wrong codes for one application from one
+	// source address within ActivationAttemptWindow make that source wait
+	// (429 activation_throttled + Retry-After); other sources, the owner's
+	// included, are not affected. 0: no per-source limit.
+	ActivationAttemptsPerSource int      `json:"activation_attempts_per_source"`
+	ActivationAttemptWindow     Duration `json:"activation_attempt_window"`
+	// ActivationResendInterval is the least time between two codes for one
+	// application: POST /v1/pharmacies/{id}/resend-code and a repeated
+	// application of a pending pharmacy send a fresh code (to the
+	// register's address) at most this often. 0: no resending, and a
+	// repeated application is 409 pharmacy_exists (the 2021 portal).
+	ActivationResendInterval Duration `json:"activation_resend_interval"`
 	// MaxDocumentBytes bounds each uploaded document (after base64).
 	MaxDocumentBytes int64 `json:"max_document_bytes"`
 
@@ -123,6 +184,8 @@ type Config struct {
 	RefreshTokenTTL Duration `json:"refresh_token_ttl"`
 	// MaxRefreshTokens bounds the refresh tokens held in memory.
 	MaxRefreshTokens int `json:"max_refresh_tokens"`
+	// LoginThrottle limits failed logins per client and per source.
+	LoginThrottle LoginThrottle `json:"login_throttle"`
 
 	// --- issuance ---
 
@@ -159,6 +222,12 @@ type Config struct {
 
 	Limits        RouteLimits `json:"limits"`
 	PharmacyQuota QuotaConfig `json:"pharmacy_quota"`
+	// AdmitAfterBody reads a request's body (within HTTP.BodyReadTimeout)
+	// before it takes an admission slot, so a client sending slowly holds
+	// a connection and never a slot; false admits first (the 2021 portal).
+	AdmitAfterBody bool `json:"admit_after_body"`
+	// HTTP bounds each part of a request.
+	HTTP HTTPConfig `json:"http"`
 
 	// --- fraud ---
 
@@ -188,22 +257,30 @@ func HardenedConfig() Config {
 		OnboardingVerifyRegister:       true,
 		ActivationToRegisterAddress:    true,
 		ActivationCodeTTL:              Duration(72 * time.Hour),
-		ActivationMaxAttempts:          5,
-		MaxDocumentBytes:               2 << 20,
-		AccessTokenTTL:                 Duration(60 * time.Second),
-		RefreshTokenTTL:                Duration(12 * time.Hour),
-		MaxRefreshTokens:               200000,
-		RequireIdempotencyKey:          true,
-		IssueDeadline:                  Duration(3 * time.Second),
-		SignCallTimeout:                Duration(1500 * time.Millisecond),
-		RetrySignUntilTimeout:          false,
-		DeferOnSignerUnavailable:       true,
-		DeferredRetryAfter:             Duration(30 * time.Second),
-		DeferredDrainRate:              50,
-		DeferredDrainConcurrency:       8,
-		DeferredMaxAge:                 Duration(72 * time.Hour),
-		MaxBodyBytes:                   64 << 10,
-		MaxOnboardingBodyBytes:         6 << 20,
+		// A code is 80 random bits: a per-source limit makes guessing
+		// slower still, and the total is only a backstop, high enough
+		// that nobody else's wrong codes void the owner's.
+		ActivationMaxAttempts:       1000,
+		ActivationAttemptsPerSource: 5,
+		ActivationAttemptWindow:     Duration(15 * time.Minute),
+		ActivationResendInterval:    Duration(5 * time.Minute),
+		MaxDocumentBytes:            2 << 20,
+		AccessTokenTTL:              Duration(60 * time.Second),
+		RefreshTokenTTL:             Duration(12 * time.Hour),
+		MaxRefreshTokens:            200000,
+		LoginThrottle: LoginThrottle{FailuresPerClient: 10, FailuresPerSource: 20, Window: Duration(15 * time.Minute),
+			TrustedSourceTTL: Duration(30 * 24 * time.Hour), MaxKeys: 100000},
+		RequireIdempotencyKey:    true,
+		IssueDeadline:            Duration(3 * time.Second),
+		SignCallTimeout:          Duration(1500 * time.Millisecond),
+		RetrySignUntilTimeout:    false,
+		DeferOnSignerUnavailable: true,
+		DeferredRetryAfter:       Duration(30 * time.Second),
+		DeferredDrainRate:        50,
+		DeferredDrainConcurrency: 8,
+		DeferredMaxAge:           Duration(72 * time.Hour),
+		MaxBodyBytes:             64 << 10,
+		MaxOnboardingBodyBytes:   6 << 20,
 		Limits: RouteLimits{
 			// Issue waits at most 5 ms for a slot: excess is answered 503
 			// within 5 ms (the queue absorbs jitter, not overload).
@@ -217,7 +294,11 @@ func HardenedConfig() Config {
 		// 1 a second with a burst of 60 is far above any pharmacy's honest
 		// need (one workstation made about 12 an hour) and caps what one
 		// stolen login can do.
-		PharmacyQuota: QuotaConfig{Enabled: true, Rate: 1, Burst: 60},
+		PharmacyQuota:  QuotaConfig{Enabled: true, Rate: 1, Burst: 60},
+		AdmitAfterBody: true,
+		HTTP: HTTPConfig{ReadHeaderTimeout: Duration(5 * time.Second), BodyReadTimeout: Duration(10 * time.Second),
+			OnboardingBodyReadTimeout: Duration(2 * time.Minute), ResponseTimeout: Duration(30 * time.Second),
+			IdleTimeout: Duration(2 * time.Minute)},
 		Anomaly: AnomalyConfig{
 			Enabled:            true,
 			OpeningHours:       "08:00-20:00",
@@ -252,6 +333,7 @@ func Naive2021Config() Config {
 		ActivationToRegisterAddress:    false,
 		ActivationCodeTTL:              Duration(14 * 24 * time.Hour),
 		ActivationMaxAttempts:          1000,
+		ActivationAttemptWindow:        Duration(15 * time.Minute),
 		MaxDocumentBytes:               2 << 20,
 		AccessTokenTTL:                 Duration(12 * time.Hour),
 		RefreshTokenTTL:                Duration(30 * 24 * time.Hour),
@@ -272,6 +354,9 @@ func Naive2021Config() Config {
 			Read: unlimited, Verify: unlimited, Admin: unlimited,
 		},
 		PharmacyQuota: QuotaConfig{Enabled: false, Rate: 1, Burst: 60},
+		// The 2021 server: a header deadline and idle keep-alives only.
+		HTTP:          HTTPConfig{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute)},
+		LoginThrottle: LoginThrottle{Window: Duration(15 * time.Minute), MaxKeys: 100000},
 		Anomaly: AnomalyConfig{
 			Enabled:            false,
 			OpeningHours:       "08:00-20:00",
@@ -333,6 +418,18 @@ func (c Config) Validate() error {
 	}
 	if c.ActivationCodeTTL <= 0 || c.ActivationMaxAttempts < 1 {
 		bad("activation_code_ttl and activation_max_attempts must be positive")
+	}
+	if c.ActivationAttemptsPerSource < 0 || c.ActivationResendInterval < 0 ||
+		(c.ActivationAttemptsPerSource > 0 && c.ActivationAttemptWindow <= 0) {
+		bad("activation_attempts_per_source and activation_resend_interval must not be negative, and a per-source limit needs a positive activation_attempt_window")
+	}
+	if lt := c.LoginThrottle; lt.FailuresPerClient < 0 || lt.FailuresPerSource < 0 || lt.TrustedSourceTTL < 0 ||
+		((lt.FailuresPerClient > 0 || lt.FailuresPerSource > 0) && (lt.Window <= 0 || lt.MaxKeys < 1)) {
+		bad("login_throttle: limits must not be negative, and a limit needs a positive window and max_keys")
+	}
+	if h := c.HTTP; h.ReadHeaderTimeout < 0 || h.BodyReadTimeout < 0 || h.OnboardingBodyReadTimeout < 0 ||
+		h.ResponseTimeout < 0 || h.IdleTimeout < 0 {
+		bad("http timeouts must not be negative")
 	}
 	if c.AccessTokenTTL.D() < time.Second || c.RefreshTokenTTL.D() < time.Second || c.MaxRefreshTokens < 1 {
 		bad("token lifetimes must be at least 1s and max_refresh_tokens positive")

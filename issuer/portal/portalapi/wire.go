@@ -25,7 +25,8 @@ type Application struct {
 	NightDutyNotice string `json:"night_duty_notice"`
 }
 
-// ApplicationAccepted is the 202 body of POST /v1/pharmacies.
+// ApplicationAccepted is the 202 body of POST /v1/pharmacies (and of
+// POST /v1/pharmacies/{id}/resend-code).
 type ApplicationAccepted struct {
 	PharmacyID string `json:"pharmacy_id"`
 	Status     string `json:"status"`
@@ -177,6 +178,24 @@ type Event struct {
 type EventPage struct {
 	Entries []Event `json:"entries"`
 	Next    int64   `json:"next_after,omitempty"`
+}
+
+// LoginFailureCount is one subject's failed and throttled logins on one
+// UTC day (GET /v1/admin/login-failures). Subject is a pharmacy ID, or
+// "unknown" for client IDs that name no account and for attempts refused
+// by the login throttle before the client ID was looked up.
+type LoginFailureCount struct {
+	Subject   string    `json:"subject"`
+	Day       string    `json:"day"`
+	Failures  int64     `json:"failures"`
+	Throttled int64     `json:"throttled"`
+	FirstAt   time.Time `json:"first_at"`
+	LastAt    time.Time `json:"last_at"`
+}
+
+// LoginFailurePage is GET /v1/admin/login-failures, newest day first.
+type LoginFailurePage struct {
+	Entries []LoginFailureCount `json:"entries"`
 }
 
 // PharmacyState answers the admin POSTs.

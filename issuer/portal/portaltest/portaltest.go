@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -331,6 +332,24 @@ type Request struct {
 	// sends no body. ContentType defaults to application/json with a body.
 	Body        any
 	ContentType string
+	// Client sends the request (nil: Env.HTTP); ClientFrom gives one
+	// that connects from another loopback address.
+	Client *http.Client
+}
+
+// ClientFrom is an HTTP client whose connections come from the loopback
+// address ip (127.0.0.2, ...): another source to the portal's throttles,
+// as a second machine would be.
+func ClientFrom(t testing.TB, ip string) *http.Client {
+	t.Helper()
+	addr := net.ParseIP(ip)
+	if addr == nil || !addr.IsLoopback() {
+		t.Fatalf("ClientFrom(%q): want a loopback address", ip)
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: addr}, Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // Response is the portal's answer.
@@ -398,8 +417,12 @@ func (e *Env) Do(t testing.TB, req Request) *Response {
 			hreq.Header.Add(k, v)
 		}
 	}
+	client := e.HTTP
+	if req.Client != nil {
+		client = req.Client
+	}
 	began := time.Now()
-	resp, err := e.HTTP.Do(hreq)
+	resp, err := client.Do(hreq)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.Path, err)
 	}
