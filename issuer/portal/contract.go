@@ -14,6 +14,7 @@ type (
 	QuotaConfig   = portalapi.QuotaConfig
 	AnomalyConfig = portalapi.AnomalyConfig
 	LoginThrottle = portalapi.LoginThrottle
+	HTTPConfig    = portalapi.HTTPConfig
 	Duration      = portalapi.Duration
 
 	Application          = portalapi.Application

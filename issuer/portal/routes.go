@@ -1,13 +1,16 @@
 package portal
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +28,7 @@ import (
 func (p *Portal) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, limiter string, h http.HandlerFunc) {
-		mux.Handle(pattern, p.instrument(pattern, limiter, h))
+		mux.Handle(pattern, p.instrument(pattern, limiter, p.bodyRuleFor(pattern), h))
 	}
 
 	// Onboarding: apply, then activate with the code from the mailbox.
@@ -158,6 +161,11 @@ func (p *Portal) handleIssue(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, problem.TooManyRequests(wait))
 			return
 		}
+	}
+	// The body is read before a slot is taken: a pharmacy's slow upload
+	// costs its connection, not a slot other pharmacies need.
+	if p.cfg.AdmitAfterBody && !p.readBody(w, r, p.bodyRuleFor("POST /v1/certificates")) {
+		return
 	}
 	release, ok := p.admit(ctx, w, r, "issue")
 	if !ok {
@@ -356,9 +364,12 @@ func (p *Portal) handleTrustList(w http.ResponseWriter, r *http.Request) {
 // alphanumeric characters).
 const maxHC1 = 8 << 10
 
+// maxVerifyBody bounds POST /v1/verify's body: an HC1 and its JSON.
+const maxVerifyBody = 16 << 10
+
 func (p *Portal) handleVerify(w http.ResponseWriter, r *http.Request) {
 	var req VerifyRequest
-	if pr := problem.DecodeJSON(r, &req, 16<<10); pr != nil {
+	if pr := problem.DecodeJSON(r, &req, maxVerifyBody); pr != nil {
 		problem.Write(w, *pr)
 		return
 	}
@@ -599,9 +610,82 @@ func (p *Portal) handleReadyz(w http.ResponseWriter, r *http.Request) {
 
 // ---------------------------------------------------------------- plumbing
 
+// bodyRule is how much of a request body a route reads, and for how long.
+type bodyRule struct {
+	max     int64
+	timeout time.Duration
+}
+
+// bodyRuleFor is the body rule of a route pattern: an application with its
+// documents may be large and slow, everything else is small.
+func (p *Portal) bodyRuleFor(pattern string) bodyRule {
+	switch pattern {
+	case "POST /v1/pharmacies":
+		return bodyRule{max: p.cfg.MaxOnboardingBodyBytes, timeout: p.cfg.HTTP.OnboardingBodyReadTimeout.D()}
+	case "POST /v1/verify":
+		return bodyRule{max: maxVerifyBody, timeout: p.cfg.HTTP.BodyReadTimeout.D()}
+	}
+	return bodyRule{max: p.cfg.MaxBodyBytes, timeout: p.cfg.HTTP.BodyReadTimeout.D()}
+}
+
+// readBody reads r's whole body (at most rule.max bytes, within
+// rule.timeout) into memory and puts it back as r.Body, so the handler
+// decodes it as before; it answers 408 body_timeout or 413 itself and
+// returns false. Called before admission, it makes a slow client cost its
+// connection and never an admission slot. Once the body is read, the
+// response deadline (HTTP.ResponseTimeout) starts.
+func (p *Portal) readBody(w http.ResponseWriter, r *http.Request, rule bodyRule) bool {
+	rc := http.NewResponseController(w)
+	if r.Body == nil || r.Body == http.NoBody {
+		p.startResponseDeadline(rc)
+		return true
+	}
+	if r.ContentLength > rule.max {
+		problem.Write(w, problem.PayloadTooLarge(rule.max))
+		return false
+	}
+	if rule.timeout > 0 {
+		// ErrNotSupported (a handler driven without a connection) leaves
+		// the read unbounded, as before.
+		_ = rc.SetReadDeadline(time.Now().Add(rule.timeout))
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, rule.max+1))
+	if rule.timeout > 0 {
+		// Clear it: a deadline passing while the handler runs would
+		// cancel the request as if the client had gone.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		problem.Write(w, problem.New(http.StatusRequestTimeout, "body_timeout",
+			fmt.Sprintf("the request body did not arrive within %v", rule.timeout)))
+		return false
+	case err != nil:
+		problem.Write(w, problem.BadRequest("body_unreadable", "", "could not read request body"))
+		return false
+	case int64(len(raw)) > rule.max:
+		problem.Write(w, problem.PayloadTooLarge(rule.max))
+		return false
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
+	p.startResponseDeadline(rc)
+	return true
+}
+
+// startResponseDeadline bounds the rest of the request: handling and
+// writing the answer (a client that does not read it loses the
+// connection instead of holding the handler and its slot).
+func (p *Portal) startResponseDeadline(rc *http.ResponseController) {
+	if d := p.cfg.HTTP.ResponseTimeout.D(); d > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(d))
+	}
+}
+
 // instrument wraps a route: metrics by route pattern and status, panic
-// recovery, and admission through the named limiter ("" none).
-func (p *Portal) instrument(route, limiter string, h http.HandlerFunc) http.Handler {
+// recovery, and admission through the named limiter ("" none), after the
+// body is read when Config.AdmitAfterBody.
+func (p *Portal) instrument(route, limiter string, body bodyRule, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		p.m.inFlight.Inc()
@@ -624,7 +708,15 @@ func (p *Portal) instrument(route, limiter string, h http.HandlerFunc) http.Hand
 			p.m.observe(route, status, time.Since(start))
 		}()
 		rec.Header().Set("X-Content-Type-Options", "nosniff")
+		if d := p.cfg.HTTP.ResponseTimeout.D(); d > 0 {
+			// Until the body is read (readBody restarts it), the answer
+			// may also wait for the body.
+			_ = http.NewResponseController(rec).SetWriteDeadline(time.Now().Add(body.timeout + d))
+		}
 		if limiter != "" {
+			if p.cfg.AdmitAfterBody && !p.readBody(rec, r, body) {
+				return
+			}
 			release, ok := p.admit(r.Context(), rec, r, limiter)
 			if !ok {
 				return

@@ -118,7 +118,7 @@ func runSigner(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.L
 	if err != nil {
 		return fmt.Errorf("signer: listen %s: %w", s.Listen, err)
 	}
-	return serveHTTP(ctx, ln, srv.Handler(), func(url string) { ready(RoleSigner, url) })
+	return serveHTTP(ctx, ln, srv.Handler(), defaultHTTP, func(url string) { ready(RoleSigner, url) })
 }
 
 func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
@@ -219,7 +219,7 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		<-runDone
 		return fmt.Errorf("portal: listen %s: %w", s.Listen, err)
 	}
-	err = serveHTTP(ctx, ln, p.Handler(), func(url string) { ready(RolePortal, url) })
+	err = serveHTTP(ctx, ln, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) })
 	cancel()
 	if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
 		err = rerr
@@ -240,12 +240,23 @@ func runProxy(ctx context.Context, s Settings, log *slog.Logger, ready Ready) er
 		_ = srv.Collection.Clear()
 	}()
 	log.Info("fault proxy up", "listen", ln.Addr().String())
-	return serveHTTP(ctx, ln, srv.Routes(), func(url string) { ready(RoleProxy, url) })
+	return serveHTTP(ctx, ln, srv.Routes(), defaultHTTP, func(url string) { ready(RoleProxy, url) })
 }
 
-// serveHTTP serves h on ln until ctx ends, then shuts down within 10 s.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, onReady func(url string)) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+// defaultHTTP bounds the signer's and the proxy's servers (the portal's
+// are its Config.HTTP). The signer reads a body before it takes an HSM
+// slot, so a slow client costs it a connection only.
+var defaultHTTP = portal.HTTPConfig{ReadHeaderTimeout: portal.Duration(10 * time.Second),
+	IdleTimeout: portal.Duration(2 * time.Minute)}
+
+// shutdownTimeout bounds a graceful stop.
+const shutdownTimeout = 10 * time.Second
+
+// serveHTTP serves h on ln with the bounds of hc until ctx ends, then shuts
+// down within shutdownTimeout.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, hc portal.HTTPConfig, onReady func(url string)) error {
+	srv := &http.Server{Handler: h}
+	hc.Apply(srv)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	onReady("http://" + ln.Addr().String())
@@ -254,7 +265,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, onReady fun
 		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()

@@ -298,7 +298,11 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("portal: %v", err)
 	}
-	srv := httptest.NewServer(e.Portal.Handler())
+	// The portal's own server bounds (header and idle deadlines), as
+	// golive serve runs it.
+	srv := httptest.NewUnstartedServer(e.Portal.Handler())
+	cfg.HTTP.Apply(srv.Config)
+	srv.Start()
 	e.URL = srv.URL
 	runDone := make(chan struct{})
 	go func() {
