@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -695,7 +696,7 @@ func (p *Portal) instrument(route, limiter string, body bodyRule, h http.Handler
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				p.log.Error("handler panic", "route", route, "panic", fmt.Sprint(v))
+				p.log.Error("handler panic", "route", route, "panic", panicSummary(v))
 				if rec.status == 0 {
 					problem.Write(rec, problem.Internal("internal error"))
 				}
@@ -749,6 +750,16 @@ func (p *Portal) admit(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, false
 	}
 	return release, true
+}
+
+// panicSummary is what the log says about a panic: a runtime error's
+// message (an index, a nil map: no request data), else only the value's
+// type, since a panic value may quote a request, holder names included.
+func panicSummary(v any) string {
+	if re, ok := v.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // statusRecorder remembers the status code for metrics.
