@@ -188,7 +188,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	}
 	p.refresh = auth.NewRefreshTokens(cfg.RefreshTokenTTL.D(), cfg.MaxRefreshTokens, p.clock)
 	p.logins = newLoginThrottle(cfg.LoginThrottle)
-	p.activations = failureThrottle(cfg.ActivationAttemptsPerSource, cfg.ActivationAttemptWindow.D(), cfg.LoginThrottle.MaxKeys)
+	p.activations = failureThrottle(cfg.ActivationAttemptsPerSource, cfg.ActivationAttemptWindow.D(), maxActivationThrottleKeys)
 	if cfg.PharmacyQuota.Enabled {
 		p.quota = overload.NewQuota(cfg.PharmacyQuota.Rate, cfg.PharmacyQuota.Burst, 100000)
 	}

@@ -33,6 +33,11 @@ func failureThrottle(limit int, window time.Duration, maxKeys int) *overload.Quo
 	return overload.NewQuota(float64(limit)/window.Seconds(), limit, maxKeys)
 }
 
+// maxActivationThrottleKeys bounds the (application, source) pairs whose
+// wrong activation codes are remembered; past it the least recently used
+// are forgotten (which only ever lets a source try again sooner).
+const maxActivationThrottleKeys = 100000
+
 // loginThrottle is Config.LoginThrottle at work.
 type loginThrottle struct {
 	clients, sources *overload.Quota // nil: no limit
