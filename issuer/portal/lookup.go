@@ -13,13 +13,17 @@ import (
 // hold the registry for long; the checker pages through its list.
 const maxLookupItems = 500
 
+// maxLookupBody bounds a lookup's body: maxLookupItems items with their
+// UVCIs, pharmacy IDs and keys.
+const maxLookupBody = 1 << 20
+
 // handleRegistryLookup answers, for each acknowledged certificate, whether
 // the registry holds it, its stored HC1 and what its idempotency key is
 // bound to. It is how a run's consistency check finds lost or duplicated
 // certificates without reading the database file.
 func (p *Portal) handleRegistryLookup(w http.ResponseWriter, r *http.Request) {
 	var req RegistryLookup
-	if pr := problem.DecodeJSON(r, &req, 1<<20); pr != nil {
+	if pr := problem.DecodeJSON(r, &req, maxLookupBody); pr != nil {
 		problem.Write(w, *pr)
 		return
 	}

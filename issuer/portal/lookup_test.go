@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,5 +73,26 @@ func TestRegistryLookup(t *testing.T) {
 	r = env.Admin(t, http.MethodPost, "/v1/admin/registry/lookup", portalapi.RegistryLookup{Items: []portalapi.LookupItem{{}}})
 	if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Problem.Field, "items[0]") {
 		t.Errorf("empty item: %v", r)
+	}
+}
+
+// TestRegistryLookupLargeBatch: a batch of maxLookupItems items, far above
+// the 64 KiB of ordinary bodies, is read in full before admission (the
+// consistency check after a run sends such batches).
+func TestRegistryLookupLargeBatch(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{})
+	var body portalapi.RegistryLookup
+	for i := range 500 {
+		body.Items = append(body.Items, portalapi.LookupItem{UVCI: "URN:UVCI:01:DE:GL/PABCDEFGHIJKL/" + strings.Repeat("X", 20) + strconv.Itoa(1000+i) + "#A",
+			PharmacyID: "PABCDEFGHIJKL", IdempotencyKey: "run-key-" + strings.Repeat("k", 60) + strconv.Itoa(i)})
+	}
+	r := env.Admin(t, http.MethodPost, "/v1/admin/registry/lookup", body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("lookup of 500 items: %v", r)
+	}
+	var out portalapi.RegistryLookupResult
+	r.Decode(t, &out)
+	if len(out.Items) != 500 {
+		t.Fatalf("%d results", len(out.Items))
 	}
 }

@@ -618,13 +618,17 @@ type bodyRule struct {
 }
 
 // bodyRuleFor is the body rule of a route pattern: an application with its
-// documents may be large and slow, everything else is small.
+// documents may be large and slow, everything else is small. Each limit is
+// the one the route's handler decodes with (read first, the body must not
+// be cut shorter than the handler would accept).
 func (p *Portal) bodyRuleFor(pattern string) bodyRule {
 	switch pattern {
 	case "POST /v1/pharmacies":
 		return bodyRule{max: p.cfg.MaxOnboardingBodyBytes, timeout: p.cfg.HTTP.OnboardingBodyReadTimeout.D()}
 	case "POST /v1/verify":
 		return bodyRule{max: maxVerifyBody, timeout: p.cfg.HTTP.BodyReadTimeout.D()}
+	case "POST /v1/admin/registry/lookup":
+		return bodyRule{max: maxLookupBody, timeout: p.cfg.HTTP.BodyReadTimeout.D()}
 	}
 	return bodyRule{max: p.cfg.MaxBodyBytes, timeout: p.cfg.HTTP.BodyReadTimeout.D()}
 }
