@@ -36,7 +36,8 @@ method and its measured false-alarm and detection rates.
 
 Threshold syntax: METRIC OP VALUE [over DURATION | per phase] [abortOnFail],
 e.g. "p99(issue) < 500ms", "rate(status>=500) < 1% over 1m",
-"goodput >= 0.95*offered", "lost == 0".
+"goodput >= 0.95*offered", "lost == 0". Times take Go's duration units
+(ns, us or µs, ms, s, m, h; "1m30s"): "p99(issue) < 500us" is 0.5 ms.
 
 A threshold the run itself found it had too few events to judge
 (summary.json's evidence, docs/run-format.md) stays inconclusive here.

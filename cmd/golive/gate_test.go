@@ -106,6 +106,33 @@ func TestGateThresholds(t *testing.T) {
 	}
 }
 
+// TestGateDurationUnits: a threshold takes any Go duration unit, and a
+// sub-millisecond limit is judged at that resolution (500us = 0.5 ms).
+func TestGateDurationUnits(t *testing.T) {
+	run := gateRun(t, 1, 0.004, 0) // p99 0.48 ms in every second
+	for _, tc := range []struct {
+		expr string
+		code int
+	}{
+		{"p99(issue) < 500us", 0},
+		{"p99(issue) < 500\u00b5s", 0}, // micro sign
+		{"p99(issue) < 500\u03bcs", 0}, // Greek mu
+		{"p99(issue) < 0.5ms", 0},
+		{"p99(issue) < 490000ns", 0},
+		{"p99(issue) < 450us", 1},
+		{"p99(issue) < 470000ns", 1},
+		{"p99(issue) < 0.0004s", 1},
+	} {
+		r := golive(t, "", "gate", run, "--threshold", tc.expr)
+		if r.code != tc.code {
+			t.Errorf("%s: exit %d, want %d\n%s%s", tc.expr, r.code, tc.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "480\u00b5s") {
+			t.Errorf("%s: measured value not shown in microseconds:\n%s", tc.expr, r.stdout)
+		}
+	}
+}
+
 func TestGateUsageErrors(t *testing.T) {
 	run := gateRun(t, 1, 1, 0)
 	for _, tc := range []struct {
@@ -116,6 +143,7 @@ func TestGateUsageErrors(t *testing.T) {
 		{[]string{"gate"}, "gate takes one RUN_DIR"},
 		{[]string{"gate", run, "--threshold", "p99(issue) <"}, `threshold "p99(issue) <": column 13: expected a value`},
 		{[]string{"gate", run, "--max-regression", "ten"}, "not a percentage"},
+		{[]string{"gate", run, "--threshold", "p99 < 5µ"}, `column 8: unknown unit "µ" (use ns, us (or µs), ms, s, m, h`},
 		{[]string{"gate", filepath.Join(run, "nope")}, "run directory"},
 		{[]string{"gate", t.TempDir()}, "not a run directory"},
 		{[]string{"gate", run, "--baseline", filepath.Join(run, "nope")}, "baseline"},

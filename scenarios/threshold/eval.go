@@ -650,6 +650,11 @@ func format(k Kind, v float64) string {
 		if v >= 100 {
 			return trimFloat(math.Round(v)) + "ms"
 		}
+		if v > 0 && v < 0.9995 {
+			// Below a millisecond one decimal of ms would hide the
+			// difference a "< 500us" threshold is about.
+			return trimFloat(math.Round(v*1000)) + "µs"
+		}
 		return trimFloat(math.Round(v*10)/10) + "ms"
 	case Fraction:
 		return trimFloat(rundir.RoundSig(v*100, 3)) + "%"

@@ -183,6 +183,46 @@ func TestEvaluateHistogramIsExactAndPreferred(t *testing.T) {
 	}
 }
 
+// TestEvaluateSubMillisecond: a limit in microseconds is judged against
+// the histogram's microseconds, not a rounded millisecond.
+func TestEvaluateSubMillisecond(t *testing.T) {
+	dir := writeRun(t, baseSummary(), syntheticBuckets(), false)
+	h := hdrhistogram.New(1, int64(time.Minute/rundir.HistogramUnit), 3)
+	for i := 1; i <= 1000; i++ { // 1..1000 us
+		if err := h.RecordValue(int64(time.Duration(i) * time.Microsecond / rundir.HistogramUnit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "histogram.hdr"), []byte("issue,"+string(enc)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, _ := OpenRunDir(dir)
+	for _, tc := range []struct {
+		expr string
+		ok   bool
+	}{
+		{"p99(issue) < 500us", false}, // p99 is 990 us
+		{"p50(issue) < 500us", false}, // p50 is 500 us, not below
+		{"p50(issue) <= 500us", true},
+		{"p99(issue) < 995\u00b5s", true},
+		{"p99(issue) < 985\u03bcs", false},
+		{"p99(issue) < 1ms", true},
+		{"p99(issue) < 989000ns", false},
+	} {
+		r := eval(t, rd, tc.expr)
+		if r.OK != tc.ok || !strings.Contains(r.Detail, "histogram.hdr") {
+			t.Errorf("%s: ok=%v value=%q detail=%q, want ok=%v from histogram.hdr", tc.expr, r.OK, r.Value, r.Detail, tc.ok)
+		}
+	}
+	if r := eval(t, rd, "p99(issue) < 500us"); r.Value != "990\u00b5s" {
+		t.Errorf("p99 shown as %q, want 990\u00b5s", r.Value)
+	}
+}
+
 func TestEvaluatePerPhase(t *testing.T) {
 	rd, _ := OpenRunDir(writeRun(t, baseSummary(), syntheticBuckets(), true))
 	r := eval(t, rd, "rate(status>=500) < 1% per phase")
@@ -358,7 +398,8 @@ func TestFormat(t *testing.T) {
 		k    Kind
 		v    float64
 		want string
-	}{{Latency, 123.4, "123ms"}, {Latency, 12.34, "12.3ms"}, {Latency, 12345, "12.3s"}, {Fraction, 0.004, "0.4%"},
+	}{{Latency, 123.4, "123ms"}, {Latency, 12.34, "12.3ms"}, {Latency, 12345, "12.3s"},
+		{Latency, 0.48, "480\u00b5s"}, {Latency, 0.9996, "1ms"}, {Latency, 1, "1ms"}, {Latency, 0, "0ms"}, {Fraction, 0.004, "0.4%"},
 		{Count, 3, "3"}, {PerSecond, 1234.56, "1235/s"}, {Ratio, 1.05, "1.05"}} {
 		if got := format(tc.k, tc.v); got != tc.want {
 			t.Errorf("format(%v, %v) = %q, want %q", tc.k, tc.v, got, tc.want)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Op is a comparison operator.
@@ -53,7 +54,7 @@ type Kind int
 
 // The metric kinds.
 const (
-	Latency   Kind = iota // milliseconds: pNN, max, mean
+	Latency   Kind = iota // milliseconds (written with any Go duration unit): pNN, max, mean
 	Fraction              // 0..1: rate(...)
 	Count                 // a number of events: count(...), late_sends, lost, ...
 	PerSecond             // requests per second: goodput, offered, sent
@@ -206,6 +207,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("threshold %q: column %d: %s", e.Src, e.Column, e.Msg)
 }
 
+// errorAt builds an Error at a byte offset; the column counts characters,
+// so a "µ" earlier in the line does not shift it.
+func errorAt(src string, pos int, msg string) *Error {
+	return &Error{src, utf8.RuneCountInString(src[:pos]) + 1, msg}
+}
+
 func lex(src string) ([]token, error) {
 	var toks []token
 	i := 0
@@ -214,10 +221,16 @@ func lex(src string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t':
 			i++
-		case isLetter(c):
-			j := i + 1
-			for j < len(src) && (isLetter(src[j]) || isDigit(src[j]) || src[j] == '.' || src[j] == '-') {
-				j++
+		case letterLen(src[i:]) > 0:
+			j := i + letterLen(src[i:])
+			for j < len(src) {
+				if n := letterLen(src[j:]); n > 0 {
+					j += n
+				} else if isDigit(src[j]) || src[j] == '.' || src[j] == '-' {
+					j++
+				} else {
+					break
+				}
 			}
 			toks = append(toks, token{tIdent, src[i:j], i})
 			i = j
@@ -241,7 +254,7 @@ func lex(src string) ([]token, error) {
 			}
 			op := src[i:j]
 			if op == "!" {
-				return nil, &Error{src, i + 1, `"!" must be followed by "="`}
+				return nil, errorAt(src, i, `"!" must be followed by "="`)
 			}
 			toks = append(toks, token{tOp, op, i})
 			i = j
@@ -261,7 +274,8 @@ func lex(src string) ([]token, error) {
 			toks = append(toks, token{tPercent, "%", i})
 			i++
 		default:
-			return nil, &Error{src, i + 1, fmt.Sprintf("unexpected character %q", c)}
+			r, _ := utf8.DecodeRuneInString(src[i:])
+			return nil, errorAt(src, i, fmt.Sprintf("unexpected character %q", r))
 		}
 	}
 	return append(toks, token{tEOF, "", len(src)}), nil
@@ -269,6 +283,51 @@ func lex(src string) ([]token, error) {
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+
+// letterLen is the byte length of the word character s starts with, or 0.
+// Besides ASCII letters, the two micro signs Go's time.ParseDuration takes
+// in "µs" (U+00B5 micro sign, U+03BC Greek mu) count, so "500µs" is a
+// number and a unit like "500us".
+func letterLen(s string) int {
+	switch {
+	case s == "":
+		return 0
+	case isLetter(s[0]):
+		return 1
+	case strings.HasPrefix(s, "\u00b5"), strings.HasPrefix(s, "\u03bc"):
+		return 2
+	}
+	return 0
+}
+
+// latencyUnits are Go's duration units (time.ParseDuration) in
+// milliseconds, the unit a latency threshold is kept in. A factor, not
+// ParseDuration, so "1.2345678ms" keeps every digit.
+var latencyUnits = map[string]float64{
+	"ns": 1e-6, "us": 1e-3, "\u00b5s": 1e-3, "\u03bcs": 1e-3,
+	"ms": 1, "s": 1e3, "m": 60e3, "h": 3600e3,
+}
+
+// timeUnits lists latencyUnits for error messages.
+const timeUnits = "ns, us (or µs), ms, s, m, h"
+
+// latencyMS reads a number and the word that touches it ("500" "us",
+// "1" "m30s") as milliseconds; ok is false when the word is not a time.
+func latencyMS(num, unit string) (ms float64, ok bool) {
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, false
+	}
+	if f, ok := latencyUnits[unit]; ok {
+		return v * f, true
+	}
+	// A compound such as "1m30s": the lexer reads "m30s" as one word.
+	d, err := time.ParseDuration(num + unit)
+	if err != nil {
+		return 0, false
+	}
+	return float64(d) / float64(time.Millisecond), true
+}
 
 // ---- parser ----
 
@@ -288,7 +347,7 @@ func (p *parser) next() token {
 }
 
 func (p *parser) errAt(t token, format string, a ...any) error {
-	return &Error{p.src, t.pos + 1, fmt.Sprintf(format, a...)}
+	return errorAt(p.src, t.pos, fmt.Sprintf(format, a...))
 }
 
 // Parse reads one threshold:
@@ -297,7 +356,7 @@ func (p *parser) errAt(t token, format string, a ...any) error {
 //	metric    = name [ "(" [ filter { "," filter } ] ")" ]
 //	filter    = class | "class" "=" class | "status" op int | "outcome" ("=="|"!=") outcome
 //	rhs       = number [ unit ] [ "*" metric ]
-//	unit      = "ms" | "s" | "m" | "%"
+//	unit      = "ns" | "us" | "µs" | "ms" | "s" | "m" | "h" | "%"   (a latency may also take "1m30s")
 func Parse(src string) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
@@ -477,19 +536,20 @@ func (p *parser) rhs(e *Expr) error {
 	hasUnit := u.pos == t.pos+len(t.text) && (u.kind == tIdent || u.kind == tPercent)
 	if hasUnit {
 		p.next()
-		switch u.text {
-		case "ms", "s", "m":
+		ms, isTime := latencyMS(t.text, u.text)
+		switch {
+		case isTime:
 			if e.Metric.Kind != Latency {
 				return p.errAt(u, "unit %s fits only a latency (pNN, max, mean)", u.text)
 			}
-			v *= map[string]float64{"ms": 1, "s": 1000, "m": 60000}[u.text]
-		case "%":
+			v = ms
+		case u.text == "%":
 			if e.Metric.Kind != Fraction {
 				return p.errAt(u, "%% fits only rate(...)")
 			}
 			v /= 100
 		default:
-			return p.errAt(u, "unknown unit %q (use ms, s, m or %%)", u.text)
+			return p.errAt(u, "unknown unit %q (use %s, or %% for a rate)", u.text, timeUnits)
 		}
 	}
 	e.Value = v
@@ -545,7 +605,7 @@ func (p *parser) suffix(e *Expr) error {
 	return nil
 }
 
-// duration reads "1m", "30s", "1m30s", "2h".
+// duration reads "1m", "30s", "1m30s", "2h": any time.ParseDuration text.
 func (p *parser) duration() (time.Duration, error) {
 	start := p.peek()
 	var d time.Duration
@@ -553,14 +613,14 @@ func (p *parser) duration() (time.Duration, error) {
 		n := p.next()
 		u := p.peek()
 		if u.kind != tIdent || u.pos != n.pos+len(n.text) {
-			return 0, p.errAt(u, "expected a unit (s, m, h) right after %s", n.text)
+			return 0, p.errAt(u, "expected a unit (%s) right after %s", timeUnits, n.text)
 		}
 		p.next()
 		// The lexer reads "m30s" of "1m30s" as one word; ParseDuration
 		// takes the whole.
 		part, err := time.ParseDuration(n.text + u.text)
 		if err != nil {
-			return 0, p.errAt(u, "bad duration %q (use s, m or h, e.g. 1m30s)", n.text+u.text)
+			return 0, p.errAt(u, "bad duration %q (use %s, e.g. 1m30s)", n.text+u.text, timeUnits)
 		}
 		d += part
 	}

@@ -2,6 +2,7 @@ package threshold
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,57 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+// TestParseDurationUnits: wherever a time appears (a latency limit, a
+// window), every unit of time.ParseDuration is taken, both micro signs
+// included; latency limits are kept in milliseconds.
+func TestParseDurationUnits(t *testing.T) {
+	for _, tc := range []struct {
+		src string
+		ms  float64
+	}{
+		{"p99 < 1500ns", 0.0015},
+		{"p99 < 500us", 0.5},
+		{"p99 < 500\u00b5s", 0.5}, // U+00B5 micro sign
+		{"p99 < 500\u03bcs", 0.5}, // U+03BC Greek small letter mu
+		{"p99 < .25us", 0.00025},
+		{"p99 < 2ms", 2},
+		{"p99 < 1.2345678ms", 1.2345678},
+		{"p99 < 1.5s", 1500},
+		{"p99 < 2m", 120000},
+		{"p99 < 1h", 3600000},
+		{"p99 < 1m30s", 90000},
+		{"p99 < 1h0m0.5s", 3600500},
+		{"max(issue) <= 250us per phase", 0.25},
+		{"p50 < 80", 80}, // a bare number is milliseconds, as before
+	} {
+		e, err := Parse(tc.src)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.src, err)
+			continue
+		}
+		if math.Abs(e.Value-tc.ms) > 1e-12*math.Max(1, tc.ms) {
+			t.Errorf("Parse(%q).Value = %v ms, want %v ms", tc.src, e.Value, tc.ms)
+		}
+	}
+	for _, tc := range []struct {
+		src  string
+		want time.Duration
+	}{
+		{"p99 < 1s over 1h", time.Hour},
+		{"p99 < 1s over 90000ms", 90 * time.Second},
+		{"p99 < 1s over 1m30s", 90 * time.Second},
+		{"p99 < 1s over 2000000us", 2 * time.Second},
+		{"p99 < 1s over 2000000\u00b5s", 2 * time.Second},
+		{"p99 < 1s over 2000000\u03bcs", 2 * time.Second},
+		{"p99 < 1s over 3000000000ns", 3 * time.Second},
+	} {
+		e, err := Parse(tc.src)
+		if err != nil || e.Window != tc.want {
+			t.Errorf("Parse(%q): window %v, %v; want %v", tc.src, e.Window, err, tc.want)
+		}
+	}
+}
+
 func TestParseErrorsPointAtColumn(t *testing.T) {
 	for _, tc := range []struct {
 		src  string
@@ -84,6 +136,13 @@ func TestParseErrorsPointAtColumn(t *testing.T) {
 		{"p99 < 5ms extra", 11, `unexpected "extra"`},
 		{"p99 < 5 ms", 9, `unexpected "ms"`},
 		{"p99 < 5xs", 8, "unknown unit"},
+		{"p99 < 5\u00b5", 8, "unknown unit \"\u00b5\""},
+		{"p99 < 5\u00b5s extra", 11, `unexpected "extra"`}, // columns count characters, not bytes
+		{"p99 < 5m30", 8, `unknown unit "m30"`},
+		{"rate(status>=500) < 5us", 22, "fits only a latency"},
+		{"goodput > 2h", 12, "fits only a latency"},
+		{"p99 < 5ms over 1\u00b5", 17, "bad duration"},
+		{"p99 < 5ms \u00a7", 11, "unexpected character '\u00a7'"},
 		{"p99 < 5ms over 1x", 17, "bad duration"},
 		{"p99 < 5ms !x", 11, `"!" must be followed`},
 		{"p99 < 5ms; x", 10, "unexpected character"},
