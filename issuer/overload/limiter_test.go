@@ -96,76 +96,127 @@ func TestLimiterBurstOf200Against4Slots(t *testing.T) {
 		t.Fatalf("leaked: in flight %d queued %d", l.InFlight(), l.Queued())
 	}
 
+	// How fast a rejection is depends on the machine: the figure is
+	// BenchmarkLimiterBurst's (docs/BENCHMARKS.md); that a full queue
+	// rejects without waiting is TestLimiterFullQueueRejectsWithoutWaiting.
 	slices.Sort(rejectLatencies)
 	n := len(rejectLatencies)
-	p50, p99, worst := rejectLatencies[n/2], rejectLatencies[(n*99)/100], rejectLatencies[n-1]
-	slow := 0
-	for _, d := range rejectLatencies {
-		if d > 5*time.Millisecond {
-			slow++
+	t.Logf("admitted %d, queue-full %d, timed out %d; rejection latency p50 %v p99 %v max %v",
+		ok.Load(), n, timeout.Load(), rejectLatencies[n/2], rejectLatencies[(n*99)/100], rejectLatencies[n-1])
+}
+
+// TestLimiterFullQueueRejectsWithoutWaiting: with every slot held and the
+// queue full, Acquire answers ErrOverloaded while nothing is released and
+// long before the queue wait could end: the answer cannot have waited.
+// (Ordering, not a stopwatch: it holds on a machine of any speed.)
+func TestLimiterFullQueueRejectsWithoutWaiting(t *testing.T) {
+	for _, queue := range []int{0, 3} {
+		l := NewLimiter("full", 2, queue, time.Hour)
+		var holds []func()
+		for range 2 {
+			r, err := l.Acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			holds = append(holds, r)
 		}
-	}
-	t.Logf("admitted %d, queue-full %d, timed out %d; rejection latency p50 %v p99 %v max %v; >5ms: %d",
-		ok.Load(), n, timeout.Load(), p50, p99, worst, slow)
-	// The 503 must go out within 5 ms at p99: count the slow ones.
-	if slow*100 > n {
-		t.Fatalf("%d of %d rejections took over 5 ms", slow, n)
+		served := make(chan error, queue)
+		for i := range queue {
+			go func() {
+				r, err := l.Acquire(context.Background())
+				if err == nil {
+					r()
+				}
+				served <- err
+			}()
+			waitFor(t, "queue growth", func() bool { return l.Queued() == i+1 })
+		}
+		for range 50 {
+			_, err := l.Acquire(context.Background())
+			if !errors.Is(err, ErrOverloaded) || errors.Is(err, ErrQueueTimeout) {
+				t.Fatalf("queue %d: want ErrOverloaded, got %v", queue, err)
+			}
+		}
+		if l.InFlight() != 2 || l.Queued() != queue || l.Rejected() != 50 || l.Admitted() != 2 {
+			t.Fatalf("queue %d: the rejections touched the limiter: in flight %d queued %d rejected %d admitted %d",
+				queue, l.InFlight(), l.Queued(), l.Rejected(), l.Admitted())
+		}
+		for _, r := range holds {
+			r()
+		}
+		for range queue {
+			if err := <-served; err != nil {
+				t.Errorf("queue %d: a queued request was not served: %v", queue, err)
+			}
+		}
+		waitFor(t, "drain", func() bool { return l.InFlight() == 0 })
 	}
 }
 
 func TestLimiterSustainedFiveTimesOverload(t *testing.T) {
 	// Open-loop arrivals at 5x capacity for 300 ms: 2 slots x 5 ms work
-	// = 400/s capacity; arrivals every 0.5 ms = 2000/s.
+	// = 400/s capacity; 5 arrivals every 2.5 ms = 2000/s. Arrivals come
+	// in groups so that a late tick on a busy machine (which also
+	// stretches the 5 ms holds) still leaves the limiter overloaded.
 	l := NewLimiter("sign", 2, 4, 20*time.Millisecond)
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		rejected []time.Duration
-		admitted atomic.Int64
+		wg                         sync.WaitGroup
+		mu                         sync.Mutex
+		rejected                   []time.Duration
+		longest                    time.Duration // longest Acquire-to-release span
+		admitted, overloaded, late atomic.Int64
 	)
-	tick := time.NewTicker(500 * time.Microsecond)
+	tick := time.NewTicker(2500 * time.Microsecond)
 	defer tick.Stop()
 	end := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(end) {
 		<-tick.C
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			release, err := l.Acquire(context.Background())
-			if err != nil {
-				if errors.Is(err, ErrOverloaded) {
-					d := time.Since(t0)
-					mu.Lock()
-					rejected = append(rejected, d)
-					mu.Unlock()
+		for range 5 {
+			wg.Go(func() {
+				t0 := time.Now()
+				release, err := l.Acquire(context.Background())
+				if err != nil {
+					switch {
+					case errors.Is(err, ErrOverloaded):
+						overloaded.Add(1)
+						d := time.Since(t0)
+						mu.Lock()
+						rejected = append(rejected, d)
+						mu.Unlock()
+					case errors.Is(err, ErrQueueTimeout):
+						late.Add(1)
+					default:
+						t.Errorf("unexpected error %v", err)
+					}
+					return
 				}
-				return
-			}
-			admitted.Add(1)
-			time.Sleep(5 * time.Millisecond)
-			release()
-		}()
+				admitted.Add(1)
+				time.Sleep(5 * time.Millisecond)
+				release()
+				span := time.Since(t0)
+				mu.Lock()
+				longest = max(longest, span)
+				mu.Unlock()
+			})
+		}
 	}
 	wg.Wait()
 	if len(rejected) == 0 {
 		t.Fatal("no rejections at 5x overload")
 	}
 	slices.Sort(rejected)
-	slow := 0
-	for _, d := range rejected {
-		if d > 5*time.Millisecond {
-			slow++
-		}
+	t.Logf("admitted %d, rejected at once %d, after the queue wait %d; rejection p99 %v; service time %v, longest hold %v",
+		admitted.Load(), overloaded.Load(), late.Load(), rejected[len(rejected)*99/100], l.ServiceTime(), longest)
+	// Under overload the limiter says no at once (queue full, or hopeless
+	// by the measured service time) rather than after maxWait: slow
+	// rejections are the exception. Counted by reason, not by stopwatch.
+	if o, w := overloaded.Load(), late.Load(); o < 4*w {
+		t.Errorf("%d rejections at once, %d after waiting maxWait: want most at once", o, w)
 	}
-	t.Logf("admitted %d, rejected %d, rejection p99 %v, >5ms %d, service time %v",
-		admitted.Load(), len(rejected), rejected[len(rejected)*99/100], slow, l.ServiceTime())
-	if slow*100 > len(rejected) {
-		t.Fatalf("%d of %d rejections over 5 ms", slow, len(rejected))
-	}
-	// The smoothed service time reflects the 5 ms hold.
-	if st := l.ServiceTime(); st < 4*time.Millisecond || st > 50*time.Millisecond {
-		t.Errorf("service time estimate %v", st)
+	// The smoothed service time reflects the 5 ms hold: no shorter than the
+	// sleep, no longer than the longest hold this test saw.
+	if st := l.ServiceTime(); st < 5*time.Millisecond || st > longest {
+		t.Errorf("service time estimate %v, want 5 ms..%v", st, longest)
 	}
 }
 
@@ -207,19 +258,27 @@ func TestLimiterQueueTimeoutAndCancel(t *testing.T) {
 	l := NewLimiter("t", 1, 2, 30*time.Millisecond)
 	hold, _ := l.Acquire(context.Background())
 
+	// The context allows 100 times maxWait: the queue wait, not the
+	// context, must end the wait (an ordering of two timers, which a slow
+	// machine delays alike).
+	ctx100, cancel100 := context.WithTimeout(context.Background(), 100*30*time.Millisecond)
+	defer cancel100()
 	t0 := time.Now()
-	_, err := l.Acquire(context.Background())
+	_, err := l.Acquire(ctx100)
 	waited := time.Since(t0)
 	if !errors.Is(err, ErrQueueTimeout) || errors.Is(err, ErrOverloaded) {
 		t.Fatalf("want ErrQueueTimeout, got %v", err)
 	}
-	if waited < 30*time.Millisecond || waited > 500*time.Millisecond {
+	if waited < 30*time.Millisecond {
 		t.Fatalf("waited %v for a 30 ms maxWait", waited)
 	}
 	if _, ok := RetryAfter(err); !ok {
 		t.Fatal("timeout without RetryAfter")
 	}
 
+	// Cancellation: no queue wait may end the wait first, however slowly
+	// the test reaches cancel() (set while nothing else uses l).
+	l.maxWait = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -251,13 +310,13 @@ func TestLimiterQueueTimeoutAndCancel(t *testing.T) {
 }
 
 func TestLimiterZeroQueueRejectsImmediately(t *testing.T) {
-	l := NewLimiter("nq", 1, 0, time.Second)
+	// An hour's queue wait and a slot never released during the call: an
+	// answer at all means it did not wait.
+	l := NewLimiter("nq", 1, 0, time.Hour)
 	hold, _ := l.Acquire(context.Background())
 	defer hold()
-	t0 := time.Now()
-	_, err := l.Acquire(context.Background())
-	if !errors.Is(err, ErrOverloaded) || time.Since(t0) > 50*time.Millisecond {
-		t.Fatalf("err %v after %v", err, time.Since(t0))
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("want ErrOverloaded, got %v", err)
 	}
 }
 
@@ -340,20 +399,29 @@ func TestNewLimiterPanicsOnBadConfig(t *testing.T) {
 // queued and served.
 func TestLimiterShedsHopelessWaitersAtOnce(t *testing.T) {
 	l := NewLimiter("t", 1, 10, 50*time.Millisecond)
-	// Measure a service time of about 20 ms.
+	// Measure a service time of about 20 ms (more on a busy machine).
+	var longest time.Duration
 	for range 3 {
+		t0 := time.Now()
 		r, err := l.Acquire(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
 		r()
+		longest = max(longest, time.Since(t0))
 	}
-	if st := l.ServiceTime(); st < 15*time.Millisecond || st > 200*time.Millisecond {
-		t.Fatalf("service time %v", st)
+	st := l.ServiceTime()
+	if st < 20*time.Millisecond || st > longest {
+		t.Fatalf("service time %v, want 20 ms..%v", st, longest)
 	}
+	// The rule itself, on a service time of an hour and a queue wait of
+	// 2.5 hours: a second waiter (2 service times) fits and a third (3)
+	// does not, and no waiter times out however slowly this test runs.
+	// Set before any other goroutine uses the limiter.
+	l.svcNanos, l.maxWait = float64(time.Hour), 150*time.Minute
 	hold, _ := l.Acquire(context.Background())
-	// One waiter: ~20 ms expected, within 50 ms: it queues.
+	// One waiter: one service time expected, within maxWait: it queues.
 	queued := make(chan error, 1)
 	go func() {
 		r, err := l.Acquire(context.Background())
@@ -363,7 +431,8 @@ func TestLimiterShedsHopelessWaitersAtOnce(t *testing.T) {
 		queued <- err
 	}()
 	waitFor(t, "queued", func() bool { return l.Queued() == 1 })
-	// Waiters 2 and 3 would expect ~40 and ~60 ms: the third is hopeless.
+	// Waiters 2 and 3 would expect 2 and 3 service times: the third is
+	// hopeless.
 	go func() {
 		r, err := l.Acquire(context.Background())
 		if err == nil {
@@ -371,13 +440,14 @@ func TestLimiterShedsHopelessWaitersAtOnce(t *testing.T) {
 		}
 	}()
 	waitFor(t, "queued twice", func() bool { return l.Queued() == 2 })
-	t0 := time.Now()
+	// ErrOverloaded comes only from the path that does not queue (a
+	// waiter that gave up gets ErrQueueTimeout), so this one did not wait.
 	_, err := l.Acquire(context.Background())
-	if !errors.Is(err, ErrOverloaded) {
+	if !errors.Is(err, ErrOverloaded) || errors.Is(err, ErrQueueTimeout) {
 		t.Fatalf("want an immediate ErrOverloaded, got %v", err)
 	}
-	if took := time.Since(t0); took > 10*time.Millisecond {
-		t.Errorf("the hopeless request waited %v", took)
+	if l.Queued() != 2 {
+		t.Fatalf("queued %d, want the 2 waiters that fit", l.Queued())
 	}
 	hold()
 	if err := <-queued; err != nil {
