@@ -82,7 +82,7 @@ func startFuzzEnv(tb testing.TB) *fuzzEnv {
 	}
 	fe.garbage = string(tok)
 	fe.client = &http.Client{
-		Timeout: 5 * time.Second,
+		Timeout: fuzzAnswerTimeout,
 		// A redirect (the mux cleaning "//x" or "/a/../b") is an answer to
 		// check, not to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -91,6 +91,10 @@ func startFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Cleanup(fe.client.CloseIdleConnections)
 	return fe
 }
+
+// fuzzAnswerTimeout catches a handler that hangs, not a slow one: a PDF
+// printout under -race on a busy 2-core machine took over 5 s.
+const fuzzAnswerTimeout = time.Minute
 
 // fuzzMorning is 09:00 in Berlin today: business hours, whatever the time
 // the fuzzer runs.

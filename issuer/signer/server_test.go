@@ -358,6 +358,22 @@ func fire(t *testing.T, url string, n int, clock func() time.Time, hdr map[strin
 	return results
 }
 
+// waitMetric polls /metrics until name reads want (state other goroutines
+// change), failing after metricWait.
+func waitMetric(t *testing.T, url, name string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(metricWait)
+	for metric(t, url, name) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached %v", name, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// metricWait bounds waitMetric: a hang, not a slow machine.
+const metricWait = 10 * time.Second
+
 func count(rs []result, status int, code string) int {
 	n := 0
 	for _, r := range rs {
@@ -390,8 +406,10 @@ func TestHardenedSheds(t *testing.T) {
 		if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 {
 			t.Errorf("503 with Retry-After %q", r.header.Get("Retry-After"))
 		}
-		if r.elapsed >= 20*time.Millisecond {
-			t.Errorf("shed answer took %v, want < 20ms", r.elapsed)
+		// At once: sooner than one signature takes (a shed request that
+		// had waited for a slot would take at least that).
+		if r.elapsed >= cfg.HSMLatency {
+			t.Errorf("shed answer took %v, want < one signature (%v)", r.elapsed, cfg.HSMLatency)
 		}
 	}
 	if got := metric(t, ts.URL, `signer_requests_total{code="503"}`); got != float64(shed) {
@@ -425,15 +443,24 @@ func TestNaiveQueuesWithoutBound(t *testing.T) {
 	cfg.LockoutMark = 100 // not reached by 20 requests
 	_, ts := start(t, cfg, nil)
 
+	// The deepest queue seen while the burst is served (polled, so a
+	// slow start on a busy machine does not miss it).
 	var depth float64
-	done := make(chan struct{})
+	burst, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(60 * time.Millisecond)
-		depth = metric(t, ts.URL, "signer_queue_depth")
+		for {
+			depth = max(depth, metric(t, ts.URL, "signer_queue_depth"))
+			select {
+			case <-burst:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 	}()
 	began := time.Now()
 	rs := fire(t, ts.URL, 20, time.Now, nil)
+	close(burst)
 	<-done
 	if n := count(rs, 201, ""); n != len(rs) {
 		t.Fatalf("created %d of %d: %v", n, len(rs), statuses(rs))
@@ -506,6 +533,7 @@ func TestNaiveLockout(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
+	const hsm = 400 * time.Millisecond // one signature
 	deadlineIn := func(d time.Duration) map[string]string {
 		return map[string]string{signerapi.DeadlineHeader: time.Now().Add(d).UTC().Format(time.RFC3339Nano)}
 	}
@@ -516,20 +544,26 @@ func TestDeadline(t *testing.T) {
 		busy     bool // one long signature holds the only slot
 		deadline time.Duration
 		status   int
-		minTime  time.Duration
-		maxTime  time.Duration
+		// The answer's time is bounded by the test's own timers (one
+		// signature of hsm, the deadline, the busy slot's release), not by
+		// a tolerance a busy machine can overrun.
+		minTime time.Duration
+		maxTime time.Duration
 	}{
-		{"passed deadline", false, false, false, -time.Second, 504, 0, 20 * time.Millisecond},
-		{"naive waits for a slot until the deadline", false, false, true, 80 * time.Millisecond, 504, 70 * time.Millisecond, 250 * time.Millisecond},
-		{"naive meets a generous deadline", false, false, false, 2 * time.Second, 201, 0, time.Second},
-		{"hardened refuses an unmeetable deadline at once", true, true, false, 100 * time.Millisecond, 504, 0, 20 * time.Millisecond},
-		{"hardened meets a sufficient deadline", true, true, false, 2 * time.Second, 201, 200 * time.Millisecond, time.Second},
+		// Before one signature could have finished.
+		{"passed deadline", false, false, false, -time.Second, 504, 0, hsm},
+		// At the deadline, before the busy slot frees (hsm after it was taken).
+		{"naive waits for a slot until the deadline", false, false, true, 80 * time.Millisecond, 504, 70 * time.Millisecond, hsm},
+		{"naive meets a generous deadline", false, false, false, 2 * time.Second, 201, hsm, 2 * time.Second},
+		// At once: before the deadline it could not meet.
+		{"hardened refuses an unmeetable deadline at once", true, true, false, 300 * time.Millisecond, 504, 0, 300 * time.Millisecond},
+		{"hardened meets a sufficient deadline", true, true, false, 2 * time.Second, 201, hsm, 2 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.HSMSlots = 1
-			cfg.HSMLatency = 200 * time.Millisecond
+			cfg.HSMLatency = hsm
 			cfg.Shed = tt.shed
 			cfg.RejectUnmeetable = tt.unmeet
 			_, ts := start(t, cfg, nil)
@@ -537,7 +571,9 @@ func TestDeadline(t *testing.T) {
 			var wg sync.WaitGroup
 			if tt.busy {
 				wg.Go(func() { fire(t, ts.URL, 1, time.Now, nil) })
-				time.Sleep(20 * time.Millisecond)
+				// Polled, not slept: on a busy machine the first request
+				// may take a while to reach the HSM.
+				waitMetric(t, ts.URL, "signer_hsm_slots_busy", 1)
 			}
 			r := fire(t, ts.URL, 1, time.Now, deadlineIn(tt.deadline))[0]
 			wg.Wait()
