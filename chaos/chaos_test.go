@@ -355,8 +355,10 @@ func TestInjectorScheduleAndRecord(t *testing.T) {
 	if k := ev[0]; k.Kind != fault.Kill || k.End.Sub(k.Start) < 50*time.Millisecond {
 		t.Errorf("kill event %+v: want it to last about 60 ms", k)
 	}
-	if r := ev[2]; r.Kind != fault.Restart || !r.End.Equal(r.Start) && r.End.Sub(r.Start) > 50*time.Millisecond {
-		t.Errorf("restart event %+v", r)
+	// A restart is one act: it ends before the kill's undo 20 ms later
+	// would (an ordering of the schedule, not a stopwatch).
+	if r := ev[2]; r.Kind != fault.Restart || r.End.After(ev[0].End) {
+		t.Errorf("restart event %+v, kill %+v", r, ev[0])
 	}
 }
 

@@ -64,13 +64,11 @@ func TestInprocTransportHonoursTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://slow/", nil)
-	start := time.Now()
+	// The handler blocks until the test ends: an answer at all, with the
+	// deadline's error, is the deadline honoured (no stopwatch needed).
 	_, err := (&http.Client{Transport: tr}).Do(req)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("returned after %v", d)
 	}
 }
 

@@ -197,12 +197,14 @@ capacity:
   step: 2s
   max_steps: 8
   precision: 0.1
-  slo: {p99: 150ms, min_success: 0.99, min_goodput: 0.95}
+  slo: {p99: 1s, min_success: 0.99, min_goodput: 0.95}
 `
 
 // TestCapacityLocal: the search brackets the capacity of a system whose
 // HSM model caps it (2 signers x 4 slots / 20 ms = 400 signatures/s at
-// most) and sizes the signers for a forecast.
+// most) and sizes the signers for a forecast. The SLO's p99 is loose (1 s)
+// so the first step passes on a busy machine too; above the HSM cap the
+// portal sheds, and the success and goodput floors fail the step.
 func TestCapacityLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a testbed")
@@ -221,8 +223,11 @@ func TestCapacityLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("capacity: %v", err)
 	}
-	if res.CapacityRPS < 5 || res.CapacityRPS > 400 {
-		t.Errorf("capacity %.1f/s outside what the HSM model allows (5..400)", res.CapacityRPS)
+	// A step passes with goodput >= 0.95 x offered, and the HSMs sign at
+	// most 400/s: no passing step above 400/0.95. (A busy machine lowers
+	// the capacity, never raises it.)
+	if most := 400 / 0.95; res.CapacityRPS < 5 || res.CapacityRPS > most {
+		t.Errorf("capacity %.1f/s outside what the HSM model allows (5..%.0f)", res.CapacityRPS, most)
 	}
 	if len(res.Steps) < 3 {
 		t.Errorf("only %d steps", len(res.Steps))
