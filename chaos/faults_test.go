@@ -91,6 +91,9 @@ func morning(t *testing.T) time.Time {
 }
 
 func TestFaultsLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every fault kind on a testbed (40 s on a busy machine)")
+	}
 	runFaultSuite(t, testbed.KindLocal)
 }
 

@@ -56,11 +56,17 @@ func Binary(t testing.TB) string {
 }
 
 // RequireDocker skips the test when no Docker daemon answers, or fails it
-// when GOLIVE_REQUIRE_DOCKER=1 (CI).
+// when GOLIVE_REQUIRE_DOCKER=1 (CI). Under -short it skips without asking
+// Docker (containers take tens of seconds to start on a busy machine),
+// unless GOLIVE_REQUIRE_DOCKER=1: a requirement is never skipped.
 func RequireDocker(t testing.TB) {
 	t.Helper()
+	required := os.Getenv("GOLIVE_REQUIRE_DOCKER") == "1"
+	if testing.Short() && !required {
+		t.Skip("needs Docker: -short skips it (GOLIVE_REQUIRE_DOCKER=1 runs it anyway)")
+	}
 	if err := testbed.DockerAvailable(context.Background()); err != nil {
-		if os.Getenv("GOLIVE_REQUIRE_DOCKER") == "1" {
+		if required {
 			t.Fatalf("GOLIVE_REQUIRE_DOCKER=1 but Docker is unreachable: %v", err)
 		}
 		t.Skipf("no Docker daemon (set GOLIVE_REQUIRE_DOCKER=1 to fail instead): %v", err)
