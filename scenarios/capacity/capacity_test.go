@@ -87,17 +87,20 @@ func TestHTTPProbeFindsAServersLimit(t *testing.T) {
 		Timeout: 10 * time.Second,
 	}
 	const start = 10
-	// p99 within 1 s: loose enough that the first step passes under -race
-	// on a busy machine (100 ms failed there); above the handler's limit
-	// the goodput floor fails the step.
-	res, err := Search(context.Background(), probe.Run, SLO{P99: time.Second}, Options{Start: start, Rel: 0.15, MaxSteps: 9,
+	// p99 within 500 ms: loose enough that the first step passes under
+	// -race on a busy machine (100 ms failed there).
+	slo := SLO{P99: 500 * time.Millisecond}
+	res, err := Search(context.Background(), probe.Run, slo, Options{Start: start, Rel: 0.15, MaxSteps: 9,
 		Progress: func(st Step) { t.Logf("step %+v", st) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A step passes with goodput >= 0.95 x offered, and goodput cannot
-	// exceed 200/s: no passing step above 200/0.95.
-	if most := 200 / 0.95; res.Capacity < start || res.Capacity > most || !res.Bounded {
+	// What the handler allows: the probe counts every answer of a step,
+	// late ones too, so the latency bound is what limits. At r/s for a
+	// 1 s step the last 1% wait (r-200)/200 s behind the 200/s the handler
+	// serves at best; p99 within 500 ms keeps r below 200 x 1.5 / 0.99.
+	most := 200 * (1 + slo.P99.Seconds()/probe.Duration.Seconds()) / 0.99
+	if res.Capacity < start || res.Capacity > most || !res.Bounded {
 		t.Errorf("capacity %.0f/s (bounded %v), want within %d..%.0f: %+v", res.Capacity, res.Bounded, start, most, res.Steps)
 	}
 }

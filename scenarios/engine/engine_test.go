@@ -203,8 +203,7 @@ capacity:
 // TestCapacityLocal: the search brackets the capacity of a system whose
 // HSM model caps it (2 signers x 4 slots / 20 ms = 400 signatures/s at
 // most) and sizes the signers for a forecast. The SLO's p99 is loose (1 s)
-// so the first step passes on a busy machine too; above the HSM cap the
-// portal sheds, and the success and goodput floors fail the step.
+// so the first step passes on a busy machine too.
 func TestCapacityLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a testbed")
@@ -223,10 +222,11 @@ func TestCapacityLocal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("capacity: %v", err)
 	}
-	// A step passes with goodput >= 0.95 x offered, and the HSMs sign at
-	// most 400/s: no passing step above 400/0.95. (A busy machine lowers
-	// the capacity, never raises it.)
-	if most := 400 / 0.95; res.CapacityRPS < 5 || res.CapacityRPS > most {
+	// The HSMs sign at most 400/s. The probe counts late answers of a step
+	// too, so the latency bound is what limits: at r/s for a 2 s step the
+	// last 1% wait 2(r-400)/400 s, and p99 within 1 s keeps r below
+	// 400 x 1.5 / 0.99. (A busy machine lowers the capacity, never raises it.)
+	if most := 400 * (1 + 1.0/2) / 0.99; res.CapacityRPS < 5 || res.CapacityRPS > most {
 		t.Errorf("capacity %.1f/s outside what the HSM model allows (5..%.0f)", res.CapacityRPS, most)
 	}
 	if len(res.Steps) < 3 {
