@@ -190,3 +190,17 @@ func TestGateKeepsTheRunsInconclusive(t *testing.T) {
 		t.Errorf("a failing --threshold beside it: exit %d, want 1\n%s", r.code, r.stdout)
 	}
 }
+
+func TestGateRefusesThresholdMistakes(t *testing.T) {
+	run := gateRun(t, 1, 1, 0.05)
+	for _, tc := range []struct{ expr, want string }{
+		{"p99(isue) < 3s", `unknown class "isue" (did you mean "issue"?)`},
+		{"p99(issue) < 3", "a time needs a unit"},
+		{"rate(status>=500) < 150%", "a rate is at most 100%"},
+	} {
+		r := golive(t, "", "gate", run, "--threshold", tc.expr)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("gate --threshold %q: exit %d, stderr %q; want 2 and %q", tc.expr, r.code, r.stderr, tc.want)
+		}
+	}
+}

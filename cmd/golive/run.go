@@ -138,6 +138,12 @@ faults and still writes what was gathered.`,
 					if errors.Is(err, context.Canceled) {
 						return failErr("interrupted; partial results in %s", dir)
 					}
+					if sum == nil {
+						// Nothing was judged: the run could not be set up
+						// (testbed, register, onboarding). Exit 1 is only
+						// for a failed judgement.
+						return usageErr("%s: %v", sc.Name, err)
+					}
 					return failErr("%s: %v", sc.Name, err)
 				}
 			}

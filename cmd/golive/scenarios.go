@@ -89,8 +89,9 @@ func newScenariosValidateCmd() *cobra.Command {
 		Short: "Check scenario files and report every error with file:line:col",
 		Long: `Parses each file (or a built-in name, or - for standard input) and prints
 "ok FILE" with the scenario's window and run length, or every problem as
-FILE:LINE:COL: message on standard error. Exit code 1 when any file is
-invalid, 2 when no file is given.
+FILE:LINE:COL: message on standard error. Exit code 2 when any file is
+invalid or no file is given (a usage error, as everywhere in golive: exit 1
+is only for a failed judgement).
 
 It also warns (on standard error; the exit code stays 0) when the timescale
 makes a fault window or phase last less wall time than the client timeout,
@@ -142,7 +143,7 @@ every profile its profiles block configures.`,
 				}
 			}
 			if bad > 0 {
-				return failErr("%d of %d scenario file(s) invalid", bad, len(args))
+				return usageErr("%d of %d scenario file(s) invalid", bad, len(args))
 			}
 			return nil
 		},

@@ -88,8 +88,8 @@ faults:
 	}
 
 	r = golive(t, "", "scenarios", "validate", good, bad)
-	if r.code != 1 {
-		t.Fatalf("exit %d with an invalid file, want 1", r.code)
+	if r.code != 2 {
+		t.Fatalf("exit %d with an invalid file, want 2 (a usage error)", r.code)
 	}
 	if !strings.Contains(r.stdout, "ok "+good) {
 		t.Errorf("the good file was not reported ok: %q", r.stdout)
@@ -99,7 +99,7 @@ faults:
 	}
 
 	r = golive(t, "", "scenarios", "validate", filepath.Join(dir, "missing.yaml"))
-	if r.code != 1 || !strings.Contains(r.stderr, "missing.yaml") {
+	if r.code != 2 || !strings.Contains(r.stderr, "missing.yaml") {
 		t.Errorf("missing file: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = golive(t, "", "scenarios", "validate", "signer-failover")
@@ -162,5 +162,35 @@ func TestScenariosValidateWarnsOfTooFewEvents(t *testing.T) {
 	}
 	if r := golive(t, "", "scenarios", "validate", "insider-abuse", "--demand-scale", "-1"); r.code != 2 {
 		t.Errorf("negative demand scale: exit %d, want 2", r.code)
+	}
+}
+
+// Each threshold mistake a new team made is refused before any load, with
+// exit 2 and a message naming the fix (issue 13).
+func TestThresholdMistakesAreUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ expr, want string }{
+		{"p99(isue) < 3s", `unknown class "isue" (did you mean "issue"?)`},
+		{"rate(status>=500) < 150%", "a rate is at most 100%"},
+		{"lost < 0", "lost < 0 can never hold"},
+		{"p99(issue) < 3", "a time needs a unit: write 3s or 3ms"},
+		{"p99(issue) < 3s over 1m abortonfail", `did you mean "abortOnFail"?`},
+	} {
+		file := filepath.Join(dir, "t.yaml")
+		src := "name: t\nclock: {date: 2021-06-14, start: \"08:00\", end: \"09:00\", timescale: 60}\n" +
+			"traffic:\n  - {name: issue, kind: issue, demand: [{at: \"08:00\", rate: 1}, {at: \"09:00\", rate: 1}]}\n" +
+			"thresholds: [\"" + tc.expr + "\"]\n"
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := golive(t, "", "scenarios", "validate", file)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("validate with %q: exit %d, stderr %q; want 2 and %q", tc.expr, r.code, r.stderr, tc.want)
+		}
+		// The same mistakes given to run and gate: exit 2 before any load.
+		r = golive(t, "", "run", "launch-day", "--target", "url=http://127.0.0.1:1", "--threshold", tc.expr, "--out", filepath.Join(dir, "run"))
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("run --threshold %q: exit %d, stderr %q; want 2 and %q", tc.expr, r.code, r.stderr, tc.want)
+		}
 	}
 }

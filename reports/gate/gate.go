@@ -94,6 +94,15 @@ func Evaluate(runDir string, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	names, err := runNames(run)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range opt.Thresholds {
+		if err := e.Check(names); err != nil {
+			return nil, err
+		}
+	}
 	rep := &Report{Run: runDir, Baseline: opt.Baseline, MoreBaselines: opt.MoreBaselines}
 	if opt.Baseline == "" && len(opt.MoreBaselines) > 0 {
 		return nil, fmt.Errorf("more baselines without a first baseline")
@@ -557,3 +566,36 @@ func MannWhitneyGreater(x, y []float64) float64 {
 
 // JSON is the report as indented JSON.
 func (r *Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// runNames are the classes a run recorded (summary.json's classes, else
+// timeseries.csv's), so a threshold naming another class is refused.
+func runNames(run *threshold.RunDir) (threshold.Names, error) {
+	var n threshold.Names
+	seen := map[string]bool{}
+	add := func(c string) {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			n.Classes = append(n.Classes, c)
+		}
+	}
+	sum, err := run.Summary()
+	if err != nil {
+		return n, err
+	}
+	if cs, ok := sum["classes"].(map[string]any); ok {
+		for c := range cs {
+			add(c)
+		}
+	}
+	if len(n.Classes) == 0 {
+		bs, err := run.Buckets()
+		if err != nil {
+			return n, err
+		}
+		for _, b := range bs {
+			add(b.Class)
+		}
+	}
+	sort.Strings(n.Classes)
+	return n, nil
+}

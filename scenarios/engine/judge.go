@@ -47,6 +47,9 @@ func settle(o Options) (settled, error) {
 	}
 	for _, t := range o.Thresholds {
 		e, err := threshold.Parse(t)
+		if err == nil {
+			err = e.Check(sc.ThresholdNames())
+		}
 		if err != nil {
 			return set, fmt.Errorf("--threshold: %w", err)
 		}

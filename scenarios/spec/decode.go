@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
 // decoder walks a yaml.Node tree by hand rather than through
@@ -310,40 +310,9 @@ func contains[T comparable](xs []T, x T) bool {
 }
 
 // suggest names the known word closest to s, when one is close.
-func suggest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if dd := editDistance(s, k); dd < bestD {
-			best, bestD = k, dd
-		}
-	}
-	if best == "" {
-		ks := append([]string(nil), known...)
-		sort.Strings(ks)
-		return " (want one of " + strings.Join(ks, ", ") + ")"
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
+// suggest is threshold.Suggest: one spelling helper for scenario keys and
+// threshold names.
+func suggest(s string, known []string) string { return threshold.Suggest(s, known) }
 
 // jsonValue turns a YAML node into what encoding/json would produce for
 // the same document (maps, slices, strings, float64, bool, nil). Dates and

@@ -326,12 +326,15 @@ func (d *decoder) phases(n *yaml.Node, s *Scenario) []Phase {
 // checkThreshold parses a threshold with the evaluator's own parser (so a
 // file that validates is a file that runs) and checks that "per phase" has
 // phases to work on.
-func checkThreshold(expr string, havePhases bool) error {
+func checkThreshold(expr string, s *Scenario) error {
 	e, err := threshold.Parse(expr)
 	if err != nil {
 		return err
 	}
-	if e.Scope == threshold.PerPhase && !havePhases {
+	if err := e.Check(s.ThresholdNames()); err != nil {
+		return err
+	}
+	if e.Scope == threshold.PerPhase && len(s.Phases) == 0 {
 		return fmt.Errorf("%q: \"per phase\" needs phases, and the scenario has none", expr)
 	}
 	return nil
@@ -348,7 +351,7 @@ func (d *decoder) thresholds(n *yaml.Node, path string, s *Scenario) []Threshold
 		if !ok {
 			continue
 		}
-		if err := checkThreshold(v, len(s.Phases) > 0); err != nil {
+		if err := checkThreshold(v, s); err != nil {
 			d.errorf(resolve(it), "%s[%d]: %v", path, i, err)
 			continue
 		}

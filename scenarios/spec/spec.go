@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/scenarios/threshold"
 )
 
 // Scenario is one parsed and validated scenario file.
@@ -464,4 +465,16 @@ func (s *Scenario) WallDuration(timescale float64) time.Duration {
 		return time.Duration(s.Capacity.MaxSteps) * s.Capacity.Step
 	}
 	return s.Clock.WallDuration(timescale)
+}
+
+// ThresholdNames are the classes and phases thresholds may name.
+func (s *Scenario) ThresholdNames() threshold.Names {
+	var n threshold.Names
+	for _, c := range s.Traffic {
+		n.Classes = append(n.Classes, c.Name)
+	}
+	for _, p := range s.Phases {
+		n.Phases = append(n.Phases, p.Name)
+	}
+	return n
 }

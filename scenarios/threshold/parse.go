@@ -79,6 +79,9 @@ type Filter struct {
 	Class   string // "" = all classes
 	Status  *StatusCond
 	Outcome *OutcomeCond
+	// ClassCol is the 1-based column of Class in the source, for errors
+	// that Check finds after parsing.
+	ClassCol int
 }
 
 // StatusCond compares the HTTP status code.
@@ -384,10 +387,48 @@ func Parse(src string) (*Expr, error) {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		return nil, p.errAt(t, "unexpected %q after the threshold", t.text)
+		hint := ""
+		if t.kind == tIdent {
+			hint = Suggest(t.text, []string{"abortOnFail", "over", "per"})
+		}
+		return nil, p.errAt(t, "unexpected %q after the threshold%s", t.text, hint)
 	}
 	return e, nil
 }
+
+// checkLimit refuses a limit that cannot mean what it says: a time without
+// a unit (is "3" 3 ms or 3 s?), a rate outside 0-100 %, and a bound no
+// count, rate or time can cross ("lost < 0"). num is the number's token;
+// e.Value is not set yet, the number is read again from num.
+func (p *parser) checkLimit(e *Expr, num token, hasUnit bool) error {
+	v, _ := strconv.ParseFloat(num.text, 64)
+	m := e.Metric
+	switch m.Kind {
+	case Latency:
+		if !hasUnit {
+			return p.errAt(num, "a time needs a unit: write %s%s or %sms (%s)", num.text, "s", num.text, timeUnits)
+		}
+	case Fraction:
+		pct := v
+		if !hasUnit {
+			pct = v * 100
+		}
+		if pct > 100 {
+			if hasUnit {
+				return p.errAt(num, "a rate is at most 100%%, not %s%%", num.text)
+			}
+			return p.errAt(num, "a rate is at most 1 (100%%): write %s%% or %s", num.text, trimFloat(v/100))
+		}
+	}
+	// Every metric is a count, a share, a rate or a time: none is below 0.
+	if v == 0 && e.Op == Less {
+		return p.errAt(num, "%s < 0 can never hold: %s is never negative (did you mean %s == 0?)", m.Name, m.Name, m.Name)
+	}
+	return nil
+}
+
+// col is a token's 1-based column in characters.
+func (p *parser) col(t token) int { return utf8.RuneCountInString(p.src[:t.pos]) + 1 }
 
 // MustParse is Parse for thresholds written in code; it panics on error.
 func MustParse(src string) *Expr {
@@ -425,7 +466,7 @@ func (p *parser) metric() (Metric, error) {
 		} else if k, ok := bucketFigures[name]; ok {
 			m.Kind = k
 		} else {
-			return Metric{}, p.errAt(t, "unknown metric %q", name)
+			return Metric{}, p.errAt(t, "unknown metric %q%s", name, Suggest(name, metricNames()))
 		}
 	}
 	if p.peek().kind != tLParen {
@@ -477,7 +518,7 @@ func (p *parser) filter(m *Metric) error {
 		if v.kind != tIdent {
 			return p.errAt(v, "expected a class name")
 		}
-		return p.setClass(m, t, v.text)
+		return p.setClass(m, v, v.text)
 	case "status":
 		if m.Filter.Status != nil {
 			return p.errAt(t, "status given twice")
@@ -519,6 +560,7 @@ func (p *parser) setClass(m *Metric, at token, class string) error {
 		return p.errAt(at, "class given twice")
 	}
 	m.Filter.Class = class
+	m.Filter.ClassCol = p.col(at)
 	return nil
 }
 
@@ -550,6 +592,11 @@ func (p *parser) rhs(e *Expr) error {
 			v /= 100
 		default:
 			return p.errAt(u, "unknown unit %q (use %s, or %% for a rate)", u.text, timeUnits)
+		}
+	}
+	if p.peek().kind != tStar {
+		if err := p.checkLimit(e, t, hasUnit); err != nil {
+			return err
 		}
 	}
 	e.Value = v

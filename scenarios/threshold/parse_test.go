@@ -24,7 +24,7 @@ func TestParseValid(t *testing.T) {
 			return e.Metric.Quantile > 0.9989 && e.Metric.Quantile < 0.9991 && e.Value == 60000 && e.Op == LessEq
 		}},
 		{"max < 3s", func(e *Expr) bool { return e.Metric.Quantile == 1 && e.Value == 3000 }},
-		{"mean < 80", func(e *Expr) bool { return e.Metric.Quantile == 0 && e.Metric.WholeRunOnly && e.Value == 80 }},
+		{"mean < 80ms", func(e *Expr) bool { return e.Metric.Quantile == 0 && e.Metric.WholeRunOnly && e.Value == 80 }},
 		{"rate(status>=500) < 1%", func(e *Expr) bool {
 			s := e.Metric.Filter.Status
 			return e.Metric.Kind == Fraction && s != nil && s.Op == GreaterEq && s.Code == 500 && e.Value == 0.01
@@ -79,7 +79,6 @@ func TestParseDurationUnits(t *testing.T) {
 		{"p99 < 1m30s", 90000},
 		{"p99 < 1h0m0.5s", 3600500},
 		{"max(issue) <= 250us per phase", 0.25},
-		{"p50 < 80", 80}, // a bare number is milliseconds, as before
 	} {
 		e, err := Parse(tc.src)
 		if err != nil {
@@ -134,7 +133,16 @@ func TestParseErrorsPointAtColumn(t *testing.T) {
 		{"lost == 0 over 1m", 11, "only for the whole run"},
 		{"goodput >= 0.95*lost", 16, "measure different things"},
 		{"p99 < 5ms extra", 11, `unexpected "extra"`},
-		{"p99 < 5 ms", 9, `unexpected "ms"`},
+		{"p99 < 5 ms", 7, "a time needs a unit"},
+		// A limit that cannot mean what it says (issue 13): a bare time, a
+		// rate past 100 %, a bound below zero, a misspelt keyword or metric.
+		{"p50 < 80", 7, "a time needs a unit: write 80s or 80ms"},
+		{"p99(issue) < 3", 14, "a time needs a unit"},
+		{"rate(status>=500) < 150%", 21, "a rate is at most 100%"},
+		{"rate(status>=500) < 2", 21, "write 2% or 0.02"},
+		{"lost < 0", 8, "lost < 0 can never hold"},
+		{"p99 < 3s over 1m abortonfail", 18, `did you mean "abortOnFail"?`},
+		{"lst == 0", 1, `did you mean "lost"?`},
 		{"p99 < 5xs", 8, "unknown unit"},
 		{"p99 < 5\u00b5", 8, "unknown unit \"\u00b5\""},
 		{"p99 < 5\u00b5s extra", 11, `unexpected "extra"`}, // columns count characters, not bytes
@@ -183,5 +191,36 @@ func TestExprFromYAML(t *testing.T) {
 	err = yaml.Unmarshal([]byte("thresholds:\n  - p99(issue) <\n"), &doc)
 	if err == nil || !strings.Contains(err.Error(), "column 13: expected a value") {
 		t.Errorf("bad threshold in YAML: %v", err)
+	}
+}
+
+func TestCheckRefusesUnknownClasses(t *testing.T) {
+	names := Names{Classes: []string{"issue", "verify"}}
+	for _, tc := range []struct {
+		src  string
+		col  int
+		want string
+	}{
+		{"p99(isue) < 3s", 5, `unknown class "isue" (did you mean "issue"?)`},
+		{"rate(class=stuffing, status>=500) < 1%", 12, `unknown class "stuffing" (want one of issue, time_to_cert, verify)`},
+		{"goodput(issue) >= 0.95*offered(isue)", 32, `unknown class "isue"`},
+	} {
+		e, err := Parse(tc.src)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.src, err)
+		}
+		err = e.Check(names)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Column != tc.col || !strings.Contains(pe.Msg, tc.want) {
+			t.Errorf("Check(%q) = %v, want column %d containing %q", tc.src, err, tc.col, tc.want)
+		}
+	}
+	for _, ok := range []string{"p99(issue) < 3s", "p99(time_to_cert) < 15m", "lost == 0", "rate(verify, status>=500) < 1%"} {
+		if err := MustParse(ok).Check(names); err != nil {
+			t.Errorf("Check(%q): %v", ok, err)
+		}
+	}
+	if err := MustParse("p99(anything) < 1s").Check(Names{}); err != nil {
+		t.Errorf("unknown classes are not checked: %v", err)
 	}
 }
