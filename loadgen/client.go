@@ -475,7 +475,7 @@ func (c *classRun) send(seq uint64, no int, intended time.Time, t vegeta.Target,
 			rec.Outcome = OutcomeDeferred
 		}
 	default:
-		rec.Outcome = classifyStatus(rec.Code)
+		rec.Outcome = ClassifyStatus(rec.Code)
 		if rec.Code >= 400 {
 			rec.Error = strconv.Itoa(rec.Code) + " " + http.StatusText(rec.Code)
 		}

@@ -51,8 +51,9 @@ func (o Outcome) Good() bool {
 	return o == OutcomeOK || o == OutcomeDeferred || o == OutcomeTicketDone
 }
 
-// classifyStatus maps an HTTP status to an outcome.
-func classifyStatus(code int) Outcome {
+// ClassifyStatus maps an HTTP status to an outcome (the capacity search
+// counts its answers with it too).
+func ClassifyStatus(code int) Outcome {
 	switch {
 	case code == 202:
 		return OutcomeDeferred

@@ -117,7 +117,7 @@ func TestErrorTextDropsPorts(t *testing.T) {
 func TestClassifyStatus(t *testing.T) {
 	for code, want := range map[int]Outcome{201: OutcomeOK, 200: OutcomeOK, 202: OutcomeDeferred, 400: OutcomeRejected,
 		401: OutcomeRejected, 409: OutcomeRejected, 429: OutcomeOverload, 503: OutcomeOverload, 500: OutcomeError, 502: OutcomeError, 504: OutcomeError} {
-		if got := classifyStatus(code); got != want {
+		if got := ClassifyStatus(code); got != want {
 			t.Errorf("%d: %s, want %s", code, got, want)
 		}
 	}

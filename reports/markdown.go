@@ -35,6 +35,19 @@ func Markdown(r *Run) string {
 		fmt.Fprintf(&b, "| %s | %s (%s) |\n", mdEscape(h.Label), mdEscape(v), mdEscape(h.Detail))
 	}
 
+	if v := viewCapacity(r.Capacity); v != nil {
+		b.WriteString("\n### Capacity search\n\n")
+		for _, l := range v.Lines {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(l))
+		}
+		b.WriteString("\n| rate | duration | requests | ok | deferred | rejected | overload | error | timeout | goodput | p50 | p99 | CPU/request | result | why |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, w := range v.Rows {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", w.Rate, w.Duration, w.Requests,
+				w.OK, w.Deferred, w.Rejected, w.Overload, w.Error, w.Timeout, w.Goodput, w.P50, w.P99, w.CPU, w.Result, mdEscape(orDash(w.Why)))
+		}
+	}
+
 	heading := "Thresholds and checks"
 	if len(r.Profiles) > 0 {
 		heading += " (" + r.Name + ")"

@@ -156,6 +156,11 @@ func loadOne(dir string) (*Run, error) {
 		r.Name = filepath.Base(dir)
 	}
 	missing := func(file, what string) {
+		if s.Kind == rundir.KindCapacity && file != rundir.CapacityFile {
+			// A capacity search writes no per-second files; its steps
+			// are the capacity table.
+			return
+		}
 		r.Notes = append(r.Notes, fmt.Sprintf("%s is missing: %s", file, what))
 	}
 

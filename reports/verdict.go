@@ -89,7 +89,9 @@ func (r *Run) Checks() []Check {
 		}
 		zero("consistency.lost", s.Consistency.Lost, "acknowledged certificate(s) missing from the store afterwards")
 		zero("consistency.duplicates", s.Consistency.Duplicates, "request(s) issued more than once")
-		zero("security.fraud_escaped", s.Security.FraudEscaped, "certificate(s) issued on forged credentials and never revoked")
+		if s.Kind != rundir.KindCapacity { // a capacity search sends no forged traffic
+			zero("security.fraud_escaped", s.Security.FraudEscaped, "certificate(s) issued on forged credentials and never revoked")
+		}
 	}
 	if ratio, ok := r.Capacity.HeadroomRatio(); ok && s.Reproduces == "" {
 		c := Check{Kind: "check", Name: "capacity >= forecast peak", OK: ratio >= 1,
@@ -191,18 +193,28 @@ func (r *Run) Headlines() []Headline {
 	} else {
 		out = append(out, Headline{Label: "Capacity headroom", Value: "not measured", Detail: "no capacity.json in the run"})
 	}
+	if c := r.Capacity; c != nil && c.Binding.Resource != "" {
+		out = append(out, Headline{Label: "Capacity", Value: fmt.Sprintf("%.0f/s", c.CapacityRPS), Detail: "binding: " + c.Binding.String()})
+	}
 	out = append(out,
 		Headline{Label: "Requests", Value: count(s.Requests.Total),
 			Detail: fmt.Sprintf("%s issued, %s deferred, %s failed", count(s.Requests.OK), count(s.Requests.Deferred),
 				count(s.Requests.Overload+s.Requests.Error+s.Requests.Timeout+s.Requests.Transport))},
 		r.goodputHeadline(),
 		r.timeToCertHeadline(),
-		Headline{Label: "Latency p99", Value: ms(s.Latency.P99),
+		Headline{Label: map[bool]string{false: "Latency p99", true: "Latency p99 at capacity"}[s.Kind == rundir.KindCapacity], Value: ms(s.Latency.P99),
 			Detail: fmt.Sprintf("p50 %s, p90 %s, max %s", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.Max))},
 		Headline{Label: "Lost", Value: count(s.Consistency.Lost), Bad: s.Consistency.Lost != 0,
 			Detail: fmt.Sprintf("of %s acknowledged, %s verified", count(s.Consistency.Acknowledged), count(s.Consistency.Verified))},
 		Headline{Label: "Duplicates", Value: count(s.Consistency.Duplicates), Bad: s.Consistency.Duplicates != 0,
 			Detail: fmt.Sprintf("%s tickets still pending", count(s.Consistency.TicketsPending))},
+	)
+	if s.Kind == rundir.KindCapacity {
+		// A capacity search sends no forged traffic and paces each step
+		// itself: its steps say what was sent.
+		return out
+	}
+	out = append(out,
 		Headline{Label: "Fraud escaped", Value: count(s.Security.FraudEscaped), Bad: s.Security.FraudEscaped != 0,
 			Detail: fmt.Sprintf("%s attempts, %s issued, %s revoked", count(s.Security.FraudAttempts), count(s.Security.FraudIssued), count(s.Security.FraudRevoked))},
 		Headline{Label: "Late / dropped sends", Value: count(s.LateSends) + " / " + count(s.DroppedSends),

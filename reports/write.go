@@ -165,6 +165,7 @@ type page struct {
 	Faults                         []faultRow
 	PhasesNote, ClassLatencySource string
 	Notes                          []string
+	Capacity                       *capacityView
 }
 
 // VerdictLine explains the verdict in one sentence.
@@ -234,6 +235,7 @@ func newPage(r *Run, charts []Chart) page {
 		Headlines:   r.Headlines(),
 		Checks:      r.Checks(),
 		Notes:       r.Notes,
+		Capacity:    viewCapacity(r.Capacity),
 	}
 	if len(r.Profiles) > 0 {
 		pg.Primary = r.Name

@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -452,6 +453,34 @@ func (tb *dockerTestbed) Resume(ctx context.Context, n string) error {
 		return fmt.Errorf("testbed: resuming %s: %w", n, err)
 	}
 	return nil
+}
+
+// statsTimeout bounds one container stats call.
+const statsTimeout = 5 * time.Second
+
+// CPUTime implements CPUReader from the container's CPU accounting.
+func (tb *dockerTestbed) CPUTime(n string) (time.Duration, error) {
+	c, err := tb.comp(n)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
+	defer cancel()
+	resp, err := tb.cli.ContainerStatsOneShot(ctx, c.id)
+	if err != nil {
+		return 0, fmt.Errorf("testbed: stats of %s: %w", n, err)
+	}
+	defer resp.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("testbed: stats of %s: %w", n, err)
+	}
+	return time.Duration(st.CPUStats.CPUUsage.TotalUsage), nil
+}
+
+// CPUWait is not known for a container.
+func (tb *dockerTestbed) CPUWait(string) (time.Duration, error) {
+	return 0, fmt.Errorf("testbed: run-queue wait of a container: %w", ErrUnsupported)
 }
 
 // CPU sets a CFS quota of cpus CPUs per 100 ms period; cpus <= 0 lifts it.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/golive-dev/golive/internal/proccpu"
 )
 
 // localTestbed runs every component as a child process on 127.0.0.1.
@@ -390,6 +392,37 @@ func (tb *localTestbed) proc(name string) (*localProc, error) {
 		}
 	}
 	return nil, fmt.Errorf("testbed: %q: %w", name, ErrUnknownComponent)
+}
+
+// CPUTime implements CPUReader from /proc.
+func (tb *localTestbed) CPUTime(name string) (time.Duration, error) {
+	pid, err := tb.pid(name)
+	if err != nil {
+		return 0, err
+	}
+	return proccpu.Process(pid)
+}
+
+// CPUWait implements CPUReader from /proc.
+func (tb *localTestbed) CPUWait(name string) (time.Duration, error) {
+	pid, err := tb.pid(name)
+	if err != nil {
+		return 0, err
+	}
+	return proccpu.Waited(pid)
+}
+
+func (tb *localTestbed) pid(name string) (int, error) {
+	p, err := tb.proc(name)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running() {
+		return 0, fmt.Errorf("testbed: %s: %w", name, errNotRunning)
+	}
+	return p.cmd.Process.Pid, nil
 }
 
 func (tb *localTestbed) Kind() Kind              { return KindLocal }

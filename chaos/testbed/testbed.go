@@ -164,6 +164,18 @@ type Testbed interface {
 	Close(ctx context.Context) error
 }
 
+// CPUReader is implemented by testbeds that can tell how much CPU time a
+// component has used (local, from /proc). The capacity search prices a
+// request in CPU seconds with it.
+type CPUReader interface {
+	// CPUTime is the CPU time (user + system) the component's current
+	// process has used since it started.
+	CPUTime(name string) (time.Duration, error)
+	// CPUWait is the time its threads were runnable but waited for a CPU
+	// (an error wrapping ErrUnsupported where that is not known).
+	CPUWait(name string) (time.Duration, error)
+}
+
 // Options say which testbed to start and how.
 type Options struct {
 	Kind Kind   // auto (default), docker, local or url

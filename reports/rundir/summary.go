@@ -15,7 +15,10 @@ import (
 // Summary is summary.json (docs/run-format.md). Counts are int64 whatever
 // their source so readers can subtract them.
 type Summary struct {
-	Schema  string `json:"schema"`
+	Schema string `json:"schema"`
+	// Kind is KindCapacity for a capacity search's directory, empty for a
+	// scenario run.
+	Kind    string `json:"kind,omitempty"`
 	Verdict string `json:"verdict"`
 	// Reasons say why the verdict is fail.
 	Reasons []string `json:"reasons,omitempty"`
@@ -58,6 +61,11 @@ type Summary struct {
 	Phases     []PhaseSummary          `json:"phases"`
 	Probes     []Probe                 `json:"probes"`
 }
+
+// KindCapacity is summary.json's kind for a capacity search: its requests
+// sum the steps, its latency is the step at capacity, and it has no
+// per-second files.
+const KindCapacity = "capacity"
 
 // SimSpan is the scenario's span on the simulated clock.
 type SimSpan struct {

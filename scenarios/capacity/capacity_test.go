@@ -44,11 +44,17 @@ func TestSearchFindsCapacity(t *testing.T) {
 }
 
 func TestSearchBounds(t *testing.T) {
-	_, err := Search(context.Background(), model(10), SLO{P99: 50 * time.Millisecond}, Options{Start: 50})
-	if !errors.Is(err, ErrStartFails) {
-		t.Errorf("start above capacity: %v", err)
+	// A start above the capacity steps down, then bisects.
+	res, err := Search(context.Background(), model(10), SLO{P99: 50 * time.Millisecond}, Options{Start: 50, Rel: 0.05, MaxSteps: 20})
+	if err != nil || !res.Bounded || res.Capacity > 10 || res.Capacity < 9.5 {
+		t.Errorf("start above capacity: %.2f (bounded %v), %v", res.Capacity, res.Bounded, err)
 	}
-	res, err := Search(context.Background(), model(math.Inf(1)), SLO{P99: 50 * time.Millisecond}, Options{Start: 50, Max: 400})
+	// Nothing passes down to the minimum: the start "fails".
+	_, err = Search(context.Background(), model(0.5), SLO{P99: 50 * time.Millisecond}, Options{Start: 50, Min: 1, MaxSteps: 20})
+	if !errors.Is(err, ErrStartFails) {
+		t.Errorf("nothing passes: %v", err)
+	}
+	res, err = Search(context.Background(), model(math.Inf(1)), SLO{P99: 50 * time.Millisecond}, Options{Start: 50, Max: 400})
 	if err != nil || res.Capacity != 400 || res.Bounded {
 		t.Errorf("capacity above max: %+v %v", res, err)
 	}
@@ -90,7 +96,7 @@ func TestHTTPProbeFindsAServersLimit(t *testing.T) {
 	// p99 within 500 ms: loose enough that the first step passes under
 	// -race on a busy machine (100 ms failed there).
 	slo := SLO{P99: 500 * time.Millisecond}
-	res, err := Search(context.Background(), probe.Run, slo, Options{Start: start, Rel: 0.15, MaxSteps: 9,
+	res, err := Search(context.Background(), Probe(probe.Run), slo, Options{Start: start, Rel: 0.15, MaxSteps: 9,
 		Progress: func(st Step) { t.Logf("step %+v", st) }})
 	if err != nil {
 		t.Fatal(err)
@@ -103,4 +109,8 @@ func TestHTTPProbeFindsAServersLimit(t *testing.T) {
 	if res.Capacity < start || res.Capacity > most || !res.Bounded {
 		t.Errorf("capacity %.0f/s (bounded %v), want within %d..%.0f: %+v", res.Capacity, res.Bounded, start, most, res.Steps)
 	}
+	if l, ok := res.Limit(); !ok || l.Offered <= res.Capacity {
+		t.Errorf("no failing step above the capacity %.0f/s", res.Capacity)
+	}
+	t.Logf("capacity %.0f/s in %d steps", res.Capacity, len(res.Steps))
 }

@@ -2,34 +2,54 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/chaos/testbed"
+	"github.com/golive-dev/golive/internal/proccpu"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/capacity"
+	"github.com/golive-dev/golive/scenarios/consistency"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
 // CapacityOptions configure a capacity search.
 type CapacityOptions struct {
-	// Scenario holds the search settings (its capacity section) and the
-	// system to measure; the built-in "capacity" when nil.
+	// Scenario holds the search settings (its capacity section) and, unless
+	// SystemFromForecast, the system to measure; the built-in "capacity"
+	// when nil.
 	Scenario *spec.Scenario
 	// Forecast is the scenario whose peak issuance demand the capacity is
 	// compared with (e.g. launch-day); nil: no headroom verdict.
 	Forecast *spec.Scenario
+	// SystemFromForecast measures the forecast scenario's system (profile,
+	// signers, HSM model, portal and signer settings) instead of
+	// Scenario's.
+	SystemFromForecast bool
+	// Signers and HSMSlots replace the system's when > 0 (to apply the
+	// advice of an earlier search).
+	Signers, HSMSlots int
+	// KeepControls measures with the per-pharmacy quota and the anomaly
+	// detector's suspension and revocation as the system configures them.
+	// By default they are held out: they limit what one account may do,
+	// and a search that trips them measures the policy, not the system.
+	KeepControls bool
 	// DemandScale multiplies the forecast (default 1).
 	DemandScale float64
 	// SLO overrides the scenario's when P99 > 0.
@@ -45,13 +65,44 @@ type CapacityOptions struct {
 	Logger              *slog.Logger
 }
 
+// ErrCapacitySetup wraps the mistakes in a capacity search's setup that no
+// run can fix (a CLI reports them as usage errors).
+var ErrCapacitySetup = errors.New("capacity setup")
+
 // CapacityResult is capacity.json (package rundir owns the format): the
-// capacity curve and the sizing advice.
+// search's steps, the capacity, the analytic model it was checked against,
+// the binding resource and the sizing advice.
 type CapacityResult = rundir.Capacity
 
-// RunCapacity starts the system on a testbed and searches for the highest
-// issuance rate that meets the SLO, then compares it with the forecast.
-func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error) {
+// Named bounds of the search's housekeeping.
+const (
+	// capacityDrainTimeout bounds the wait for the deferred backlog before
+	// a step; a step that starts on a remaining backlog says so.
+	capacityDrainTimeout = 2 * time.Minute
+	// capacityPoll is how often the drain reads the portal's metrics.
+	capacityPoll = 250 * time.Millisecond
+	// capacityAdminConcurrency stays within the portal's admin route limit.
+	capacityAdminConcurrency = 4
+	// capacityMaxPharmacies bounds onboarding time; the load spreads over
+	// them.
+	capacityMaxPharmacies = 80
+	// capacityCheckTimeout bounds the consistency check after the search.
+	capacityCheckTimeout = 5 * time.Minute
+)
+
+// capacitySetup is a search's resolved inputs.
+type capacitySetup struct {
+	sc         *spec.Scenario // search settings and the system to measure
+	systemFrom string
+	profile    string
+	portal     portalapi.Config
+	slo        capacity.SLO
+	heldOut    []string
+}
+
+// resolveCapacity picks the system, applies the overrides and holds the
+// controls out; its errors wrap ErrCapacitySetup.
+func resolveCapacity(o CapacityOptions) (*capacitySetup, error) {
 	sc := o.Scenario
 	if sc == nil {
 		var err error
@@ -60,8 +111,79 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		}
 	}
 	if sc.Capacity == nil {
-		return nil, fmt.Errorf("engine: %s has no capacity section", sc.Name)
+		return nil, fmt.Errorf("%w: %s has no capacity section", ErrCapacitySetup, sc.Name)
 	}
+	cp := *sc
+	su := &capacitySetup{sc: &cp, systemFrom: sc.Name}
+	if o.SystemFromForecast {
+		if o.Forecast == nil {
+			return nil, fmt.Errorf("%w: the system is to come from the forecast, and there is none", ErrCapacitySetup)
+		}
+		cp.System = o.Forecast.System
+		cp.Profiles = o.Forecast.Profiles
+		su.systemFrom = o.Forecast.Name
+	}
+	if o.Signers > 0 {
+		cp.System.Signers = o.Signers
+	}
+	if o.HSMSlots > 0 {
+		cp.System.HSM.Slots = o.HSMSlots
+	}
+	if cp.System.Signers < 1 {
+		cp.System.Signers = 1
+	}
+	profile, err := cp.ProfileFor(o.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCapacitySetup, err)
+	}
+	su.profile = profile
+	if su.portal, err = cp.PortalConfig(profile); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCapacitySetup, err)
+	}
+	if !o.KeepControls {
+		if su.portal.PharmacyQuota.Enabled {
+			su.heldOut = append(su.heldOut, "per-pharmacy quota")
+			su.portal.PharmacyQuota.Enabled = false
+		}
+		if su.portal.Anomaly.Enabled && (su.portal.Anomaly.SuspendPharmacy || su.portal.Anomaly.RevokeSinceAnomaly) {
+			su.heldOut = append(su.heldOut, "anomaly suspension and revocation (detection still runs and is counted)")
+			su.portal.Anomaly.SuspendPharmacy, su.portal.Anomaly.RevokeSinceAnomaly = false, false
+		}
+	}
+	cs := cp.Capacity
+	su.slo = capacity.SLO{P99: cs.SLO.P99, MinSuccess: cs.SLO.MinSuccess, MinGoodput: cs.SLO.MinGoodput, MinRequests: cs.MinRequests}
+	if o.SLO.P99 > 0 {
+		su.slo.P99 = o.SLO.P99
+		if o.SLO.MinSuccess > 0 {
+			su.slo.MinSuccess = o.SLO.MinSuccess
+		}
+	}
+	scfg, err := cp.SignerConfig(profile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCapacitySetup, err)
+	}
+	if scfg.HSMLatency.D() >= su.slo.P99 {
+		return nil, fmt.Errorf("%w: %s's HSM takes %s a signature, not less than the SLO's p99 %s: no rate can pass (give a longer p99 with --slo, e.g. \"p99<%s\")",
+			ErrCapacitySetup, su.systemFrom, scfg.HSMLatency.D(), su.slo.P99, 4*scfg.HSMLatency.D())
+	}
+	return su, nil
+}
+
+// CheckCapacity reports the setup mistakes RunCapacity would stop on,
+// without starting anything.
+func CheckCapacity(o CapacityOptions) error {
+	_, err := resolveCapacity(o)
+	return err
+}
+
+// RunCapacity starts the system on a testbed and searches for the highest
+// issuance rate that meets the SLO, then compares it with the forecast.
+func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error) {
+	su, err := resolveCapacity(o)
+	if err != nil {
+		return nil, err
+	}
+	sc, profile, cs := su.sc, su.profile, *su.sc.Capacity
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -72,23 +194,11 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 			o.Progress(fmt.Sprintf(format, a...))
 		}
 	}
-	profile, err := sc.ProfileFor(o.Profile)
-	if err != nil {
-		return nil, err
-	}
-	cs := *sc.Capacity
-	slo := capacity.SLO{P99: cs.SLO.P99, MinSuccess: cs.SLO.MinSuccess, MinGoodput: cs.SLO.MinGoodput}
-	if o.SLO.P99 > 0 {
-		slo.P99 = o.SLO.P99
-		if o.SLO.MinSuccess > 0 {
-			slo.MinSuccess = o.SLO.MinSuccess
-		}
-	}
-	cfg, err := serveConfig(sc, profile)
-	if err != nil {
-		return nil, err
-	}
 	signerCfg, err := sc.SignerConfig(profile)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := serveConfigOf(su.portal, signerCfg, sc.RegisterSize())
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +209,15 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
+	started := time.Now()
+	say("starting the %s testbed (%s system: %s, signers %d x %d HSM slots of %s)", tkind, su.systemFrom, profile,
+		sc.System.Signers, signerCfg.HSMSlots, signerCfg.HSMLatency.D())
+	if len(su.heldOut) > 0 {
+		say("held out of the measurement: %s", strings.Join(su.heldOut, "; "))
+	}
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile,
-		Signers: max(sc.System.Signers, 1), Binary: o.Binary, Config: cfg, Logger: log, RunID: o.RunID})
+		Signers: sc.System.Signers, Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: sc.Clock.Timescale,
+		Logger: log, RunID: o.RunID})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}
@@ -115,51 +231,99 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	if err != nil {
 		return nil, err
 	}
-	client := portalclient.New(tb.PortalURL())
+	// The load goes to the portal directly: a capacity search injects no
+	// faults, and the fault proxy's copying would be priced as the
+	// system's.
+	client := portalclient.New(tb.DirectPortalURL())
+	client.AdminToken = tb.AdminToken()
 	n := 40
-	if c, ok := sc.Class(cs.Class); ok && c.Pharmacies > 0 {
-		n = min(c.Pharmacies, 80, reg.Len())
+	class, _ := sc.Class(cs.Class)
+	if class.Pharmacies > 0 {
+		n = class.Pharmacies
 	}
+	n = min(n, capacityMaxPharmacies, reg.Len())
 	say("onboarding %d pharmacies", n)
 	phs, err := onboardAll(ctx, client, mail, reg.Entries()[:n], nil)
 	if err != nil {
 		return nil, fmt.Errorf("engine: onboarding: %w", err)
 	}
 	acc := newAccounts(client, phs)
-	it := &loadgen.IssueTargets{BaseURL: tb.PortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
+	it := &loadgen.IssueTargets{BaseURL: tb.DirectPortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
 		Credentials: acc, KeyPrefix: "cap-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
 	var seq atomic.Uint64
-	targeter := func(t *vegeta.Target) error {
-		req, err := it.Request(ctx, seq.Add(1))
-		*t = req.Target
-		return err
+	timeout := class.Client.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
 	}
-	probe := capacity.HTTPProbe{Targeter: targeter, Duration: cs.Step, Timeout: 5 * time.Second,
-		OK: func(c uint16) bool { return c == http.StatusCreated }}
-	res, serr := capacity.Search(ctx, probe.Run, slo, capacity.Options{
+	run := &capacityRunner{tb: tb, client: client, phs: phs, acc: acc, sc: sc, log: log, signers: sc.System.Signers,
+		metrics: &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 5 * time.Second}, sim: func(t time.Time) time.Time { return t }}}
+	run.probe = capacity.HTTPProbe{
+		Targeter: func(t *vegeta.Target) error {
+			req, err := it.Request(ctx, seq.Add(1))
+			*t = req.Target
+			return err
+		},
+		Timeout: timeout,
+		OK:      func(c uint16) bool { return c == http.StatusCreated },
+		Observe: run.observe,
+	}
+	stepNo := 0
+	res, serr := capacity.Search(ctx, run, su.slo, capacity.Options{
 		Start: cs.StartRate, Max: cs.MaxRate, Growth: cs.Growth, Rel: cs.Precision, MaxSteps: cs.MaxSteps,
+		Step: cs.Step, MinDuration: cs.MinDuration,
 		Progress: func(s capacity.Step) {
-			say("%7.1f/s offered  %7.1f/s good  p99 %7.1f ms  success %.3f  %s", s.Offered, s.Goodput,
-				float64(s.P99.Microseconds())/1000, s.Success, map[bool]string{true: "pass", false: "FAIL"}[s.Pass])
+			stepNo++
+			for _, line := range stepLines(stepNo, cs.MaxSteps, s) {
+				say("%s", line)
+			}
 		}})
 	if serr != nil && !errors.Is(serr, capacity.ErrStartFails) {
 		return nil, serr
 	}
 
 	out := &CapacityResult{CapacityRPS: res.Capacity, Bounded: res.Bounded, Profile: profile, Target: string(tb.Kind()),
-		Signers: max(sc.System.Signers, 1), HSMSlots: signerCfg.HSMSlots}
-	out.SLO.P99MS = float64(slo.P99.Microseconds()) / 1000
-	out.SLO.MinSuccess = slo.MinSuccess
+		Signers: sc.System.Signers, HSMSlots: signerCfg.HSMSlots, HSMLatencyMS: ms(signerCfg.HSMLatency.D()),
+		Scenario: o.scenarioName(), SystemFrom: su.systemFrom, Pharmacies: n, ControlsHeldOut: su.heldOut, Started: started.UTC()}
+	out.SLO.P99MS, out.SLO.MinSuccess, out.SLO.MinGoodput, out.SLO.MinRequests = ms(su.slo.P99), su.slo.MinSuccess, su.slo.MinGoodput, su.slo.MinRequests
+	if out.SLO.MinGoodput == 0 {
+		out.SLO.MinGoodput = 0.95
+	}
+	if out.SLO.MinSuccess == 0 {
+		out.SLO.MinSuccess = 0.99
+	}
 	for _, s := range res.Steps {
-		out.Steps = append(out.Steps, rundir.CapacityStep{Rate: s.Offered, Goodput: s.Goodput,
-			P99MS: float64(s.P99.Microseconds()) / 1000, Success: s.Success, OK: s.Pass})
+		out.Steps = append(out.Steps, stepRecord(s))
 	}
-	if k, ok := res.Knee(); ok {
-		out.KneeRPS = k.Offered
+	sys := capacity.System{Signers: sc.System.Signers, HSMSlots: signerCfg.HSMSlots, HSMLatency: signerCfg.HSMLatency.D(),
+		IssueConcurrency: su.portal.Limits.Issue.MaxConcurrent, Pharmacies: n, Shed: signerCfg.Shed, MaxLoss: 1 - out.SLO.MinSuccess}
+	if q := su.portal.PharmacyQuota; q.Enabled {
+		sys.QuotaRate, sys.QuotaBurst = q.Rate, q.Burst
 	}
-	if signerCfg.HSMLatency > 0 {
-		out.SignerRPS = float64(signerCfg.HSMSlots) / signerCfg.HSMLatency.D().Seconds()
+	if a := su.portal.Anomaly; a.Enabled && a.SuspendPharmacy {
+		sys.SuspendAfter = a.VolumeFloor
+		if ts := sc.Clock.Timescale; ts > 0 {
+			sys.SuspendWindow = time.Duration(float64(a.VolumeWindow.D()) / ts)
+		}
 	}
+	out.SignerRPS = sys.HSMRate() / float64(sys.Signers)
+	// The CPU price of a request: at the capacity, or at the first failing
+	// step when none passed.
+	priced, found := res.Knee()
+	if found {
+		out.KneeRPS = priced.Offered
+	} else {
+		priced, _ = res.Limit()
+	}
+	if priced.CPU != nil {
+		if c, ok := capacity.Cost(priced, *priced.CPU); ok {
+			out.CPUCost = &c
+		}
+	} else {
+		out.Notes = append(out.Notes, fmt.Sprintf("CPU per request not measured on the %s target: the model has no CPU bound", tb.Kind()))
+	}
+	out.Bounds = sys.Bounds(out.CPUCost, cs.Step)
+	out.Binding = capacity.Bind(res, out.Bounds)
+	out.MeasuredSignerRPS = res.Capacity / float64(sys.Signers)
 	if o.Forecast != nil {
 		scale := o.DemandScale
 		if scale <= 0 {
@@ -170,12 +334,29 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		if out.ForecastPeakRPS > 0 {
 			out.Headroom = out.CapacityRPS / out.ForecastPeakRPS
 		}
-		out.NeededSigners, out.NeededHSMSlots, out.Advice = sizing(out)
+		z := capacity.Size(res.Capacity, sys, out.ForecastPeakRPS, out.Binding, out.CPUCost)
+		out.Sizing = &z
+		out.NeededSigners, out.NeededHSMSlots, out.Advice, out.Apply = z.NeededSigners, z.NeededSlots, z.Advice, z.Apply
 		out.Verdict = "pass"
 		if out.Headroom < 1 {
 			out.Verdict = "fail"
 		}
 	}
+
+	// Nothing acknowledged lost? The search's 201s against the registry.
+	acks := run.takeAcks()
+	say("checking consistency of %d acknowledged certificates", len(acks))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), capacityCheckTimeout)
+	rep, cerr := consistency.Check(cctx, consistency.Config{BaseURL: tb.DirectPortalURL(), AdminToken: tb.AdminToken()}, acks)
+	cancel()
+	out.Consistency = &rundir.CapacityConsistency{Acknowledged: rep.Acknowledged, Verified: rep.Verified, Lost: rep.Lost,
+		Duplicates: rep.Duplicates, Unverified: rep.Unverified}
+	if cerr != nil {
+		out.Consistency.Error = cerr.Error()
+		log.Error("consistency check failed to run", "err", cerr)
+	}
+	out.WallSeconds = time.Since(started).Seconds()
+
 	if err := rundir.WriteCapacity(o.Out, out); err != nil {
 		return out, fmt.Errorf("engine: %w", err)
 	}
@@ -183,6 +364,281 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		return out, serr
 	}
 	return out, nil
+}
+
+func (o CapacityOptions) scenarioName() string {
+	if o.Scenario == nil {
+		return "capacity"
+	}
+	return o.Scenario.Name
+}
+
+func stepRecord(s capacity.Step) rundir.CapacityStep {
+	r := rundir.CapacityStep{Rate: s.Offered, Goodput: s.Goodput, P99MS: ms(s.P99), Success: s.Success, OK: s.Pass,
+		DurationS: s.Duration.Seconds(), Planned: s.Planned, Requests: s.Requests, P50MS: ms(s.P50), P90MS: ms(s.P90),
+		Outcomes: s.Outcomes, Problems: s.Problems, Controls: s.Controls, ControlEvents: s.ControlEvents,
+		Cause: string(s.Cause), Reasons: s.Reasons, Error: s.Err, Notes: s.Notes, CPU: s.CPU}
+	if s.CPU != nil {
+		if c, ok := capacity.Cost(s, *s.CPU); ok {
+			r.CPUMSPerRequest = c.Total * 1000
+		}
+	}
+	return r
+}
+
+// stepLines is a step as the progress shows it: what was offered, what
+// came back, and why it failed.
+func stepLines(n, of int, s capacity.Step) []string {
+	verdict := "pass"
+	if !s.Pass {
+		verdict = "FAIL"
+	}
+	cpu := ""
+	if s.CPU != nil {
+		if c, ok := capacity.Cost(s, *s.CPU); ok {
+			cpu = fmt.Sprintf(", CPU %.2f ms/request", c.Total*1000)
+			if w, ok := s.CPU.WaitRatio(); ok {
+				cpu += fmt.Sprintf(" (+%.2f s waiting per CPU s)", w)
+			}
+		}
+	}
+	lines := []string{fmt.Sprintf("step %2d/%d %7.1f/s for %s: %d requests (%s), goodput %.1f/s, p50 %.0f ms, p99 %.0f ms%s: %s",
+		n, of, s.Offered, s.Duration.Round(100*time.Millisecond), s.Requests, s.Outcomes, s.Goodput, ms(s.P50), ms(s.P99), cpu, verdict)}
+	for _, r := range s.Reasons {
+		lines = append(lines, "          why: "+r)
+	}
+	for _, note := range s.Notes {
+		lines = append(lines, "          note: "+note)
+	}
+	return lines
+}
+
+// capacityRunner runs the search's steps on a testbed. Before each step it
+// drains the deferred backlog, reinstates every pharmacy (which also
+// forgets its anomaly history), logs them in afresh and restarts the
+// portal's business day at the scenario's start, so every step starts from
+// the same state.
+type capacityRunner struct {
+	tb      testbed.Testbed
+	client  *portalclient.Client // direct to the portal, with the admin token
+	phs     []*portalclient.Pharmacy
+	acc     *accounts
+	sc      *spec.Scenario
+	log     *slog.Logger
+	metrics *scraper
+	probe   capacity.HTTPProbe
+	signers int
+
+	notes []string // about the coming step's start
+
+	mu   sync.Mutex
+	acks []consistency.Ack
+}
+
+// Reset implements capacity.Runner.
+func (r *capacityRunner) Reset(ctx context.Context) error {
+	r.notes = nil
+	t0 := time.Now()
+	m, err := r.drain(ctx)
+	if err != nil {
+		return err
+	}
+	switch waited := time.Since(t0); {
+	case !r.settled(m):
+		r.notes = append(r.notes, fmt.Sprintf("started unsettled after %s: %.0f deferred requests pending, %.0f in flight, %.0f of %d signer replicas available",
+			capacityDrainTimeout, m.DeferredBacklog, m.InFlight, m.SignersAvailable, r.signers))
+	case waited > 2*time.Second:
+		r.notes = append(r.notes, fmt.Sprintf("waited %s for the previous step's backlog to drain and the signer replicas to return", waited.Round(100*time.Millisecond)))
+	}
+	if r.client.AdminToken == "" {
+		r.notes = append(r.notes, "no admin token: pharmacies were not reinstated and anomaly windows not reset")
+	} else if err := r.eachPharmacy(ctx, func(ctx context.Context, ph *portalclient.Pharmacy) error {
+		return r.client.Admin(ctx, http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/reinstate", map[string]any{}, nil)
+	}); err != nil {
+		return fmt.Errorf("reinstating the pharmacies: %w", err)
+	}
+	// Fresh tokens: a step shorter than a token's life needs no login.
+	if err := r.eachPharmacy(ctx, func(ctx context.Context, ph *portalclient.Pharmacy) error {
+		r.acc.mu.Lock()
+		cp := *ph
+		r.acc.mu.Unlock()
+		if err := r.client.LoginPharmacy(ctx, &cp); err != nil {
+			return err
+		}
+		r.acc.mu.Lock()
+		ph.Token, ph.Refresh, ph.TokenExpires = cp.Token, cp.Refresh, cp.TokenExpires
+		r.acc.mu.Unlock()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("logging the pharmacies in: %w", err)
+	}
+	if r.client.AdminToken != "" {
+		clk := portalapi.BusinessClock{SimStart: r.sc.Clock.Start, WallStart: time.Now(), Timescale: r.sc.Clock.Timescale}
+		if err := r.client.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", clk, nil); err != nil {
+			r.log.Warn("setting the portal's business clock", "err", err)
+		}
+	}
+	return nil
+}
+
+// drain waits until the portal is settled, or capacityDrainTimeout
+// passes; it returns the last reading.
+func (r *capacityRunner) drain(ctx context.Context) (rundir.Scrape, error) {
+	deadline := time.Now().Add(capacityDrainTimeout)
+	for {
+		m := r.metrics.once(ctx)
+		if r.settled(m) || time.Now().After(deadline) {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			return m, ctx.Err()
+		case <-time.After(capacityPoll):
+		}
+	}
+}
+
+// settled: no deferred backlog, nothing in flight, and every signer
+// replica eligible again (a breaker the previous step opened, or a replica
+// marked busy by its Retry-After, would make the next step defer from its
+// first request). The scrape itself is not counted in flight (/metrics is
+// not instrumented), but a slow client's abandoned request may be.
+func (r *capacityRunner) settled(m rundir.Scrape) bool {
+	return m.Up && m.DeferredBacklog == 0 && m.InFlight <= 1 && m.SignersAvailable >= float64(r.signers)
+}
+
+func (r *capacityRunner) eachPharmacy(ctx context.Context, f func(context.Context, *portalclient.Pharmacy) error) error {
+	sem := make(chan struct{}, capacityAdminConcurrency)
+	errs := make([]error, len(r.phs))
+	var wg sync.WaitGroup
+	for i, ph := range r.phs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for attempt := range 3 {
+				if errs[i] = f(ctx, ph); errs[i] == nil || ctx.Err() != nil {
+					return
+				}
+				time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Run implements capacity.Runner: the step, with the CPU the run used and
+// the anomaly detector's events meanwhile.
+func (r *capacityRunner) Run(ctx context.Context, p capacity.Plan) (capacity.Step, error) {
+	m0 := r.metrics.once(ctx)
+	c0 := r.cpu()
+	st, err := r.probe.Step(ctx, p)
+	if err != nil {
+		return st, err
+	}
+	c1 := r.cpu()
+	m1 := r.metrics.once(ctx)
+	st.CPU = c1.since(c0)
+	if m0.Up && m1.Up {
+		st.ControlEvents = int64(math.Round(m1.FraudEvents - m0.FraudEvents))
+	}
+	st.Notes = append(st.Notes, r.notes...)
+	if st.ControlEvents > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("the anomaly detector flagged %d times (held out: recorded, nobody suspended)", st.ControlEvents))
+	}
+	return st, nil
+}
+
+// observe keeps every 201 for the consistency check.
+func (r *capacityRunner) observe(res *vegeta.Result) {
+	if res.Code != http.StatusCreated {
+		return
+	}
+	var iss portalapi.Issued
+	if json.Unmarshal(res.Body, &iss) != nil || iss.UVCI == "" {
+		return
+	}
+	r.mu.Lock()
+	r.acks = append(r.acks, consistency.Ack{Class: "issue", UVCI: iss.UVCI, HC1: iss.HC1})
+	r.mu.Unlock()
+}
+
+func (r *capacityRunner) takeAcks() []consistency.Ack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acks
+}
+
+// cpuReading is the CPU time of the run's parts and of the machine at one
+// moment.
+type cpuReading struct {
+	at      time.Time
+	parts   map[string]time.Duration
+	waited  map[string]time.Duration // nil when the testbed cannot tell
+	machine time.Duration
+	ok      bool
+}
+
+// cpu reads the components' CPU time (when the testbed can tell), this
+// process's (the load generator) and the machine's.
+func (r *capacityRunner) cpu() cpuReading {
+	rd := cpuReading{at: time.Now(), parts: map[string]time.Duration{}, waited: map[string]time.Duration{}}
+	cr, ok := r.tb.(testbed.CPUReader)
+	if !ok {
+		return rd
+	}
+	for _, c := range r.tb.Components() {
+		part := c.Name
+		if strings.HasPrefix(part, "signer-") {
+			part = "signers"
+		}
+		t, err := cr.CPUTime(c.Name)
+		if err != nil {
+			r.log.Warn("reading CPU time", "component", c.Name, "err", err)
+			return rd
+		}
+		rd.parts[part] += t
+		if w, err := cr.CPUWait(c.Name); err == nil && rd.waited != nil {
+			rd.waited[part] += w
+		} else {
+			rd.waited = nil
+		}
+	}
+	self, err1 := proccpu.Self()
+	machine, err2 := proccpu.Machine()
+	if err1 != nil || err2 != nil {
+		r.log.Warn("reading CPU time", "err", errors.Join(err1, err2))
+		return rd
+	}
+	if w, err := proccpu.WaitedSelf(); err == nil && rd.waited != nil {
+		rd.waited["generator"] = w
+	} else {
+		rd.waited = nil
+	}
+	rd.parts["generator"], rd.machine, rd.ok = self, machine, true
+	return rd
+}
+
+// since is the CPU used between two readings; nil when either failed.
+func (rd cpuReading) since(from cpuReading) *capacity.CPU {
+	if !rd.ok || !from.ok {
+		return nil
+	}
+	c := &capacity.CPU{Seconds: map[string]float64{}, Wall: rd.at.Sub(from.at).Seconds(), Cores: runtime.NumCPU()}
+	var ours float64
+	for part, t := range rd.parts {
+		d := (t - from.parts[part]).Seconds()
+		c.Seconds[part] = d
+		ours += d
+	}
+	c.Other = max((rd.machine-from.machine).Seconds()-ours, 0)
+	if rd.waited != nil && from.waited != nil {
+		c.Waited = map[string]float64{}
+		for part, w := range rd.waited {
+			c.Waited[part] = max((w - from.waited[part]).Seconds(), 0)
+		}
+	}
+	return c
 }
 
 // forecastPeak is the highest combined issuance demand of a scenario.
@@ -198,32 +654,4 @@ func forecastPeak(sc *spec.Scenario) float64 {
 		peak = max(peak, sum)
 	}
 	return peak
-}
-
-// sizing says how many signer replicas, or HSM slots per replica, the
-// forecast peak needs. The HSM model bounds each replica at
-// slots/latency signatures per second; the measured capacity shows how
-// much of that the whole system reaches.
-func sizing(r *CapacityResult) (signers, slots int, advice string) {
-	if r.ForecastPeakRPS <= 0 {
-		return r.Signers, r.HSMSlots, "no forecast demand"
-	}
-	// The per-replica rate actually achieved: the HSM bound, or less when
-	// the measured capacity is lower.
-	perReplica := r.SignerRPS
-	if measured := r.CapacityRPS / float64(r.Signers); measured > 0 && (perReplica == 0 || measured < perReplica) {
-		perReplica = measured
-	}
-	if perReplica <= 0 {
-		return r.Signers, r.HSMSlots, "capacity not measured"
-	}
-	need := r.ForecastPeakRPS * 1.25 // a quarter in reserve for the surge's noise
-	signers = int(math.Ceil(need / perReplica))
-	slots = int(math.Ceil(float64(r.HSMSlots) * need / (perReplica * float64(r.Signers))))
-	if r.Headroom >= 1.25 {
-		return signers, slots, fmt.Sprintf("capacity %.0f/s covers the forecast peak %.1f/s %.1fx; %d signer replicas of %d HSM slots suffice",
-			r.CapacityRPS, r.ForecastPeakRPS, r.Headroom, max(signers, 1), r.HSMSlots)
-	}
-	return signers, slots, fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s: run %d signer replicas (now %d), or %d HSM slots each",
-		r.CapacityRPS, r.Headroom, r.ForecastPeakRPS, signers, r.Signers, slots)
 }

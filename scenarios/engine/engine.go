@@ -28,6 +28,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
@@ -142,7 +143,13 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string]any{"portal": pc, "signer": scfg, "register_size": sc.RegisterSize()})
+	return serveConfigOf(pc, scfg, sc.RegisterSize())
+}
+
+// serveConfigOf is the --config for a portal and a signer configuration
+// and the register size the data directory is generated with.
+func serveConfigOf(pc portalapi.Config, scfg signerapi.Settings, registerSize int) ([]byte, error) {
+	return json.Marshal(map[string]any{"portal": pc, "signer": scfg, "register_size": registerSize})
 }
 
 // run is the state of one run.

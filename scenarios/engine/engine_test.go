@@ -195,6 +195,8 @@ capacity:
   max_rate: 2000
   growth: 3
   step: 2s
+  min_requests: 20
+  min_duration: 2s
   max_steps: 8
   precision: 0.1
   slo: {p99: 1s, min_success: 0.99, min_goodput: 0.95}

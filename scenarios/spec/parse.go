@@ -622,10 +622,18 @@ func (d *decoder) shape(n *yaml.Node, path string) (Shape, bool) {
 	return s, true
 }
 
+// Defaults of a capacity step's evidence: at least DefaultMinRequests
+// requests and DefaultMinStep of wall time, whatever the rate.
+const (
+	DefaultMinRequests = 300
+	DefaultMinStep     = 5 * time.Second
+)
+
 func (d *decoder) capacity(n *yaml.Node) *Capacity {
 	c := &Capacity{StartRate: 10, MaxRate: 1000, Growth: 2, Step: 20 * time.Second, MaxSteps: 12, Precision: 0.05,
-		SLO: SLO{MinSuccess: 0.99, MinGoodput: 0.95}}
-	f, ok := d.mapping(n, "capacity", "class", "start_rate", "max_rate", "growth", "step", "max_steps", "precision", "slo")
+		MinRequests: DefaultMinRequests, MinDuration: DefaultMinStep, SLO: SLO{MinSuccess: 0.99, MinGoodput: 0.95}}
+	f, ok := d.mapping(n, "capacity", "class", "start_rate", "max_rate", "growth", "step", "max_steps", "precision",
+		"min_requests", "min_duration", "slo")
 	if !ok {
 		return c
 	}
@@ -667,6 +675,19 @@ func (d *decoder) capacity(n *yaml.Node) *Capacity {
 	if n := f.get("max_steps"); n != nil {
 		if v, ok := d.intIn(n, "capacity.max_steps", 1, 100); ok {
 			c.MaxSteps = v
+		}
+	}
+	if n := f.get("min_requests"); n != nil {
+		if v, ok := d.intIn(n, "capacity.min_requests", 1, 10_000_000); ok {
+			c.MinRequests = int64(v)
+		}
+	}
+	if n := f.get("min_duration"); n != nil {
+		if v, ok := d.duration(n, "capacity.min_duration"); ok {
+			if v < time.Second {
+				d.errorf(resolve(n), "capacity.min_duration: %v is too short to measure a p99 (at least 1s)", v)
+			}
+			c.MinDuration = v
 		}
 	}
 	if n := f.get("precision"); n != nil {

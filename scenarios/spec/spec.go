@@ -355,7 +355,12 @@ type Capacity struct {
 	MaxSteps int
 	// Precision stops bisecting when the bracket is within this fraction.
 	Precision float64
-	SLO       SLO
+	// MinRequests is the least a step must measure to be judged, and
+	// MinDuration the least wall time it lasts: a step at a low rate runs
+	// longer than Step to gather MinRequests.
+	MinRequests int64
+	MinDuration time.Duration
+	SLO         SLO
 }
 
 // SLO is what a capacity step must meet.

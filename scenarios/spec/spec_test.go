@@ -172,12 +172,50 @@ func TestCapacityScenarioDerivesItsEnd(t *testing.T) {
 	if !s.Clock.End.Equal(want) {
 		t.Errorf("end %v, want %v", s.Clock.End, want)
 	}
-	cfg, err := s.PortalConfig(portalapi.ProfileHardened)
-	if err != nil || cfg.PharmacyQuota.Enabled {
-		t.Errorf("capacity must switch the pharmacy quota off: %+v, %v", cfg.PharmacyQuota, err)
+	if c.MinRequests != 300 || c.MinDuration != 5*time.Second || c.Step != 20*time.Second {
+		t.Errorf("step evidence: min_requests %d, min_duration %v, step %v", c.MinRequests, c.MinDuration, c.Step)
 	}
-	if cfg.Limits.Issue.MaxConcurrent != portalapi.HardenedConfig().Limits.Issue.MaxConcurrent {
-		t.Error("an override changed a field it does not name")
+	// The system is the hardened design as it is: golive capacity, not the
+	// scenario, holds the controls out of the measurement.
+	cfg, err := s.PortalConfig(portalapi.ProfileHardened)
+	if err != nil || cfg.Limits.Issue.MaxConcurrent != portalapi.HardenedConfig().Limits.Issue.MaxConcurrent {
+		t.Errorf("capacity's portal differs from the hardened preset: %v", err)
+	}
+	if s.System.Signers != 3 || s.System.HSM.Slots != 10 || s.System.HSM.Latency != 50*time.Millisecond {
+		t.Errorf("capacity's system %+v is not the documented 3 x 10 slots of 50 ms (600/s)", s.System)
+	}
+}
+
+func TestCapacityStepEvidence(t *testing.T) {
+	base := `
+name: cap
+description: Capacity defaults.
+clock: {date: 2021-06-16, start: "10:00", timescale: 60}
+system: {profile: hardened, signers: 1}
+traffic:
+  - {name: issue, kind: issue, pharmacies: 5}
+capacity:
+  class: issue
+  slo: {p99: 200ms}
+`
+	s, err := Parse([]byte(base), "cap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Capacity.MinRequests != DefaultMinRequests || s.Capacity.MinDuration != DefaultMinStep {
+		t.Errorf("defaults: %d requests, %v", s.Capacity.MinRequests, s.Capacity.MinDuration)
+	}
+	s, err = Parse([]byte(base+"  min_requests: 50\n  min_duration: 2s\n"), "cap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Capacity.MinRequests != 50 || s.Capacity.MinDuration != 2*time.Second {
+		t.Errorf("set: %d requests, %v", s.Capacity.MinRequests, s.Capacity.MinDuration)
+	}
+	for _, bad := range []string{"  min_requests: 0\n", "  min_duration: 100ms\n"} {
+		if _, err := Parse([]byte(base+bad), "cap.yaml"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 

@@ -1,0 +1,133 @@
+// Package proccpu reads CPU time from Linux's /proc: what one process
+// (all its threads) has used, and what the whole machine has been busy
+// with. The capacity search uses the differences over a step to price a
+// request in CPU seconds per component, and to see how much of the machine
+// other jobs took meanwhile.
+package proccpu
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of /proc's CPU times: USER_HZ, 100 on every Linux
+// architecture (the kernel converts to it for user space whatever its own
+// tick rate).
+const userHZ = 100
+
+func ticks(n uint64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+
+// Process is the CPU time (user + system, all threads) pid has used.
+func Process(pid int) (time.Duration, error) {
+	return statFile(fmt.Sprintf("/proc/%d/stat", pid))
+}
+
+// Self is the CPU time this process has used.
+func Self() (time.Duration, error) { return statFile("/proc/self/stat") }
+
+func statFile(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("proccpu: %w", err)
+	}
+	return parseStat(b)
+}
+
+// parseStat reads utime and stime (fields 14 and 15) of a /proc/PID/stat
+// line. The command name (field 2) may hold spaces and parentheses, so
+// fields are counted after its last ')'.
+func parseStat(b []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("proccpu: stat line without a command name")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, f[11]; stime f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("proccpu: stat line has %d fields after the name, want at least 13", len(f))
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("proccpu: utime %q, stime %q are not numbers", f[11], f[12])
+	}
+	return ticks(u + s), nil
+}
+
+// Waited is the time pid's threads have spent runnable but waiting for a
+// CPU (the run delay of /proc/PID/task/*/schedstat): CPU starvation. Threads
+// that have exited take their share with them, so it is a lower bound.
+func Waited(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("proccpu: %w", err)
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		d, err := parseSchedstat(b)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
+// WaitedSelf is Waited for this process.
+func WaitedSelf() (time.Duration, error) { return Waited(os.Getpid()) }
+
+// parseSchedstat reads the run delay, the second of "oncpu_ns delay_ns
+// timeslices".
+func parseSchedstat(b []byte) (time.Duration, error) {
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("proccpu: schedstat %q has fewer than 2 fields", strings.TrimSpace(string(b)))
+	}
+	n, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("proccpu: schedstat run delay %q: %w", f[1], err)
+	}
+	return time.Duration(n), nil
+}
+
+// Machine is the time all CPUs together have been busy (user, nice,
+// system, irq, softirq and steal: everything but idle and iowait), read
+// from /proc/stat.
+func Machine() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("proccpu: %w", err)
+	}
+	return parseMachine(b)
+}
+
+func parseMachine(b []byte) (time.Duration, error) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("proccpu: /proc/stat starts with %q, want the cpu line", line)
+	}
+	var busy uint64
+	// user nice system idle iowait irq softirq steal: skip idle (4) and iowait (5).
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proccpu: /proc/stat field %d %q: %w", i+1, v, err)
+		}
+		busy += n
+	}
+	return ticks(busy), nil
+}
