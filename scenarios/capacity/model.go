@@ -315,9 +315,17 @@ func Size(capacity float64, sys System, peak float64, b Binding, cost *CPUCost) 
 		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s (binding: HSM): run %s (now %d) or %d HSM slots each, for %.1f/s (the peak x%.2f) at the measured %.1f/s per replica",
 			capacity, headroom, peak, replicas(z.NeededSigners), signers, z.NeededSlots, z.TargetRPS, Reserve, z.PerSignerRPS)
 		z.Apply = fmt.Sprintf("--signers %d", z.NeededSigners)
-	case b.Resource == ResourceCPU:
-		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s (binding: CPU): more signer replicas do not help; %.1f/s (the peak x%.2f) needs about %.1f cores at the measured %.2f ms CPU per request (%.1f were free)",
-			capacity, headroom, peak, z.TargetRPS, Reserve, z.NeededCores, cost.Total*1000, cost.Available)
+	case b.Resource == ResourceCPU && cost != nil:
+		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s (binding: CPU): more signer replicas do not help; %.1f/s (the peak x%.2f) needs about %.1f cores at the measured %.2f ms CPU per request",
+			capacity, headroom, peak, z.TargetRPS, Reserve, z.NeededCores, cost.Total*1000)
+		if z.NeededCores <= cost.Available {
+			// Enough CPU seconds, yet the SLO failed: the threads waited
+			// for a CPU that other jobs held.
+			z.Advice += fmt.Sprintf(" and %.1f were free, but other jobs held %.1f of %d cores and the issuer's threads waited for them: give it cores of its own",
+				cost.Available, float64(cost.Cores)-cost.Available, cost.Cores)
+		} else {
+			z.Advice += fmt.Sprintf(" (%.1f were free)", cost.Available)
+		}
 	default:
 		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s, bound by %s: %s", capacity, headroom, peak, b.Resource, b.Why)
 	}

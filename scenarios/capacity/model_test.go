@@ -197,6 +197,11 @@ func TestSize(t *testing.T) {
 	if z.Apply != "" || !strings.Contains(z.Advice, "more signer replicas do not help") || math.Abs(z.NeededCores-2) > 1e-9 {
 		t.Errorf("CPU sizing %+v", z)
 	}
+	// Enough free CPU seconds but a missed SLO: the cores were contended.
+	z = Size(27, capacitySystem, 24, Binding{Resource: ResourceCPU}, &CPUCost{Total: 0.005, Available: 0.6, Cores: 2})
+	if !strings.Contains(z.Advice, "other jobs held 1.4 of 2 cores") {
+		t.Errorf("contended CPU advice %q", z.Advice)
+	}
 
 	// Whatever the numbers, the needed replicas at the measured rate cover
 	// the target, and one fewer would not.
