@@ -59,6 +59,9 @@ type Deps struct {
 	// TokenKey is the HMAC key of access tokens (>= 32 bytes); nil draws a
 	// random one, so tokens do not survive a restart.
 	TokenKey []byte
+	// MetricsToken, when set, is the bearer token GET /metrics asks for
+	// (empty: /metrics is open, e.g. on loopback).
+	MetricsToken string
 	// Logger receives operational logs (never holder names or birth dates).
 	Logger *slog.Logger
 	// Clock is the time source (time.Now when nil); tests move it.
@@ -94,13 +97,14 @@ type Portal struct {
 	business  atomic.Pointer[simclock.Clock]
 	rnd       io.Reader
 
-	tokens   *auth.Issuer
-	refresh  *auth.RefreshTokens
-	quota    *overload.Quota // nil: disabled
-	detector *fraud.Detector // nil: disabled
-	limiters limiterMap
-	m        *metrics
-	handler  http.Handler
+	tokens       *auth.Issuer
+	refresh      *auth.RefreshTokens
+	quota        *overload.Quota // nil: disabled
+	detector     *fraud.Detector // nil: disabled
+	limiters     limiterMap
+	m            *metrics
+	metricsToken string
+	handler      http.Handler
 
 	// logins throttles failed logins; activations wrong activation codes
 	// per application and source (nil: no limit); failures counts failed
@@ -148,21 +152,22 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		return nil, errors.New("portal: Deps.Register is required when onboarding_verify_register is on")
 	}
 	p := &Portal{
-		cfg:       cfg,
-		reg:       deps.Store,
-		trust:     deps.TrustList,
-		schemas:   deps.Schemas,
-		register:  deps.Register,
-		mailbox:   deps.Mailbox,
-		signers:   deps.Signer,
-		adminTok:  deps.AdminTokenHash,
-		log:       deps.Logger,
-		clock:     deps.Clock,
-		rnd:       deps.Rand,
-		status:    map[string]store.PharmacyStatus{},
-		inFlight:  map[string]struct{}{},
-		wakeDrain: make(chan struct{}, 1),
-		closed:    make(chan struct{}),
+		cfg:          cfg,
+		reg:          deps.Store,
+		trust:        deps.TrustList,
+		schemas:      deps.Schemas,
+		register:     deps.Register,
+		mailbox:      deps.Mailbox,
+		signers:      deps.Signer,
+		adminTok:     deps.AdminTokenHash,
+		metricsToken: deps.MetricsToken,
+		log:          deps.Logger,
+		clock:        deps.Clock,
+		rnd:          deps.Rand,
+		status:       map[string]store.PharmacyStatus{},
+		inFlight:     map[string]struct{}{},
+		wakeDrain:    make(chan struct{}, 1),
+		closed:       make(chan struct{}),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -229,7 +234,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		return nil, fmt.Errorf("portal: counting deferred requests: %w", err)
 	}
 	p.backlog.Store(int64(n))
-	p.handler = p.routes()
+	p.handler = securityHeaders(p.routes())
 	return p, nil
 }
 

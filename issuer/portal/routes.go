@@ -71,7 +71,7 @@ func (p *Portal) routes() http.Handler {
 	// Operations: no admission control, probes must answer under overload.
 	handle("GET /healthz", "", p.handleHealthz)
 	handle("GET /readyz", "", p.handleReadyz)
-	mux.Handle("GET /metrics", p.m.handler())
+	mux.Handle("GET /metrics", metricsGate(p.metricsToken, p.m.handler()))
 
 	return p.notFound(mux)
 }

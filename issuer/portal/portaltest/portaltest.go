@@ -74,6 +74,8 @@ type Options struct {
 	// Schemas are the DCC schemas /v1/verify checks on request (nil:
 	// none; such requests get 400 schema_unavailable).
 	Schemas hcert.SchemaValidator
+	// MetricsToken guards GET /metrics (empty: open).
+	MetricsToken string
 }
 
 // Clock is real time shifted by a settable offset: time flows, and tests
@@ -294,6 +296,7 @@ func Start(t testing.TB, opts Options) *Env {
 		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Mailbox: e.Mailbox,
 		Signer: e.SignerClient, AdminTokenHash: auth.HashToken(e.AdminToken),
 		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business, Schemas: opts.Schemas,
+		MetricsToken: opts.MetricsToken,
 	})
 	if err != nil {
 		t.Fatalf("portal: %v", err)
