@@ -59,6 +59,9 @@ type Options struct {
 	// AdminToken and DataDir describe a url target's deployment: the admin
 	// token, and a directory holding its register.jsonl and mailbox/.
 	AdminToken, DataDir string
+	// MetricsToken is the bearer token the portal's /metrics asks for when
+	// it was served with one (empty: none sent).
+	MetricsToken string
 	// Progress receives a live status line about every second (a
 	// terminal); nil keeps quiet.
 	Progress func(line string)
@@ -293,7 +296,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		defer close(faultsDone)
 		faults.run(loadCtx, sc.Faults, sc.System.Signers)
 	}()
-	scr := &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
+	scr := &scraper{url: tb.DirectPortalURL(), token: r.o.MetricsToken, http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
 	scrCtx, stopScrape := context.WithCancel(context.WithoutCancel(ctx))
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()

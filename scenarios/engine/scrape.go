@@ -47,9 +47,10 @@ func parseMetrics(r io.Reader) (rundir.Scrape, error) {
 
 // scraper reads /metrics every interval and keeps the readings.
 type scraper struct {
-	url  string
-	http *http.Client
-	sim  func(time.Time) time.Time
+	url   string
+	token string // bearer token of a guarded /metrics ("": none)
+	http  *http.Client
+	sim   func(time.Time) time.Time
 
 	mu   sync.Mutex
 	list []rundir.Scrape
@@ -60,6 +61,9 @@ func (s *scraper) once(ctx context.Context) rundir.Scrape {
 	sc := rundir.Scrape{Wall: now, Sim: s.sim(now)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err == nil {
+		if s.token != "" {
+			req.Header.Set("Authorization", "Bearer "+s.token)
+		}
 		var resp *http.Response
 		if resp, err = s.http.Do(req); err == nil {
 			if resp.StatusCode == http.StatusOK {
