@@ -27,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		timescale                                                              float64
 	)
 	var schemaDir string // the official DCC schemas for POST /v1/verify
+	var tlsCert, tlsKey, tlsClientCA, metricsToken, sealKeyFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reference issuer: portal, signer replicas, all in one, or the fault proxy",
@@ -40,9 +41,17 @@ token (admin-token), the portal-to-signer secret (signer-token), the access
 token key (token.key) and the activation mailbox (mailbox/). Secrets are
 written 0600. The registry lives in registry/.
 
+TLS: --tls-cert and --tls-key serve the portal over HTTPS (TLS 1.2 or
+newer, with HSTS); --tls-client-ca also asks every client for a certificate
+from that CA (mutual TLS). --metrics-token ($GOLIVE_METRICS_TOKEN) puts
+/metrics behind a bearer token. The registry's sealing key is best kept
+outside the data directory: --seal-key-file ($GOLIVE_SEAL_KEY_FILE), a 0600
+file of 32 raw bytes or 64 hex digits, or $GOLIVE_SEAL_KEY, the 64 hex
+digits themselves.
+
 Settings: the --profile preset, then --config (JSON or YAML, only the keys it
 changes; see --print-config for every key), then flags. Once listening it
-prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
+prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 		Example: `  golive serve --role all --data ./data
   golive serve --role all --profile naive-2021 --listen 127.0.0.1:0 --data /tmp/d
   golive serve --role all --print-config > settings.json
@@ -78,6 +87,21 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 			set("pki", func() { s.PKI = pkiDir })
 			set("register", func() { s.Register = registerFile })
 			set("schema-dir", func() { s.SchemaDir = schemaDir })
+			set("tls-cert", func() { s.TLS.Cert = tlsCert })
+			set("tls-key", func() { s.TLS.Key = tlsKey })
+			set("tls-client-ca", func() { s.TLS.ClientCA = tlsClientCA })
+			// Secrets: a flag, else the environment, else the config file.
+			if v := os.Getenv("GOLIVE_METRICS_TOKEN"); v != "" {
+				s.MetricsToken = v
+			}
+			set("metrics-token", func() { s.MetricsToken = metricsToken })
+			if v := os.Getenv("GOLIVE_SEAL_KEY_FILE"); v != "" {
+				s.SealKeyFile = v
+			}
+			set("seal-key-file", func() { s.SealKeyFile = sealKeyFile })
+			if v := os.Getenv("GOLIVE_SEAL_KEY"); v != "" && !f.Changed("seal-key-file") {
+				s.SealKey, s.SealKeyFile = v, ""
+			}
 			set("signers", func() { s.Signers = splitList(signers) })
 			set("replicas", func() { s.Replicas = replicas })
 			set("signer-index", func() { s.SignerIndex = signerIndex })
@@ -149,6 +173,11 @@ prints "golive: <role> ready at http://HOST:PORT" on stdout.`,
 	f.StringVar(&signers, "signers", "", "comma-separated signer base URLs (role portal)")
 	f.StringVar(&registerFile, "register", "", "pharmacy register, JSON Lines (default DATA/register.jsonl)")
 	f.StringVar(&schemaDir, "schema-dir", "", "official DCC schemas (<version>.combined-schema.json) for POST /v1/verify's schema option")
+	f.StringVar(&tlsCert, "tls-cert", "", "portal: serve HTTPS with this PEM certificate (chain)")
+	f.StringVar(&tlsKey, "tls-key", "", "portal: the PEM private key of --tls-cert")
+	f.StringVar(&tlsClientCA, "tls-client-ca", "", "portal: mutual TLS, clients need a certificate from these PEM CAs")
+	f.StringVar(&metricsToken, "metrics-token", "", "portal: bearer token GET /metrics asks for (default $GOLIVE_METRICS_TOKEN; empty: open)")
+	f.StringVar(&sealKeyFile, "seal-key-file", "", "registry sealing key file, mode 0600, outside the data directory (default $GOLIVE_SEAL_KEY_FILE, else DATA/registry/seal.key)")
 	f.StringVar(&configFile, "config", "", "settings overrides, JSON or YAML (see --print-config)")
 	f.BoolVar(&printConfig, "print-config", false, "print the effective settings as JSON and exit")
 	f.BoolVar(&initOnly, "init", false, "bootstrap the data directory and exit")

@@ -198,3 +198,48 @@ func TestServeConfig(t *testing.T) {
 		t.Errorf("a typo in --config: exit %d %q", code, e.String())
 	}
 }
+
+// TLS, the metrics token and the sealing key come from the settings file,
+// the environment and flags (flags win); the key itself is never printed.
+func TestServeSecuritySettings(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "tls.yaml")
+	if err := os.WriteFile(yml, []byte("tls:\n  cert: /etc/golive/portal.pem\n  key: /etc/golive/portal.key\n  client_ca: /etc/golive/vendors.pem\nmetrics_token: from-file\nseal_key_file: /etc/golive/seal.key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	printed := func(t *testing.T, args ...string) server.Settings {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := runIO(context.Background(), append([]string{"serve", "--print-config"}, args...), nil, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var s server.Settings
+		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := printed(t, "--config", yml)
+	if s.TLS != (server.TLSSettings{Cert: "/etc/golive/portal.pem", Key: "/etc/golive/portal.key", ClientCA: "/etc/golive/vendors.pem"}) ||
+		s.MetricsToken != "from-file" || s.SealKeyFile != "/etc/golive/seal.key" {
+		t.Errorf("from the file: %+v %q %q", s.TLS, s.MetricsToken, s.SealKeyFile)
+	}
+	t.Setenv("GOLIVE_METRICS_TOKEN", "from-env")
+	if s := printed(t, "--config", yml); s.MetricsToken != "from-env" {
+		t.Errorf("env over file: %q", s.MetricsToken)
+	}
+	if s := printed(t, "--config", yml, "--metrics-token", "from-flag", "--tls-cert", "/x.pem", "--seal-key-file", "/k"); s.MetricsToken != "from-flag" || s.TLS.Cert != "/x.pem" || s.SealKeyFile != "/k" {
+		t.Errorf("flags over env: %q %q %q", s.MetricsToken, s.TLS.Cert, s.SealKeyFile)
+	}
+	hexKey := strings.Repeat("5a", 32)
+	t.Setenv("GOLIVE_SEAL_KEY", hexKey)
+	var out, errb bytes.Buffer
+	if code := runIO(context.Background(), []string{"serve", "--print-config"}, nil, &out, &errb); code != 0 || strings.Contains(out.String(), hexKey) {
+		t.Errorf("exit %d; the sealing key from the environment was printed: %v", code, strings.Contains(out.String(), hexKey))
+	}
+	out.Reset()
+	errb.Reset()
+	if code := runIO(context.Background(), []string{"serve", "--print-config", "--tls-key", "/k.pem"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--tls-cert") {
+		t.Errorf("--tls-key alone: exit %d %q", code, errb.String())
+	}
+}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,7 +120,7 @@ func runSigner(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.L
 	if err != nil {
 		return fmt.Errorf("signer: listen %s: %w", s.Listen, err)
 	}
-	return serveHTTP(ctx, ln, srv.Handler(), defaultHTTP, func(url string) { ready(RoleSigner, url) })
+	return serveHTTP(ctx, ln, nil, srv.Handler(), defaultHTTP, func(url string) { ready(RoleSigner, url) })
 }
 
 func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
@@ -150,6 +152,12 @@ func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logg
 // network).
 func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints []string, hc *http.Client, log *slog.Logger, ready Ready) error {
 	l := s.layout()
+	// TLS files are read before anything starts: a bad certificate is an
+	// operator's mistake to report at once.
+	tlsCfg, err := s.TLS.tlsConfig()
+	if err != nil {
+		return err
+	}
 	tl, err := pki.LoadTrustList(filepath.Join(s.pkiDir(), pki.TrustListFile))
 	if err != nil {
 		return err
@@ -179,7 +187,11 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		return err
 	}
 	mb.Log = log
-	st, err := store.Open(ctx, l.Registry(), store.Options{Logger: log,
+	sealKey, err := s.sealKey()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, l.Registry(), store.Options{Logger: log, SealKey: s.SealKeyFile, SealKeyMaterial: sealKey,
 		GroupCommitWindow: s.Store.GroupCommitWindow.D(), MaxBatch: s.Store.MaxBatch})
 	if err != nil {
 		return err
@@ -197,6 +209,7 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	deps := portal.Deps{
 		Store: st, TrustList: tl, Register: reg, Mailbox: mb, Signer: sc,
 		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
+		MetricsToken: s.MetricsToken,
 	}
 	if s.SchemaDir != "" {
 		set, err := dccschema.LoadDir(s.SchemaDir)
@@ -219,7 +232,7 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		<-runDone
 		return fmt.Errorf("portal: listen %s: %w", s.Listen, err)
 	}
-	err = serveHTTP(ctx, ln, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) })
+	err = serveHTTP(ctx, ln, tlsCfg, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) })
 	cancel()
 	if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
 		err = rerr
@@ -240,7 +253,7 @@ func runProxy(ctx context.Context, s Settings, log *slog.Logger, ready Ready) er
 		_ = srv.Collection.Clear()
 	}()
 	log.Info("fault proxy up", "listen", ln.Addr().String())
-	return serveHTTP(ctx, ln, srv.Routes(), defaultHTTP, func(url string) { ready(RoleProxy, url) })
+	return serveHTTP(ctx, ln, nil, srv.Routes(), defaultHTTP, func(url string) { ready(RoleProxy, url) })
 }
 
 // defaultHTTP bounds the signer's and the proxy's servers (the portal's
@@ -252,14 +265,21 @@ var defaultHTTP = portal.HTTPConfig{ReadHeaderTimeout: portal.Duration(10 * time
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 10 * time.Second
 
-// serveHTTP serves h on ln with the bounds of hc until ctx ends, then shuts
-// down within shutdownTimeout.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, hc portal.HTTPConfig, onReady func(url string)) error {
-	srv := &http.Server{Handler: h}
+// serveHTTP serves h on ln with the bounds of hc, over TLS when tc is set,
+// until ctx ends, then shuts down within shutdownTimeout.
+func serveHTTP(ctx context.Context, ln net.Listener, tc *tls.Config, h http.Handler, hc portal.HTTPConfig, onReady func(url string)) error {
+	srv := &http.Server{Handler: h, TLSConfig: tc}
 	hc.Apply(srv)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	onReady("http://" + ln.Addr().String())
+	scheme := "http"
+	if tc != nil {
+		// ServeTLS clones the config and offers HTTP/2 as well.
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	onReady(scheme + "://" + ln.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving %s: %w", ln.Addr(), err)
@@ -271,4 +291,17 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, hc portal.H
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// sealKey decodes $GOLIVE_SEAL_KEY's value (nil when unset: the store reads
+// SealKeyFile or its own key file).
+func (s Settings) sealKey() ([]byte, error) {
+	if s.SealKey == "" {
+		return nil, nil
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(s.SealKey))
+	if err != nil || len(k) != store.SealKeySize {
+		return nil, fmt.Errorf("GOLIVE_SEAL_KEY must be %d hex digits (e.g. openssl rand -hex %d)", 2*store.SealKeySize, store.SealKeySize)
+	}
+	return k, nil
 }

@@ -61,6 +61,19 @@ type SimSettings struct {
 	Timescale float64   `json:"timescale"`
 }
 
+// TLSSettings serve the portal over HTTPS (roles all and portal). Cert
+// and Key are PEM files (the certificate file may hold the chain);
+// ClientCA, a PEM bundle, turns on mutual TLS: every client must present a
+// certificate that chains to it.
+type TLSSettings struct {
+	Cert     string `json:"cert,omitempty"`
+	Key      string `json:"key,omitempty"`
+	ClientCA string `json:"client_ca,omitempty"`
+}
+
+// Enabled reports whether the portal serves HTTPS.
+func (t TLSSettings) Enabled() bool { return t.Cert != "" || t.Key != "" }
+
 // Settings is everything `golive serve` runs with.
 type Settings struct {
 	Role    string `json:"role"`
@@ -88,6 +101,19 @@ type Settings struct {
 	// checks against when a request asks for it ("": such requests get
 	// 400 schema_unavailable).
 	SchemaDir string `json:"schema_dir,omitempty"`
+
+	TLS TLSSettings `json:"tls"`
+	// MetricsToken, when set, is the bearer token GET /metrics asks for
+	// ($GOLIVE_METRICS_TOKEN, --metrics-token).
+	MetricsToken string `json:"metrics_token,omitempty"`
+	// SealKeyFile is the registry's sealing key (32 raw bytes or 64 hex
+	// digits, mode 0600), best kept outside the data directory so a copy
+	// of the data directory alone opens no sealed data. Empty: the key in
+	// the registry directory, created on first start.
+	SealKeyFile string `json:"seal_key_file,omitempty"`
+	// SealKey is the sealing key itself, 64 hex digits, from
+	// $GOLIVE_SEAL_KEY; never written to a settings file or printed.
+	SealKey string `json:"-"`
 
 	Sim          SimSettings          `json:"sim"`
 	Portal       portalapi.Config     `json:"portal"`
@@ -214,6 +240,17 @@ func (s Settings) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level %q is not debug, info, warn or error", s.LogLevel)
+	}
+	if s.TLS.Enabled() || s.TLS.ClientCA != "" {
+		switch {
+		case s.Role != RoleAll && s.Role != RolePortal:
+			bad("tls serves the portal: role %s does not take --tls-cert, --tls-key or --tls-client-ca", s.Role)
+		case s.TLS.Cert == "" || s.TLS.Key == "":
+			bad("tls needs both a certificate and a key (--tls-cert FILE --tls-key FILE)")
+		}
+	}
+	if s.SealKeyFile != "" && s.SealKey != "" {
+		bad("the sealing key comes from --seal-key-file or $GOLIVE_SEAL_KEY, not both")
 	}
 	if s.Role == RoleAll || s.Role == RolePortal {
 		if err := s.Portal.Validate(); err != nil {

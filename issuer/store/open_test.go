@@ -423,3 +423,33 @@ func TestClosedStore(t *testing.T) {
 		t.Errorf("Ping after Close: %v", err)
 	}
 }
+
+// A key given as bytes (the operator's $GOLIVE_SEAL_KEY) seals and opens
+// across restarts, leaves no key file in the data directory, and a
+// different key is refused.
+func TestSealKeyMaterial(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{9}, SealKeySize)
+	s := openStore(t, dir, Options{SealKeyMaterial: key})
+	p := mustPharmacy(t, s, "3-01.2.100001.201")
+	uvci := "URN:UVCI:01:DE:ENVKEY"
+	if _, err := s.IssueRecord(ctx, certFor(p.ID, uvci, time.Now()), IdemBinding{}, hc1For(uvci)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, SealKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a key file was written to the data directory: %v", err)
+	}
+	if _, err := Open(ctx, dir, Options{SealKeyMaterial: bytes.Repeat([]byte{8}, SealKeySize)}); !errors.Is(err, ErrSeal) {
+		t.Fatalf("Open with another key: %v, want ErrSeal", err)
+	}
+	if _, err := Open(ctx, t.TempDir(), Options{SealKeyMaterial: key[:31]}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Open with a short key: %v, want ErrInvalid", err)
+	}
+	s = openStore(t, dir, Options{SealKeyMaterial: key})
+	got, err := s.CertificateHC1(ctx, uvci)
+	if err != nil || !bytes.Equal(got, hc1For(uvci)) {
+		t.Fatalf("HC1 after restart: %v", err)
+	}
+}

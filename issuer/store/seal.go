@@ -19,6 +19,9 @@ const (
 	purposeRequest = "ticket-request"
 )
 
+// SealKeySize is the length of a seal key in bytes.
+const SealKeySize = sealKeySize
+
 const (
 	sealKeySize = 32
 	sealVersion = 1
@@ -64,6 +67,19 @@ func (s *sealer) open(purpose, id string, blob []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// sealKey is the key Open uses: Options.SealKeyMaterial when given (an
+// operator's key from the environment, never written to disk), else the
+// key file (see loadSealKey).
+func sealKey(dir string, opts Options) ([]byte, error) {
+	if opts.SealKeyMaterial != nil {
+		if len(opts.SealKeyMaterial) != sealKeySize {
+			return nil, fmt.Errorf("store: seal key: %w: %d bytes, want %d", ErrInvalid, len(opts.SealKeyMaterial), sealKeySize)
+		}
+		return opts.SealKeyMaterial, nil
+	}
+	return loadSealKey(dir, opts.SealKey)
+}
+
 // loadSealKey reads the key file: 32 raw bytes or 64 hex digits. With no
 // explicit path it uses (and on first start creates) dir/seal.key.
 func loadSealKey(dir, path string) ([]byte, error) {
@@ -79,7 +95,9 @@ func loadSealKey(dir, path string) ([]byte, error) {
 		return nil, fmt.Errorf("store: seal key: %w", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("store: seal key %s has mode %04o, want 0600: %w", path, fi.Mode().Perm(), ErrInvalid)
+		// Group or others could read every sealed HC1 with it.
+		return nil, fmt.Errorf("store: seal key %s has mode %04o, readable by others than its owner; run chmod 600 %s: %w",
+			path, fi.Mode().Perm(), path, ErrInvalid)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

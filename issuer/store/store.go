@@ -80,6 +80,10 @@ type Options struct {
 	// path must exist: a missing operator-supplied key is an error, not a
 	// reason to make a new one.
 	SealKey string
+	// SealKeyMaterial is the 32-byte key itself (from an environment
+	// variable); it takes precedence over SealKey and no file is read or
+	// created.
+	SealKeyMaterial []byte
 	// Retention is how long sealed HC1s are kept after issuance, and how
 	// long an unfinished deferred ticket keeps its sealed request.
 	// 0: DefaultRetention.
@@ -151,7 +155,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	dbPath := filepath.Join(dir, DBFile)
-	if opts.SealKey == "" {
+	if opts.SealKey == "" && opts.SealKeyMaterial == nil {
 		// Never make a new key for an existing registry: its sealed data
 		// would be lost for good. The operator must restore the key.
 		_, kerr := os.Stat(filepath.Join(dir, SealKeyFile))
@@ -159,7 +163,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %s exists but %s is missing; restore the seal key: %w", DBFile, SealKeyFile, ErrSeal)
 		}
 	}
-	key, err := loadSealKey(dir, opts.SealKey)
+	key, err := sealKey(dir, opts)
 	if err != nil {
 		return nil, err
 	}
