@@ -68,7 +68,12 @@ func (p *Portal) suspend(ctx context.Context, pharmacyID, actor, reason string) 
 		return err
 	}
 	p.setStatusCache(pharmacyID, store.PharmacySuspended)
-	n := p.refresh.RevokeSubject(pharmacyID)
+	// A failure here leaves no way in: every refresh checks the
+	// pharmacy's state, which is suspended already.
+	n, err := p.refresh.RevokeSubject(ctx, pharmacyID)
+	if err != nil {
+		p.log.Error("revoking refresh tokens failed", "pharmacy_id", pharmacyID, "err", err)
+	}
 	if changed {
 		p.audit(ctx, actor, "pharmacy.suspended", pharmacyID, map[string]any{"reason": reason, "refresh_tokens_revoked": n})
 	}

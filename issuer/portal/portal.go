@@ -98,7 +98,7 @@ type Portal struct {
 	rnd       io.Reader
 
 	tokens       *auth.Issuer
-	refresh      *auth.RefreshTokens
+	refresh      refreshTokens
 	quota        *overload.Quota // nil: disabled
 	detector     *fraud.Detector // nil: disabled
 	limiters     limiterMap
@@ -191,7 +191,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 	if p.tokens, err = auth.NewIssuer(key, cfg.AccessTokenTTL.D(), p.clock); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	p.refresh = auth.NewRefreshTokens(cfg.RefreshTokenTTL.D(), cfg.MaxRefreshTokens, p.clock)
+	p.refresh = refreshTokens{reg: deps.Store, ttl: cfg.RefreshTokenTTL.D(), now: p.now}
 	p.logins = newLoginThrottle(cfg.LoginThrottle)
 	p.activations = failureThrottle(cfg.ActivationAttemptsPerSource, cfg.ActivationAttemptWindow.D(), maxActivationThrottleKeys)
 	if cfg.PharmacyQuota.Enabled {
@@ -336,6 +336,9 @@ func (p *Portal) cleanupLoop(ctx context.Context) {
 		r, err := p.reg.PurgeExpired(ctx, p.now())
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("retention purge failed", "err", err)
+		}
+		if _, err := p.reg.PurgeRefreshTokens(ctx, p.now()); err != nil && ctx.Err() == nil {
+			p.log.Error("purging expired refresh tokens failed", "err", err)
 		}
 		if r.Tickets > 0 {
 			n, err := p.reg.PendingTicketCount(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/golive-dev/golive/issuer/auth"
 	"github.com/golive-dev/golive/issuer/problem"
@@ -72,10 +73,10 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (T
 			return TokenResponse{}, pr
 		}
 		subject = rec.ID
-		tok, _, err := p.refresh.Issue(subject)
+		tok, err := p.refresh.Issue(ctx, subject)
 		if err != nil {
-			pr := problem.Unavailable(p.cfg.AccessTokenTTL.D())
-			pr.Code, pr.Detail = "session_capacity", "too many sessions; retry later"
+			p.log.Error("recording a refresh token failed", "err", err)
+			pr := registryUnavailable()
 			return TokenResponse{}, &pr
 		}
 		refresh = tok
@@ -85,10 +86,16 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (T
 			pr := problem.BadRequest("invalid_request", "refresh_token", "refresh_token grant needs refresh_token (and nothing else)")
 			return TokenResponse{}, &pr
 		}
-		sub, next, _, err := p.refresh.Rotate(req.RefreshToken)
+		sub, next, err := p.refresh.Rotate(ctx, req.RefreshToken)
 		if err != nil {
 			code := "invalid_grant"
 			switch {
+			case !errors.Is(err, auth.ErrInvalid) && !errors.Is(err, auth.ErrReplayed) &&
+				!errors.Is(err, auth.ErrRevoked) && !errors.Is(err, auth.ErrExpired):
+				// The registry did not answer: the token may be fine.
+				p.log.Error("redeeming a refresh token failed", "err", err)
+				pr := registryUnavailable()
+				return TokenResponse{}, &pr
 			case errors.Is(err, auth.ErrReplayed):
 				// Two parties hold this token; the whole family is revoked.
 				code = "refresh_token_replayed"
@@ -98,10 +105,6 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (T
 				code = "refresh_token_revoked"
 			case errors.Is(err, auth.ErrExpired):
 				code = "refresh_token_expired"
-			case errors.Is(err, auth.ErrCapacity):
-				pr := problem.Unavailable(p.cfg.AccessTokenTTL.D())
-				pr.Code, pr.Detail = "session_capacity", "too many sessions; retry later"
-				return TokenResponse{}, &pr
 			}
 			pr := problem.Unauthorized(code, "the refresh token cannot be used")
 			pr.Field = "refresh_token"
@@ -137,4 +140,14 @@ func (p *Portal) activeForLogin(id string, status store.PharmacyStatus) *problem
 	}
 	pr := problem.New(http.StatusForbidden, "pharmacy_inactive", "this pharmacy account is not active")
 	return &pr
+}
+
+// registryUnavailableRetry is the Retry-After of a login the registry could
+// not record.
+const registryUnavailableRetry = 2 * time.Second
+
+func registryUnavailable() problem.Problem {
+	pr := problem.Unavailable(registryUnavailableRetry)
+	pr.Code, pr.Detail = "registry_unavailable", "the registry did not answer; retry later"
+	return pr
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,9 +91,9 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return p
 }
 
-// startServe runs role all on a free port until the test ends and returns
-// its URL (or the error Run returned before it was ready).
-func startServe(t *testing.T, mutate func(*Settings)) (string, error) {
+// testSettings are role all's settings for a test: a fresh data directory,
+// a free port, one replica.
+func testSettings(t *testing.T) Settings {
 	t.Helper()
 	s, err := Defaults(portalapi.ProfileHardened)
 	if err != nil {
@@ -101,25 +102,48 @@ func startServe(t *testing.T, mutate func(*Settings)) (string, error) {
 	s.Data = filepath.Join(t.TempDir(), "data")
 	s.Listen = "127.0.0.1:0"
 	s.Replicas, s.RegisterSize = 1, 5
+	return s
+}
+
+// startServe runs role all with testSettings changed by mutate until the
+// test ends, and returns its URL (or the error Run returned before it was
+// ready).
+func startServe(t *testing.T, mutate func(*Settings)) (string, error) {
+	t.Helper()
+	s := testSettings(t)
 	mutate(&s)
+	url, stop, err := runServe(t, s)
+	t.Cleanup(stop)
+	return url, err
+}
+
+// runServe runs s until stop is called.
+func runServe(t *testing.T, s Settings) (url string, stop func(), err error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, s, nil, func(_, url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	var once sync.Once
+	var runErr error
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+	}
 	select {
 	case u := <-urls:
-		return u, nil
+		return u, stop, nil
 	case err := <-done:
-		done <- err // for the cleanup
-		return "", err
+		done <- err
+		return "", stop, err
 	case <-time.After(time.Minute):
+		stop()
 		t.Fatal("serve not ready within a minute")
 	}
-	return "", nil
+	_ = runErr
+	return "", stop, nil
 }
 
 func TestServeTLSMutual(t *testing.T) {

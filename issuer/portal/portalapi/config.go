@@ -182,7 +182,9 @@ type Config struct {
 	AccessTokenTTL Duration `json:"access_token_ttl"`
 	// RefreshTokenTTL is a refresh token's lifetime (rotated on each use).
 	RefreshTokenTTL Duration `json:"refresh_token_ttl"`
-	// MaxRefreshTokens bounds the refresh tokens held in memory.
+	// MaxRefreshTokens bounded the refresh tokens held in memory. Refresh
+	// tokens now live in the registry, bounded by their lifetime (expired
+	// rows are purged); the key is kept so settings files stay valid.
 	MaxRefreshTokens int `json:"max_refresh_tokens"`
 	// LoginThrottle limits failed logins per client and per source.
 	LoginThrottle LoginThrottle `json:"login_throttle"`
