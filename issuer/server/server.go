@@ -273,8 +273,11 @@ func serveHTTP(ctx context.Context, ln net.Listener, tc *tls.Config, h http.Hand
 	errc := make(chan error, 1)
 	scheme := "http"
 	if tc != nil {
-		// ServeTLS clones the config and offers HTTP/2 as well.
+		// HTTP/1.1 only: the portal's slow-client bounds (body deadlines,
+		// admission after the body) are built and tested for it.
 		scheme = "https"
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()

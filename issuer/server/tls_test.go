@@ -175,7 +175,7 @@ func TestServeTLSMutual(t *testing.T) {
 			}
 			tc.Certificates = []tls.Certificate{pair}
 		}
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}
 	}
 
 	resp, err := client(cliCert, cliKey, 0).Get(url + "/healthz")
@@ -186,6 +186,9 @@ func TestServeTLSMutual(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 		t.Fatalf("healthz over mutual TLS: %d %+v", resp.StatusCode, resp.TLS)
+	}
+	if resp.ProtoMajor != 1 {
+		t.Errorf("protocol %s, want HTTP/1.1 (the slow-client bounds are built for it)", resp.Proto)
 	}
 	if got := resp.Header.Get("Strict-Transport-Security"); got != portal.HSTSValue {
 		t.Errorf("HSTS %q over TLS, want %q", got, portal.HSTSValue)
