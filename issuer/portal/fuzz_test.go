@@ -315,6 +315,9 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/admin/pharmacies/{victim}/reinstate", none, "", authAdmin, ""},
 		{"POST", "/v1/admin/pharmacies/{victim}/revoke-all", js, "", authAdmin, `{"since":"2021-07-01T00:00:00Z","reason":"\u202e"}`},
 		{"DELETE", "/v1/admin/pharmacies/{victim}", none, "", authAdmin, ""},
+		// The staff web pages (HTML; a post without the browser's CSRF token is refused).
+		{"POST", "/staff/issue/vaccination", "application/x-www-form-urlencoded", "", authValid, "fn=x&csrf=forged&key=web-1"},
+		{"GET", "/staff/certificates/{uvci}", none, "", authValid, ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.ctype, s.key, s.auth, []byte(s.body))
@@ -376,7 +379,11 @@ func FuzzAPI(f *testing.F) {
 		if testing.Verbose() { // shows what each seed reaches: go test -v -run FuzzAPI
 			t.Logf("%d %s", resp.status, truncateFuzz(resp.body))
 		}
-		checkAnswer(t, input, method, resp)
+		if strings.HasPrefix(u.Path, "/staff/") {
+			checkPage(t, input, resp)
+		} else {
+			checkAnswer(t, input, method, resp)
+		}
 
 		if checkRegistry && (resp.status < 200 || resp.status > 299) {
 			after := fe.registryState(t, storedKey)
@@ -429,6 +436,24 @@ func checkAnswer(t *testing.T, input, method string, resp *fuzzResponse) {
 	if err := json.Unmarshal(resp.body, &pr); err != nil || pr.Code == "" || pr.Status != resp.status {
 		t.Fatalf("%s: %d with problem body %q (code %q, status %d, err %v)", input, resp.status,
 			truncateFuzz(resp.body), pr.Code, pr.Status, err)
+	}
+}
+
+// checkPage asserts what holds for every answer of the staff web pages:
+// no 5xx but 503 with Retry-After, and every HTML page under the strict CSP.
+func checkPage(t *testing.T, input string, resp *fuzzResponse) {
+	t.Helper()
+	switch {
+	case resp.status == http.StatusServiceUnavailable:
+		if resp.header.Get("Retry-After") == "" {
+			t.Fatalf("%s: 503 without Retry-After: %s", input, truncateFuzz(resp.body))
+		}
+	case resp.status >= 500:
+		t.Fatalf("%s: server error %d: %s", input, resp.status, truncateFuzz(resp.body))
+	}
+	if csp := resp.header.Get("Content-Security-Policy"); strings.HasPrefix(resp.header.Get("Content-Type"), "text/html") &&
+		!strings.HasPrefix(csp, "default-src 'none'") {
+		t.Fatalf("%s: %d without the pages' CSP (%q)", input, resp.status, csp)
 	}
 }
 

@@ -105,6 +105,7 @@ type Portal struct {
 	m            *metrics
 	metricsToken string
 	handler      http.Handler
+	staff        http.Handler // the staff web portal, mounted at /staff/
 
 	// logins throttles failed logins; activations wrong activation codes
 	// per application and source (nil: no limit); failures counts failed
@@ -234,6 +235,9 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		return nil, fmt.Errorf("portal: counting deferred requests: %w", err)
 	}
 	p.backlog.Store(int64(n))
+	if p.staff, err = p.newStaffWeb(key); err != nil {
+		return nil, err
+	}
 	p.handler = securityHeaders(p.routes())
 	return p, nil
 }

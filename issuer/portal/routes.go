@@ -68,6 +68,10 @@ func (p *Portal) routes() http.Handler {
 	handle("GET /v1/admin/business-clock", "admin", p.adminOnly(p.handleGetBusinessClock))
 	handle("PUT /v1/admin/business-clock", "admin", p.adminOnly(p.handleSetBusinessClock))
 
+	// The staff web portal: pages for people, which call the routes above
+	// in-process and are admitted there (package staffweb).
+	handle("/staff/", "", p.staff.ServeHTTP)
+
 	// Operations: no admission control, probes must answer under overload.
 	handle("GET /healthz", "", p.handleHealthz)
 	handle("GET /readyz", "", p.handleReadyz)

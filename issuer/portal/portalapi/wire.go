@@ -60,6 +60,8 @@ type TokenResponse struct {
 	RefreshToken     string `json:"refresh_token"`
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 	Scope            string `json:"scope"`
+	// PharmacyID is the pharmacy the tokens act for.
+	PharmacyID string `json:"pharmacy_id,omitempty"`
 }
 
 // IssueRequest is the body of POST /v1/certificates.
