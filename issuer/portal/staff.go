@@ -31,6 +31,10 @@ func (p *Portal) newStaffWeb(key []byte) (http.Handler, error) {
 		DrainRate:        p.cfg.DeferredDrainRate,
 		Country:          p.cfg.Country,
 		Location:         loc,
+		IdleTimeout:      p.cfg.StaffWeb.SessionIdle.D(),
+		MaxAge:           p.cfg.StaffWeb.SessionMaxAge.D(),
+		KeepForms:        p.cfg.StaffWeb.KeepFormsOnExpiry,
+		SecureCookies:    p.cfg.StaffWeb.SecureCookies,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: staff web: %w", err)

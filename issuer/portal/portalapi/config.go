@@ -244,6 +244,25 @@ type Config struct {
 	ReadyRequiresSigner bool `json:"ready_requires_signer"`
 	// CleanupInterval is the period of the retention purge.
 	CleanupInterval Duration `json:"cleanup_interval"`
+
+	// --- the staff web portal ---
+
+	StaffWeb StaffWebConfig `json:"staff_web"`
+}
+
+// StaffWebConfig tunes the staff web portal at /staff/ (docs/staff-portal.md).
+type StaffWebConfig struct {
+	// SessionIdle ends a staff session after this long without a request,
+	// SessionMaxAge after this long in any case (0: 30 minutes, 12 hours).
+	SessionIdle   Duration `json:"session_idle"`
+	SessionMaxAge Duration `json:"session_max_age"`
+	// KeepFormsOnExpiry carries a form posted into an expired session
+	// through the sign-in page back into the form. Off, the entries are
+	// lost, as they were at the 2021 counter.
+	KeepFormsOnExpiry bool `json:"keep_forms_on_expiry"`
+	// SecureCookies marks the staff cookies Secure on plain HTTP too, for
+	// a portal behind a proxy that ends TLS (over TLS they always are).
+	SecureCookies bool `json:"secure_cookies"`
 }
 
 // HardenedConfig is the design that survives 2021: register-checked
@@ -316,6 +335,8 @@ func HardenedConfig() Config {
 		},
 		ReadyRequiresSigner: false,
 		CleanupInterval:     Duration(time.Minute),
+		StaffWeb: StaffWebConfig{SessionIdle: Duration(30 * time.Minute), SessionMaxAge: Duration(12 * time.Hour),
+			KeepFormsOnExpiry: true},
 	}
 }
 
@@ -374,6 +395,8 @@ func Naive2021Config() Config {
 		},
 		ReadyRequiresSigner: true,
 		CleanupInterval:     Duration(time.Minute),
+		StaffWeb: StaffWebConfig{SessionIdle: Duration(30 * time.Minute), SessionMaxAge: Duration(12 * time.Hour),
+			KeepFormsOnExpiry: false},
 	}
 }
 
@@ -466,6 +489,9 @@ func (c Config) Validate() error {
 		if err := c.Anomaly.Validate(); err != nil {
 			bad("anomaly: %v", err)
 		}
+	}
+	if c.StaffWeb.SessionIdle < 0 || c.StaffWeb.SessionMaxAge < 0 {
+		bad("staff_web: session_idle and session_max_age must not be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -249,8 +249,15 @@ func (w *Web) openDraft(sid, sealed string) *draft {
 }
 
 // expired answers a form posted into an expired session: the sign-in
-// page, carrying the typed form sealed to this browser.
+// page, carrying the typed form sealed to this browser (unless the
+// profile loses it, as 2021 did).
 func (w *Web) expired(rw http.ResponseWriter, r *http.Request, d *draft) {
+	if !w.opts.KeepForms {
+		v := w.signinView(rw, r)
+		v.Notice, v.NoticeKind = v.T("signin.lost"), "error"
+		w.render(rw, http.StatusOK, "signin", v, signinView{})
+		return
+	}
 	d.At = w.now().Unix()
 	raw, err := json.Marshal(d)
 	if err != nil {
@@ -399,8 +406,7 @@ func (w *Web) issueAnswer(rw http.ResponseWriter, r *http.Request, v *view, s *s
 		w.sessions.drop(w.sid(r))
 		w.suspended(rw, r)
 	case res.status == http.StatusBadRequest || res.status == http.StatusUnprocessableEntity:
-		v.Notice, v.NoticeKind = v.T("issue.errors"), "error"
-		w.renderIssue(rw, v, res.status, k, d, fieldErrors(k, pr))
+		w.renderIssue(rw, v, res.status, k, d, fieldErrors(k, pr)) // the error summary says it
 	case res.status == http.StatusTooManyRequests:
 		busy(v.F("busy.quota", ra))
 	case pr.Code == "signer_timeout" || pr.Code == "signer_unavailable":

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,6 +62,11 @@ func start(t *testing.T, opts portaltest.Options) (*portaltest.Env, *lockedBuffe
 		opts.Clock = morningClock(t)
 	}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("GOLIVE_TEST_LOG") != "" {
+			t.Logf("issuer logs:\n%s", logs.String())
+		}
+	})
 	return portaltest.Start(t, opts), logs
 }
 
@@ -119,8 +125,11 @@ func (s *staff) do(method, path string, form url.Values) *page {
 	return &page{status: resp.StatusCode, header: resp.Header, body: string(raw), path: path}
 }
 
-func (s *staff) get(path string) *page                     { s.t.Helper(); return s.do(http.MethodGet, path, nil) }
-func (s *staff) post(path string, form url.Values) *page { s.t.Helper(); return s.do(http.MethodPost, path, form) }
+func (s *staff) get(path string) *page { s.t.Helper(); return s.do(http.MethodGet, path, nil) }
+func (s *staff) post(path string, form url.Values) *page {
+	s.t.Helper()
+	return s.do(http.MethodPost, path, form)
+}
 
 // follow GETs a redirect's target.
 func (s *staff) follow(p *page) *page {

@@ -17,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/printout"
+	"github.com/golive-dev/golive/issuer/signerclient"
 )
 
 // Plain-HTTP tests of the staff pages against a complete issuer
@@ -320,6 +321,24 @@ func TestResubmitIssuesOnce(t *testing.T) {
 	}
 }
 
+// holdingOptions: one issuance slot, and a request whose signer hangs
+// holds it for signHold (then it is deferred), long enough for a test to
+// send another one into the full portal even on a busy machine.
+func holdingOptions(more func(*portalapi.Config)) portaltest.Options {
+	const signHold = 3 * time.Second
+	return portaltest.Options{
+		Mutate: func(c *portalapi.Config) {
+			c.Limits.Issue = portalapi.RouteLimit{MaxConcurrent: 1, MaxQueue: 0, MaxQueueWait: portalapi.Duration(100 * time.Millisecond)}
+			c.SignCallTimeout = portalapi.Duration(signHold)
+			c.IssueDeadline = portalapi.Duration(signHold + time.Second)
+			if more != nil {
+				more(c)
+			}
+		},
+		SignerClient: func(c *signerclient.Config) { c.CallTimeout = signHold },
+	}
+}
+
 // metric reads one sample of the portal's /metrics.
 func metric(t *testing.T, env *portaltest.Env, series string) string {
 	t.Helper()
@@ -336,9 +355,7 @@ func metric(t *testing.T, env *portaltest.Env, series string) string {
 // a page: same status and Retry-After, the form kept with its key, and
 // sending it again later issues.
 func TestOverloadIsAPage(t *testing.T) {
-	env, _ := start(t, portaltest.Options{Mutate: func(c *portalapi.Config) {
-		c.Limits.Issue = portalapi.RouteLimit{MaxConcurrent: 1, MaxQueue: 0, MaxQueueWait: portalapi.Duration(100 * time.Millisecond)}
-	}})
+	env, _ := start(t, holdingOptions(nil))
 	ph := env.NewPharmacy(t)
 	s := newStaff(t, env)
 	form := s.signIn(ph)
@@ -650,5 +667,58 @@ func TestStylesheet(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || !bytes.Contains(body, []byte("--accent")) {
 		t.Fatalf("stylesheet: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestNaive2021LosesTheForm: the 2021 profile keeps the 2021 behaviour
+// a browser journey measures against: an expired session loses the form.
+func TestNaive2021LosesTheForm(t *testing.T) {
+	env, _ := start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021})
+	ph := env.NewPharmacy(t)
+	s := newStaff(t, env)
+	form := s.signIn(ph)
+	env.Clock.Advance(31 * time.Minute)
+	p := s.submit(form, portalapi.StaffKindVaccination, vaccination(env, "Verloren", "Vincent"))
+	if p.name() != portalapi.StaffPageSignIn || p.hidden("draft") != "" || !strings.Contains(p.element(portalapi.StaffIDNotice), "not kept") {
+		t.Fatalf("naive-2021 expiry: page %q draft %v notice %q", p.name(), p.hidden("draft") != "", p.element(portalapi.StaffIDNotice))
+	}
+	if f := s.signIn(ph); f.value("fn") != "" {
+		t.Fatalf("naive-2021 kept the form: %q", f.value("fn"))
+	}
+}
+
+// TestAccessTokenRefresh: the 60 s access token lapses many times in a
+// session; the pages refresh it (once, even for a double click, since a
+// refresh token is single-use and a second use would revoke the family).
+func TestAccessTokenRefresh(t *testing.T) {
+	env, _ := start(t, portaltest.Options{})
+	ph := env.NewPharmacy(t)
+	s := newStaff(t, env)
+	form := s.signIn(ph)
+	env.Clock.Advance(2 * time.Minute) // > access_token_ttl, < session idle
+	fields := vaccination(env, "Auffrischung", "Anton")
+	var wg sync.WaitGroup
+	locs := make([]string, 2)
+	for i := range locs {
+		wg.Go(func() {
+			p := s.submit(form, portalapi.StaffKindVaccination, fields)
+			if p.status != http.StatusSeeOther {
+				t.Errorf("post %d after the token lapsed: %d %s", i, p.status, p.text())
+			}
+			locs[i] = p.header.Get("Location")
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for range 3 { // and again, and again: the rotated refresh token works
+		env.Clock.Advance(2 * time.Minute)
+		if p := s.get(locs[0]); p.status != http.StatusOK || p.name() != portalapi.StaffPageCertificate {
+			t.Fatalf("certificate page after another lapse: %d %q", p.status, p.name())
+		}
+	}
+	if n := certCount(t, env, ph); n != 1 {
+		t.Fatalf("%d certificates, want 1", n)
 	}
 }

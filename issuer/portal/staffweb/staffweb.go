@@ -62,6 +62,9 @@ type Options struct {
 	IdleTimeout, MaxAge time.Duration
 	// MaxSessions bounds the session table (default 10,000).
 	MaxSessions int
+	// KeepForms carries a form posted into an expired session through the
+	// sign-in page back into the form; false loses it (the 2021 portal).
+	KeepForms bool
 	// SecureCookies marks cookies Secure even on plain HTTP (TLS ends at a
 	// proxy in front of the portal). Over TLS they are Secure anyway.
 	SecureCookies bool

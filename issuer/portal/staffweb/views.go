@@ -106,6 +106,18 @@ func errorText(lang string, fe fieldError) string {
 	return string(unicode.ToUpper(r)) + fe.Message[n:]
 }
 
+// summaryText is the error as the summary lists it, after the field's
+// label ("Vaccine: is required").
+func summaryText(lang string, fe fieldError) string {
+	if t, ok := errTexts[fe.Code]; ok && lang == "de" {
+		return t
+	}
+	if fe.Message == "" {
+		return fe.Code
+	}
+	return fe.Message
+}
+
 func (w *Web) label(v *view, k kind, f string) string {
 	if f == "co" {
 		return v.T("f.co." + string(k.typ))
@@ -147,7 +159,7 @@ func (w *Web) renderIssue(rw http.ResponseWriter, v *view, status int, k kind, d
 		if fe, ok := byField[f]; ok {
 			fv.Error, fv.ErrorCode = errorText(v.Lang, fe), fe.Code
 			described = append(described, f+"-error")
-			body.Errors = append(body.Errors, errorItem{Field: f, Label: fv.Label, Text: fv.Error, Code: fe.Code})
+			body.Errors = append(body.Errors, errorItem{Field: f, Label: fv.Label, Text: summaryText(v.Lang, fe), Code: fe.Code})
 			if !focused {
 				fv.Autofocus, focused = true, true
 			}
