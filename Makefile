@@ -31,9 +31,9 @@ test-deps:
 	  else echo "pdftoppm missing and cannot install it: PDF rendering tests will skip"; fi; }
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium (renders report.html in a test)"; \
+	    echo "installing chromium (renders report.html and drives the staff portal in tests)"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing and cannot install it: the report rendering test will skip"; fi; }
+	  else echo "chromium missing and cannot install it: the report rendering and staff portal browser tests will skip"; fi; }
 
 # Two passes, both over every package (docs/ci.md has the measurements):
 # 1. the race detector over the -short tests (cgo on: -race needs it; gcc is

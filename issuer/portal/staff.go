@@ -35,6 +35,9 @@ func (p *Portal) newStaffWeb(key []byte) (http.Handler, error) {
 		MaxAge:           p.cfg.StaffWeb.SessionMaxAge.D(),
 		KeepForms:        p.cfg.StaffWeb.KeepFormsOnExpiry,
 		SecureCookies:    p.cfg.StaffWeb.SecureCookies,
+		// A double click waits for the first post as long as that one can
+		// take: the issuance deadline, or the sign call when there is none.
+		InUseWait: max(p.cfg.IssueDeadline.D(), p.cfg.SignCallTimeout.D()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: staff web: %w", err)

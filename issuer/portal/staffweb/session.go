@@ -257,9 +257,3 @@ func (s *sessions) drop(sid string) {
 	delete(s.m, sid)
 	s.mu.Unlock()
 }
-
-func (s *sessions) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}

@@ -149,9 +149,6 @@ func New(opts Options) (*Web, error) {
 
 func (w *Web) now() time.Time { return w.opts.Clock() }
 
-// Sessions is the number of live sessions (for tests and metrics).
-func (w *Web) Sessions() int { return w.sessions.len() }
-
 func (w *Web) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /staff/{$}", w.home)
