@@ -35,6 +35,7 @@ func (p *Portal) newStaffWeb(key []byte) (http.Handler, error) {
 		MaxAge:           p.cfg.StaffWeb.SessionMaxAge.D(),
 		KeepForms:        p.cfg.StaffWeb.KeepFormsOnExpiry,
 		SecureCookies:    p.cfg.StaffWeb.SecureCookies,
+		BodyReadTimeout:  p.cfg.HTTP.BodyReadTimeout.D(),
 		// A double click waits for the first post as long as that one can
 		// take: the issuance deadline, or the sign call when there is none.
 		InUseWait: max(p.cfg.IssueDeadline.D(), p.cfg.SignCallTimeout.D()),

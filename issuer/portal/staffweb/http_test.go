@@ -217,6 +217,9 @@ func TestFieldErrorsAreTheAPIs(t *testing.T) {
 		{"vaccination", portalapi.StaffKindVaccination,
 			map[string]string{"fn": "", "gn": "", "dob": "1998-13", "mp": "EU/1/20/1528", "dn": "zwei", "sd": "2", "dt": tomorrow, "co": "DE"},
 			`{"ver":"1.3.0","nam":{},"dob":"1998-13","v":[{"tg":"840539006","vp":"1119349007","mp":"EU/1/20/1528","ma":"ORG-100030215","dn":"zwei","sd":2,"dt":"` + tomorrow + `","co":"DE","is":"Robert Koch-Institut"}]}`},
+		{"a name the certificate cannot carry", portalapi.StaffKindVaccination,
+			map[string]string{"fn": "Müller😀", "gn": "Max", "dob": "1998", "mp": "EU/1/20/1528", "dn": "1", "sd": "2", "dt": yesterday, "co": "DE"},
+			`{"ver":"1.3.0","nam":{"fn":"Müller😀","gn":"Max"},"dob":"1998","v":[{"tg":"840539006","vp":"1119349007","mp":"EU/1/20/1528","ma":"ORG-100030215","dn":1,"sd":2,"dt":"` + yesterday + `","co":"DE","is":"Robert Koch-Institut"}]}`},
 		{"recovery", portalapi.StaffKindRecovery,
 			map[string]string{"fn": "Ødegård", "gn": "Siri", "dob": "1990", "fr": yesterday, "df": "2021-01-01", "du": "2020-12-01", "co": "DE"},
 			`{"ver":"1.3.0","nam":{"fn":"Ødegård","gn":"Siri"},"dob":"1990","r":[{"tg":"840539006","fr":"` + yesterday + `","co":"DE","is":"Robert Koch-Institut","df":"2021-01-01","du":"2020-12-01"}]}`},
@@ -262,7 +265,7 @@ func TestFieldErrorsAreTheAPIs(t *testing.T) {
 	if n := certCount(t, env, ph); n != 0 {
 		t.Fatalf("%d certificates issued from invalid forms", n)
 	}
-	checkLogs(t, logs, map[string]string{"fn": "Ødegård", "gn": "Łukasz"})
+	checkLogs(t, logs, map[string]string{"fn": "Ødegård", "gn": "Łukasz", "dob": "Müller\U0001F600"})
 }
 
 // TestResubmitIssuesOnce: the key drawn with the form makes a resubmitted
