@@ -357,7 +357,7 @@ func TestBrowserIssueAndPrint(t *testing.T) {
 	if n := certCount(t, env, ph); n != 1 {
 		t.Fatalf("%d certificates, want 1", n)
 	}
-	checkLogs(t, logs, map[string]string{"fn": "Musterfrau-Gößinger", "gn": "Gabriele"})
+	checkLogs(t, logs, "Musterfrau-Gößinger", "Gabriele", "1998-02-26")
 }
 
 // TestBrowserSignerCutOff: the banner, a ticket within the deadline, and
@@ -458,7 +458,7 @@ func TestBrowserExpiredSessionKeepsForm(t *testing.T) {
 	if n := certCount(t, env, ph); n != 1 {
 		t.Fatalf("%d certificates, want 1", n)
 	}
-	checkLogs(t, logs, map[string]string{"fn": "Dąbrowski", "gn": "Łukasz"})
+	checkLogs(t, logs, "Dąbrowski", "Łukasz", "1984-11-03")
 }
 
 // TestBrowserRefusals: a form whose CSRF token was tampered with is

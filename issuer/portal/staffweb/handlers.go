@@ -50,7 +50,7 @@ func (w *Web) readForm(rw http.ResponseWriter, r *http.Request) (url.Values, boo
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		w.render(rw, status, "message", v, messageView{Text: v.T("error.csrf"), Back: portalapi.StaffRoot})
+		w.render(rw, status, "message", v, messageView{Back: portalapi.StaffRoot})
 		return nil, false
 	}
 	if !w.keys.checkCSRF(w.sid(r), r.PostForm.Get("csrf")) {
