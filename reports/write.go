@@ -57,10 +57,10 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 		if c.Omitted != "" {
 			continue
 		}
-		if err := writeFile(filepath.Join(outDir, ChartsDir, c.File+".png"), c.PNG); err != nil {
+		if err := rundir.WriteFileAtomic(filepath.Join(outDir, ChartsDir, c.File+".png"), c.PNG); err != nil {
 			return nil, err
 		}
-		if err := writeFile(filepath.Join(outDir, ChartsDir, c.File+".svg"), c.SVG); err != nil {
+		if err := rundir.WriteFileAtomic(filepath.Join(outDir, ChartsDir, c.File+".svg"), c.SVG); err != nil {
 			return nil, err
 		}
 	}
@@ -71,33 +71,20 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 	if err := htmlTemplate.Execute(&buf, newPage(run, charts)); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
-	if err := writeFile(filepath.Join(outDir, HTMLFile), buf.Bytes()); err != nil {
+	if err := rundir.WriteFileAtomic(filepath.Join(outDir, HTMLFile), buf.Bytes()); err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(outDir, MarkdownFile), []byte(Markdown(run))); err != nil {
+	if err := rundir.WriteFileAtomic(filepath.Join(outDir, MarkdownFile), []byte(Markdown(run))); err != nil {
 		return nil, err
 	}
 	junit, err := JUnit(run)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(outDir, JUnitFile), junit); err != nil {
+	if err := rundir.WriteFileAtomic(filepath.Join(outDir, JUnitFile), junit); err != nil {
 		return nil, err
 	}
 	return charts, nil
-}
-
-// writeFile replaces path atomically so a reader never sees half a report.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 type kv struct {

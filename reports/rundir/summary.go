@@ -324,11 +324,12 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	return writeFile(path, append(b, '\n'))
+	return WriteFileAtomic(path, append(b, '\n'))
 }
 
-// writeFile replaces path atomically so a reader never sees half a file.
-func writeFile(path string, data []byte) error {
+// WriteFileAtomic replaces path atomically so a reader never sees half a
+// file (every run-directory file and the reports written beside them).
+func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
