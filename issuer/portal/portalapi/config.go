@@ -320,23 +320,29 @@ func HardenedConfig() Config {
 		HTTP: HTTPConfig{ReadHeaderTimeout: Duration(5 * time.Second), BodyReadTimeout: Duration(10 * time.Second),
 			OnboardingBodyReadTimeout: Duration(2 * time.Minute), ResponseTimeout: Duration(30 * time.Second),
 			IdleTimeout: Duration(2 * time.Minute)},
-		Anomaly: AnomalyConfig{
-			Enabled:            true,
-			OpeningHours:       "08:00-20:00",
-			TimeZone:           "Europe/Berlin",
-			OffHoursLimit:      10,
-			OffHoursWindow:     Duration(24 * time.Hour),
-			VolumeWindow:       Duration(time.Hour),
-			VolumeFloor:        120,
-			BaselineFactor:     5,
-			BaselineWindow:     Duration(7 * 24 * time.Hour),
-			SuspendPharmacy:    true,
-			RevokeSinceAnomaly: true,
-		},
+		Anomaly:             anomalyPreset(true),
 		ReadyRequiresSigner: false,
 		CleanupInterval:     Duration(time.Minute),
 		StaffWeb: StaffWebConfig{SessionIdle: Duration(30 * time.Minute), SessionMaxAge: Duration(12 * time.Hour),
 			KeepFormsOnExpiry: true},
+	}
+}
+
+// anomalyPreset is both profiles' detector settings: the same rules, acted
+// on (suspend, revoke) only where the detector is on.
+func anomalyPreset(on bool) AnomalyConfig {
+	return AnomalyConfig{
+		Enabled:            on,
+		OpeningHours:       "08:00-20:00",
+		TimeZone:           "Europe/Berlin",
+		OffHoursLimit:      10,
+		OffHoursWindow:     Duration(24 * time.Hour),
+		VolumeWindow:       Duration(time.Hour),
+		VolumeFloor:        120,
+		BaselineFactor:     5,
+		BaselineWindow:     Duration(7 * 24 * time.Hour),
+		SuspendPharmacy:    on,
+		RevokeSinceAnomaly: on,
 	}
 }
 
@@ -378,21 +384,9 @@ func Naive2021Config() Config {
 		},
 		PharmacyQuota: QuotaConfig{Enabled: false, Rate: 1, Burst: 60},
 		// The 2021 server: a header deadline and idle keep-alives only.
-		HTTP:          HTTPConfig{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute)},
-		LoginThrottle: LoginThrottle{Window: Duration(15 * time.Minute), MaxKeys: 100000},
-		Anomaly: AnomalyConfig{
-			Enabled:            false,
-			OpeningHours:       "08:00-20:00",
-			TimeZone:           "Europe/Berlin",
-			OffHoursLimit:      10,
-			OffHoursWindow:     Duration(24 * time.Hour),
-			VolumeWindow:       Duration(time.Hour),
-			VolumeFloor:        120,
-			BaselineFactor:     5,
-			BaselineWindow:     Duration(7 * 24 * time.Hour),
-			SuspendPharmacy:    false,
-			RevokeSinceAnomaly: false,
-		},
+		HTTP:                HTTPConfig{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute)},
+		LoginThrottle:       LoginThrottle{Window: Duration(15 * time.Minute), MaxKeys: 100000},
+		Anomaly:             anomalyPreset(false),
 		ReadyRequiresSigner: true,
 		CleanupInterval:     Duration(time.Minute),
 		StaffWeb: StaffWebConfig{SessionIdle: Duration(30 * time.Minute), SessionMaxAge: Duration(12 * time.Hour),
