@@ -97,3 +97,18 @@ func DeadlineFromHeader(r *http.Request, max time.Duration) (context.Context, co
 	}
 	return context.WithDeadline(r.Context(), dl)
 }
+
+// Reason names an Acquire error for metrics labels: "queue_full",
+// "queue_timeout", "deadline" (the request's own deadline passed while
+// queued) or "cancelled".
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrOverloaded):
+		return "queue_full"
+	case errors.Is(err, ErrQueueTimeout):
+		return "queue_timeout"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	}
+	return "cancelled"
+}
