@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// PharmacyActivity is what the public finder (package issuer/finder)
+// shows of one activated pharmacy: its business address, its account
+// state and the facts of its issuance. No credential and no holder data.
+type PharmacyActivity struct {
+	ID                             string
+	Name, Street, PostalCode, City string
+	Status                         PharmacyStatus // active or suspended
+	UpdatedAt                      time.Time      // the account's last change (a suspension, for instance)
+	LastIssuedAt                   time.Time      // issued_at of its newest certificate; zero: none yet
+	PendingTickets                 int            // deferred requests not finished (pending or signing)
+	OldestPendingAt                time.Time      // created_at of the oldest of them
+	// LastFailures is, per error code, when its newest deferred request
+	// with that code failed (nil: none failed).
+	LastFailures map[string]time.Time
+}
+
+// PharmacyActivity lists every activated pharmacy (active or suspended,
+// never a pending application) with its issuance facts, ordered by ID.
+//
+// It reads three aggregates, not one transaction: a write landing between
+// them can show, for an instant, a ticket already done beside a
+// certificate not yet counted (the pharmacy looks as it did a moment
+// before), never a fact that was not true. The certificate aggregate reads
+// every certificate row; the finder calls this every few seconds, not per
+// search.
+func (s *Store) PharmacyActivity(ctx context.Context) ([]PharmacyActivity, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, street, postal_code, city, status, updated_at
+		FROM pharmacies WHERE status IN ('active', 'suspended') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: %w", err)
+	}
+	var out []PharmacyActivity
+	index := map[string]int{}
+	err = eachRow(rows, func(sc scanner) error {
+		var (
+			a       PharmacyActivity
+			updated int64
+		)
+		if err := sc.Scan(&a.ID, &a.Name, &a.Street, &a.PostalCode, &a.City, &a.Status, &updated); err != nil {
+			return err
+		}
+		a.UpdatedAt = time.Unix(0, updated).UTC()
+		index[a.ID] = len(out)
+		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: %w", err)
+	}
+	at := func(id string) *PharmacyActivity {
+		if i, ok := index[id]; ok {
+			return &out[i]
+		}
+		return nil // a pending application's rows, or a pharmacy created meanwhile
+	}
+
+	rows, err = s.rdb.QueryContext(ctx, `SELECT pharmacy_id, MAX(issued_at) FROM certificates GROUP BY pharmacy_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: certificates: %w", err)
+	}
+	err = eachRow(rows, func(sc scanner) error {
+		var (
+			id     string
+			issued sql.NullInt64
+		)
+		if err := sc.Scan(&id, &issued); err != nil {
+			return err
+		}
+		if a := at(id); a != nil {
+			a.LastIssuedAt = fromNanos(issued)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: certificates: %w", err)
+	}
+
+	// Unfinished tickets are few (the tickets_due index holds exactly
+	// them); failed ones are grouped by code so the caller can tell a
+	// payload the signer refused from a request that expired.
+	rows, err = s.rdb.QueryContext(ctx, `SELECT pharmacy_id, state, CASE WHEN state = 'failed' THEN error_code ELSE '' END,
+		COUNT(*), MIN(created_at), MAX(completed_at)
+		FROM tickets WHERE state IN ('pending', 'signing', 'failed') GROUP BY 1, 2, 3`)
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: tickets: %w", err)
+	}
+	err = eachRow(rows, func(sc scanner) error {
+		var (
+			id, state, code string
+			n               int
+			oldest          int64
+			completed       sql.NullInt64
+		)
+		if err := sc.Scan(&id, &state, &code, &n, &oldest, &completed); err != nil {
+			return err
+		}
+		a := at(id)
+		if a == nil {
+			return nil
+		}
+		switch TicketState(state) {
+		case TicketFailed:
+			if a.LastFailures == nil {
+				a.LastFailures = map[string]time.Time{}
+			}
+			a.LastFailures[code] = fromNanos(completed)
+		default:
+			a.PendingTickets += n
+			if t := time.Unix(0, oldest).UTC(); a.OldestPendingAt.IsZero() || t.Before(a.OldestPendingAt) {
+				a.OldestPendingAt = t
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pharmacy activity: tickets: %w", err)
+	}
+	return out, nil
+}
+
+// eachRow calls fn for every row and closes rows.
+func eachRow(rows *sql.Rows, fn func(scanner) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
