@@ -2,10 +2,8 @@ package portal
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/fraud"
@@ -120,41 +118,13 @@ func (p *Portal) revokeOne(ctx context.Context, pharmacyID, uvci, reason string)
 	return p.reloadRevocations(ctx)
 }
 
-// reloadRevocations rebuilds the in-memory revocation set and the cached
-// /v1/revocations body from the registry.
+// reloadRevocations publishes the registry's revocations: the next
+// download of the revocation list and the next /v1/verify see them.
 func (p *Portal) reloadRevocations(ctx context.Context) error {
-	hs, err := p.reg.RevokedHashes(ctx)
-	if err != nil {
-		return err
-	}
-	// The EU revocation lists' names, hex, sorted (the order must not tell
-	// when a certificate was revoked).
-	out := map[string][]string{}
-	set := &hcert.RevocationSet{}
-	for _, t := range []store.HashType{store.HashSignature, store.HashUCI, store.HashCountryCodeUCI} {
-		l := make([]string, 0, len(hs[t]))
-		for _, h := range hs[t] {
-			l = append(l, hex.EncodeToString(h))
-			if err := set.Add(hcert.HashType(t), h); err != nil {
-				return fmt.Errorf("revocation hash: %w", err)
-			}
-		}
-		sort.Strings(l)
-		out[string(t)] = l
-	}
-	body, err := json.Marshal(out)
-	if err != nil {
-		return fmt.Errorf("encoding revocations: %w", err)
-	}
-	p.revMu.Lock()
-	p.revokedSet, p.revBody = set, append(body, '\n')
-	p.revMu.Unlock()
-	return nil
+	return p.lists.Reload(ctx)
 }
 
 // revocations is the current revocation set (replaced, never changed).
 func (p *Portal) revocations() *hcert.RevocationSet {
-	p.revMu.RLock()
-	defer p.revMu.RUnlock()
-	return p.revokedSet
+	return p.lists.RevocationSet()
 }

@@ -120,8 +120,13 @@ func newMetrics(p *Portal) *metrics {
 	return m
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// handler serves the portal's metrics and its components'.
+func (m *metrics) handler(components []Component) http.Handler {
+	g := prometheus.Gatherers{m.reg}
+	for _, c := range components {
+		g = append(g, c.Metrics())
+	}
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
 
 func (m *metrics) observe(route string, status int, took time.Duration) {

@@ -2,8 +2,10 @@
 // against the pharmacy register, activation and login, idempotent
 // certificate issuance through the signer replicas (deferred to a ticket
 // when none can sign in time), admission control and per-pharmacy quotas,
-// fraud controls that suspend and revoke, an admin API, the revocation
-// list, the trust list and a verifier endpoint.
+// fraud controls that suspend and revoke, an admin API and a verifier
+// endpoint. Among its routes it serves components with their own
+// admission control and metrics: the verifier apps' trust and revocation
+// lists (package lists) and the pharmacy finder (package finder).
 //
 // Every route is in routes.go. Every behaviour that differs between the
 // hardened design and the 2021 portal is a field of Config.
@@ -22,9 +24,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/golive-dev/golive/issuer/auth"
 	"github.com/golive-dev/golive/issuer/fraud"
 	"github.com/golive-dev/golive/issuer/hcert"
+	"github.com/golive-dev/golive/issuer/lists"
+	"github.com/golive-dev/golive/issuer/lists/listsapi"
 	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/register"
@@ -46,8 +52,17 @@ type Deps struct {
 	// Store is the durable registry. Open it with the same Clock.
 	Store *store.Store
 	// TrustList holds every DSC the signer replicas use; /v1/verify checks
-	// against it and /v1/trustlist publishes it.
+	// against it (and the lists publish it).
 	TrustList *pki.TrustList
+	// Lists serves the verifier apps' trust and revocation lists (package
+	// lists) among the portal's routes; the portal reloads it after every
+	// revocation and verifies against its revocation list. Nil: the portal
+	// makes one from Store and TrustList with the hardened settings and a
+	// signing key of its own (tests).
+	Lists *lists.Lists
+	// Components are further services served among the portal's routes
+	// (the pharmacy finder).
+	Components []Component
 	// Register is the pharmacy register onboarding checks against.
 	Register *register.Register
 	// Mailbox delivers activation codes.
@@ -78,6 +93,16 @@ type Deps struct {
 	Schemas hcert.SchemaValidator
 }
 
+// Component is a service the portal's server serves beside the portal's
+// own routes (the lists, the pharmacy finder). Its handlers bring their
+// own admission control, metrics and problem bodies; the portal routes to
+// them and adds their metrics to GET /metrics.
+type Component interface {
+	// Routes are its handlers by mux pattern ("GET /v1/...").
+	Routes() map[string]http.Handler
+	Metrics() prometheus.Gatherer
+}
+
 // Portal is the pharmacy-facing service.
 type Portal struct {
 	cfg   Config
@@ -85,17 +110,18 @@ type Portal struct {
 	trust *pki.TrustList
 	// schemas check /v1/verify payloads on request; nil: not available.
 	schemas hcert.SchemaValidator
-	// trustBody is GET /v1/trustlist, encoded once: the signers' DSCs do
-	// not change while the portal runs.
-	trustBody []byte
-	register  *register.Register
-	mailbox   register.Mailbox
-	signers   Signer
-	adminTok  string
-	log       *slog.Logger
-	clock     func() time.Time
-	business  atomic.Pointer[simclock.Clock]
-	rnd       io.Reader
+	// lists publishes the trust and revocation lists; components (lists
+	// among them) are served among the portal's routes.
+	lists      *lists.Lists
+	components []Component
+	register   *register.Register
+	mailbox    register.Mailbox
+	signers    Signer
+	adminTok   string
+	log        *slog.Logger
+	clock      func() time.Time
+	business   atomic.Pointer[simclock.Clock]
+	rnd        io.Reader
 
 	tokens       *auth.Issuer
 	refresh      refreshTokens
@@ -123,10 +149,6 @@ type Portal struct {
 	// concurrent duplicate gets 409 instead of a second signature.
 	inFlightMu sync.Mutex
 	inFlight   map[string]struct{}
-
-	revMu      sync.RWMutex
-	revokedSet *hcert.RevocationSet // for /v1/verify
-	revBody    []byte               // cached /v1/revocations JSON
 
 	backlog   atomic.Int64  // deferred tickets pending
 	wakeDrain chan struct{} // a new ticket or a signer recovery
@@ -162,6 +184,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		signers:      deps.Signer,
 		adminTok:     deps.AdminTokenHash,
 		metricsToken: deps.MetricsToken,
+		lists:        deps.Lists,
 		log:          deps.Logger,
 		clock:        deps.Clock,
 		rnd:          deps.Rand,
@@ -216,20 +239,18 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 			p.limiters[name] = overload.NewLimiter(name, l.MaxConcurrent, l.MaxQueue, l.MaxQueueWait.D())
 		}
 	}
-	p.m = newMetrics(p)
-	tb, err := json.Marshal(struct {
-		Entries []pki.TrustEntry `json:"entries"`
-	}{deps.TrustList.Entries})
-	if err != nil {
-		return nil, fmt.Errorf("portal: encoding the trust list: %w", err)
+	if p.lists == nil {
+		// The lists read the revocations once as they start.
+		if p.lists, err = lists.New(listsapi.HardenedConfig(), lists.Deps{Source: deps.Store,
+			TrustList: deps.TrustList, Logger: deps.Logger, Clock: p.clock}); err != nil {
+			return nil, fmt.Errorf("portal: %w", err)
+		}
 	}
-	p.trustBody = append(tb, '\n')
+	p.components = append([]Component{p.lists}, deps.Components...)
+	p.m = newMetrics(p)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.reloadRevocations(ctx); err != nil {
-		return nil, fmt.Errorf("portal: loading revocations: %w", err)
-	}
 	n, err := p.reg.PendingTicketCount(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("portal: counting deferred requests: %w", err)

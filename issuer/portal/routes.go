@@ -3,8 +3,6 @@ package portal
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,10 +49,15 @@ func (p *Portal) routes() http.Handler {
 	handle("GET /v1/certificates/{uvci}", "read", p.handleCertificate)
 	handle("GET /v1/tickets/{id}", "read", p.handleTicket)
 
-	// Public: what verifier apps download, and a verifier of our own.
-	handle("GET /v1/revocations", "read", p.handleRevocations)
-	handle("GET /v1/trustlist", "read", p.handleTrustList)
+	// Public: a verifier of our own. What verifier apps download (package
+	// lists) and the pharmacy finder are components with routes,
+	// admission control and metrics of their own.
 	handle("POST /v1/verify", "verify", p.handleVerify)
+	for _, c := range p.components {
+		for pattern, h := range c.Routes() {
+			mux.Handle(pattern, h)
+		}
+	}
 
 	// Admin (Authorization: Bearer <admin token>).
 	handle("POST /v1/admin/pharmacies/{id}/suspend", "admin", p.adminOnly(p.handleSuspend))
@@ -75,7 +78,7 @@ func (p *Portal) routes() http.Handler {
 	// Operations: no admission control, probes must answer under overload.
 	handle("GET /healthz", "", p.handleHealthz)
 	handle("GET /readyz", "", p.handleReadyz)
-	mux.Handle("GET /metrics", metricsGate(p.metricsToken, p.m.handler()))
+	mux.Handle("GET /metrics", metricsGate(p.metricsToken, p.m.handler(p.components)))
 
 	return p.notFound(mux)
 }
@@ -340,30 +343,6 @@ func (p *Portal) handleTicket(w http.ResponseWriter, r *http.Request) {
 }
 
 // ------------------------------------------------------------------ public
-
-func (p *Portal) handleRevocations(w http.ResponseWriter, r *http.Request) {
-	p.revMu.RLock()
-	body := p.revBody
-	p.revMu.RUnlock()
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "no-cache")
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
-}
-
-func (p *Portal) handleTrustList(w http.ResponseWriter, r *http.Request) {
-	body := p.trustBody
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(body)
-}
 
 // maxHC1 bounds a verified HC1 (a QR code holds at most about 4,300
 // alphanumeric characters).

@@ -42,7 +42,8 @@ type RouteLimits struct {
 	Login RouteLimit `json:"login"`
 	// Onboarding: POST /v1/pharmacies and .../activate.
 	Onboarding RouteLimit `json:"onboarding"`
-	// Read: tickets, certificate metadata, PNG and PDF, revocations, trust list.
+	// Read: tickets, certificate metadata, PNG and PDF. (The verifier apps'
+	// lists and the finder have admission control of their own.)
 	Read RouteLimit `json:"read"`
 	// Verify: POST /v1/verify (a signature check per request).
 	Verify RouteLimit `json:"verify"`

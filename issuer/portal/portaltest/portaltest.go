@@ -76,6 +76,10 @@ type Options struct {
 	Schemas hcert.SchemaValidator
 	// MetricsToken guards GET /metrics (empty: open).
 	MetricsToken string
+	// Deps adjusts the portal's collaborators before it starts, with the
+	// store, PKI and signer client of e in place: a test mounts a
+	// component (the finder) or passes lists of its own.
+	Deps func(e *Env, d *portal.Deps)
 }
 
 // Clock is real time shifted by a settable offset: time flows, and tests
@@ -292,12 +296,16 @@ func Start(t testing.TB, opts Options) *Env {
 	stops = append(stops, cancel)
 
 	e.AdminToken = auth.NewSecret()
-	e.Portal, err = portal.New(cfg, portal.Deps{
+	deps := portal.Deps{
 		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Mailbox: e.Mailbox,
 		Signer: e.SignerClient, AdminTokenHash: auth.HashToken(e.AdminToken),
 		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business, Schemas: opts.Schemas,
 		MetricsToken: opts.MetricsToken,
-	})
+	}
+	if opts.Deps != nil {
+		opts.Deps(e, &deps)
+	}
+	e.Portal, err = portal.New(cfg, deps)
 	if err != nil {
 		t.Fatalf("portal: %v", err)
 	}
