@@ -34,11 +34,17 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs the reference DCC issuer. --role all runs a portal and --replicas
 signers in one process; portal and signer run one role each (a testbed wires
 them); proxy runs the embedded toxiproxy server that network faults use.
+Roles all and portal also serve the public pharmacy finder
+(/v1/finder/pharmacies, docs/finder.md) and the verifier apps' lists
+(/v1/trustlist, /v1/revocations, /v1/revocations/delta, /v1/lists/keys,
+docs/lists.md).
 
 An empty --data directory is bootstrapped first: a PKI with one DSC per
 replica (pki/), a synthetic pharmacy register (register.jsonl), the admin
 token (admin-token), the portal-to-signer secret (signer-token), the access
-token key (token.key) and the activation mailbox (mailbox/). Secrets are
+token key (token.key), the key that signs the verifier apps' lists
+(lists-signing.key; its public half for apps to pin in
+lists-signing.jwks.json) and the activation mailbox (mailbox/). Secrets are
 written 0600. The registry lives in registry/.
 
 TLS: --tls-cert and --tls-key serve the portal over HTTPS (TLS 1.2 or

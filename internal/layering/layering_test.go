@@ -35,11 +35,14 @@ var forbidden = []string{
 }
 
 // forbiddenExact are implementation packages whose contract packages are
-// below them (portal/portalapi is allowed, portal is not).
+// below them (portal/portalapi is allowed, portal is not; so are
+// finder/finderapi and lists/listsapi).
 var forbiddenExact = []string{
 	"github.com/golive-dev/golive/issuer/portal",
 	"github.com/golive-dev/golive/issuer/signer",
 	"github.com/golive-dev/golive/issuer/signerclient",
+	"github.com/golive-dev/golive/issuer/finder",
+	"github.com/golive-dev/golive/issuer/lists",
 }
 
 // gonumPDF is gonum/plot's PDF backend: package plot imports every backend

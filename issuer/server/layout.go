@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/lists"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/register"
 )
@@ -31,7 +33,12 @@ func (l Layout) SignerToken() string { return filepath.Join(l.Dir, "signer-token
 // restart.
 func (l Layout) TokenKey() string { return filepath.Join(l.Dir, "token.key") }
 func (l Layout) Mailbox() string  { return filepath.Join(l.Dir, "mailbox") }
-func (l Layout) Registry() string { return filepath.Join(l.Dir, "registry") }
+
+// ListsKey is the key that signs the verifier apps' lists (package
+// lists), ListsKeySet its public half as a JWK set for apps to pin.
+func (l Layout) ListsKey() string    { return filepath.Join(l.Dir, "lists-signing.key") }
+func (l Layout) ListsKeySet() string { return filepath.Join(l.Dir, "lists-signing.jwks.json") }
+func (l Layout) Registry() string    { return filepath.Join(l.Dir, "registry") }
 
 // BootstrapOptions describe a new data directory.
 type BootstrapOptions struct {
@@ -44,7 +51,7 @@ type BootstrapOptions struct {
 
 // Bootstrap creates what is missing of a data directory: a PKI with one
 // DSC per replica, a synthetic pharmacy register, the admin and signer
-// tokens, the token key and the mailbox. Existing files are kept, so a
+// tokens, the token key, the lists' signing key and the mailbox. Existing files are kept, so a
 // restart finds its keys and registry again. It reports whether anything
 // was created.
 func Bootstrap(dir string, o BootstrapOptions) (bool, error) {
@@ -96,10 +103,48 @@ func Bootstrap(dir string, o BootstrapOptions) (bool, error) {
 		}
 		created = true
 	}
+	if !exists(l.ListsKey()) {
+		key, err := lists.GenerateSigningKey()
+		if err != nil {
+			return false, err
+		}
+		pemKey, err := lists.MarshalSigningKey(key)
+		if err != nil {
+			return false, err
+		}
+		if err := writeSecret(l.ListsKey(), pemKey); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	if !exists(l.ListsKeySet()) {
+		key, err := LoadListsKey(l)
+		if err != nil {
+			return false, err
+		}
+		jwks, err := lists.KeySetJSON(key)
+		if err != nil {
+			return false, err
+		}
+		if err := writeAtomic(l.ListsKeySet(), jwks, 0o644); err != nil {
+			return false, err
+		}
+		created = true
+	}
 	if err := os.MkdirAll(l.Mailbox(), 0o700); err != nil {
 		return false, fmt.Errorf("mailbox: %w", err)
 	}
 	return created, nil
+}
+
+// LoadListsKey reads the lists' signing key of a data directory.
+func LoadListsKey(l Layout) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(l.ListsKey())
+	if err != nil {
+		return nil, fmt.Errorf("lists signing key: %w", err)
+	}
+	defer clear(b)
+	return lists.ParseSigningKey(b)
 }
 
 // ReadToken reads a token file written by Bootstrap.

@@ -20,6 +20,8 @@ import (
 
 	"github.com/golive-dev/golive/issuer/auth"
 	"github.com/golive-dev/golive/issuer/dcc/dccschema"
+	"github.com/golive-dev/golive/issuer/finder"
+	"github.com/golive-dev/golive/issuer/lists"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/register"
@@ -206,8 +208,26 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	sc.Start(ctx)
 	cfg := s.Portal
 	cfg.Profile = s.Profile
+	listsKey, err := LoadListsKey(l)
+	if err != nil {
+		return err
+	}
+	lcfg := s.Lists
+	lcfg.Profile = s.Profile
+	ls, err := lists.New(lcfg, lists.Deps{Source: st, TrustList: tl, Key: listsKey, Logger: log})
+	if err != nil {
+		return err
+	}
+	fcfg := s.Finder
+	fcfg.Profile = s.Profile
+	fd, err := finder.New(fcfg, finder.Deps{Source: st, Logger: log,
+		IssuanceAvailable: func() bool { return sc.Available() > 0 }})
+	if err != nil {
+		return err
+	}
 	deps := portal.Deps{
-		Store: st, TrustList: tl, Register: reg, Mailbox: mb, Signer: sc,
+		Store: st, TrustList: tl, Lists: ls, Components: []portal.Component{fd},
+		Register: reg, Mailbox: mb, Signer: sc,
 		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
 		MetricsToken: s.MetricsToken,
 	}
@@ -224,20 +244,25 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		return err
 	}
 	defer p.Close()
-	runDone := make(chan error, 1)
-	go func() { runDone <- p.Run(ctx) }()
+	// The portal's workers and the components' refresh loops.
+	runDone := make(chan error, 3)
+	for _, run := range []func(context.Context) error{p.Run, ls.Run, fd.Run} {
+		go func() { runDone <- run(ctx) }()
+	}
+	wait := func(err error) error {
+		cancel()
+		for range 3 {
+			if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
+				err = rerr
+			}
+		}
+		return err
+	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
-		cancel()
-		<-runDone
-		return fmt.Errorf("portal: listen %s: %w", s.Listen, err)
+		return wait(fmt.Errorf("portal: listen %s: %w", s.Listen, err))
 	}
-	err = serveHTTP(ctx, ln, tlsCfg, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) })
-	cancel()
-	if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
-		err = rerr
-	}
-	return err
+	return wait(serveHTTP(ctx, ln, tlsCfg, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) }))
 }
 
 // runProxy serves the toxiproxy API: testbeds create the proxies (client

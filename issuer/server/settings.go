@@ -16,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/golive-dev/golive/issuer/duration"
+	"github.com/golive-dev/golive/issuer/finder/finderapi"
+	"github.com/golive-dev/golive/issuer/lists/listsapi"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
 )
@@ -115,8 +117,12 @@ type Settings struct {
 	// $GOLIVE_SEAL_KEY; never written to a settings file or printed.
 	SealKey string `json:"-"`
 
-	Sim          SimSettings          `json:"sim"`
-	Portal       portalapi.Config     `json:"portal"`
+	Sim    SimSettings      `json:"sim"`
+	Portal portalapi.Config `json:"portal"`
+	// Finder is the public pharmacy finder and Lists the verifier apps'
+	// downloads; both run in the portal's process (roles all and portal).
+	Finder       finderapi.Config     `json:"finder"`
+	Lists        listsapi.Config      `json:"lists"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -128,10 +134,18 @@ func Defaults(profile string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	fc, err := finderapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
+	lc, err := listsapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
 	s := Settings{
 		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
 		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
-		Portal: pc,
+		Portal: pc, Finder: fc, Lists: lc,
 	}
 	switch profile {
 	case portalapi.ProfileNaive2021:
@@ -255,6 +269,12 @@ func (s Settings) Validate() error {
 	if s.Role == RoleAll || s.Role == RolePortal {
 		if err := s.Portal.Validate(); err != nil {
 			bad("portal: %v", err)
+		}
+		if err := s.Finder.Validate(); err != nil {
+			bad("finder: %v", err)
+		}
+		if err := s.Lists.Validate(); err != nil {
+			bad("lists: %v", err)
 		}
 	}
 	return errors.Join(errs...)
