@@ -149,6 +149,7 @@ func golive(b *testing.B) string {
 
 type server struct {
 	url, dir, admin string
+	pid             int // the serve process, for its CPU time
 }
 
 // startServeAll runs `golive serve --role all` on a fresh data dir with
@@ -177,7 +178,7 @@ func startServeAll(b *testing.B, bin string) server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return server{url: url, dir: data, admin: string(admin)}
+	return server{url: url, dir: data, admin: string(admin), pid: cmd.Process.Pid}
 }
 
 func onboard(b *testing.B, ctx context.Context, srv server, n int) []*portalclient.Pharmacy {

@@ -25,16 +25,18 @@
 package finder
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,10 +204,19 @@ type snapshot struct {
 	cache    *answerCache
 }
 
+// entry is one listed pharmacy with its answer fragment pre-rendered:
+// the JSON of its listing around the distance, which is the one field a
+// search adds (encoding every listing per search would be most of its
+// cost).
 type entry struct {
-	pt   finderapi.Point
-	view finderapi.Pharmacy
+	pt        finderapi.Point
+	view      finderapi.Pharmacy
+	pre, post []byte // JSON before and after the distance_km value
 }
+
+// distanceSentinel stands in for the distance when a listing is rendered
+// once, to be cut out.
+const distanceSentinel = `"distance_km":987654321.5`
 
 // build turns the registry's facts into a snapshot.
 // unavailableSince is when no signer could sign any more (zero: one can).
@@ -219,11 +230,19 @@ func (f *Finder) build(acts []store.PharmacyActivity, unavailableSince, now time
 		}
 		pt := finderapi.Jitter(origin, a.ID)
 		v := finderapi.Pharmacy{ID: a.ID, Name: a.Name, Street: a.Street, PostalCode: a.PostalCode, City: a.City,
-			Location: pt, Status: finderapi.StatusIssuing}
+			Location: pt, Status: finderapi.StatusIssuing, DistanceKm: 987654321.5}
 		if f.cfg.MarkStatus {
 			mark(&v, a, unavailableSince)
 		}
-		s.entries = append(s.entries, entry{pt: pt, view: v})
+		raw, err := json.Marshal(v)
+		i := bytes.Index(raw, []byte(distanceSentinel))
+		if err != nil || i < 0 {
+			f.log.Error("rendering a finder listing failed", "pharmacy_id", a.ID, "err", err)
+			continue
+		}
+		v.DistanceKm = 0
+		cut := i + len(`"distance_km":`)
+		s.entries = append(s.entries, entry{pt: pt, view: v, pre: raw[:cut], post: raw[i+len(distanceSentinel):]})
 		s.counts[v.Status]++
 	}
 	slices.SortFunc(s.entries, func(a, b entry) int {
@@ -233,16 +252,8 @@ func (f *Finder) build(acts []store.PharmacyActivity, unavailableSince, now time
 	h := sha256.New()
 	for i, e := range s.entries {
 		s.lats[i] = e.pt.Lat
-		v := e.view
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00", v.ID, v.Name, v.Street, v.PostalCode, v.City,
-			v.Location, v.Status, v.Reason)
-		for _, t := range []*time.Time{v.Since, v.LastSuccessAt} {
-			var n int64
-			if t != nil {
-				n = t.UnixNano()
-			}
-			_ = binary.Write(h, binary.LittleEndian, n)
-		}
+		h.Write(e.pre) // everything a search can show of it
+		h.Write(e.post)
 	}
 	h.Sum(s.identity[:0])
 	return s
@@ -292,35 +303,94 @@ type query struct {
 	status   finderapi.Status // "": any
 }
 
+// result is a computed search: the answer's head (query echo, origin,
+// total) and the listed entries with their distances.
+type result struct {
+	head   finderapi.Pharmacies // Pharmacies left empty
+	listed []listed
+}
+
+type listed struct {
+	e  *entry
+	km float64 // rounded to 0.1
+}
+
 // search computes the answer to q.
-func (s *snapshot) search(q query) finderapi.Pharmacies {
+func (s *snapshot) search(q query) result {
 	origin, _ := finderapi.Locate(q.postcode)
 	radius := float64(q.radius) / 100
-	out := finderapi.Pharmacies{Postcode: q.postcode, RadiusKm: radius, Limit: q.limit, Origin: origin,
-		Pharmacies: []finderapi.Pharmacy{}}
+	res := result{head: finderapi.Pharmacies{Postcode: q.postcode, RadiusKm: radius, Limit: q.limit, Origin: origin}}
 	band := radius / finderapi.KmPerDegreeLat
+	// A longitude window too, so the great-circle distance (trigonometry)
+	// is only computed for points near the circle: taken at the band's
+	// poleward edge, where a degree of longitude is shortest, with 1% to
+	// spare, it never drops a point the distance would keep.
+	lonBand := 1.01 * radius / (finderapi.KmPerDegreeLat * math.Cos((math.Abs(origin.Lat)+band)*math.Pi/180))
 	lo, _ := slices.BinarySearch(s.lats, origin.Lat-band)
-	type hit struct {
-		d float64
-		e *entry
-	}
-	var hits []hit
+	var hits []listed
 	for i := lo; i < len(s.entries) && s.lats[i] <= origin.Lat+band; i++ {
 		e := &s.entries[i]
-		if q.status != "" && e.view.Status != q.status {
+		if math.Abs(e.pt.Lon-origin.Lon) > lonBand || (q.status != "" && e.view.Status != q.status) {
 			continue
 		}
 		if d := finderapi.DistanceKm(origin, e.pt); d <= radius {
-			hits = append(hits, hit{d, e})
+			hits = append(hits, listed{e, d})
 		}
 	}
-	slices.SortFunc(hits, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.d, b.d), strings.Compare(a.e.view.ID, b.e.view.ID))
+	slices.SortFunc(hits, func(a, b listed) int {
+		return cmp.Or(cmp.Compare(a.km, b.km), strings.Compare(a.e.view.ID, b.e.view.ID))
 	})
-	out.Total = len(hits)
-	for _, h := range hits[:min(len(hits), q.limit)] {
-		v := h.e.view
-		v.DistanceKm = math.Round(h.d*10) / 10
+	res.head.Total = len(hits)
+	res.listed = hits[:min(len(hits), q.limit)]
+	for i := range res.listed {
+		res.listed[i].km = math.Round(res.listed[i].km*10) / 10
+	}
+	return res
+}
+
+// render is the JSON of r, byte for byte what json.Marshal(r.answer(stale))
+// gives (TestRenderMatchesTheWireType), assembled from the entries'
+// fragments.
+func (r result) render(stale bool) ([]byte, error) {
+	head := r.head
+	head.Pharmacies, head.Stale = []finderapi.Pharmacy{}, stale
+	skel, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	const list = `"pharmacies":[`
+	at := bytes.Index(skel, []byte(list+"]"))
+	if at < 0 {
+		return nil, errors.New("finder: answer skeleton without its list")
+	}
+	at += len(list)
+	n := len(skel) + 1
+	for _, l := range r.listed {
+		n += len(l.e.pre) + len(l.e.post) + 8
+	}
+	out := make([]byte, 0, n)
+	out = append(out, skel[:at]...)
+	for i, l := range r.listed {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, l.e.pre...)
+		// encoding/json's form for a float64 in [1e-6, 1e21) or 0.
+		out = strconv.AppendFloat(out, l.km, 'f', -1, 64)
+		out = append(out, l.e.post...)
+	}
+	out = append(out, skel[at:]...)
+	return append(out, '\n'), nil
+}
+
+// answer is r as the wire type.
+func (r result) answer(stale bool) finderapi.Pharmacies {
+	out := r.head
+	out.Stale = stale
+	out.Pharmacies = make([]finderapi.Pharmacy, 0, len(r.listed))
+	for _, l := range r.listed {
+		v := l.e.view
+		v.DistanceKm = l.km
 		out.Pharmacies = append(out.Pharmacies, v)
 	}
 	return out

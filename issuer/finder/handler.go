@@ -1,7 +1,6 @@
 package finder
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -27,11 +26,11 @@ func (f *Finder) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a := snap.cache.get(q); a != nil {
-		f.m.cache.WithLabelValues("hit").Inc()
+		f.m.hit.Inc()
 		f.write(w, r, a, stale)
 		return
 	}
-	f.m.cache.WithLabelValues("miss").Inc()
+	f.m.miss.Inc()
 	if f.limiter != nil {
 		release, err := f.limiter.Acquire(r.Context())
 		if err != nil {
@@ -98,28 +97,25 @@ func (f *Finder) write(w http.ResponseWriter, r *http.Request, a *answer, stale 
 
 // answer is a rendered search result.
 type answer struct {
-	res  finderapi.Pharmacies
+	res  result
 	body []byte
 	// etag is weak: the stale form differs only by its marker.
 	etag  string
 	stale func() []byte
 }
 
-func newAnswer(res finderapi.Pharmacies) (*answer, error) {
-	body, err := json.Marshal(res)
+func newAnswer(res result) (*answer, error) {
+	body, err := res.render(false)
 	if err != nil {
 		return nil, err
 	}
-	body = append(body, '\n')
 	a := &answer{res: res, body: body, etag: httpcache.WeakETag(body)}
 	a.stale = sync.OnceValue(func() []byte {
-		s := a.res
-		s.Stale = true
-		b, err := json.Marshal(s)
+		b, err := a.res.render(true)
 		if err != nil {
-			return a.body // cannot happen: the fresh form encoded
+			return a.body // cannot happen: the fresh form rendered
 		}
-		return append(b, '\n')
+		return b
 	})
 	return a, nil
 }

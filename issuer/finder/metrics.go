@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	*routemetrics.Metrics
 	cache       *prometheus.CounterVec // result: hit, miss
+	hit, miss   prometheus.Counter     // cache's two series, resolved once (every search counts one)
 	stale       *prometheus.CounterVec // reason: registry, overload
 	rejected    *prometheus.CounterVec // reason (overload.Reason)
 	refreshes   *prometheus.CounterVec // result: ok, error
@@ -42,6 +43,7 @@ func newMetrics(f *Finder) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 	}
+	m.hit, m.miss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.Registry.MustRegister(m.cache, m.stale, m.rejected, m.refreshes, m.refreshTime,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "finder_snapshot_age_seconds",

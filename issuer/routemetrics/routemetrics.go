@@ -56,7 +56,16 @@ func New(namespace string, log *slog.Logger) *Metrics {
 
 // Wrap instruments h as route (the mux pattern).
 func (m *Metrics) Wrap(route string, h http.Handler) http.Handler {
+	// The common codes' series are resolved once: a public read route
+	// answers tens of thousands of requests a second.
+	common := map[int]prometheus.Counter{}
+	for _, c := range []int{http.StatusOK, http.StatusNotModified} {
+		common[c] = m.requests.WithLabelValues(route, strconv.Itoa(c))
+	}
 	requests := func(code int) prometheus.Counter {
+		if c, ok := common[code]; ok {
+			return c
+		}
 		return m.requests.WithLabelValues(route, strconv.Itoa(code))
 	}
 	latency := m.latency.WithLabelValues(route)
