@@ -51,7 +51,7 @@ test: test-deps build
 # Micro-benchmarks, then the one-shot system benchmarks (each a single
 # measurement of a few minutes; results go to docs/BENCHMARKS.md).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 1 ./issuer/hcert ./issuer/store
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 1 ./issuer/hcert ./issuer/store ./issuer/finder
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 1 ./issuer/overload
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./issuer/bench ./loadgen ./reports ./chaos/...
 

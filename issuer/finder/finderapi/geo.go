@@ -12,7 +12,7 @@ import "math"
 //     0.40 degrees of latitude by 0.60 of longitude (about 44 x 41 km);
 //   - the last three digits lie on a 32 x 32 grid within the cell, so
 //     numerically close postcodes are close on the ground (10115 and
-//     10117 are 2.6 km apart) and one cell holds a town's postcodes.
+//     10117 are 2.5 km apart) and one cell holds a town's postcodes.
 //
 // No point may be taken for a real location. Pharmacies sharing a
 // postcode are spread around its point by up to about 450 m (Jitter).
