@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -56,6 +59,18 @@ func TestPharmacyActivity(t *testing.T) {
 	if err := s.FailTicket(ctx, "tk5", "rejected_by_signer:invalid"); err != nil {
 		t.Fatal(err)
 	}
+	// A deferred request signed after a newer direct issuance: the last
+	// success is the drain's, though the direct certificate was requested
+	// later.
+	drained := mustPharmacy(t, s, "3-01.2.0000000007.1")
+	ticket(drained, "tkD")
+	clock.Advance(time.Minute)
+	record(drained, "U9", clock.Now())
+	clock.Advance(time.Minute)
+	drainedAt := clock.Now()
+	if _, err := s.CompleteTicket(ctx, "tkD", certFor(drained.ID, "URN:UVCI:tkD", drainedAt), nil); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(time.Minute)
 	if err := s.SetPharmacyStatus(ctx, cut.ID, PharmacySuspended, "admin"); err != nil {
 		t.Fatal(err)
@@ -73,8 +88,11 @@ func TestPharmacyActivity(t *testing.T) {
 			t.Errorf("not ordered by ID: %s before %s", got[i-1].ID, a.ID)
 		}
 	}
-	if len(got) != 5 {
-		t.Fatalf("got %d pharmacies, want the 5 activated ones (not the pending application): %+v", len(got), got)
+	if len(got) != 6 {
+		t.Fatalf("got %d pharmacies, want the 6 activated ones (not the pending application): %+v", len(got), got)
+	}
+	if a := byID[drained.ID]; !a.LastIssuedAt.Equal(drainedAt) || a.PendingTickets != 0 {
+		t.Errorf("drained: last issued %v, want %v (%+v)", a.LastIssuedAt, drainedAt, a)
 	}
 	if a := byID[quiet.ID]; !a.LastIssuedAt.IsZero() || a.PendingTickets != 0 || a.LastFailures != nil || a.Status != PharmacyActive {
 		t.Errorf("quiet: %+v", a)
@@ -107,6 +125,46 @@ func TestPharmacyActivity(t *testing.T) {
 	for _, a := range got {
 		if a.ID == waiting.ID && (a.PendingTickets != 2 || !a.OldestPendingAt.Equal(t0.Add(10*time.Minute))) {
 			t.Errorf("waiting after a claim: %+v", a)
+		}
+	}
+}
+
+// BenchmarkPharmacyActivity is the finder's refresh against a registry of
+// 2 000 pharmacies with 100 000 certificates and 500 waiting requests:
+// what every refresh_interval costs the registry's read pool.
+func BenchmarkPharmacyActivity(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b, b.TempDir(), Options{})
+	const pharmacies, certs, tickets = 2000, 100000, 500
+	ids := make([]string, pharmacies)
+	for i := range ids {
+		ids[i] = mustPharmacy(b, s, fmt.Sprintf("3-01.2.%010d.1", i)).ID
+	}
+	var seq atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for n := seq.Add(1); n <= certs; n = seq.Add(1) {
+				uvci := fmt.Sprintf("URN:UVCI:01:DE:ACT%010d", n)
+				if _, err := s.IssueRecord(ctx, certFor(ids[n%pharmacies], uvci, time.Now()), IdemBinding{}, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range tickets {
+		id := fmt.Sprintf("tk%d", i)
+		if _, err := s.CreateTicket(ctx, Ticket{ID: id, PharmacyID: ids[i], UVCI: "URN:UVCI:" + id, Type: Vaccination},
+			IdemBinding{}, []byte(`{}`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		got, err := s.PharmacyActivity(ctx)
+		if err != nil || len(got) != pharmacies {
+			b.Fatalf("%d pharmacies, %v", len(got), err)
 		}
 	}
 }
