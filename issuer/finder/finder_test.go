@@ -181,6 +181,10 @@ func TestStatusFollowsTheRegistry(t *testing.T) {
 	ctx := context.Background()
 	e := startEnv(t, portalapi.ProfileHardened, nil)
 	issuer, cut, waiting, failed, idle := e.NewPharmacy(t), e.NewPharmacy(t), e.NewPharmacy(t), e.NewPharmacy(t), e.NewPharmacy(t)
+	// The last success: the newest certificate's issuance, or, for a
+	// deferred one, when its ticket completed (milliseconds later, when the
+	// certificate was recorded).
+	var doneTickets []string
 	lastIssued := func(ph *portaltest.Pharmacy) *time.Time {
 		t.Helper()
 		certs, err := e.Store.CertificatesByPharmacy(ctx, ph.ID)
@@ -191,6 +195,15 @@ func TestStatusFollowsTheRegistry(t *testing.T) {
 		for _, c := range certs {
 			if c.IssuedAt.After(last) {
 				last = c.IssuedAt
+			}
+		}
+		for _, id := range doneTickets {
+			tk, err := e.Store.Ticket(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk.PharmacyID == ph.ID && tk.CompletedAt.After(last) {
+				last = tk.CompletedAt
 			}
 		}
 		last = last.Truncate(time.Minute)
@@ -239,9 +252,13 @@ func TestStatusFollowsTheRegistry(t *testing.T) {
 	// client sees no replica every active pharmacy is delayed.
 	e.SetSigners(portaltest.SignerDown)
 	e.Login(t, waiting) // the clock moved past the access token's minute
-	if r := e.Issue(t, waiting.Token, portaltest.NewKey(), e.Payload(t, dcc.TypeVaccination)); r.Status != http.StatusAccepted {
+	r := e.Issue(t, waiting.Token, portaltest.NewKey(), e.Payload(t, dcc.TypeVaccination))
+	if r.Status != http.StatusAccepted {
 		t.Fatalf("issue during the outage: %v", r)
 	}
+	var deferred portalapi.Deferred
+	r.Decode(t, &deferred)
+	doneTickets = append(doneTickets, deferred.Ticket)
 	waitFor(t, "the signer client to see no replica", func() bool { return e.SignerClient.Available() == 0 })
 	e.refresh(t)
 	p = e.listed(t, waiting)
