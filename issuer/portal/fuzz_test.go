@@ -303,6 +303,9 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/verify", js, "", authNone, `{"hc1":"{hc1}","dsc_validity":"lenient"}`},
 		{"GET", "/v1/revocations", none, "", authNone, ""},
 		{"GET", "/v1/trustlist?x=%zz&y=1", none, "", authNone, ""},
+		{"GET", "/v1/revocations/delta?since=000000000000000000000000", none, "", authNone, ""},
+		{"GET", "/v1/revocations/delta?since=%zz&since=1", none, "", authNone, ""},
+		{"HEAD", "/v1/lists/keys", none, "", authNone, ""},
 		{"GET", "/readyz", none, "", authNone, ""},
 		{"GET", "//v1/../metrics", none, "", authNone, ""},
 		// Admin.

@@ -723,16 +723,7 @@ func (p *Portal) admit(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	release, err := l.Acquire(ctx)
 	if err != nil {
-		reason := "cancelled"
-		switch {
-		case errors.Is(err, overload.ErrOverloaded):
-			reason = "queue_full"
-		case errors.Is(err, overload.ErrQueueTimeout):
-			reason = "queue_timeout"
-		case errors.Is(err, context.DeadlineExceeded):
-			reason = "deadline"
-		}
-		p.m.rejected.WithLabelValues(name, reason).Inc()
+		p.m.rejected.WithLabelValues(name, overload.Reason(err)).Inc()
 		overload.WriteReject(w, r, err)
 		return nil, false
 	}
