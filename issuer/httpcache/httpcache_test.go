@@ -42,7 +42,8 @@ func TestNotModified(t *testing.T) {
 }
 
 func TestETagsAreContentAddressed(t *testing.T) {
-	if StrongETag([]byte("a")) != StrongETag([]byte("a")) || StrongETag([]byte("a")) == StrongETag([]byte("b")) {
+	a1, a2 := StrongETag([]byte("a")), StrongETag(append([]byte(nil), 'a'))
+	if a1 != a2 || a1 == StrongETag([]byte("b")) {
 		t.Fatal("the tag must follow the content, only the content")
 	}
 	if v := Version([]byte("a")); len(v) != 24 || StrongETag([]byte("a")) != `"`+v+`"` {
