@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/internal/proccpu"
 	"github.com/golive-dev/golive/issuer/finder/finderapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
@@ -100,23 +100,13 @@ func saturate(b *testing.B, ctx context.Context, srv server, name string, h hamm
 	return out
 }
 
-// procCPUSeconds is the CPU time (user + system) of process pid, every
-// thread, from /proc (clock ticks of 1/100 s, Linux's USER_HZ).
+// procCPUSeconds is the CPU time (user + system, every thread) of pid.
 func procCPUSeconds(b *testing.B, pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := proccpu.Process(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The fields after the command name, which may hold spaces.
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseFloat(fields[11], 64)
-	st, err2 := strconv.ParseFloat(fields[12], 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, s)
-	}
-	return (ut + st) / 100
+	return d.Seconds()
 }
 
 func registerPostcodes(b *testing.B, srv server) []string {
