@@ -69,7 +69,7 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]Event, error) {
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, clampLimit(f.Limit))
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.scans.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
@@ -131,7 +131,7 @@ func (s *Store) FraudEvents(ctx context.Context, f FraudFilter) ([]FraudEvent, e
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, clampLimit(f.Limit))
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.scans.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: fraud events: %w", err)
 	}

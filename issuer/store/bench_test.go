@@ -10,25 +10,31 @@ import (
 
 // BenchmarkIssueRecordParallel measures durable IssueRecord throughput
 // (idempotency binding + certificate + sealed HC1 + audit, fsync per
-// commit) from many concurrent callers, with group commit configured three
-// ways. Run with: go test -run=^$ -bench=IssueRecord ./issuer/store
+// commit) from many concurrent callers, on both backends, with group
+// commit configured several ways. Run with:
+// go test -run=^$ -bench=IssueRecord ./issuer/store
 func BenchmarkIssueRecordParallel(b *testing.B) {
 	cases := []struct {
-		name string
-		opts Options
+		backend, name string
+		opts          Options
 	}{
-		{"window=2ms", Options{GroupCommitWindow: 2 * time.Millisecond}},
-		{"window=0", Options{}},                   // batch = what queued during the last commit
-		{"no-group-commit", Options{MaxBatch: 1}}, // one transaction and fsync per write
+		{BackendSQLite, "window=2ms", Options{GroupCommitWindow: 2 * time.Millisecond}},
+		{BackendSQLite, "window=0", Options{}},                   // batch = what queued during the last commit
+		{BackendSQLite, "no-group-commit", Options{MaxBatch: 1}}, // one transaction and fsync per write
+		{BackendPostgres, "writers=4", Options{}},                // the default
+		{BackendPostgres, "writers=1", Options{Writers: 1}},
+		{BackendPostgres, "writers=16", Options{Writers: 16}},
+		{BackendPostgres, "writers=4,window=2ms", Options{GroupCommitWindow: 2 * time.Millisecond}},
+		{BackendPostgres, "no-group-commit,writers=16", Options{MaxBatch: 1, Writers: 16}}, // a transaction per write, like a plain connection pool
 	}
 	for _, tc := range cases {
-		b.Run(tc.name, func(b *testing.B) { benchIssue(b, tc.opts) })
+		b.Run(tc.backend+"/"+tc.name, func(b *testing.B) { benchIssue(b, newTestDB(b, tc.backend), tc.opts) })
 	}
 }
 
-func benchIssue(b *testing.B, opts Options) {
+func benchIssue(b *testing.B, db testDB, opts Options) {
 	ctx := context.Background()
-	s := openStore(b, b.TempDir(), opts)
+	s := db.open(b, opts)
 	p := mustPharmacy(b, s, "3-01.2.100001.7777")
 	hc1 := make([]byte, 600) // a typical HC1 is ~500-700 characters
 	for i := range hc1 {

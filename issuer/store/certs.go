@@ -73,7 +73,7 @@ func (s *Store) IssueRecord(ctx context.Context, rec CertRecord, idem IdemBindin
 		sealed = s.seal.seal(purposeHC1, rec.UVCI, hc1) // CPU work stays off the writer goroutine
 	}
 	now := s.clock()
-	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+	err = s.writeKeyed(ctx, idemRoute(idem.PharmacyID, idem.Key), func(ctx context.Context, tx querier) error {
 		existing = nil
 		reserved := false
 		if idem.Key != "" {
@@ -134,7 +134,7 @@ func (s *Store) ReserveIdempotency(ctx context.Context, b IdemBinding) (existing
 		return nil, fmt.Errorf("%w: reservation needs pharmacy, key, request hash and UVCI", ErrInvalid)
 	}
 	now := s.clock()
-	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+	err = s.writeKeyed(ctx, idemRoute(b.PharmacyID, b.Key), func(ctx context.Context, tx querier) error {
 		existing = nil
 		old, err := getIdem(ctx, tx, b.PharmacyID, b.Key)
 		switch {
@@ -158,7 +158,7 @@ func (s *Store) ReserveIdempotency(ctx context.Context, b IdemBinding) (existing
 // issued (the signer refused the payload). ErrState if it is issued or
 // deferred.
 func (s *Store) ReleaseReservation(ctx context.Context, pharmacyID, key string) error {
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, idemRoute(pharmacyID, key), func(ctx context.Context, tx querier) error {
 		b, err := getIdem(ctx, tx, pharmacyID, key)
 		if err != nil {
 			return err
@@ -183,7 +183,7 @@ func getIdem(ctx context.Context, q querier, pharmacyID, key string) (IdemBindin
 		created  int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT pharmacy_id, key, request_hash, uvci, state, ticket_id, created_at
-		FROM idempotency WHERE pharmacy_id = ? AND key = ?`, pharmacyID, key).
+		FROM idempotency WHERE pharmacy_id = ? AND key = ?`+q.lock(), pharmacyID, key).
 		Scan(&b.PharmacyID, &b.Key, &b.RequestHash, &b.UVCI, &b.State, &ticketID, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return IdemBinding{}, fmt.Errorf("store: idempotency key %q of pharmacy %s: %w", key, pharmacyID, ErrNotFound)
@@ -203,6 +203,10 @@ func insertIdem(ctx context.Context, tx querier, b IdemBinding, uvci string, sta
 	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency (pharmacy_id, key, request_hash, uvci, state, ticket_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.PharmacyID, b.Key, b.RequestHash, uvci, state, nullString(ticketID), now.UnixNano())
 	switch {
+	case isUnique(err) && constraintName(err) == "idempotency_pkey":
+		// A concurrent transaction (another writer, another portal) bound
+		// the key after our check: run again, and see its binding.
+		return fmt.Errorf("store: idempotency key %q of pharmacy %s: %w", b.Key, b.PharmacyID, errRetry)
 	case isUnique(err):
 		return fmt.Errorf("store: UVCI %s is bound to another key: %w", uvci, ErrExists)
 	case isForeignKey(err):
@@ -233,7 +237,6 @@ func insertCert(ctx context.Context, tx querier, rec CertRecord, sealed []byte) 
 const certCols = `uvci, pharmacy_id, type, kid, signer, requested_at, issued_at, expires_at,
 	hash_signature, hash_uci, hash_country_uci, sealed_hc1 IS NOT NULL, status, revoked_at, revoke_reason`
 
-type scanner interface{ Scan(dest ...any) error }
 
 func scanCert(sc scanner) (CertRecord, error) {
 	var (
@@ -254,7 +257,7 @@ func scanCert(sc scanner) (CertRecord, error) {
 }
 
 func getCert(ctx context.Context, q querier, uvci string) (CertRecord, error) {
-	c, err := scanCert(q.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE uvci = ?`, uvci))
+	c, err := scanCert(q.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE uvci = ?`+q.lock(), uvci))
 	if errors.Is(err, sql.ErrNoRows) {
 		return CertRecord{}, fmt.Errorf("store: certificate %s: %w", uvci, ErrNotFound)
 	}
@@ -290,7 +293,7 @@ func (s *Store) CertificateHC1(ctx context.Context, uvci string) ([]byte, error)
 // CertificatesByPharmacy lists a pharmacy's certificates, oldest request
 // first.
 func (s *Store) CertificatesByPharmacy(ctx context.Context, pharmacyID string) ([]CertRecord, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+certCols+` FROM certificates
+	rows, err := s.scans.QueryContext(ctx, `SELECT `+certCols+` FROM certificates
 		WHERE pharmacy_id = ? ORDER BY requested_at, uvci`, pharmacyID)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificates of %s: %w", pharmacyID, err)
@@ -346,7 +349,7 @@ func (s *Store) RevokeByPharmacy(ctx context.Context, pharmacyID string, since t
 func (s *Store) RevokeCertificate(ctx context.Context, uvci, reason, actor string) (bool, error) {
 	now := s.clock()
 	var changed bool
-	err := s.write(ctx, func(ctx context.Context, tx querier) error {
+	err := s.writeKeyed(ctx, "cert\x00"+uvci, func(ctx context.Context, tx querier) error {
 		c, err := getCert(ctx, tx, uvci)
 		if err != nil {
 			return err
@@ -367,7 +370,7 @@ func (s *Store) RevokeCertificate(ctx context.Context, uvci, reason, actor strin
 // have not expired yet (an expired certificate needs no list entry), by
 // hash type, in a stable order.
 func (s *Store) RevokedHashes(ctx context.Context) (map[HashType][][]byte, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT hash_signature, hash_uci, hash_country_uci FROM certificates
+	rows, err := s.scans.QueryContext(ctx, `SELECT hash_signature, hash_uci, hash_country_uci FROM certificates
 		WHERE status = 'revoked' AND expires_at > ? ORDER BY expires_at, uvci`, s.clock().UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("store: revoked hashes: %w", err)

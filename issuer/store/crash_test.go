@@ -16,6 +16,7 @@ import (
 
 const (
 	crashDirEnv   = "STORE_CRASH_HELPER_DIR"
+	crashDSNEnv   = "STORE_CRASH_HELPER_DSN" // set: the registry is this PostgreSQL database
 	crashRoundEnv = "STORE_CRASH_HELPER_ROUND"
 	crashPharmacy = "ph_crash"
 )
@@ -30,7 +31,11 @@ func TestCrashHelper(t *testing.T) {
 		t.Skip("helper process for TestCrashSafety")
 	}
 	round := os.Getenv(crashRoundEnv)
-	s, err := Open(context.Background(), dir, Options{GroupCommitWindow: time.Millisecond})
+	db := testDB{backend: BackendSQLite, dir: dir, dsn: os.Getenv(crashDSNEnv)}
+	if db.dsn != "" {
+		db.backend = BackendPostgres
+	}
+	s, err := db.openErr(context.Background(), Options{GroupCommitWindow: time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -67,9 +72,12 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	dir := t.TempDir()
+	forEachBackend(t, testCrashSafety)
+}
+
+func testCrashSafety(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, dir, Options{})
+	s := db.open(t, Options{})
 	if _, err := s.CreatePharmacy(ctx, Pharmacy{ID: crashPharmacy, TelematikID: "3-01.2.100001.9999", Status: PharmacyActive}, "admin"); err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +86,17 @@ func TestCrashSafety(t *testing.T) {
 	const rounds = 6
 	total := 0
 	for round := range rounds {
-		acked := runCrashRound(t, dir, round)
+		acked := runCrashRound(t, db, round)
 		total += len(acked)
-		s, err := Open(ctx, dir, Options{})
+		s, err := db.openErr(ctx, Options{})
 		if err != nil {
 			t.Fatalf("round %d: reopen after kill: %v", round, err)
 		}
-		var check string
-		if err := s.rdb.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
-			t.Errorf("round %d: integrity_check %q, %v", round, check, err)
+		if db.backend == BackendSQLite {
+			var check string
+			if err := queryRow(s, "PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+				t.Errorf("round %d: integrity_check %q, %v", round, check, err)
+			}
 		}
 		for _, uvci := range acked {
 			if _, err := s.Certificate(ctx, uvci); err != nil {
@@ -105,10 +115,10 @@ func TestCrashSafety(t *testing.T) {
 	}
 }
 
-func runCrashRound(t *testing.T, dir string, round int) []string {
+func runCrashRound(t *testing.T, db testDB, round int) []string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s=%d", crashRoundEnv, round))
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+db.dir, crashDSNEnv+"="+db.dsn, fmt.Sprintf("%s=%d", crashRoundEnv, round))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -3,10 +3,80 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golive-dev/golive/internal/pgtest"
 )
+
+// TestMain stops the PostgreSQL server the tests started.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// testDB is one registry under test: SQLite in dir, or a fresh database
+// on the test binary's PostgreSQL server with its seal key in dir.
+type testDB struct {
+	backend string
+	dir     string
+	dsn     string
+}
+
+var backends = []string{BackendSQLite, BackendPostgres}
+
+func newTestDB(t testing.TB, backend string) testDB {
+	t.Helper()
+	d := testDB{backend: backend, dir: t.TempDir()}
+	if backend == BackendPostgres {
+		d.dsn = pgtest.NewDatabase(t)
+	}
+	return d
+}
+
+// forEachBackend runs fn once per backend, each with a registry of its
+// own: the one store test suite covers SQLite and PostgreSQL alike.
+func forEachBackend(t *testing.T, fn func(t *testing.T, db testDB)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { fn(t, newTestDB(t, b)) })
+	}
+}
+
+// openErr opens the registry (again).
+func (d testDB) openErr(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.backend == BackendPostgres {
+		return OpenPostgres(ctx, d.dsn, d.dir, opts)
+	}
+	return Open(ctx, d.dir, opts)
+}
+
+// open opens the registry and closes it when the test ends.
+func (d testDB) open(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := d.openErr(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("open %s registry: %v", d.backend, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// queryRow reads with SQL of the tests' own (? placeholders).
+func queryRow(s *Store, q string, args ...any) scanner {
+	return s.scans.QueryRowContext(context.Background(), q, args...)
+}
+
+// execSQL runs a statement through the writer, as a write would.
+func execSQL(ctx context.Context, s *Store, q string, args ...any) error {
+	return s.write(ctx, func(ctx context.Context, tx querier) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
 
 // testClock is a settable clock.
 type testClock struct {

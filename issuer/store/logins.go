@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -19,6 +21,12 @@ func (s *Store) CountLoginFailures(ctx context.Context, counts []LoginFailures) 
 			return fmt.Errorf("%w: login failure count %+v", ErrInvalid, c)
 		}
 	}
+	// In one order, whoever writes them: two portals flushing overlapping
+	// subjects then wait for each other's rows instead of deadlocking.
+	counts = slices.Clone(counts)
+	slices.SortFunc(counts, func(a, b LoginFailures) int {
+		return cmp.Or(cmp.Compare(a.Subject, b.Subject), a.LastAt.Compare(b.LastAt))
+	})
 	return s.write(ctx, func(ctx context.Context, tx querier) error {
 		for _, c := range counts {
 			first := c.FirstAt
@@ -28,9 +36,10 @@ func (s *Store) CountLoginFailures(ctx context.Context, counts []LoginFailures) 
 			day := c.LastAt.UTC().Format(time.DateOnly)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, day, failures, throttled, first_at, last_at)
 				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (subject, day) DO UPDATE SET failures = failures + excluded.failures,
-					throttled = throttled + excluded.throttled,
-					first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at)`,
+				ON CONFLICT (subject, day) DO UPDATE SET failures = login_failures.failures + excluded.failures,
+					throttled = login_failures.throttled + excluded.throttled,
+					first_at = CASE WHEN excluded.first_at < login_failures.first_at THEN excluded.first_at ELSE login_failures.first_at END,
+					last_at = CASE WHEN excluded.last_at > login_failures.last_at THEN excluded.last_at ELSE login_failures.last_at END`,
 				c.Subject, day, c.Failures, c.Throttled, first.UnixNano(), c.LastAt.UnixNano()); err != nil {
 				return fmt.Errorf("store: login failures of %s: %w", c.Subject, err)
 			}
@@ -50,7 +59,7 @@ func (s *Store) LoginFailureCounts(ctx context.Context, subject string, limit in
 	}
 	q += ` ORDER BY day DESC, subject LIMIT ?`
 	args = append(args, clampLimit(limit))
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.scans.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: login failures: %w", err)
 	}

@@ -7,10 +7,12 @@ import (
 	"time"
 )
 
-func TestRenewActivation(t *testing.T) {
+func TestRenewActivation(t *testing.T) { forEachBackend(t, testRenewActivation) }
+
+func testRenewActivation(t *testing.T, db testDB) {
 	ctx := context.Background()
 	clock := newTestClock()
-	s := openStore(t, t.TempDir(), Options{Clock: clock.Now})
+	s := db.open(t, Options{Clock: clock.Now})
 	p, err := s.CreatePharmacy(ctx, Pharmacy{TelematikID: "3-01.2.100001.1000", Name: "Adler-Apotheke",
 		Credentials: Credentials{ActivationCodeHash: "first", ActivationExpiresAt: clock.Now().Add(time.Hour),
 			ActivationSentAt: clock.Now()}}, "anonymous")
@@ -56,10 +58,12 @@ func TestRenewActivation(t *testing.T) {
 	}
 }
 
-func TestLoginFailureCounts(t *testing.T) {
+func TestLoginFailureCounts(t *testing.T) { forEachBackend(t, testLoginFailureCounts) }
+
+func testLoginFailureCounts(t *testing.T, db testDB) {
 	ctx := context.Background()
 	clock := newTestClock()
-	s := openStore(t, t.TempDir(), Options{Clock: clock.Now})
+	s := db.open(t, Options{Clock: clock.Now})
 	day1 := time.Date(2021, 6, 14, 23, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		at := day1.Add(time.Duration(i) * time.Minute)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -13,7 +12,7 @@ import (
 	"time"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // migration is one schema step; versions run 1, 2, 3... without gaps.
@@ -23,9 +22,20 @@ type migration struct {
 	sql     string
 }
 
-// migrations is the embedded, ordered list; a bad file name is a build
-// mistake, so it panics at init rather than at some later Open.
-var migrations = mustLoadMigrations(migrationFS, "migrations")
+// The embedded, ordered lists, one per dialect with the same versions: a
+// bad file name is a build mistake, so it panics at init rather than at
+// some later Open.
+var (
+	sqliteMigrations   = mustLoadMigrations(migrationFS, "migrations/sqlite")
+	postgresMigrations = mustLoadMigrations(migrationFS, "migrations/postgres")
+)
+
+func init() {
+	if len(sqliteMigrations) != len(postgresMigrations) {
+		panic(fmt.Sprintf("store: %d SQLite migrations but %d PostgreSQL ones: every schema version needs both",
+			len(sqliteMigrations), len(postgresMigrations)))
+	}
+}
 
 func mustLoadMigrations(fsys fs.FS, dir string) []migration {
 	ms, err := loadMigrations(fsys, dir)
@@ -69,57 +79,50 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 // migrate applies the migrations the database lacks, each in its own
 // transaction together with its schema_migrations row. A database already
 // at a version this binary does not know is refused: running old code
-// against a newer schema could corrupt it silently.
-func migrate(ctx context.Context, db *sql.DB, ms []migration, clock func() time.Time) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("store: migrations table: %w", err)
-	}
+// against a newer schema could corrupt it silently. The engine serializes
+// these transactions against other processes migrating the same database
+// (several portals starting at once).
+func migrate(ctx context.Context, e engine, ms []migration, clock func() time.Time) error {
 	var current int
-	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("store: schema version: %w", err)
+	err := e.inTx(ctx, func(tx querier) error {
+		if _, err := tx.ExecContext(ctx, e.migrationsTable()); err != nil {
+			return fmt.Errorf("store: migrations table: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+			return fmt.Errorf("store: schema version: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if current > len(ms) {
 		return fmt.Errorf("store: database is at schema version %d, this binary knows up to %d (was it opened by a newer release?): %w",
 			current, len(ms), ErrSchemaTooNew)
 	}
 	for _, m := range ms[current:] {
-		if err := applyMigration(ctx, db, m, clock()); err != nil {
+		err := e.inTx(ctx, func(tx querier) error {
+			// Another process may have applied it since we looked.
+			var done int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.version, m.name, clock().UnixNano())
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: migration %s: %w", m.name, err)
-	}
-	defer tx.Rollback()
-	// Another process may have applied it since we looked.
-	var done int
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done); err != nil {
-		return fmt.Errorf("store: migration %s: %w", m.name, err)
-	}
-	if done > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("store: migration %s: %w", m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, now.UnixNano()); err != nil {
-		return fmt.Errorf("store: migration %s: %w", m.name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migration %s: %w", m.name, err)
-	}
-	return nil
-}
-
 // SchemaVersion is the newest migration this binary knows.
-func SchemaVersion() int { return len(migrations) }
+func SchemaVersion() int { return len(sqliteMigrations) }

@@ -3,15 +3,17 @@ package store
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/golive-dev/golive/internal/pgtest"
 )
 
 func TestFileModes(t *testing.T) {
@@ -70,6 +72,7 @@ func TestFileModes(t *testing.T) {
 
 func TestOpenSettings(t *testing.T) {
 	s := openStore(t, t.TempDir(), Options{})
+	e := s.eng.(*sqliteEngine)
 	for _, tc := range []struct {
 		pragma string
 		want   string
@@ -79,7 +82,7 @@ func TestOpenSettings(t *testing.T) {
 		{"foreign_keys", "1"},
 	} {
 		var got string
-		if err := s.wdb.QueryRow("PRAGMA " + tc.pragma).Scan(&got); err != nil {
+		if err := e.wdb.QueryRow("PRAGMA " + tc.pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.want {
@@ -87,7 +90,7 @@ func TestOpenSettings(t *testing.T) {
 		}
 	}
 	// The read pool must refuse writes.
-	if _, err := s.rdb.Exec(`INSERT INTO meta (key, value) VALUES ('x', x'00')`); err == nil {
+	if _, err := e.rdb.Exec(`INSERT INTO meta (key, value) VALUES ('x', x'00')`); err == nil {
 		t.Error("read pool accepted a write")
 	}
 }
@@ -123,8 +126,8 @@ func TestLoadMigrations(t *testing.T) {
 			}
 		})
 	}
-	if len(migrations) == 0 || SchemaVersion() != len(migrations) {
-		t.Errorf("embedded migrations: %d", len(migrations))
+	if len(sqliteMigrations) == 0 || SchemaVersion() != len(sqliteMigrations) || len(postgresMigrations) != len(sqliteMigrations) {
+		t.Errorf("embedded migrations: %d SQLite, %d PostgreSQL", len(sqliteMigrations), len(postgresMigrations))
 	}
 }
 
@@ -140,13 +143,25 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-func TestMigrateSteps(t *testing.T) {
+func TestMigrateSteps(t *testing.T) { forEachBackend(t, testMigrateSteps) }
+
+func testMigrateSteps(t *testing.T, db testDB) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "m.db"))
+	var (
+		e   engine
+		err error
+	)
+	opts := withDefaults(Options{})
+	if db.backend == BackendPostgres {
+		e, err = newPgEngine(ctx, db.dsn, opts)
+	} else {
+		e, err = newSQLiteEngine(ctx, filepath.Join(db.dir, "m.db"), opts)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer e.close()
+	q := e.scans()
 	// No IF NOT EXISTS: running a migration twice would fail.
 	m1 := migration{1, "0001_a.sql", "CREATE TABLE a (x INTEGER)"}
 	m2 := migration{2, "0002_b.sql", "CREATE TABLE b (y INTEGER); INSERT INTO b VALUES (42)"}
@@ -166,19 +181,19 @@ func TestMigrateSteps(t *testing.T) {
 	var firstApplied int64
 	for _, st := range steps {
 		clock.Advance(time.Minute)
-		err := migrate(ctx, db, st.ms, clock.Now)
+		err := migrate(ctx, e, st.ms, clock.Now)
 		if !errors.Is(err, st.wantErr) {
 			t.Fatalf("%s: err = %v, want %v", st.name, err, st.wantErr)
 		}
 		var v, n int
-		if err := db.QueryRow("SELECT MAX(version), COUNT(*) FROM schema_migrations").Scan(&v, &n); err != nil {
+		if err := q.QueryRowContext(ctx, "SELECT MAX(version), COUNT(*) FROM schema_migrations").Scan(&v, &n); err != nil {
 			t.Fatal(err)
 		}
 		if v != st.wantVersion || n != st.wantVersion {
 			t.Errorf("%s: version %d with %d rows, want %d", st.name, v, n, st.wantVersion)
 		}
 		var applied int64
-		if err := db.QueryRow("SELECT applied_at FROM schema_migrations WHERE version = 1").Scan(&applied); err != nil {
+		if err := q.QueryRowContext(ctx, "SELECT applied_at FROM schema_migrations WHERE version = 1").Scan(&applied); err != nil {
 			t.Fatal(err)
 		}
 		if firstApplied == 0 {
@@ -188,45 +203,43 @@ func TestMigrateSteps(t *testing.T) {
 		}
 	}
 	var y int
-	if err := db.QueryRow("SELECT y FROM b").Scan(&y); err != nil || y != 42 {
+	if err := q.QueryRowContext(ctx, "SELECT y FROM b").Scan(&y); err != nil || y != 42 {
 		t.Errorf("migration 2 effect: %d, %v", y, err)
 	}
 }
 
-func TestReopenAndNewerSchema(t *testing.T) {
+func TestReopenAndNewerSchema(t *testing.T) { forEachBackend(t, testReopenAndNewerSchema) }
+
+func testReopenAndNewerSchema(t *testing.T, db testDB) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, dir, Options{})
+	s, err := db.openErr(ctx, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var applied int64
-	if err := s.rdb.QueryRow("SELECT applied_at FROM schema_migrations WHERE version = 1").Scan(&applied); err != nil {
+	if err := queryRow(s, "SELECT applied_at FROM schema_migrations WHERE version = 1").Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 
-	s, err = Open(ctx, dir, Options{Clock: func() time.Time { return time.Unix(1e9, 0) }})
+	s, err = db.openErr(ctx, Options{Clock: func() time.Time { return time.Unix(1e9, 0) }})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
 	var n int
 	var again int64
-	if err := s.rdb.QueryRow("SELECT COUNT(*), MIN(applied_at) FROM schema_migrations").Scan(&n, &again); err != nil {
+	if err := queryRow(s, "SELECT COUNT(*), MIN(applied_at) FROM schema_migrations").Scan(&n, &again); err != nil {
 		t.Fatal(err)
 	}
 	if n != SchemaVersion() || again != applied {
 		t.Errorf("after reopen: %d migrations applied at %d; want %d at %d", n, again, SchemaVersion(), applied)
 	}
 	// Pretend a newer release migrated the database.
-	if err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, 'future.sql', 0)", SchemaVersion()+1)
-		return err
-	}); err != nil {
+	if err := execSQL(ctx, s, "INSERT INTO schema_migrations VALUES (?, 'future.sql', 0)", SchemaVersion()+1); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	_, err = Open(ctx, dir, Options{})
+	_, err = db.openErr(ctx, Options{})
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
@@ -236,6 +249,12 @@ func TestReopenAndNewerSchema(t *testing.T) {
 }
 
 func TestSealKeyFiles(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { testSealKeyFiles(t, b) })
+	}
+}
+
+func testSealKeyFiles(t *testing.T, backend string) {
 	ctx := context.Background()
 	writeKey := func(t *testing.T, data []byte, mode os.FileMode) string {
 		p := filepath.Join(t.TempDir(), "key")
@@ -262,7 +281,7 @@ func TestSealKeyFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.keyPath(t)
-			s, err := Open(ctx, t.TempDir(), Options{SealKey: path})
+			s, err := newTestDB(t, backend).openErr(ctx, Options{SealKey: path})
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Open: %v, want %v", err, tc.wantErr)
 			}
@@ -278,10 +297,12 @@ func TestSealKeyFiles(t *testing.T) {
 	}
 }
 
-func TestWrongSealKey(t *testing.T) {
+func TestWrongSealKey(t *testing.T) { forEachBackend(t, testWrongSealKey) }
+
+func testWrongSealKey(t *testing.T, db testDB) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s := openStore(t, dir, Options{})
+	dir := db.dir
+	s := db.open(t, Options{})
 	p := mustPharmacy(t, s, "3-01.2.100001.200")
 	uvci := "URN:UVCI:01:DE:WRONGKEY"
 	if _, err := s.IssueRecord(ctx, certFor(p.ID, uvci, time.Now()), IdemBinding{}, hc1For(uvci)); err != nil {
@@ -293,7 +314,7 @@ func TestWrongSealKey(t *testing.T) {
 	if err := os.WriteFile(other, bytes.Repeat([]byte{1}, sealKeySize), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, dir, Options{SealKey: other}); !errors.Is(err, ErrSeal) {
+	if _, err := db.openErr(ctx, Options{SealKey: other}); !errors.Is(err, ErrSeal) {
 		t.Fatalf("Open with another key: %v, want ErrSeal", err)
 	}
 	// A lost default key is not silently replaced.
@@ -305,7 +326,7 @@ func TestWrongSealKey(t *testing.T) {
 	if err := os.Remove(keyPath); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, dir, Options{}); !errors.Is(err, ErrSeal) {
+	if _, err := db.openErr(ctx, Options{}); !errors.Is(err, ErrSeal) {
 		t.Fatalf("Open without the key file: %v, want ErrSeal", err)
 	}
 	if _, err := os.Stat(keyPath); !errors.Is(err, os.ErrNotExist) {
@@ -315,17 +336,48 @@ func TestWrongSealKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The right key still works and the HC1 opens.
-	s = openStore(t, dir, Options{})
+	s = db.open(t, Options{})
 	got, err := s.CertificateHC1(ctx, uvci)
 	if err != nil || !bytes.Equal(got, hc1For(uvci)) {
 		t.Fatalf("HC1 after reopen: %q, %v", got, err)
 	}
 }
 
-func TestSealedBlobsStayOffDisk(t *testing.T) {
+// TestSealedBlobsStayOffDisk greps the files that hold the registry (the
+// SQLite data directory; the PostgreSQL database's files and the WAL) for
+// a holder's data, which must exist only sealed.
+func TestSealedBlobsStayOffDisk(t *testing.T) { forEachBackend(t, testSealedBlobsStayOffDisk) }
+
+func testSealedBlobsStayOffDisk(t *testing.T, db testDB) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s := openStore(t, dir, Options{})
+	s := db.open(t, Options{})
+	files := func() []string {
+		var out []string
+		if db.backend == BackendSQLite {
+			entries, _ := os.ReadDir(db.dir)
+			for _, e := range entries {
+				out = append(out, filepath.Join(db.dir, e.Name()))
+			}
+			return out
+		}
+		var oid uint32
+		if err := queryRow(s, "SELECT oid FROM pg_database WHERE datname = current_database()").Scan(&oid); err != nil {
+			t.Fatal(err)
+		}
+		data := pgtest.Server(t).DataDir()
+		for _, d := range []string{filepath.Join(data, "base", fmt.Sprint(oid)), filepath.Join(data, "pg_wal")} {
+			entries, err := os.ReadDir(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Type().IsRegular() {
+					out = append(out, filepath.Join(d, e.Name()))
+				}
+			}
+		}
+		return out
+	}()
 	const (
 		holder      = "Gößinger-Zwölfmeier"
 		holderICAO  = "GOESSINGER<ZWOELFMEIER"
@@ -349,10 +401,9 @@ func TestSealedBlobsStayOffDisk(t *testing.T) {
 	grep := func(stage string) {
 		t.Helper()
 		var all []byte
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil && !errors.Is(err, os.ErrNotExist) { // a WAL segment may be recycled meanwhile
 				t.Fatal(err)
 			}
 			all = append(all, b...)
@@ -367,10 +418,15 @@ func TestSealedBlobsStayOffDisk(t *testing.T) {
 		}
 	}
 	grep("open") // data still in the WAL
+	if db.backend == BackendPostgres {
+		if err := execSQL(ctx, s, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.Close()
-	grep("closed") // checkpointed into the main file
+	grep("closed") // checkpointed into the main file(s)
 
-	s = openStore(t, dir, Options{})
+	s = db.open(t, Options{})
 	got, err := s.CertificateHC1(ctx, uvci)
 	if err != nil || !bytes.Contains(got, []byte(holder)) {
 		t.Fatalf("HC1 does not round-trip: %q, %v", got, err)
@@ -381,9 +437,11 @@ func TestSealedBlobsStayOffDisk(t *testing.T) {
 	}
 }
 
-func TestSealedBlobBoundToRow(t *testing.T) {
+func TestSealedBlobBoundToRow(t *testing.T) { forEachBackend(t, testSealedBlobBoundToRow) }
+
+func testSealedBlobBoundToRow(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	p := mustPharmacy(t, s, "3-01.2.100001.400")
 	a, b := "URN:UVCI:01:DE:ROWA", "URN:UVCI:01:DE:ROWB"
 	for _, u := range []string{a, b} {
@@ -392,11 +450,8 @@ func TestSealedBlobBoundToRow(t *testing.T) {
 		}
 	}
 	// Copy A's sealed HC1 onto B: the associated data (the row id) differs.
-	if err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		_, err := tx.ExecContext(ctx, `UPDATE certificates SET sealed_hc1 = (SELECT sealed_hc1 FROM certificates WHERE uvci = ?)
-			WHERE uvci = ?`, a, b)
-		return err
-	}); err != nil {
+	if err := execSQL(ctx, s, `UPDATE certificates SET sealed_hc1 = (SELECT sealed_hc1 FROM certificates WHERE uvci = ?)
+			WHERE uvci = ?`, a, b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CertificateHC1(ctx, b); !errors.Is(err, ErrSeal) {
@@ -407,9 +462,11 @@ func TestSealedBlobBoundToRow(t *testing.T) {
 	}
 }
 
-func TestClosedStore(t *testing.T) {
+func TestClosedStore(t *testing.T) { forEachBackend(t, testClosedStore) }
+
+func testClosedStore(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -427,11 +484,13 @@ func TestClosedStore(t *testing.T) {
 // A key given as bytes (the operator's $GOLIVE_SEAL_KEY) seals and opens
 // across restarts, leaves no key file in the data directory, and a
 // different key is refused.
-func TestSealKeyMaterial(t *testing.T) {
+func TestSealKeyMaterial(t *testing.T) { forEachBackend(t, testSealKeyMaterial) }
+
+func testSealKeyMaterial(t *testing.T, db testDB) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := db.dir
 	key := bytes.Repeat([]byte{9}, SealKeySize)
-	s := openStore(t, dir, Options{SealKeyMaterial: key})
+	s := db.open(t, Options{SealKeyMaterial: key})
 	p := mustPharmacy(t, s, "3-01.2.100001.201")
 	uvci := "URN:UVCI:01:DE:ENVKEY"
 	if _, err := s.IssueRecord(ctx, certFor(p.ID, uvci, time.Now()), IdemBinding{}, hc1For(uvci)); err != nil {
@@ -441,13 +500,13 @@ func TestSealKeyMaterial(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, SealKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a key file was written to the data directory: %v", err)
 	}
-	if _, err := Open(ctx, dir, Options{SealKeyMaterial: bytes.Repeat([]byte{8}, SealKeySize)}); !errors.Is(err, ErrSeal) {
+	if _, err := db.openErr(ctx, Options{SealKeyMaterial: bytes.Repeat([]byte{8}, SealKeySize)}); !errors.Is(err, ErrSeal) {
 		t.Fatalf("Open with another key: %v, want ErrSeal", err)
 	}
-	if _, err := Open(ctx, t.TempDir(), Options{SealKeyMaterial: key[:31]}); !errors.Is(err, ErrInvalid) {
+	if _, err := newTestDB(t, db.backend).openErr(ctx, Options{SealKeyMaterial: key[:31]}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Open with a short key: %v, want ErrInvalid", err)
 	}
-	s = openStore(t, dir, Options{SealKeyMaterial: key})
+	s = db.open(t, Options{SealKeyMaterial: key})
 	got, err := s.CertificateHC1(ctx, uvci)
 	if err != nil || !bytes.Equal(got, hc1For(uvci)) {
 		t.Fatalf("HC1 after restart: %v", err)

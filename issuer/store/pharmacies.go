@@ -71,7 +71,7 @@ func (s *Store) pharmacyBy(ctx context.Context, q querier, col, val string) (Pha
 		sent             sql.NullInt64
 		created, updated int64
 	)
-	err := q.QueryRowContext(ctx, `SELECT `+pharmacyCols+` FROM pharmacies WHERE `+col+` = ?`, val).Scan(
+	err := q.QueryRowContext(ctx, `SELECT `+pharmacyCols+` FROM pharmacies WHERE `+col+` = ?`+q.lock(), val).Scan(
 		&p.ID, &p.TelematikID, &p.RegisterID, &p.Status, &p.Name, &p.Street, &p.PostalCode, &p.City, &p.Email,
 		&p.RegisterVerified, &p.DocumentsSHA256, &clientID, &p.Credentials.SecretHash, &p.Credentials.PasswordHash,
 		&p.Credentials.ActivationCodeHash, &expires, &p.ActivationAttempts, &created, &updated,
@@ -115,7 +115,7 @@ func (s *Store) SetPharmacyStatus(ctx context.Context, id string, status Pharmac
 		return fmt.Errorf("%w: pharmacy status %q", ErrInvalid, status)
 	}
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		p, err := s.pharmacyBy(ctx, tx, "id", id)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (s *Store) TransitionPharmacy(ctx context.Context, id string, tr Transition
 		return false, fmt.Errorf("%w: pharmacy status %q", ErrInvalid, tr.To)
 	}
 	now := s.clock()
-	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+	err = s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		changed = false
 		p, err := s.pharmacyBy(ctx, tx, "id", id)
 		if err != nil {
@@ -199,7 +199,7 @@ func (s *Store) TransitionPharmacy(ctx context.Context, id string, tr Transition
 // secret rotation or an admin reset). ErrExists if the client id is taken.
 func (s *Store) SetCredentials(ctx context.Context, id string, c Credentials, actor string) error {
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		if err := updateCredentials(ctx, tx, id, c, now); err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (s *Store) Activate(ctx context.Context, id string, c Credentials, actor st
 	now := s.clock()
 	c.ActivationCodeHash, c.ActivationExpiresAt = "", time.Time{}
 	c.PrevActivationCodeHash, c.PrevActivationExpiresAt, c.ActivationSentAt = "", time.Time{}, time.Time{}
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		p, err := s.pharmacyBy(ctx, tx, "id", id)
 		if err != nil {
 			return err
@@ -256,7 +256,7 @@ func (s *Store) Activate(ctx context.Context, id string, c Credentials, actor st
 func (s *Store) ActivationFailed(ctx context.Context, id string) (int, error) {
 	now := s.clock()
 	var n int
-	err := s.write(ctx, func(ctx context.Context, tx querier) error {
+	err := s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		err := tx.QueryRowContext(ctx, `UPDATE pharmacies SET activation_attempts = activation_attempts + 1,
 			updated_at = ? WHERE id = ? RETURNING activation_attempts`, now.UnixNano(), id).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -293,7 +293,7 @@ func (s *Store) RenewActivation(ctx context.Context, id string, r ActivationRene
 		return fmt.Errorf("%w: activation renewal without code or expiry", ErrInvalid)
 	}
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, pharmacyRoute(id), func(ctx context.Context, tx querier) error {
 		p, err := s.pharmacyBy(ctx, tx, "id", id)
 		if err != nil {
 			return err

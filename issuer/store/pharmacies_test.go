@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-func TestPharmacies(t *testing.T) {
+func TestPharmacies(t *testing.T) { forEachBackend(t, testPharmacies) }
+
+func testPharmacies(t *testing.T, db testDB) {
 	ctx := context.Background()
 	clock := newTestClock()
-	s := openStore(t, t.TempDir(), Options{Clock: clock.Now})
+	s := db.open(t, Options{Clock: clock.Now})
 	in := Pharmacy{
 		TelematikID: "3-01.2.100001.1000", RegisterID: "R-1000", Name: "Adler-Apotheke",
 		Street: "Hauptstr. 1", PostalCode: "10115", City: "Berlin", Email: "info@adler.example",
@@ -111,9 +113,11 @@ func TestPharmacies(t *testing.T) {
 	}
 }
 
-func TestAuditLog(t *testing.T) {
+func TestAuditLog(t *testing.T) { forEachBackend(t, testAuditLog) }
+
+func testAuditLog(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	tests := []struct {
 		name    string
 		e       Event
@@ -156,9 +160,11 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-func TestFraudEvents(t *testing.T) {
+func TestFraudEvents(t *testing.T) { forEachBackend(t, testFraudEvents) }
+
+func testFraudEvents(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	a := mustPharmacy(t, s, "3-01.2.100001.1100")
 	b := mustPharmacy(t, s, "3-01.2.100001.1101")
 	var ids []int64
@@ -211,9 +217,11 @@ func TestFraudEvents(t *testing.T) {
 	}
 }
 
-func TestWriterSurvivesPanic(t *testing.T) {
+func TestWriterSurvivesPanic(t *testing.T) { forEachBackend(t, testWriterSurvivesPanic) }
+
+func testWriterSurvivesPanic(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	err := s.write(ctx, func(ctx context.Context, tx querier) error { panic("bug") })
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("panicking write: %v", err)

@@ -58,10 +58,13 @@ func insertRefreshToken(ctx context.Context, tx querier, t RefreshToken) error {
 // (auth.CheckRefresh applies the same rules). ErrNotFound: no such token.
 func (s *Store) RedeemRefreshToken(ctx context.Context, hash string, now time.Time, next RefreshToken) (RefreshToken, error) {
 	var prev RefreshToken
-	err := s.write(ctx, func(ctx context.Context, tx querier) error {
+	// One token's redemptions share a writer, and the row is locked: two
+	// portals presenting it at once are served one after the other, so the
+	// second is seen as the replay it is.
+	err := s.writeKeyed(ctx, "refresh\x00"+hash, func(ctx context.Context, tx querier) error {
 		prev = RefreshToken{Hash: hash}
 		var exp, used, revoked int64
-		err := tx.QueryRowContext(ctx, `SELECT family, subject, expires_at, used, revoked FROM refresh_tokens WHERE token_hash = ?`,
+		err := tx.QueryRowContext(ctx, `SELECT family, subject, expires_at, used, revoked FROM refresh_tokens WHERE token_hash = ?`+tx.lock(),
 			hash).Scan(&prev.Family, &prev.Subject, &exp, &used, &revoked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: refresh token: %w", ErrNotFound)

@@ -9,10 +9,11 @@ import (
 
 // Rotation, replay and revocation of refresh tokens, across a restart of
 // the registry.
-func TestRefreshTokens(t *testing.T) {
+func TestRefreshTokens(t *testing.T) { forEachBackend(t, testRefreshTokens) }
+
+func testRefreshTokens(t *testing.T, db testDB) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s := openStore(t, dir, Options{})
+	s := db.open(t, Options{})
 	now := time.Now()
 	exp := now.Add(time.Hour)
 	first := RefreshToken{Hash: "h1", Family: "f1", Subject: "ph-1", ExpiresAt: exp}
@@ -35,7 +36,7 @@ func TestRefreshTokens(t *testing.T) {
 
 	// The registry restarts: h1 is used, h2 is live.
 	s.Close()
-	s = openStore(t, dir, Options{})
+	s = db.open(t, Options{})
 	prev, err = s.RedeemRefreshToken(ctx, "h2", now, RefreshToken{Hash: "h3", ExpiresAt: exp})
 	if err != nil || prev.Used || prev.Revoked || prev.Subject != "ph-1" {
 		t.Fatalf("h2 after restart: %+v %v", prev, err)

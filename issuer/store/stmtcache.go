@@ -55,26 +55,28 @@ func (t cachedTx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return nil
 }
 
-func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (t cachedTx) ExecContext(ctx context.Context, q string, args ...any) (result, error) {
 	if st := t.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+		return sqlResult(st.ExecContext(ctx, args...))
 	}
-	return t.tx.ExecContext(ctx, q, args...)
+	return sqlResult(t.tx.ExecContext(ctx, q, args...))
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (t cachedTx) QueryContext(ctx context.Context, q string, args ...any) (rows, error) {
 	if st := t.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		return sqlRows(st.QueryContext(ctx, args...))
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	return sqlRows(t.tx.QueryContext(ctx, q, args...))
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (t cachedTx) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
 	if st := t.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return sqlRow{st.QueryRowContext(ctx, args...)}
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return sqlRow{t.tx.QueryRowContext(ctx, q, args...)}
 }
+
+func (cachedTx) lock() string { return "" }
 
 // readCache is the read pool's counterpart for the hot point lookups
 // (idempotency keys on every issuance, certificates, pharmacies):
@@ -118,20 +120,22 @@ func (c *readCache) close() {
 	}
 }
 
-func (c *readCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return c.db.ExecContext(ctx, q, args...) // the read pool is query_only: this fails, as it should
+func (c *readCache) ExecContext(ctx context.Context, q string, args ...any) (result, error) {
+	return sqlResult(c.db.ExecContext(ctx, q, args...)) // the read pool is query_only: this fails, as it should
 }
 
-func (c *readCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c *readCache) QueryContext(ctx context.Context, q string, args ...any) (rows, error) {
 	if st := c.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		return sqlRows(st.QueryContext(ctx, args...))
 	}
-	return c.db.QueryContext(ctx, q, args...)
+	return sqlRows(c.db.QueryContext(ctx, q, args...))
 }
 
-func (c *readCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (c *readCache) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
 	if st := c.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return sqlRow{st.QueryRowContext(ctx, args...)}
 	}
-	return c.db.QueryRowContext(ctx, q, args...)
+	return sqlRow{c.db.QueryRowContext(ctx, q, args...)}
 }
+
+func (*readCache) lock() string { return "" }

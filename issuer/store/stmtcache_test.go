@@ -11,12 +11,13 @@ import (
 // queries past it.
 func TestReadCacheIsBoundedAndCorrect(t *testing.T) {
 	s := openStore(t, t.TempDir(), Options{})
+	c := s.eng.(*sqliteEngine).cache
 	ctx := context.Background()
 	for round := range 2 {
 		for i := range maxReadStmts + 8 {
 			var got int
 			q := fmt.Sprintf("SELECT ? + %d", i)
-			if err := s.reads.QueryRowContext(ctx, q, 1000).Scan(&got); err != nil {
+			if err := c.QueryRowContext(ctx, q, 1000).Scan(&got); err != nil {
 				t.Fatalf("round %d, query %d: %v", round, i, err)
 			}
 			if got != 1000+i {
@@ -24,13 +25,13 @@ func TestReadCacheIsBoundedAndCorrect(t *testing.T) {
 			}
 		}
 	}
-	s.reads.mu.Lock()
-	n := len(s.reads.m)
-	s.reads.mu.Unlock()
+	c.mu.Lock()
+	n := len(c.m)
+	c.mu.Unlock()
 	if n != maxReadStmts {
 		t.Fatalf("%d statements cached, want the bound %d", n, maxReadStmts)
 	}
-	if _, err := s.reads.ExecContext(ctx, "DELETE FROM certificates"); err == nil {
+	if _, err := c.ExecContext(ctx, "DELETE FROM certificates"); err == nil {
 		t.Fatal("a write through the read pool succeeded; it is query_only")
 	}
 }

@@ -1,18 +1,25 @@
 // Package store is the issuer's durable registry: pharmacies and their
 // credentials, idempotency bindings, issued certificates (metadata and
 // revocation hashes), deferred-issuance tickets, the audit log and fraud
-// events, in one SQLite database (modernc.org/sqlite, pure Go).
+// events. Two databases hold it: SQLite (modernc.org/sqlite, pure Go; the
+// embedded default, one file in the data directory) and PostgreSQL
+// (github.com/jackc/pgx/v5; several portals share one registry, and a
+// synchronous standby can take over). The registry's rules are written once
+// (this package's methods); an engine (sqlite.go, postgres.go) only runs
+// the SQL.
 //
-// Durability: every write goes through one writer goroutine that groups
-// concurrent writes into one transaction (group commit) and acknowledges
-// each caller only after COMMIT returned with synchronous=FULL in WAL mode,
-// so a nil error means the change survives a crash. Reads use a separate
-// read-only connection pool and see every acknowledged write.
+// Durability: every write goes through writer goroutines that group
+// concurrent writes into one transaction (group commit) and acknowledge
+// each caller only after COMMIT returned: with SQLite in WAL mode with
+// synchronous=FULL; with PostgreSQL under the server's synchronous_commit,
+// which with a synchronous standby configured means flushed on the
+// standby too. So a nil error means the change survives a crash (and a
+// failover). Reads see every acknowledged write.
 //
 // Personal data: no column holds a holder's name or birth date. Deferred
 // requests and issued HC1s are kept only as sealed blobs (AES-256-GCM under
-// a key file in the data directory, the row id as associated data) and are
-// purged after the retention period.
+// a key file, the row id as associated data) and are purged after the
+// retention period.
 package store
 
 import (
@@ -22,14 +29,20 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Backend names, as Store.Backend reports them.
+const (
+	BackendSQLite   = "sqlite"
+	BackendPostgres = "postgres"
 )
 
 // File names inside the data directory.
@@ -45,6 +58,15 @@ const (
 	DefaultReservationTTL = 10 * time.Minute
 	DefaultTicketLease    = 30 * time.Second
 	DefaultBusyTimeout    = 5 * time.Second
+	// PostgreSQL: writer goroutines (each its own connection and batch),
+	// how long one write transaction may take, and how long a connection
+	// attempt may take before the host counts as down.
+	DefaultPostgresWriters = 4
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultConnectTimeout  = 5 * time.Second
+	// maxWriteTries bounds how often a write that lost a race with a
+	// concurrent transaction runs again.
+	maxWriteTries = 3
 )
 
 // Errors callers branch on; returned errors wrap them.
@@ -71,6 +93,12 @@ var (
 	// ErrSchemaTooNew: the database was migrated by a newer binary.
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")
 	ErrClosed       = errors.New("store: closed")
+	// ErrUnavailable: the database cannot be reached or cannot take the
+	// change now (down, restarting, failing over, a read-only standby,
+	// a write that timed out). A write that fails with it may or may not
+	// have committed: callers answer 503 and clients retry with their
+	// Idempotency-Key, which makes that safe.
+	ErrUnavailable = errors.New("store: registry database unavailable")
 )
 
 // Options configures Open. The zero value is usable.
@@ -106,6 +134,17 @@ type Options struct {
 	MaxBatch int
 	// BusyTimeout for SQLite locks. 0: DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// Writers is how many writer goroutines commit batches at once
+	// (PostgreSQL; SQLite has exactly one). 0: DefaultPostgresWriters.
+	Writers int
+	// WriteTimeout bounds one write transaction, BEGIN to COMMIT; past it
+	// the batch fails with ErrUnavailable instead of hanging on a database
+	// that does not answer. 0: DefaultWriteTimeout on PostgreSQL, none on
+	// SQLite (a local file answers or the machine is broken).
+	WriteTimeout time.Duration
+	// ConnectTimeout bounds one connection attempt to one PostgreSQL host
+	// unless the DSN sets connect_timeout. 0: DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// Clock stamps rows. nil: time.Now.
 	Clock func() time.Time
 	// Logger; nil: slog.Default().
@@ -128,14 +167,14 @@ type Store struct {
 	log   *slog.Logger
 	seal  *sealer
 
-	wdb   *sql.DB // exactly one connection, used only by the writer goroutine
-	stmts *stmtCache
-	rdb   *sql.DB // read-only pool
-	reads *readCache
+	eng   engine
+	reads querier // point lookups
+	scans querier // lists and counts
 
-	reqs       chan *writeReq
+	queues     []chan *writeReq // one per writer: writes routed by key (writeKeyed)
+	shared     chan *writeReq   // writes any writer takes
 	closing    chan struct{}
-	writerDone chan struct{}
+	writerDone chan struct{} // closed when every writer goroutine returned
 	closeOnce  sync.Once
 	closeErr   error
 
@@ -143,103 +182,72 @@ type Store struct {
 	largestBatch                           atomic.Int64
 }
 
-// Open opens or creates dir/registry.db (dir 0700, files 0600), runs the
-// migrations, checks the seal key against the database and starts the
-// writer.
-func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	opts = withDefaults(opts)
-	if dir == "" || strings.ContainsRune(dir, '?') {
-		return nil, fmt.Errorf("store: open %q: %w: data directory must be a plain path", dir, ErrInvalid)
-	}
-	if err := ensureDir(dir); err != nil {
-		return nil, err
-	}
-	dbPath := filepath.Join(dir, DBFile)
-	if opts.SealKey == "" && opts.SealKeyMaterial == nil {
-		// Never make a new key for an existing registry: its sealed data
-		// would be lost for good. The operator must restore the key.
-		_, kerr := os.Stat(filepath.Join(dir, SealKeyFile))
-		if fi, err := os.Stat(dbPath); errors.Is(kerr, os.ErrNotExist) && err == nil && fi.Size() > 0 {
-			return nil, fmt.Errorf("store: %s exists but %s is missing; restore the seal key: %w", DBFile, SealKeyFile, ErrSeal)
-		}
-	}
-	key, err := sealKey(dir, opts)
-	if err != nil {
-		return nil, err
-	}
+// start finishes Open for either engine: checks the seal key against the
+// database and starts the writers. It closes eng when it fails.
+func start(ctx context.Context, eng engine, key []byte, opts Options) (*Store, error) {
 	sl, err := newSealer(key)
 	if err != nil {
+		eng.close()
 		return nil, err
 	}
-	// Create the file ourselves: SQLite would use 0644, and gives its -wal
-	// and -shm files the main file's mode.
-	if err := ensureFile(dbPath); err != nil {
-		return nil, err
-	}
-
-	busy := opts.BusyTimeout.Milliseconds()
-	wdsn := fmt.Sprintf("%s?_txlock=immediate"+
-		"&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
-		"&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_pragma=temp_store(MEMORY)", dbPath, busy)
-	wdb, err := sql.Open("sqlite", wdsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open writer: %w", err)
-	}
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
-	wdb.SetConnMaxLifetime(0)
-	wdb.SetConnMaxIdleTime(0)
-
 	s := &Store{
 		opts:       opts,
 		clock:      opts.Clock,
 		log:        opts.Logger,
 		seal:       sl,
-		wdb:        wdb,
-		stmts:      newStmtCache(wdb),
-		reqs:       make(chan *writeReq),
+		eng:        eng,
+		reads:      eng.reads(),
+		scans:      eng.scans(),
+		shared:     make(chan *writeReq),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	fail := func(err error) (*Store, error) {
-		_ = wdb.Close()
-		if s.rdb != nil {
-			_ = s.rdb.Close()
-		}
+	if err := s.checkSealKey(ctx); err != nil {
+		eng.close()
 		return nil, err
 	}
-	if err := wdb.PingContext(ctx); err != nil {
-		return fail(fmt.Errorf("store: open %s: %w", dbPath, err))
+	var wg sync.WaitGroup
+	for range eng.writers() {
+		q := make(chan *writeReq)
+		s.queues = append(s.queues, q)
+		wg.Go(func() { s.writer(q) })
 	}
-	var mode string
-	if err := wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
-		return fail(fmt.Errorf("store: %s not in WAL mode (%q): %v", dbPath, mode, err))
-	}
-	if err := migrate(ctx, wdb, migrations, s.clock); err != nil {
-		return fail(err)
-	}
-	if err := s.checkSealKey(ctx); err != nil {
-		return fail(err)
-	}
-	if err := tightenModes(dbPath); err != nil {
-		return fail(err)
-	}
-
-	rdsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=query_only(1)", dbPath, busy)
-	s.rdb, err = sql.Open("sqlite", rdsn)
-	if err != nil {
-		return fail(fmt.Errorf("store: open readers: %w", err))
-	}
-	s.rdb.SetMaxOpenConns(8)
-	s.rdb.SetMaxIdleConns(8)
-	if err := s.rdb.PingContext(ctx); err != nil {
-		return fail(fmt.Errorf("store: open readers: %w", err))
-	}
-	s.reads = newReadCache(s.rdb)
-
-	go s.writer()
+	go func() { wg.Wait(); close(s.writerDone) }()
 	return s, nil
 }
+
+// OpenRegistry opens the registry the --registry setting names: empty or
+// "sqlite" is SQLite in dir; a postgres:// URL or a libpq keyword DSN
+// (host=... dbname=...) is PostgreSQL, with the seal key in dir (or
+// opts.SealKey).
+func OpenRegistry(ctx context.Context, registry, dir string, opts Options) (*Store, error) {
+	switch kind, err := RegistryKind(registry); {
+	case err != nil:
+		return nil, err
+	case kind == BackendPostgres:
+		return OpenPostgres(ctx, registry, dir, opts)
+	}
+	return Open(ctx, dir, opts)
+}
+
+// RegistryKind says which backend a --registry value names, or why it
+// names none.
+func RegistryKind(registry string) (string, error) {
+	r := strings.TrimSpace(registry)
+	switch {
+	case r == "" || r == BackendSQLite:
+		return BackendSQLite, nil
+	case strings.HasPrefix(r, "postgres://"), strings.HasPrefix(r, "postgresql://"):
+		return BackendPostgres, nil
+	case strings.Contains(r, "=") && !strings.Contains(r, "://"):
+		return BackendPostgres, nil // keyword form: host=a,b dbname=registry target_session_attrs=read-write
+	}
+	return "", fmt.Errorf("store: registry %q: %w: want empty (SQLite in the data directory), a postgres:// URL or a keyword DSN such as \"host=db1,db2 dbname=registry target_session_attrs=read-write\"",
+		RedactDSN(registry), ErrInvalid)
+}
+
+// Backend is BackendSQLite or BackendPostgres.
+func (s *Store) Backend() string { return s.eng.name() }
 
 func withDefaults(o Options) Options {
 	if o.Retention <= 0 {
@@ -259,6 +267,15 @@ func withDefaults(o Options) Options {
 	}
 	if o.BusyTimeout <= 0 {
 		o.BusyTimeout = DefaultBusyTimeout
+	}
+	if o.Writers <= 0 {
+		o.Writers = DefaultPostgresWriters
+	}
+	if o.WriteTimeout < 0 {
+		o.WriteTimeout = 0
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -295,53 +312,26 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-func ensureFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("store: create %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: create %s: %w", path, err)
-	}
-	return tightenModes(path)
-}
-
-// tightenModes makes the database and its WAL/SHM files 0600 (a database
-// copied in from elsewhere may be world-readable).
-func tightenModes(dbPath string) error {
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
-		fi, err := os.Stat(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("store: stat %s: %w", p, err)
-		}
-		if fi.Mode().Perm() != 0o600 {
-			if err := os.Chmod(p, 0o600); err != nil {
-				return fmt.Errorf("store: chmod %s: %w", p, err)
-			}
-		}
-	}
-	return nil
-}
-
 // checkSealKey stores a sealed check value on first use and verifies it on
 // every later Open, so a wrong key fails at Open, not at the first read.
+// Two processes opening a new registry at once store one value between
+// them (the second insert does nothing) and both verify it.
 func (s *Store) checkSealKey(ctx context.Context) error {
 	const purpose, id = "meta", "seal_check"
 	plain := []byte("golive issuer registry seal check v1")
 	var blob []byte
-	err := s.wdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", id).Scan(&blob)
-	if errors.Is(err, sql.ErrNoRows) {
-		sealed := s.seal.seal(purpose, id, plain)
-		if _, err := s.wdb.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)", id, sealed); err != nil {
+	err := s.eng.inTx(ctx, func(tx querier) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+			id, s.seal.seal(purpose, id, plain)); err != nil {
 			return fmt.Errorf("store: write seal check: %w", err)
 		}
+		if err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", id).Scan(&blob); err != nil {
+			return fmt.Errorf("store: read seal check: %w", err)
+		}
 		return nil
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("store: read seal check: %w", err)
+		return err
 	}
 	got, err := s.seal.open(purpose, id, blob)
 	if err != nil || string(got) != string(plain) {
@@ -350,29 +340,14 @@ func (s *Store) checkSealKey(ctx context.Context) error {
 	return nil
 }
 
-// Close stops accepting writes, commits what is queued, checkpoints the WAL
-// and closes the database. Safe to call more than once.
+// Close stops accepting writes, commits what is queued and closes the
+// database (SQLite: checkpoints the WAL first). Safe to call more than
+// once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.writerDone
-		s.stmts.close() // the writer is gone: nothing uses them any more
-		var errs []error
-		if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-			s.log.Warn("store: checkpoint on close", "err", err)
-		}
-		if s.reads != nil {
-			s.reads.close()
-		}
-		if s.rdb != nil {
-			if err := s.rdb.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := s.wdb.Close(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := errors.Join(errs...); err != nil {
+		if err := s.eng.close(); err != nil {
 			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})
@@ -385,7 +360,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return ErrClosed
 	}
 	var one int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations LIMIT 1").Scan(&one); err != nil {
+	if err := s.scans.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations LIMIT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
 	}
 	return nil
@@ -411,15 +386,18 @@ func (s *Store) isClosed() bool {
 	}
 }
 
-// querier is what both the read pool and a write transaction offer.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// isUnique reports whether err is a unique or primary key violation.
+func isUnique(err error) bool {
+	return sqliteCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) ||
+		pgCode(err) == "23505"
 }
 
-// isConstraint reports whether err is one of the SQLite constraint codes.
-func isConstraint(err error, codes ...int) bool {
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool {
+	return sqliteCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) || pgCode(err) == "23503"
+}
+
+func sqliteCode(err error, codes ...int) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false
@@ -432,12 +410,13 @@ func isConstraint(err error, codes ...int) bool {
 	return false
 }
 
-func isUnique(err error) bool {
-	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
-func isForeignKey(err error) bool {
-	return isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+// pgCode is the SQLSTATE of a PostgreSQL error, "" for anything else.
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
 }
 
 // Times are stored as Unix nanoseconds; the zero time as NULL.

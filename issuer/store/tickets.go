@@ -39,7 +39,7 @@ func (s *Store) CreateTicket(ctx context.Context, t Ticket, idem IdemBinding, re
 	if t.NextAttemptAt.IsZero() {
 		t.NextAttemptAt = now
 	}
-	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+	err = s.writeKeyed(ctx, idemRoute(idem.PharmacyID, idem.Key), func(ctx context.Context, tx querier) error {
 		existing = nil
 		uvci, reserved := t.UVCI, false
 		if idem.Key != "" {
@@ -119,7 +119,7 @@ func scanTicket(sc scanner, extra ...any) (Ticket, error) {
 }
 
 func getTicket(ctx context.Context, q querier, id string) (Ticket, error) {
-	t, err := scanTicket(q.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = ?`, id))
+	t, err := scanTicket(q.QueryRowContext(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = ?`+q.lock(), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Ticket{}, fmt.Errorf("store: ticket %s: %w", id, ErrNotFound)
 	}
@@ -148,10 +148,16 @@ func (s *Store) ClaimTickets(ctx context.Context, limit int, now time.Time) ([]T
 	var out []Ticket
 	err := s.write(ctx, func(ctx context.Context, tx querier) error {
 		out = nil
+		// Concurrent claimers (other writers, other portals) skip the
+		// tickets this one locked instead of waiting for them.
+		skip := ""
+		if l := tx.lock(); l != "" {
+			skip = l + " SKIP LOCKED"
+		}
 		rows, err := tx.QueryContext(ctx, `UPDATE tickets SET state = 'signing', attempts = attempts + 1,
 			next_attempt_at = ?, updated_at = ?
 			WHERE id IN (SELECT id FROM tickets WHERE state IN ('pending', 'signing') AND next_attempt_at <= ?
-				ORDER BY next_attempt_at, id LIMIT ?)
+				ORDER BY next_attempt_at, id LIMIT ?`+skip+`)
 			RETURNING `+ticketCols+`, sealed_request`, lease, now.UnixNano(), now.UnixNano(), limit)
 		if err != nil {
 			return fmt.Errorf("store: claim tickets: %w", err)
@@ -226,7 +232,7 @@ func (s *Store) CompleteTicket(ctx context.Context, ticketID string, rec CertRec
 		sealed = s.seal.seal(purposeHC1, rec.UVCI, hc1)
 	}
 	now := s.clock()
-	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+	err = s.writeKeyed(ctx, "ticket\x00"+ticketID, func(ctx context.Context, tx querier) error {
 		alreadyDone = false
 		t, err := getTicket(ctx, tx, ticketID)
 		if err != nil {
@@ -275,7 +281,7 @@ func (s *Store) CompleteTicket(ctx context.Context, ticketID string, rec CertRec
 // ErrState if it is done.
 func (s *Store) FailTicket(ctx context.Context, ticketID, errCode string) error {
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, "ticket\x00"+ticketID, func(ctx context.Context, tx querier) error {
 		t, err := getTicket(ctx, tx, ticketID)
 		if err != nil {
 			return err
@@ -294,7 +300,7 @@ func (s *Store) FailTicket(ctx context.Context, ticketID, errCode string) error 
 // at next, noting why the attempt failed. ErrState if done or failed.
 func (s *Store) RescheduleTicket(ctx context.Context, ticketID string, next time.Time, errCode string) error {
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx querier) error {
+	return s.writeKeyed(ctx, "ticket\x00"+ticketID, func(ctx context.Context, tx querier) error {
 		t, err := getTicket(ctx, tx, ticketID)
 		if err != nil {
 			return err
@@ -314,7 +320,7 @@ func (s *Store) RescheduleTicket(ctx context.Context, ticketID string, next time
 // PendingTicketCount counts tickets not finished yet (pending or signing).
 func (s *Store) PendingTicketCount(ctx context.Context) (int, error) {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM tickets WHERE state IN ('pending', 'signing')`).Scan(&n); err != nil {
+	if err := s.scans.QueryRowContext(ctx, `SELECT COUNT(*) FROM tickets WHERE state IN ('pending', 'signing')`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count tickets: %w", err)
 	}
 	return n, nil

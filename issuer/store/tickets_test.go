@@ -11,11 +11,13 @@ import (
 	"time"
 )
 
-func TestTicketLifecycle(t *testing.T) {
+func TestTicketLifecycle(t *testing.T) { forEachBackend(t, testTicketLifecycle) }
+
+func testTicketLifecycle(t *testing.T, db testDB) {
 	ctx := context.Background()
 	clock := newTestClock()
 	lease := 30 * time.Second
-	s := openStore(t, t.TempDir(), Options{Clock: clock.Now, TicketLease: lease})
+	s := db.open(t, Options{Clock: clock.Now, TicketLease: lease})
 	p := mustPharmacy(t, s, "3-01.2.100001.900")
 	uvci := "URN:UVCI:01:DE:TICKET1"
 	req := []byte(`{"request":"one"}`)
@@ -106,7 +108,7 @@ func TestTicketLifecycle(t *testing.T) {
 		t.Errorf("third completion: %v, %v", done, err)
 	}
 	var n int
-	if err := s.rdb.QueryRow("SELECT COUNT(*) FROM certificates WHERE uvci = ?", uvci).Scan(&n); err != nil || n != 1 {
+	if err := queryRow(s, "SELECT COUNT(*) FROM certificates WHERE uvci = ?", uvci).Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d certificates for the ticket, want 1", n)
 	}
 	got, err := s.Ticket(ctx, "t-1")
@@ -114,7 +116,7 @@ func TestTicketLifecycle(t *testing.T) {
 		t.Errorf("ticket after completion: %+v, %v", got, err)
 	}
 	var sealed []byte
-	if err := s.rdb.QueryRow("SELECT sealed_request FROM tickets WHERE id = 't-1'").Scan(&sealed); err != nil || sealed != nil {
+	if err := queryRow(s, "SELECT sealed_request FROM tickets WHERE id = 't-1'").Scan(&sealed); err != nil || sealed != nil {
 		t.Errorf("done ticket keeps its request (%d bytes, %v)", len(sealed), err)
 	}
 	if got := claim(clock.Now().Add(time.Hour)); len(got) != 0 {
@@ -137,9 +139,11 @@ func TestTicketLifecycle(t *testing.T) {
 	}
 }
 
-func TestTicketFailureAndMismatch(t *testing.T) {
+func TestTicketFailureAndMismatch(t *testing.T) { forEachBackend(t, testTicketFailureAndMismatch) }
+
+func testTicketFailureAndMismatch(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	p := mustPharmacy(t, s, "3-01.2.100001.910")
 	other := mustPharmacy(t, s, "3-01.2.100001.911")
 	mk := func(id, uvci string) {
@@ -197,9 +201,11 @@ func TestTicketFailureAndMismatch(t *testing.T) {
 	}
 }
 
-func TestTicketFromReservation(t *testing.T) {
+func TestTicketFromReservation(t *testing.T) { forEachBackend(t, testTicketFromReservation) }
+
+func testTicketFromReservation(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{})
+	s := db.open(t, Options{})
 	p := mustPharmacy(t, s, "3-01.2.100001.920")
 	uvci := "URN:UVCI:01:DE:RESERVED"
 	if _, err := s.ReserveIdempotency(ctx, IdemBinding{PharmacyID: p.ID, Key: "k", RequestHash: "h", UVCI: uvci}); err != nil {
@@ -231,9 +237,11 @@ func TestTicketFromReservation(t *testing.T) {
 	}
 }
 
-func TestClaimSkipsUnreadableRequest(t *testing.T) {
+func TestClaimSkipsUnreadableRequest(t *testing.T) { forEachBackend(t, testClaimSkipsUnreadableRequest) }
+
+func testClaimSkipsUnreadableRequest(t *testing.T, db testDB) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), Options{Logger: slog.New(slog.DiscardHandler)})
+	s := db.open(t, Options{Logger: slog.New(slog.DiscardHandler)})
 	p := mustPharmacy(t, s, "3-01.2.100001.930")
 	for i := range 3 {
 		if _, err := s.CreateTicket(ctx, Ticket{ID: fmt.Sprintf("t%d", i), PharmacyID: p.ID,
@@ -241,10 +249,7 @@ func TestClaimSkipsUnreadableRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		_, err := tx.ExecContext(ctx, `UPDATE tickets SET sealed_request = x'01020304' WHERE id = 't1'`)
-		return err
-	}); err != nil {
+	if err := execSQL(ctx, s, `UPDATE tickets SET sealed_request = ? WHERE id = 't1'`, []byte{1, 2, 3, 4}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ClaimTickets(ctx, 10, time.Now().Add(time.Second))

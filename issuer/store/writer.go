@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 )
 
@@ -13,11 +15,22 @@ import (
 // transaction when another write of the batch had to be undone.
 type writeOp func(ctx context.Context, tx querier) error
 
+// Routing keys for writeKeyed.
+func idemRoute(pharmacyID, key string) string {
+	if key == "" {
+		return ""
+	}
+	return "idem\x00" + pharmacyID + "\x00" + key
+}
+
+func pharmacyRoute(id string) string { return "pharmacy\x00" + id }
+
 type writeReq struct {
 	ctx      context.Context
 	op       writeOp
 	done     chan error // buffered: the writer never blocks on a caller that left
 	answered bool       // writer goroutine only
+	tries    int        // reruns after losing a race (errRetry)
 }
 
 // answer sends the outcome once; later answers (a batch failing after
@@ -29,18 +42,34 @@ func (r *writeReq) answer(err error) {
 	}
 }
 
-// write hands op to the writer and waits until its batch committed (nil),
+// write hands op to a writer and waits until its batch committed (nil),
 // op itself failed (op's error; nothing of it was written), or the commit
 // failed (every write of that batch gets the error; none was written).
 // When ctx ends first the outcome is unknown: the write may still commit.
 // Callers retry with the same idempotency key, which makes that safe.
 func (s *Store) write(ctx context.Context, op writeOp) error {
+	return s.writeKeyed(ctx, "", op)
+}
+
+// writeKeyed is write for an op that changes the rows key names (an
+// idempotency key, a ticket, a pharmacy): every write of one key goes to
+// the same writer, so two batches running at once never wait for each
+// other's rows (on PostgreSQL that could deadlock, which costs the
+// server's deadlock_timeout to find). Writes without a key go to
+// whichever writer is free.
+func (s *Store) writeKeyed(ctx context.Context, key string, op writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	q := s.shared
+	if key != "" && len(s.queues) > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		q = s.queues[h.Sum32()%uint32(len(s.queues))]
+	}
 	req := &writeReq{ctx: ctx, op: op, done: make(chan error, 1)}
 	select {
-	case s.reqs <- req:
+	case q <- req:
 	case <-s.closing:
 		return ErrClosed
 	case <-ctx.Done():
@@ -59,12 +88,14 @@ func (s *Store) write(ctx context.Context, op writeOp) error {
 	}
 }
 
-// writer is the single goroutine that owns the write connection. It takes
-// the first waiting write, collects more for up to GroupCommitWindow or
-// MaxBatch writes, and commits them in one transaction: one fsync for the
-// whole batch instead of one per write.
-func (s *Store) writer() {
-	defer close(s.writerDone)
+// writer is a goroutine that commits batches: it takes the first waiting
+// write, collects more for up to GroupCommitWindow or MaxBatch writes, and
+// commits them in one transaction: one fsync (and with PostgreSQL one
+// round trip to a synchronous standby) for the whole batch instead of one
+// per write. SQLite has one writer, which owns the one write connection;
+// PostgreSQL has Options.Writers, each on a connection of its own, so one
+// batch's round trips overlap another's commit.
+func (s *Store) writer(own chan *writeReq) {
 	window, maxBatch := s.opts.GroupCommitWindow, s.opts.MaxBatch
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -72,7 +103,9 @@ func (s *Store) writer() {
 	for {
 		batch = batch[:0]
 		select {
-		case r := <-s.reqs:
+		case r := <-own:
+			batch = append(batch, r)
+		case r := <-s.shared:
 			batch = append(batch, r)
 		case <-s.closing:
 			return
@@ -82,7 +115,9 @@ func (s *Store) writer() {
 		collect:
 			for len(batch) < maxBatch {
 				select {
-				case r := <-s.reqs:
+				case r := <-own:
+					batch = append(batch, r)
+				case r := <-s.shared:
 					batch = append(batch, r)
 				case <-timer.C:
 					break collect
@@ -96,7 +131,9 @@ func (s *Store) writer() {
 		drain:
 			for len(batch) < maxBatch {
 				select {
-				case r := <-s.reqs:
+				case r := <-own:
+					batch = append(batch, r)
+				case r := <-s.shared:
 					batch = append(batch, r)
 				default:
 					break drain
@@ -111,12 +148,15 @@ func (s *Store) writer() {
 // commits them together.
 //
 // A write that fails is answered with its error at once and the others go
-// on: SQLite's total_changes() tells whether the failed write changed any
-// row before failing. Mostly it did not (its checks read first, and a
-// failed statement undoes itself), so nothing needs undoing. If it did, the
-// transaction is rolled back and the remaining writes run again in a new
-// one, which is why a writeOp must be re-runnable. (A savepoint per write
-// would do the same, but its page copies cost a third of the writer's CPU.)
+// on: the engine tells whether the failed write changed any row before
+// failing (SQLite's total_changes()). Mostly it did not (its checks read
+// first, and a failed SQLite statement undoes itself), so nothing needs
+// undoing. If it did, or the database aborted the transaction (PostgreSQL
+// does after any failed statement), the transaction is rolled back and the
+// remaining writes run again in a new one, which is why a writeOp must be
+// re-runnable. (A savepoint per write would do the same, but on SQLite its
+// page copies cost a third of the writer's CPU, and on PostgreSQL each is a
+// subtransaction, which past 64 per transaction slows every reader.)
 //
 // Only a failure of the transaction itself (BEGIN, COMMIT: I/O errors,
 // disk full) fails the whole batch: retrying those writes one by one would
@@ -167,67 +207,83 @@ func (s *Store) commitBatch(batch []*writeReq) {
 }
 
 // runOnce runs pending in one transaction. It returns the writes it
-// committed, or rest != nil when a write failed after changing rows: the
-// transaction was rolled back, that write answered, and rest must run
+// committed, or rest != nil when the transaction had to be rolled back (a
+// write failed after changing rows, or the database aborted the
+// transaction): the failed write was answered, or is in rest again when it
+// lost a race with a concurrent transaction (errRetry), and rest must run
 // again. err fails every pending write not answered yet.
 func (s *Store) runOnce(ctx context.Context, pending []*writeReq) (applied, rest []*writeReq, err error) {
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: begin: %w", err)
+	if t := s.opts.WriteTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
 	}
-	// Statements the cache missed are prepared once this transaction has
-	// ended and the connection is free again.
-	defer s.stmts.prepareWanted(ctx)
-	wtx := cachedTx{tx: tx, c: s.stmts}
-	count := func() (int64, error) {
-		var n int64
-		err := wtx.QueryRowContext(ctx, "SELECT total_changes()").Scan(&n)
-		return n, err
+	timedOut := func(err error) error {
+		if ctx.Err() != nil {
+			return unavailable(fmt.Errorf("store: write transaction took over %v: %w", s.opts.WriteTimeout, err))
+		}
+		return err
 	}
-	before, err := count()
+	tx, err := s.eng.begin(ctx)
 	if err != nil {
-		_ = tx.Rollback()
-		return nil, nil, fmt.Errorf("store: begin: %w", err)
+		return nil, nil, timedOut(err)
+	}
+	before, err := tx.changes(ctx)
+	if err != nil {
+		tx.rollback()
+		return nil, nil, timedOut(fmt.Errorf("store: begin: %w", err))
 	}
 	applied = make([]*writeReq, 0, len(pending))
 	for i, r := range pending {
-		opErr := runOp(ctx, r.op, wtx)
-		after, err := count()
+		opErr := runOp(ctx, r.op, tx)
+		if ctx.Err() != nil {
+			tx.rollback()
+			return nil, nil, timedOut(opErr)
+		}
+		after, err := tx.changes(ctx)
 		if err != nil {
-			_ = tx.Rollback()
+			tx.rollback()
 			if opErr != nil {
 				return nil, nil, fmt.Errorf("store: transaction broken after %w", opErr)
 			}
 			return nil, nil, fmt.Errorf("store: transaction broken: %w", err)
 		}
 		switch {
-		case opErr == nil:
+		case opErr == nil && !tx.aborted():
 			applied = append(applied, r)
-		case after == before:
+		case opErr != nil && !tx.aborted() && after == before:
 			r.answer(opErr) // wrote nothing: the others are unaffected
 		default:
-			_ = tx.Rollback()
+			tx.rollback()
+			rest = make([]*writeReq, 0, len(pending))
+			rest = append(rest, applied...)
+			if errors.Is(opErr, errRetry) && r.tries < maxWriteTries {
+				r.tries++ // it runs again and sees the winner's rows
+				return nil, append(rest, pending[i:]...), nil
+			}
+			if opErr == nil {
+				opErr = errors.New("store: the database aborted the transaction under a write that reported success")
+			}
 			r.answer(opErr)
-			rest = append(append(make([]*writeReq, 0, len(pending)-1), applied...), pending[i+1:]...)
-			return nil, rest, nil
+			return nil, append(rest, pending[i+1:]...), nil
 		}
 		before = after
 	}
 	if len(applied) == 0 {
-		_ = tx.Rollback()
+		tx.rollback()
 		return nil, nil, nil
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		s.failedCommits.Add(1)
 		s.log.Error("store: group commit failed", "writes", len(applied), "err", err)
-		return nil, nil, fmt.Errorf("store: commit: %w", err)
+		return nil, nil, timedOut(fmt.Errorf("store: commit: %w", err))
 	}
 	return applied, nil, nil
 }
 
 // runOp turns a panicking write into an error: the writer goroutine must
 // survive, or every later write would hang.
-func runOp(ctx context.Context, op writeOp, tx querier) (err error) {
+func runOp(ctx context.Context, op writeOp, tx writeTx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store: write panicked: %v", p)

@@ -1,0 +1,15 @@
+-- Schema 3 on PostgreSQL (as migrations/sqlite/0003_...): refresh tokens
+-- live in the registry, so a portal restart (or another portal of the same
+-- registry) honours them. Only the token's hash is kept. family groups every
+-- token rotated from one login: a replayed token revokes its family.
+CREATE TABLE refresh_tokens (
+	token_hash TEXT PRIMARY KEY,
+	family     TEXT NOT NULL,
+	subject    TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	used       INTEGER NOT NULL DEFAULT 0,
+	revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject);
+CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
