@@ -237,7 +237,6 @@ func insertCert(ctx context.Context, tx querier, rec CertRecord, sealed []byte) 
 const certCols = `uvci, pharmacy_id, type, kid, signer, requested_at, issued_at, expires_at,
 	hash_signature, hash_uci, hash_country_uci, sealed_hc1 IS NOT NULL, status, revoked_at, revoke_reason`
 
-
 func scanCert(sc scanner) (CertRecord, error) {
 	var (
 		c                          CertRecord

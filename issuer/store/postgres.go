@@ -422,8 +422,8 @@ func pgErr(err error) error {
 		case pe.Code == "40001" || pe.Code == "40P01": // serialization failure, deadlock
 			return fmt.Errorf("%w: %w", errRetry, unavailable(err))
 		case class == "08", // connection exception
-			class == "53",     // insufficient resources (too many connections, disk full)
-			class == "58",     // system error (I/O)
+			class == "53",      // insufficient resources (too many connections, disk full)
+			class == "58",      // system error (I/O)
 			pe.Code == "57P01", // admin shutdown (a fast shutdown, a failover)
 			pe.Code == "57P02", // crash shutdown
 			pe.Code == "57P03", // cannot connect now (starting up, recovering)

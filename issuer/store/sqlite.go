@@ -123,10 +123,10 @@ func newSQLiteEngine(ctx context.Context, dbPath string, opts Options) (*sqliteE
 	return e, nil
 }
 
-func (e *sqliteEngine) name() string    { return BackendSQLite }
-func (e *sqliteEngine) reads() querier  { return e.cache }
-func (e *sqliteEngine) scans() querier  { return sqlQuerier{e.rdb} }
-func (e *sqliteEngine) writers() int    { return 1 }
+func (e *sqliteEngine) name() string   { return BackendSQLite }
+func (e *sqliteEngine) reads() querier { return e.cache }
+func (e *sqliteEngine) scans() querier { return sqlQuerier{e.rdb} }
+func (e *sqliteEngine) writers() int   { return 1 }
 func (*sqliteEngine) migrationsTable() string {
 	return `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,

@@ -237,7 +237,9 @@ func testTicketFromReservation(t *testing.T, db testDB) {
 	}
 }
 
-func TestClaimSkipsUnreadableRequest(t *testing.T) { forEachBackend(t, testClaimSkipsUnreadableRequest) }
+func TestClaimSkipsUnreadableRequest(t *testing.T) {
+	forEachBackend(t, testClaimSkipsUnreadableRequest)
+}
 
 func testClaimSkipsUnreadableRequest(t *testing.T, db testDB) {
 	ctx := context.Background()
