@@ -190,7 +190,9 @@ func TestPostgresDSNs(t *testing.T) {
 	ctx := context.Background()
 	keyDir := t.TempDir() // one registry, one seal key
 	// options=-c name=value, escaped the way libpq URLs want (%20, %3D).
-	withOpts := func(o string) string { return dsn + "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D").Replace(o) }
+	withOpts := func(o string) string {
+		return dsn + "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D").Replace(o)
+	}
 	tests := []struct {
 		name    string
 		dsn     string
@@ -299,8 +301,8 @@ func TestRegistryKindAndRedact(t *testing.T) {
 // outage).
 func TestPgErrClassification(t *testing.T) {
 	tests := []struct {
-		name            string
-		err             error
+		name           string
+		err            error
 		unavail, retry bool
 	}{
 		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true, false},
