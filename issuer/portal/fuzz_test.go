@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/internal/pgtest"
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
@@ -57,11 +58,13 @@ type fuzzEnv struct {
 	client  *http.Client
 }
 
-func startFuzzEnv(tb testing.TB) *fuzzEnv {
+// startFuzzEnv starts the issuer on registry (portaltest.Options.Registry:
+// "" is SQLite).
+func startFuzzEnv(tb testing.TB, registry string) *fuzzEnv {
 	tb.Helper()
 	clock := &portaltest.Clock{}
 	clock.Set(fuzzMorning(tb))
-	env := portaltest.Start(tb, portaltest.Options{Clock: clock, Mutate: func(c *portalapi.Config) {
+	env := portaltest.Start(tb, portaltest.Options{Clock: clock, Registry: registry, Mutate: func(c *portalapi.Config) {
 		// The quota, anomaly detection and 60 s tokens have their own tests;
 		// here they would turn every issuance after the first minute or
 		// burst into the same 429/403/401 and hide the deep path.
@@ -247,27 +250,50 @@ func (fe *fuzzEnv) registryState(t *testing.T, key string) registryState {
 // code, a POST that failed left nothing in the registry, and the portal
 // still answers /healthz.
 func FuzzAPI(f *testing.F) {
-	fe := startFuzzEnv(f)
+	fe := startFuzzEnv(f, "")
+	for _, s := range fe.seeds(f) {
+		f.Add(s.method, s.path, s.ctype, s.key, s.auth, []byte(s.body))
+	}
+	f.Fuzz(fe.run)
+}
 
+// TestAPISeedsOnPostgres sends FuzzAPI's seeds (every route, valid and
+// hostile input) to a portal whose registry is PostgreSQL: the same
+// answers hold (problem+json for bad input, no 500, no change to the
+// registry on a refusal).
+func TestAPISeedsOnPostgres(t *testing.T) {
+	fe := startFuzzEnv(t, pgtest.NewDatabase(t))
+	for i, s := range fe.seeds(t) {
+		t.Run(fmt.Sprintf("%02d_%s", i, s.method), func(t *testing.T) {
+			fe.run(t, s.method, s.path, s.ctype, s.key, s.auth, []byte(s.body))
+		})
+	}
+}
+
+// apiSeed is one FuzzAPI input; paths, keys and bodies may hold the
+// placeholders expand replaces.
+type apiSeed struct {
+	method, path, ctype, key string
+	auth                     uint8
+	body                     string
+}
+
+func (fe *fuzzEnv) seeds(tb testing.TB) []apiSeed {
 	issue := func(payload string) []byte { return []byte(`{"payload":` + payload + `}`) }
 	app, _ := json.Marshal(portaltest.ApplicationFor(fe.env.Entries[10], ""))
 	appSQL := bytes.Replace(app, []byte(`"name":"`), []byte(`"name":"x'); DROP TABLE pharmacies;-- `), 1)
 	deep := strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000)
 	deepArr := strings.Repeat("[", 60000)
 	const js, none = "application/json", ""
-	type seed struct {
-		method, path, ctype, key string
-		auth                     uint8
-		body                     string
-	}
-	seeds := []seed{
+	type seed = apiSeed
+	return []seed{
 		// Issuance: valid, replayed key, every type, and hostile payloads.
 		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue("{payload}"))},
 		{"POST", "/v1/certificates", js, "fuzz-fixed-key", authValid, string(issue("{payload}"))},
 		{"POST", "/v1/certificates", "application/json; charset=utf-8", "{key}", authValid,
-			`{"type":"v","payload":` + string(fe.env.Payload(f, dcc.TypeVaccination)) + `}`},
-		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(string(fe.env.Payload(f, dcc.TypeTest))))},
-		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(string(fe.env.Payload(f, dcc.TypeRecovery))))},
+			`{"type":"v","payload":` + string(fe.env.Payload(tb, dcc.TypeVaccination)) + `}`},
+		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(string(fe.env.Payload(tb, dcc.TypeTest))))},
+		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(string(fe.env.Payload(tb, dcc.TypeRecovery))))},
 		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(deep))},
 		{"POST", "/v1/certificates", js, "{key}", authValid, deepArr},
 		{"POST", "/v1/certificates", js, "{key}", authValid, string(issue(
@@ -322,93 +348,91 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/staff/issue/vaccination", "application/x-www-form-urlencoded", "", authValid, "fn=x&csrf=forged&key=web-1"},
 		{"GET", "/staff/certificates/{uvci}", none, "", authValid, ""},
 	}
-	for _, s := range seeds {
-		f.Add(s.method, s.path, s.ctype, s.key, s.auth, []byte(s.body))
+}
+
+// run sends one input and checks what holds for every answer.
+func (fe *fuzzEnv) run(t *testing.T, method, path, contentType, idemKey string, authMode uint8, body []byte) {
+	if i := indexOf(fuzzMethods, method); i >= 0 {
+		method = fuzzMethods[i]
+	} else {
+		method = fuzzMethods[len(method)%len(fuzzMethods)]
+	}
+	if len(path) > fuzzMaxPath {
+		path = path[:fuzzMaxPath]
+	}
+	if len(body) > fuzzMaxBody {
+		body = body[:fuzzMaxBody]
+	}
+	u := fuzzURL(fe.env.URL, fe.expand(t, path, true))
+	contentType = headerValue(contentType)
+	idemKey = headerValue(fe.expand(t, idemKey, false))
+	if len(body) > 0 {
+		body = []byte(fe.expand(t, string(body), false))
 	}
 
-	f.Fuzz(func(t *testing.T, method, path, contentType, idemKey string, authMode uint8, body []byte) {
-		if i := indexOf(fuzzMethods, method); i >= 0 {
-			method = fuzzMethods[i]
-		} else {
-			method = fuzzMethods[len(method)%len(fuzzMethods)]
-		}
-		if len(path) > fuzzMaxPath {
-			path = path[:fuzzMaxPath]
-		}
-		if len(body) > fuzzMaxBody {
-			body = body[:fuzzMaxBody]
-		}
-		u := fuzzURL(fe.env.URL, fe.expand(t, path, true))
-		contentType = headerValue(contentType)
-		idemKey = headerValue(fe.expand(t, idemKey, false))
-		if len(body) > 0 {
-			body = []byte(fe.expand(t, string(body), false))
-		}
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	if idemKey != "" {
+		h.Set("Idempotency-Key", idemKey)
+	}
+	switch authMode % 4 {
+	case authValid:
+		h.Set("Authorization", "Bearer "+fe.ph.Token)
+	case authGarbage:
+		h.Set("Authorization", "Bearer "+fe.garbage)
+	case authAdmin:
+		h.Set("Authorization", "Bearer "+fe.env.AdminToken)
+	}
+	var sendBody []byte
+	if len(body) > 0 {
+		sendBody = body
+	}
 
-		h := http.Header{}
-		if contentType != "" {
-			h.Set("Content-Type", contentType)
-		}
-		if idemKey != "" {
-			h.Set("Idempotency-Key", idemKey)
-		}
-		switch authMode % 4 {
-		case authValid:
-			h.Set("Authorization", "Bearer "+fe.ph.Token)
-		case authGarbage:
-			h.Set("Authorization", "Bearer "+fe.garbage)
-		case authAdmin:
-			h.Set("Authorization", "Bearer "+fe.env.AdminToken)
-		}
-		var sendBody []byte
-		if len(body) > 0 {
-			sendBody = body
-		}
+	input := fmt.Sprintf("%s %s (Content-Type %q, Idempotency-Key %q, auth %d, body %q)",
+		method, u.RequestURI(), contentType, idemKey, authMode%4, truncateFuzz(body))
+	// The server sees the key with surrounding blanks trimmed.
+	storedKey := strings.Trim(idemKey, " \t")
+	checkRegistry := method == http.MethodPost
+	var before registryState
+	if checkRegistry {
+		before = fe.registryState(t, storedKey)
+	}
 
-		input := fmt.Sprintf("%s %s (Content-Type %q, Idempotency-Key %q, auth %d, body %q)",
-			method, u.RequestURI(), contentType, idemKey, authMode%4, truncateFuzz(body))
-		// The server sees the key with surrounding blanks trimmed.
-		storedKey := strings.Trim(idemKey, " \t")
-		checkRegistry := method == http.MethodPost
-		var before registryState
-		if checkRegistry {
-			before = fe.registryState(t, storedKey)
-		}
+	resp, err := fe.send(method, u, h, sendBody)
+	if err != nil {
+		t.Fatalf("%s: no answer: %v", input, err)
+	}
+	if testing.Verbose() { // shows what each seed reaches: go test -v -run FuzzAPI
+		t.Logf("%d %s", resp.status, truncateFuzz(resp.body))
+	}
+	if strings.HasPrefix(u.Path, "/staff/") {
+		checkPage(t, input, resp)
+	} else {
+		checkAnswer(t, input, method, resp)
+	}
 
-		resp, err := fe.send(method, u, h, sendBody)
-		if err != nil {
-			t.Fatalf("%s: no answer: %v", input, err)
+	if checkRegistry && (resp.status < 200 || resp.status > 299) {
+		after := fe.registryState(t, storedKey)
+		// A deferred request finishing in the background adds a
+		// certificate at any moment; only compare counts when none is
+		// outstanding.
+		if before.pending == 0 && after.pending == 0 && after.certs != before.certs {
+			t.Fatalf("%s: answered %d but the registry went from %d to %d certificates: %s",
+				input, resp.status, before.certs, after.certs, truncateFuzz(resp.body))
 		}
-		if testing.Verbose() { // shows what each seed reaches: go test -v -run FuzzAPI
-			t.Logf("%d %s", resp.status, truncateFuzz(resp.body))
+		if storedKey != "" && (after.keyFound != before.keyFound || after.keyUVCI != before.keyUVCI) {
+			t.Fatalf("%s: answered %d but the key binding changed from (%v %q) to (%v %q)",
+				input, resp.status, before.keyFound, before.keyUVCI, after.keyFound, after.keyUVCI)
 		}
-		if strings.HasPrefix(u.Path, "/staff/") {
-			checkPage(t, input, resp)
-		} else {
-			checkAnswer(t, input, method, resp)
-		}
+	}
 
-		if checkRegistry && (resp.status < 200 || resp.status > 299) {
-			after := fe.registryState(t, storedKey)
-			// A deferred request finishing in the background adds a
-			// certificate at any moment; only compare counts when none is
-			// outstanding.
-			if before.pending == 0 && after.pending == 0 && after.certs != before.certs {
-				t.Fatalf("%s: answered %d but the registry went from %d to %d certificates: %s",
-					input, resp.status, before.certs, after.certs, truncateFuzz(resp.body))
-			}
-			if storedKey != "" && (after.keyFound != before.keyFound || after.keyUVCI != before.keyUVCI) {
-				t.Fatalf("%s: answered %d but the key binding changed from (%v %q) to (%v %q)",
-					input, resp.status, before.keyFound, before.keyUVCI, after.keyFound, after.keyUVCI)
-			}
-		}
-
-		hz, err := fe.send(http.MethodGet, fuzzURL(fe.env.URL, "/healthz"), http.Header{}, nil)
-		if err != nil || hz.status != http.StatusOK {
-			t.Fatalf("after %s: /healthz answered %v %v", input, hz, err)
-		}
-		fe.keepIssuerActive(t)
-	})
+	hz, err := fe.send(http.MethodGet, fuzzURL(fe.env.URL, "/healthz"), http.Header{}, nil)
+	if err != nil || hz.status != http.StatusOK {
+		t.Fatalf("after %s: /healthz answered %v %v", input, hz, err)
+	}
+	fe.keepIssuerActive(t)
 }
 
 // checkAnswer asserts what holds for every answer.

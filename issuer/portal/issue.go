@@ -206,7 +206,7 @@ func (p *Portal) issue(ctx context.Context, pharmacyID, key string, cert *dcc.Ce
 			if errors.Is(err, store.ErrIdempotencyConflict) || errors.Is(err, store.ErrBoundToTicket) {
 				return p.idemError(err, pharmacyID)
 			}
-			return internal("could not record the certificate")
+			return registryFailure(err, "could not record the certificate")
 		}
 		if existing != nil {
 			return p.replayIssued(ctx, existing.UVCI)
@@ -277,7 +277,13 @@ func (p *Portal) idemError(err error, pharmacyID string) issueResult {
 		return issueResult{problem: &pr}
 	}
 	p.log.Error("idempotency binding failed", "pharmacy_id", pharmacyID, "err", err)
-	return internal("could not record the request")
+	return registryFailure(err, "could not record the request")
+}
+
+// registryFailure is registryProblem as an issuance result.
+func registryFailure(err error, detail string) issueResult {
+	pr := registryProblem(err, detail)
+	return issueResult{problem: &pr}
 }
 
 func internal(detail string) issueResult {
@@ -426,7 +432,7 @@ func (p *Portal) replayIssued(ctx context.Context, uvci string) issueResult {
 	}
 	if err != nil {
 		p.log.Error("replay: certificate unreadable", "uvci", uvci, "err", err)
-		return internal("could not read the certificate")
+		return registryFailure(err, "could not read the certificate")
 	}
 	return issueResult{issued: &Issued{UVCI: uvci, HC1: string(hc1), Links: certLinksFor(uvci)}}
 }
@@ -437,7 +443,7 @@ func (p *Portal) replayDeferred(ctx context.Context, ticketID, uvci string) issu
 	t, err := p.reg.Ticket(ctx, ticketID)
 	if err != nil {
 		p.log.Error("replay: ticket missing", "ticket", ticketID, "err", err)
-		return internal("could not read the ticket")
+		return registryFailure(err, "could not read the ticket")
 	}
 	switch t.State {
 	case store.TicketDone:

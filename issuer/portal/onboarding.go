@@ -182,7 +182,7 @@ func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted
 			return p.reapply(ctx, rec)
 		}
 		p.log.Error("create pharmacy failed", "pharmacy_id", id, "err", err)
-		pr := problem.Internal("could not record the application")
+		pr := registryProblem(err, "could not record the application")
 		return ApplicationAccepted{}, &pr
 	}
 	p.setStatusCache(id, store.PharmacyPending)
@@ -210,7 +210,7 @@ func (p *Portal) reapply(ctx context.Context, app store.Pharmacy) (ApplicationAc
 	rec, err := p.reg.PharmacyByTelematikID(ctx, app.TelematikID)
 	if err != nil {
 		p.log.Error("reading pharmacy failed", "err", err)
-		pr := problem.Internal("could not record the application")
+		pr := registryProblem(err, "could not record the application")
 		return ApplicationAccepted{}, &pr
 	}
 	if rec.Status != store.PharmacyPending {
@@ -266,7 +266,7 @@ func (p *Portal) renewCode(ctx context.Context, rec store.Pharmacy, app *store.P
 	}
 	if err != nil {
 		p.log.Error("renewing activation code failed", "pharmacy_id", rec.ID, "err", err)
-		pr := problem.Internal("could not create an activation code")
+		pr := registryProblem(err, "could not create an activation code")
 		return &pr
 	}
 	to := p.codeAddress(rec)
@@ -321,7 +321,7 @@ func (p *Portal) resetActivation(ctx context.Context, id string) *problem.Proble
 		pr := problem.NotFound("no such pharmacy")
 		if !errors.Is(err, store.ErrNotFound) {
 			p.log.Error("reading pharmacy failed", "pharmacy_id", id, "err", err)
-			pr = problem.Internal("could not read the pharmacy")
+			pr = registryProblem(err, "could not read the pharmacy")
 		}
 		return &pr
 	}
@@ -353,7 +353,7 @@ func (p *Portal) pendingApplication(ctx context.Context, id string) (store.Pharm
 	}
 	if err != nil {
 		p.log.Error("reading pharmacy failed", "pharmacy_id", id, "err", err)
-		pr := problem.Internal("could not read the pharmacy")
+		pr := registryProblem(err, "could not read the pharmacy")
 		return rec, &pr
 	}
 	if rec.Status != store.PharmacyPending {
@@ -417,7 +417,7 @@ func (p *Portal) activate(ctx context.Context, id, code, source string) (Credent
 			return Credentials{}, &pr
 		}
 		p.log.Error("activation failed", "pharmacy_id", id, "err", err)
-		pr := problem.Internal("could not activate the account")
+		pr := registryProblem(err, "could not activate the account")
 		return Credentials{}, &pr
 	}
 	p.setStatusCache(id, store.PharmacyActive)

@@ -255,7 +255,7 @@ func (p *Portal) handleCertificate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.log.Error("reading certificate failed", "uvci", uvci, "err", err)
-		problem.Write(w, problem.Internal("could not read the certificate"))
+		problem.Write(w, registryProblem(err, "could not read the certificate"))
 		return
 	}
 	var hc1 string
@@ -263,7 +263,7 @@ func (p *Portal) handleCertificate(w http.ResponseWriter, r *http.Request) {
 		raw, err := p.reg.CertificateHC1(r.Context(), uvci)
 		if err != nil && !errors.Is(err, store.ErrPurged) {
 			p.log.Error("opening HC1 failed", "uvci", uvci, "err", err)
-			problem.Write(w, problem.Internal("could not read the certificate"))
+			problem.Write(w, registryProblem(err, "could not read the certificate"))
 			return
 		}
 		hc1 = string(raw)
@@ -315,7 +315,7 @@ func (p *Portal) handleTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.log.Error("reading ticket failed", "ticket", id, "err", err)
-		problem.Write(w, problem.Internal("could not read the ticket"))
+		problem.Write(w, registryProblem(err, "could not read the ticket"))
 		return
 	}
 	v := TicketView{Ticket: t.ID, State: string(t.State), UVCI: t.UVCI, CreatedAt: t.CreatedAt.UTC(),
@@ -852,8 +852,27 @@ func (p *Portal) writeRegistryError(w http.ResponseWriter, op, id string, err er
 		problem.Write(w, problem.Conflict("invalid_state", detail))
 	default:
 		p.log.Error("registry operation failed", "op", op, "pharmacy_id", id, "err", err)
-		problem.Write(w, problem.Internal("registry operation failed"))
+		problem.Write(w, registryProblem(err, "registry operation failed"))
 	}
+}
+
+// registryRetryAfter is the Retry-After of a 503 for a registry that does
+// not answer: a database restart or failover takes seconds.
+const registryRetryAfter = time.Second
+
+// registryProblem answers a registry operation that failed. A database
+// that is down, restarting or failing over (store.ErrUnavailable), did not
+// answer in time, or a store that is closing is a 503 registry_unavailable
+// with Retry-After: the client retries (with its Idempotency-Key, which
+// makes a retried issuance safe). Anything else is a 500 whose detail says
+// what could not be done; never the driver's message.
+func registryProblem(err error, detail string) problem.Problem {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
+		pr := problem.Unavailable(registryRetryAfter)
+		pr.Code, pr.Detail = "registry_unavailable", "the registry does not answer; retry later"
+		return pr
+	}
+	return problem.Internal(detail)
 }
 
 // verify is POST /v1/verify's logic: hcert's verdict with the current
@@ -921,7 +940,7 @@ func (p *Portal) pharmacyAuth(r *http.Request) (string, *problem.Problem) {
 		return "", &pr
 	case err != nil:
 		p.log.Error("reading pharmacy status failed", "pharmacy_id", c.Subject, "err", err)
-		pr := problem.Internal("could not check the account")
+		pr := registryProblem(err, "could not check the account")
 		return "", &pr
 	case st == store.PharmacySuspended:
 		pr := problem.Forbidden("pharmacy_suspended", "this pharmacy account is suspended")

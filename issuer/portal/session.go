@@ -49,7 +49,7 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (T
 		rec, err := p.reg.PharmacyByClientID(ctx, req.ClientID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.log.Error("reading client failed", "err", err)
-			pr := problem.Internal("could not check the credentials")
+			pr := registryProblem(err, "could not check the credentials")
 			return TokenResponse{}, &pr
 		}
 		// Compare even for unknown IDs: the time must not tell which exist.

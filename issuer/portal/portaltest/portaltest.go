@@ -80,6 +80,9 @@ type Options struct {
 	// store, PKI and signer client of e in place: a test mounts a
 	// component (the finder) or passes lists of its own.
 	Deps func(e *Env, d *portal.Deps)
+	// Registry is the registry DSN (store.OpenRegistry): "" is SQLite in
+	// the test's directory; postgres://... a PostgreSQL database.
+	Registry string
 }
 
 // Clock is real time shifted by a settable offset: time flows, and tests
@@ -251,7 +254,7 @@ func Start(t testing.TB, opts Options) *Env {
 			stops[i]()
 		}
 	})
-	e.Store, err = store.Open(ctx, filepath.Join(dir, "data"), store.Options{Clock: clock.Now, Logger: opts.Logger})
+	e.Store, err = store.OpenRegistry(ctx, opts.Registry, filepath.Join(dir, "data"), store.Options{Clock: clock.Now, Logger: opts.Logger})
 	if err != nil {
 		t.Fatalf("store: %v", err)
 	}
