@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golive-dev/golive/internal/pgtest"
 )
 
 // TestMain lets tests run golive as a child process without building it:
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GOLIVE_TEST_MAIN") == "1" {
 		os.Exit(main2())
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL server tests started
 }
 
 // main2 is main without os.Exit, for the child.

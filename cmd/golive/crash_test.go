@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive-dev/golive/internal/pgtest"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/server"
@@ -20,15 +21,22 @@ import (
 
 // TestCrashConsistency runs the all-in-one issuer as a child process,
 // issues under concurrent load and kills it with SIGKILL at random moments,
-// ten times. After each restart every certificate that got a 201 (or a
-// completed ticket) is in the registry and verifies, and no
-// Idempotency-Key maps to two UVCIs: requests whose answer was lost in the
-// crash are retried with their key and must come back with the UVCI the
-// registry holds for it, if any.
+// ten times, with each registry backend. After each restart every
+// certificate that got a 201 (or a completed ticket) is in the registry
+// and verifies, and no Idempotency-Key maps to two UVCIs: requests whose
+// answer was lost in the crash are retried with their key and must come
+// back with the UVCI the registry holds for it, if any.
 func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
+	t.Run("sqlite", func(t *testing.T) { testCrashConsistency(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		testCrashConsistency(t, []string{"--registry", pgtest.NewDatabase(t)})
+	})
+}
+
+func testCrashConsistency(t *testing.T, extra []string) {
 	const rounds, workers = 10, 12
 	dir := filepath.Join(t.TempDir(), "data")
 	cfg := filepath.Join(t.TempDir(), "cfg.json")
@@ -39,6 +47,7 @@ func TestCrashConsistency(t *testing.T) {
 	}
 	args := []string{"serve", "--role", "all", "--data", dir, "--listen", "127.0.0.1:0", "--config", cfg,
 		"--replicas", "2", "--register-size", "20", "--hsm-latency", "2ms", "--log-level", "warn"}
+	args = append(args, extra...)
 	ctx := context.Background()
 	c := startChild(t, args...)
 	pc, phs := onboardFrom(t, ctx, c.URL, dir, workers)

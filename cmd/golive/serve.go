@@ -19,7 +19,7 @@ func init() { addCommand(newServeCmd) }
 
 func newServeCmd() *cobra.Command {
 	var (
-		role, profile, listen, data, pkiDir, signers, registerFile, configFile string
+		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
 		simStart, logLevel, logFormat, cpuProfile                              string
 		printConfig, initOnly                                                  bool
 		replicas, signerIndex, hsmSlots, registerSize                          int
@@ -45,7 +45,9 @@ token (admin-token), the portal-to-signer secret (signer-token), the access
 token key (token.key), the key that signs the verifier apps' lists
 (lists-signing.key; its public half for apps to pin in
 lists-signing.jwks.json) and the activation mailbox (mailbox/). Secrets are
-written 0600. The registry lives in registry/.
+written 0600. The registry lives in registry/ (SQLite), or in the PostgreSQL
+database --registry names (its seal key stays in registry/seal.key; every
+portal of one registry needs the same key).
 
 TLS: --tls-cert and --tls-key serve the portal over HTTPS (TLS 1.2 or
 newer, with HSTS); --tls-client-ca also asks every client for a certificate
@@ -63,6 +65,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role all --print-config > settings.json
   golive serve --role signer --data ./data --signer-index 2 --listen :9002
   golive serve --role portal --data ./data --signers http://127.0.0.1:9001,http://127.0.0.1:9002
+  golive serve --role all --data ./data --registry postgres://golive@127.0.0.1:5432/registry
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,6 +111,12 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			if v := os.Getenv("GOLIVE_SEAL_KEY"); v != "" && !f.Changed("seal-key-file") {
 				s.SealKey, s.SealKeyFile = v, ""
 			}
+			// The registry DSN may hold a password: the environment keeps
+			// it off the command line.
+			if v := os.Getenv("GOLIVE_REGISTRY"); v != "" {
+				s.Registry = v
+			}
+			set("registry", func() { s.Registry = registry })
 			set("signers", func() { s.Signers = splitList(signers) })
 			set("replicas", func() { s.Replicas = replicas })
 			set("signer-index", func() { s.SignerIndex = signerIndex })
@@ -184,6 +193,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.StringVar(&tlsClientCA, "tls-client-ca", "", "portal: mutual TLS, clients need a certificate from these PEM CAs")
 	f.StringVar(&metricsToken, "metrics-token", "", "portal: bearer token GET /metrics asks for (default $GOLIVE_METRICS_TOKEN; empty: open)")
 	f.StringVar(&sealKeyFile, "seal-key-file", "", "registry sealing key file, mode 0600, outside the data directory (default $GOLIVE_SEAL_KEY_FILE, else DATA/registry/seal.key)")
+	f.StringVar(&registry, "registry", "", "registry database: empty for SQLite in DATA/registry, or a PostgreSQL DSN (postgres://user@host:5432/db, or host=... dbname=...; default $GOLIVE_REGISTRY)")
 	f.StringVar(&configFile, "config", "", "settings overrides, JSON or YAML (see --print-config)")
 	f.BoolVar(&printConfig, "print-config", false, "print the effective settings as JSON and exit")
 	f.BoolVar(&initOnly, "init", false, "bootstrap the data directory and exit")

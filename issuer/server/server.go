@@ -193,8 +193,9 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, l.Registry(), store.Options{Logger: log, SealKey: s.SealKeyFile, SealKeyMaterial: sealKey,
-		GroupCommitWindow: s.Store.GroupCommitWindow.D(), MaxBatch: s.Store.MaxBatch})
+	st, err := store.OpenRegistry(ctx, s.Registry, l.Registry(), store.Options{Logger: log, SealKey: s.SealKeyFile, SealKeyMaterial: sealKey,
+		GroupCommitWindow: s.Store.GroupCommitWindow.D(), MaxBatch: s.Store.MaxBatch,
+		Writers: s.Store.Writers, WriteTimeout: s.Store.WriteTimeout.D()})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/golive-dev/golive/issuer/lists/listsapi"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
+	"github.com/golive-dev/golive/issuer/store"
 )
 
 // Roles.
@@ -54,6 +55,11 @@ type StoreSettings struct {
 	GroupCommitWindow Duration `json:"group_commit_window"`
 	// MaxBatch writes per transaction (1: no group commit).
 	MaxBatch int `json:"max_batch"`
+	// Writers commit batches at once (PostgreSQL; 0: the store's
+	// default; SQLite always has one).
+	Writers int `json:"writers,omitempty"`
+	// WriteTimeout bounds one write transaction (0: the store's default).
+	WriteTimeout Duration `json:"write_timeout,omitempty"`
 }
 
 // SimSettings is the simulated business clock a scenario replays. Zero
@@ -87,6 +93,13 @@ type Settings struct {
 	PKI string `json:"pki,omitempty"`
 	// Register overrides Data/register.jsonl.
 	Register string `json:"register,omitempty"`
+	// Registry is where the portal keeps its registry: empty for SQLite
+	// in Data/registry, or a PostgreSQL DSN (postgres://user@host/db, or
+	// keywords such as "host=db1,db2 dbname=registry
+	// target_session_attrs=read-write"). With PostgreSQL the seal key
+	// stays in Data/registry/seal.key: every portal of one registry needs
+	// the same key.
+	Registry string `json:"registry,omitempty"`
 	// Signers are the replicas' base URLs (role portal).
 	Signers []string `json:"signers,omitempty"`
 	// Replicas is the number of DSCs a new data directory gets and of
@@ -228,6 +241,12 @@ func (s Settings) Validate() error {
 	}
 	if s.Listen == "" {
 		bad("a listen address is required (--listen 127.0.0.1:8080)")
+	}
+	if _, err := store.RegistryKind(s.Registry); err != nil && (s.Role == RoleAll || s.Role == RolePortal) {
+		bad("registry %q is not a PostgreSQL DSN (postgres://user@host:5432/db, or host=... dbname=...); leave it empty for SQLite in the data directory", store.RedactDSN(s.Registry))
+	}
+	if s.Store.Writers < 0 || s.Store.WriteTimeout < 0 || s.Store.MaxBatch < 0 {
+		bad("store.writers, store.write_timeout and store.max_batch must not be negative")
 	}
 	if s.Replicas < 1 || s.Replicas > 64 {
 		bad("replicas %d must be 1..64", s.Replicas)
