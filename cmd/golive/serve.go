@@ -20,11 +20,11 @@ func init() { addCommand(newServeCmd) }
 func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
-		simStart, logLevel, logFormat, cpuProfile                              string
-		printConfig, initOnly                                                  bool
-		replicas, signerIndex, hsmSlots, registerSize                          int
-		hsmLatency                                                             time.Duration
-		timescale                                                              float64
+		simStart, logLevel, logFormat, cpuProfile                                        string
+		printConfig, initOnly                                                            bool
+		replicas, signerIndex, hsmSlots, registerSize                                    int
+		hsmLatency                                                                       time.Duration
+		timescale                                                                        float64
 	)
 	var schemaDir string // the official DCC schemas for POST /v1/verify
 	var tlsCert, tlsKey, tlsClientCA, metricsToken, sealKeyFile string

@@ -50,7 +50,9 @@ func TestRegistryDown(t *testing.T) {
 			return env.Do(t, portaltest.Request{Method: http.MethodPost, Path: "/v1/token", Body: portalapi.TokenRequest{
 				GrantType: "client_credentials", ClientID: ph.ClientID, ClientSecret: ph.ClientSecret}})
 		}},
-		{"apply", func() *portaltest.Response { return env.Apply(t, portaltest.ApplicationFor(env.Entries[len(env.Entries)-1], "")) }},
+		{"apply", func() *portaltest.Response {
+			return env.Apply(t, portaltest.ApplicationFor(env.Entries[len(env.Entries)-1], ""))
+		}},
 		{"audit", func() *portaltest.Response { return env.Admin(t, http.MethodGet, "/v1/admin/audit", nil) }},
 		{"readyz", func() *portaltest.Response {
 			return env.Do(t, portaltest.Request{Method: http.MethodGet, Path: "/readyz"})
