@@ -21,8 +21,10 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/golive
 
 # Tools some tests use to look at what golive produces as a person would
-# (pdftoppm renders the PDF printout). Installed only when missing.
-# (pdftoppm renders the PDF printout; headless Chromium renders report.html).
+# (pdftoppm renders the PDF printout; headless Chromium renders report.html),
+# and PostgreSQL's binaries, from which the registry tests start throwaway
+# servers (internal/pgserver; no service is set up). Installed only when
+# missing.
 test-deps:
 	@command -v pdftoppm >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -34,6 +36,11 @@ test-deps:
 	    echo "installing chromium (renders report.html and drives the staff portal in tests)"; \
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and cannot install it: the report rendering and staff portal browser tests will skip"; fi; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (the PostgreSQL registry tests run its initdb and postgres)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL missing and cannot install it: its registry tests will skip (fail with GOLIVE_REQUIRE_POSTGRES=1)"; fi; }
 
 # Two passes, both over every package (docs/ci.md has the measurements):
 # 1. the race detector over the -short tests (cgo on: -race needs it; gcc is

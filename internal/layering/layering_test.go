@@ -23,9 +23,11 @@ var clients = []string{"./loadgen/...", "./scenarios/spec", "./scenarios/thresho
 	"./scenarios/...", "./chaos/...", "./issuer/portal/portalclient"}
 
 // forbidden are the dependencies a client must not link, by import path
-// prefix: the three heavy libraries and the issuer packages that bring them.
+// prefix: the heavy libraries (the databases' drivers, PDF, argon2) and the
+// issuer packages that bring them.
 var forbidden = []string{
 	"modernc.org/sqlite",
+	"github.com/jackc/pgx", // the registry's PostgreSQL driver (a testbed starts servers with internal/pgserver, which has none)
 	"codeberg.org/go-pdf/fpdf",
 	"golang.org/x/crypto/argon2",
 	"github.com/golive-dev/golive/issuer/store",
