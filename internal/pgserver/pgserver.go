@@ -202,12 +202,7 @@ func runAs(name string) (*syscall.Credential, error) {
 }
 
 func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if ctx != nil {
-		cmd = exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
-	} else {
-		cmd = exec.Command(filepath.Join(s.bin, name), args...)
-	}
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
@@ -267,7 +262,8 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	defer logf.Close()
 	logStart, _ := logf.Seek(0, 2)
-	cmd := s.command(nil, "postgres", args...)
+	// Not the start's context: the server outlives the start.
+	cmd := s.command(context.Background(), "postgres", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group (Kill takes the backends too); and the server
 	// must not outlive us if the test binary dies.
