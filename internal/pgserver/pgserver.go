@@ -265,8 +265,9 @@ func (s *Server) start(ctx context.Context) error {
 	// Not the start's context: the server outlives the start.
 	cmd := s.command(context.Background(), "postgres", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group (Kill takes the backends too); and the server
-	// must not outlive us if the test binary dies.
+	// Its own process group: a Ctrl-C meant for the tests does not reach
+	// it before Close stops it in order. And it must not outlive us if
+	// the process that started it dies.
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
 	if err := cmd.Start(); err != nil {
@@ -401,8 +402,67 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	pm := cmd.Process.Pid
+	// Every backend is a session of its own (PostgreSQL calls setsid), so
+	// the process group holds only the postmaster. Stop it so it forks
+	// nothing new, kill its children, then it.
+	_ = syscall.Kill(pm, syscall.SIGSTOP)
+	children := childrenOf(pm)
+	for _, c := range children {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(pm, syscall.SIGKILL)
 	<-done
+	// They hold the shared memory until they are gone; a restart before
+	// that is refused ("pre-existing shared memory block is still in use").
+	deadline := time.Now().Add(stopTimeout)
+	for _, c := range children {
+		for alive(c) && time.Now().Before(deadline) {
+			time.Sleep(pollInterval)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc).
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := procStat(n); ok && ppid == pid {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// alive: the process exists and is not a zombie (a zombie holds no
+// memory; in a container nobody may reap it).
+func alive(pid int) bool {
+	_, state, ok := procStat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
+// procStat reads the parent and the state of pid from /proc/pid/stat.
+func procStat(pid int) (ppid int, state byte, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, 0, false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return ppid, f[0][0], err == nil
 }
 
 // Restart starts the server: the first time on a free port, later again
