@@ -151,7 +151,8 @@ func TestServeSeparateRoles(t *testing.T) {
 func TestServeConfig(t *testing.T) {
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "over.yaml")
-	if err := os.WriteFile(yml, []byte("portal:\n  access_token_ttl: 5m\n  pharmacy_quota:\n    enabled: false\nsigner:\n  hsm_slots: 4\n"), 0o644); err != nil {
+	if err := os.WriteFile(yml, []byte("portal:\n  access_token_ttl: 5m\n  pharmacy_quota:\n    enabled: false\nsigner:\n  hsm_slots: 4\n"+
+		"registry: host=db1,db2 dbname=registry target_session_attrs=read-write\nstore:\n  writers: 6\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
@@ -164,7 +165,8 @@ func TestServeConfig(t *testing.T) {
 		t.Fatalf("--print-config is not JSON: %v\n%s", err, out.String())
 	}
 	if s.Portal.AccessTokenTTL.D() != 5*time.Minute || s.Portal.PharmacyQuota.Enabled || s.Signer.HSMSlots != 4 ||
-		s.Signer.HSMLatency.D() != 7*time.Millisecond || s.Profile != "naive-2021" || s.Portal.OnboardingVerifyRegister {
+		s.Signer.HSMLatency.D() != 7*time.Millisecond || s.Profile != "naive-2021" || s.Portal.OnboardingVerifyRegister ||
+		s.Registry != "host=db1,db2 dbname=registry target_session_attrs=read-write" || s.Store.Writers != 6 {
 		t.Errorf("effective settings wrong: %+v", s)
 	}
 	// The printed settings are a valid --config themselves.
@@ -184,6 +186,7 @@ func TestServeConfig(t *testing.T) {
 		{[]string{"serve", "--role", "signer", "--print-config"}, "--signer-index"},
 		{[]string{"serve", "--role", "portal", "--print-config"}, "--signers"},
 		{[]string{"serve", "--sim-start", "monday", "--print-config"}, "RFC 3339"},
+		{[]string{"serve", "--registry", "mysql://db/registry", "--print-config"}, "registry"},
 		{[]string{"serve", "--config", filepath.Join(dir, "missing.json")}, "--config"},
 	} {
 		var o, e bytes.Buffer
