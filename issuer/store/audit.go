@@ -10,22 +10,34 @@ import (
 
 // appendAudit writes an audit event inside a write transaction.
 func appendAudit(ctx context.Context, tx querier, at time.Time, actor, action, subject string, detail map[string]any) error {
+	st, err := auditInsert(at, actor, action, subject, detail)
+	if err != nil {
+		return err
+	}
+	return execAll(ctx, tx, st)
+}
+
+// auditInsert is appendAudit's statement, for a write that sends it
+// together with its others (execAll).
+func auditInsert(at time.Time, actor, action, subject string, detail map[string]any) (sqlStmt, error) {
 	b, err := json.Marshal(detail)
 	if err != nil {
-		return fmt.Errorf("store: audit detail: %w", err)
+		return sqlStmt{}, fmt.Errorf("store: audit detail: %w", err)
 	}
 	if detail == nil {
 		b = []byte("{}")
 	}
-	return insertAudit(ctx, tx, Event{At: at, Actor: actor, Action: action, Subject: subject, Detail: b})
+	return eventInsert(Event{At: at, Actor: actor, Action: action, Subject: subject, Detail: b}), nil
+}
+
+func eventInsert(e Event) sqlStmt {
+	return sqlStmt{q: `INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)`,
+		args: []any{e.At.UnixNano(), e.Actor, e.Action, e.Subject, string(e.Detail)},
+		fail: wrapping("store: audit %s", e.Action)}
 }
 
 func insertAudit(ctx context.Context, tx querier, e Event) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)`,
-		e.At.UnixNano(), e.Actor, e.Action, e.Subject, string(e.Detail)); err != nil {
-		return fmt.Errorf("store: audit %s: %w", e.Action, err)
-	}
-	return nil
+	return execAll(ctx, tx, eventInsert(e))
 }
 
 // checkDetail makes an empty detail {} and refuses anything but a JSON

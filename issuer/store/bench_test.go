@@ -23,6 +23,7 @@ func BenchmarkIssueRecordParallel(b *testing.B) {
 		{BackendSQLite, "no-group-commit", Options{MaxBatch: 1}}, // one transaction and fsync per write
 		{BackendPostgres, "writers=4", Options{}},                // the default
 		{BackendPostgres, "writers=1", Options{Writers: 1}},
+		{BackendPostgres, "writers=2", Options{Writers: 2}},
 		{BackendPostgres, "writers=8", Options{Writers: 8}},
 		{BackendPostgres, "writers=16", Options{Writers: 16}},
 		{BackendPostgres, "writers=4,window=2ms", Options{GroupCommitWindow: 2 * time.Millisecond}},

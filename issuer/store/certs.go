@@ -101,23 +101,25 @@ func (s *Store) IssueRecord(ctx context.Context, rec CertRecord, idem IdemBindin
 				return nil
 			}
 		}
-		if err := insertCert(ctx, tx, rec, sealed); err != nil {
+		stmts := []sqlStmt{certInsert(rec, sealed)}
+		if idem.Key != "" {
+			if reserved {
+				stmts = append(stmts, sqlStmt{q: `UPDATE idempotency SET state = 'issued' WHERE pharmacy_id = ? AND key = ?`,
+					args: []any{idem.PharmacyID, idem.Key}, fail: wrapping("store: bind idempotency key")})
+			} else {
+				st, err := idemInsert(idem, rec.UVCI, IdemIssued, "", now)
+				if err != nil {
+					return err
+				}
+				stmts = append(stmts, st)
+			}
+		}
+		st, err := auditInsert(now, "pharmacy:"+rec.PharmacyID, "certificate.issued", rec.UVCI,
+			map[string]any{"type": rec.Type, "kid": rec.KID, "signer": rec.Signer})
+		if err != nil {
 			return err
 		}
-		if idem.Key != "" {
-			var err error
-			if reserved {
-				_, err = tx.ExecContext(ctx, `UPDATE idempotency SET state = 'issued' WHERE pharmacy_id = ? AND key = ?`,
-					idem.PharmacyID, idem.Key)
-			} else {
-				err = insertIdem(ctx, tx, idem, rec.UVCI, IdemIssued, "", now)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, now, "pharmacy:"+rec.PharmacyID, "certificate.issued", rec.UVCI,
-			map[string]any{"type": rec.Type, "kid": rec.KID, "signer": rec.Signer})
+		return execAll(ctx, tx, append(stmts, st)...)
 	})
 	if err != nil {
 		return nil, err
@@ -197,41 +199,56 @@ func getIdem(ctx context.Context, q querier, pharmacyID, key string) (IdemBindin
 }
 
 func insertIdem(ctx context.Context, tx querier, b IdemBinding, uvci string, state IdemState, ticketID string, now time.Time) error {
-	if b.RequestHash == "" {
-		return fmt.Errorf("%w: idempotency key %q without request hash", ErrInvalid, b.Key)
+	st, err := idemInsert(b, uvci, state, ticketID, now)
+	if err != nil {
+		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency (pharmacy_id, key, request_hash, uvci, state, ticket_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.PharmacyID, b.Key, b.RequestHash, uvci, state, nullString(ticketID), now.UnixNano())
-	switch {
-	case isUnique(err) && constraintName(err) == "idempotency_pkey":
-		// A concurrent transaction (another writer, another portal) bound
-		// the key after our check: run again, and see its binding.
-		return fmt.Errorf("store: idempotency key %q of pharmacy %s: %w", b.Key, b.PharmacyID, errRetry)
-	case isUnique(err):
-		return fmt.Errorf("store: UVCI %s is bound to another key: %w", uvci, ErrExists)
-	case isForeignKey(err):
-		return fmt.Errorf("store: pharmacy %s: %w", b.PharmacyID, ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("store: bind idempotency key: %w", err)
-	}
-	return nil
+	return execAll(ctx, tx, st)
 }
 
-func insertCert(ctx context.Context, tx querier, rec CertRecord, sealed []byte) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO certificates (uvci, pharmacy_id, type, kid, signer, requested_at,
-		issued_at, expires_at, hash_signature, hash_uci, hash_country_uci, sealed_hc1)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.UVCI, rec.PharmacyID, rec.Type, rec.KID, rec.Signer, rec.RequestedAt.UnixNano(),
-		rec.IssuedAt.UnixNano(), rec.ExpiresAt.UnixNano(), rec.HashSignature, rec.HashUCI, rec.HashCountryCodeUCI, sealed)
-	switch {
-	case isUnique(err):
-		return fmt.Errorf("store: certificate %s: %w", rec.UVCI, ErrExists)
-	case isForeignKey(err):
-		return fmt.Errorf("store: pharmacy %s: %w", rec.PharmacyID, ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("store: insert certificate %s: %w", rec.UVCI, err)
+// idemInsert binds b.Key to uvci.
+func idemInsert(b IdemBinding, uvci string, state IdemState, ticketID string, now time.Time) (sqlStmt, error) {
+	if b.RequestHash == "" {
+		return sqlStmt{}, fmt.Errorf("%w: idempotency key %q without request hash", ErrInvalid, b.Key)
 	}
-	return nil
+	return sqlStmt{
+		q: `INSERT INTO idempotency (pharmacy_id, key, request_hash, uvci, state, ticket_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		args: []any{b.PharmacyID, b.Key, b.RequestHash, uvci, state, nullString(ticketID), now.UnixNano()},
+		fail: func(err error) error {
+			switch {
+			case isUnique(err) && constraintName(err) == "idempotency_pkey":
+				// A concurrent transaction (another portal) bound the key
+				// after our check: run again, and see its binding.
+				return fmt.Errorf("store: idempotency key %q of pharmacy %s: %w", b.Key, b.PharmacyID, errRetry)
+			case isUnique(err):
+				return fmt.Errorf("store: UVCI %s is bound to another key: %w", uvci, ErrExists)
+			case isForeignKey(err):
+				return fmt.Errorf("store: pharmacy %s: %w", b.PharmacyID, ErrNotFound)
+			}
+			return fmt.Errorf("store: bind idempotency key: %w", err)
+		},
+	}, nil
+}
+
+// certInsert records a certificate.
+func certInsert(rec CertRecord, sealed []byte) sqlStmt {
+	return sqlStmt{
+		q: `INSERT INTO certificates (uvci, pharmacy_id, type, kid, signer, requested_at,
+			issued_at, expires_at, hash_signature, hash_uci, hash_country_uci, sealed_hc1)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		args: []any{rec.UVCI, rec.PharmacyID, rec.Type, rec.KID, rec.Signer, rec.RequestedAt.UnixNano(),
+			rec.IssuedAt.UnixNano(), rec.ExpiresAt.UnixNano(), rec.HashSignature, rec.HashUCI, rec.HashCountryCodeUCI, sealed},
+		fail: func(err error) error {
+			switch {
+			case isUnique(err):
+				return fmt.Errorf("store: certificate %s: %w", rec.UVCI, ErrExists)
+			case isForeignKey(err):
+				return fmt.Errorf("store: pharmacy %s: %w", rec.PharmacyID, ErrNotFound)
+			}
+			return fmt.Errorf("store: insert certificate %s: %w", rec.UVCI, err)
+		},
+	}
 }
 
 const certCols = `uvci, pharmacy_id, type, kid, signer, requested_at, issued_at, expires_at,

@@ -253,6 +253,32 @@ func (t *pgTx) QueryRowContext(ctx context.Context, q string, args ...any) scann
 
 func (t *pgTx) lock() string { return " FOR UPDATE" }
 
+// execBatch sends stmts as one pipeline: one round trip for all of them.
+// The server stops at the first failure (the transaction is aborted), so
+// only that statement's error is reported.
+func (t *pgTx) execBatch(ctx context.Context, stmts []sqlStmt) error {
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		b.Queue(pgSQL(st.q), st.args...)
+	}
+	br := t.tx.SendBatch(ctx, b)
+	var first error
+	for _, st := range stmts {
+		tag, err := br.Exec()
+		t.note(tag, err)
+		if err != nil && first == nil {
+			first = st.fail(pgErr(err))
+		}
+	}
+	if err := br.Close(); err != nil {
+		t.failed = true
+		if first == nil {
+			first = pgErr(err)
+		}
+	}
+	return first
+}
+
 func (t *pgTx) changes(context.Context) (int64, error) { return t.changed, nil }
 func (t *pgTx) aborted() bool                          { return t.failed }
 

@@ -66,30 +66,37 @@ func (s *Store) CreateTicket(ctx context.Context, t Ticket, idem IdemBinding, re
 		if uvci == "" {
 			return fmt.Errorf("%w: ticket %s without UVCI", ErrInvalid, t.ID)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tickets (id, pharmacy_id, idem_key, uvci, type, sealed_request,
+		stmts := []sqlStmt{{q: `INSERT INTO tickets (id, pharmacy_id, idem_key, uvci, type, sealed_request,
 			state, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-			t.ID, t.PharmacyID, t.IdemKey, uvci, t.Type, sealed, t.NextAttemptAt.UnixNano(), now.UnixNano(), now.UnixNano())
-		switch {
-		case isUnique(err):
-			return fmt.Errorf("store: ticket %s or UVCI %s: %w", t.ID, uvci, ErrExists)
-		case isForeignKey(err):
-			return fmt.Errorf("store: pharmacy %s: %w", t.PharmacyID, ErrNotFound)
-		case err != nil:
-			return fmt.Errorf("store: insert ticket %s: %w", t.ID, err)
-		}
+			args: []any{t.ID, t.PharmacyID, t.IdemKey, uvci, t.Type, sealed, t.NextAttemptAt.UnixNano(), now.UnixNano(), now.UnixNano()},
+			fail: func(err error) error {
+				switch {
+				case isUnique(err):
+					return fmt.Errorf("store: ticket %s or UVCI %s: %w", t.ID, uvci, ErrExists)
+				case isForeignKey(err):
+					return fmt.Errorf("store: pharmacy %s: %w", t.PharmacyID, ErrNotFound)
+				}
+				return fmt.Errorf("store: insert ticket %s: %w", t.ID, err)
+			}}}
 		if idem.Key != "" {
 			if reserved {
-				_, err = tx.ExecContext(ctx, `UPDATE idempotency SET state = 'deferred', ticket_id = ?
-					WHERE pharmacy_id = ? AND key = ?`, t.ID, idem.PharmacyID, idem.Key)
+				stmts = append(stmts, sqlStmt{q: `UPDATE idempotency SET state = 'deferred', ticket_id = ?
+					WHERE pharmacy_id = ? AND key = ?`, args: []any{t.ID, idem.PharmacyID, idem.Key},
+					fail: wrapping("store: bind idempotency key")})
 			} else {
-				err = insertIdem(ctx, tx, idem, uvci, IdemDeferred, t.ID, now)
-			}
-			if err != nil {
-				return err
+				st, err := idemInsert(idem, uvci, IdemDeferred, t.ID, now)
+				if err != nil {
+					return err
+				}
+				stmts = append(stmts, st)
 			}
 		}
-		return appendAudit(ctx, tx, now, "pharmacy:"+t.PharmacyID, "ticket.created", t.ID,
+		audit, err := auditInsert(now, "pharmacy:"+t.PharmacyID, "ticket.created", t.ID,
 			map[string]any{"uvci": uvci, "type": t.Type})
+		if err != nil {
+			return err
+		}
+		return execAll(ctx, tx, append(stmts, audit)...)
 	})
 	if err != nil {
 		return nil, err
@@ -203,10 +210,14 @@ func (s *Store) ClaimTickets(ctx context.Context, limit int, now time.Time) ([]T
 // finishTicket moves a ticket to done or failed and drops its sealed
 // request: the holder's data is kept no longer than needed.
 func finishTicket(ctx context.Context, tx querier, id string, state TicketState, code string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE tickets SET state = ?, error_code = ?, sealed_request = NULL,
-		completed_at = ?, updated_at = ? WHERE id = ?`, state, code, now.UnixNano(), now.UnixNano(), id); err != nil {
-		return fmt.Errorf("store: finish ticket %s: %w", id, err)
+	stmts, err := finishTicketStmts(id, state, code, now)
+	if err != nil {
+		return err
 	}
+	return execAll(ctx, tx, stmts...)
+}
+
+func finishTicketStmts(id string, state TicketState, code string, now time.Time) ([]sqlStmt, error) {
 	action := "ticket.completed"
 	if state == TicketFailed {
 		action = "ticket.failed"
@@ -215,7 +226,13 @@ func finishTicket(ctx context.Context, tx querier, id string, state TicketState,
 	if code != "" {
 		detail["error_code"] = code
 	}
-	return appendAudit(ctx, tx, now, "system", action, id, detail)
+	audit, err := auditInsert(now, "system", action, id, detail)
+	if err != nil {
+		return nil, err
+	}
+	return []sqlStmt{{q: `UPDATE tickets SET state = ?, error_code = ?, sealed_request = NULL,
+		completed_at = ?, updated_at = ? WHERE id = ?`, args: []any{state, code, now.UnixNano(), now.UnixNano(), id},
+		fail: wrapping("store: finish ticket %s", id)}, audit}, nil
 }
 
 // CompleteTicket records the ticket's certificate and marks it done in one
@@ -262,16 +279,17 @@ func (s *Store) CompleteTicket(ctx context.Context, ticketID string, rec CertRec
 		if err := checkCert(&r); err != nil {
 			return err
 		}
-		if err := insertCert(ctx, tx, r, sealed); err != nil {
+		stmts := []sqlStmt{certInsert(r, sealed)}
+		if t.IdemKey != "" {
+			stmts = append(stmts, sqlStmt{q: `UPDATE idempotency SET state = 'issued'
+				WHERE pharmacy_id = ? AND key = ? AND ticket_id = ?`, args: []any{t.PharmacyID, t.IdemKey, t.ID},
+				fail: wrapping("store: complete ticket %s", ticketID)})
+		}
+		finish, err := finishTicketStmts(ticketID, TicketDone, "", now)
+		if err != nil {
 			return err
 		}
-		if t.IdemKey != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE idempotency SET state = 'issued'
-				WHERE pharmacy_id = ? AND key = ? AND ticket_id = ?`, t.PharmacyID, t.IdemKey, t.ID); err != nil {
-				return fmt.Errorf("store: complete ticket %s: %w", ticketID, err)
-			}
-		}
-		return finishTicket(ctx, tx, ticketID, TicketDone, "", now)
+		return execAll(ctx, tx, append(stmts, finish...)...)
 	})
 	return alreadyDone, err
 }
