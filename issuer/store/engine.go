@@ -37,7 +37,7 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) scanner
 	// lock is the suffix that makes a SELECT lock the rows it read until
-	// the transaction ends: " FOR UPDATE" in a PostgreSQL write
+	// the transaction ends: " FOR NO KEY UPDATE" in a PostgreSQL write
 	// transaction (other writers run concurrently), "" elsewhere (SQLite
 	// has one writer; a read needs no lock).
 	lock() string

@@ -251,7 +251,11 @@ func (t *pgTx) QueryRowContext(ctx context.Context, q string, args ...any) scann
 	return pgRow{r: r, err: err}
 }
 
-func (t *pgTx) lock() string { return " FOR UPDATE" }
+// lock is FOR NO KEY UPDATE, the lock an UPDATE of non-key columns takes
+// (the store never changes a key): it does not block the FOR KEY SHARE
+// lock a foreign key check takes, so a pharmacy's status change does not
+// hold up the certificates being recorded for it.
+func (t *pgTx) lock() string { return " FOR NO KEY UPDATE" }
 
 // execBatch sends stmts as one pipeline: one round trip for all of them.
 // The server stops at the first failure (the transaction is aborted), so

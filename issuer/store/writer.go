@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,7 @@ func pharmacyRoute(id string) string { return "pharmacy\x00" + id }
 
 type writeReq struct {
 	ctx      context.Context
+	key      string // writeKeyed's routing key; "" for none
 	op       writeOp
 	done     chan error // buffered: the writer never blocks on a caller that left
 	answered bool       // writer goroutine only
@@ -67,7 +70,7 @@ func (s *Store) writeKeyed(ctx context.Context, key string, op writeOp) error {
 		h.Write([]byte(key))
 		q = s.queues[h.Sum32()%uint32(len(s.queues))]
 	}
-	req := &writeReq{ctx: ctx, op: op, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, key: key, op: op, done: make(chan error, 1)}
 	select {
 	case q <- req:
 	case <-s.closing:
@@ -177,6 +180,12 @@ func (s *Store) commitBatch(batch []*writeReq) {
 		}
 		pending = append(pending, r)
 	}
+	// Writes run in the order of their keys, in every batch of every
+	// portal: two transactions then take the rows they share in the same
+	// order and wait for each other instead of deadlocking (PostgreSQL
+	// would find the deadlock only after deadlock_timeout, a second). The
+	// order of concurrent writes is the caller's to choose in no case.
+	slices.SortStableFunc(pending, func(a, b *writeReq) int { return strings.Compare(a.key, b.key) })
 	for len(pending) > 0 {
 		applied, rest, err := s.runOnce(ctx, pending)
 		if err != nil {
