@@ -46,8 +46,9 @@ token key (token.key), the key that signs the verifier apps' lists
 (lists-signing.key; its public half for apps to pin in
 lists-signing.jwks.json) and the activation mailbox (mailbox/). Secrets are
 written 0600. The registry lives in registry/ (SQLite), or in the PostgreSQL
-database --registry names (its seal key stays in registry/seal.key; every
-portal of one registry needs the same key).
+database --registry ($GOLIVE_REGISTRY, which keeps a password off the command
+line) names; its seal key stays outside the database (registry/seal.key or
+the options below), and every portal of one registry needs the same key.
 
 TLS: --tls-cert and --tls-key serve the portal over HTTPS (TLS 1.2 or
 newer, with HSTS); --tls-client-ca also asks every client for a certificate

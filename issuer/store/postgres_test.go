@@ -329,3 +329,41 @@ func TestPgErrClassification(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoPortalsRedeemOneToken: a refresh token presented to two portals
+// at once is redeemed by one; the other sees the replay it is, and the
+// family is revoked (the row lock serializes the two transactions).
+func TestTwoPortalsRedeemOneToken(t *testing.T) {
+	db := newTestDB(t, BackendPostgres)
+	ctx := context.Background()
+	portals := []*Store{db.open(t, Options{}), db.open(t, Options{})}
+	now := time.Now()
+	exp := now.Add(time.Hour)
+	for round := range 10 {
+		fam := fmt.Sprintf("f%d", round)
+		tok := fam + "-login"
+		if err := portals[0].AddRefreshToken(ctx, RefreshToken{Hash: tok, Family: fam, Subject: "ph-1", ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		prevs := make([]RefreshToken, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, s := range portals {
+			wg.Go(func() {
+				prevs[i], errs[i] = s.RedeemRefreshToken(ctx, tok, now, RefreshToken{Hash: fmt.Sprintf("%s-next%d", fam, i), ExpiresAt: exp})
+			})
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil || prevs[0].Used == prevs[1].Used {
+			t.Fatalf("round %d: redemptions %+v, errors %v; want one live, one replay", round, prevs, errs)
+		}
+		winner := 0
+		if prevs[0].Used {
+			winner = 1
+		}
+		next, err := portals[0].RedeemRefreshToken(ctx, fmt.Sprintf("%s-next%d", fam, winner), now, RefreshToken{Hash: fam + "-x", ExpiresAt: exp})
+		if err != nil || !next.Revoked {
+			t.Fatalf("round %d: the winner's successor after the replay: %+v %v; want revoked", round, next, err)
+		}
+	}
+}
