@@ -36,7 +36,7 @@ type PharmacyActivity struct {
 // pharmacy and a pass over the deferred requests (BenchmarkPharmacyActivity);
 // the finder calls it every few seconds, never per search.
 func (s *Store) PharmacyActivity(ctx context.Context) ([]PharmacyActivity, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, street, postal_code, city, status, updated_at
+	rows, err := s.scans.QueryContext(ctx, `SELECT id, name, street, postal_code, city, status, updated_at
 		FROM pharmacies WHERE status IN ('active', 'suspended') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: pharmacy activity: %w", err)
@@ -71,7 +71,7 @@ func (s *Store) PharmacyActivity(ctx context.Context) ([]PharmacyActivity, error
 	// would read every certificate row, 0.5 s at 100 000 certificates.
 	// A certificate requested earlier but issued later than that one was
 	// deferred: its ticket's completion, read below, covers it.
-	rows, err = s.rdb.QueryContext(ctx, `SELECT p.id, (SELECT c.issued_at FROM certificates c
+	rows, err = s.scans.QueryContext(ctx, `SELECT p.id, (SELECT c.issued_at FROM certificates c
 		WHERE c.pharmacy_id = p.id ORDER BY c.requested_at DESC LIMIT 1)
 		FROM pharmacies p WHERE p.status IN ('active', 'suspended')`)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Store) PharmacyActivity(ctx context.Context) ([]PharmacyActivity, error
 	// done ones (when their certificates were recorded), and failed ones
 	// by code, so the caller can tell a payload the signer refused from a
 	// request that expired.
-	rows, err = s.rdb.QueryContext(ctx, `SELECT pharmacy_id, state, CASE WHEN state = 'failed' THEN error_code ELSE '' END,
+	rows, err = s.scans.QueryContext(ctx, `SELECT pharmacy_id, state, CASE WHEN state = 'failed' THEN error_code ELSE '' END,
 		COUNT(*), MIN(created_at), MAX(completed_at) FROM tickets GROUP BY 1, 2, 3`)
 	if err != nil {
 		return nil, fmt.Errorf("store: pharmacy activity: tickets: %w", err)
@@ -142,7 +142,7 @@ func (s *Store) PharmacyActivity(ctx context.Context) ([]PharmacyActivity, error
 }
 
 // eachRow calls fn for every row and closes rows.
-func eachRow(rows *sql.Rows, fn func(scanner) error) error {
+func eachRow(rows rows, fn func(scanner) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		if err := fn(rows); err != nil {

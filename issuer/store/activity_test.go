@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-func TestPharmacyActivity(t *testing.T) {
+func TestPharmacyActivity(t *testing.T) { forEachBackend(t, testPharmacyActivity) }
+
+func testPharmacyActivity(t *testing.T, db testDB) {
 	ctx := context.Background()
 	clock := newTestClock()
-	s := openStore(t, t.TempDir(), Options{Clock: clock.Now})
+	s := db.open(t, Options{Clock: clock.Now})
 	t0 := clock.Now()
 
 	quiet := mustPharmacy(t, s, "3-01.2.0000000001.1")   // active, never issued
