@@ -3,7 +3,6 @@ package finderapi
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/duration"
@@ -89,13 +88,7 @@ func Naive2021Config() Config {
 // ConfigForProfile returns the preset named name (the portal's profile
 // names).
 func ConfigForProfile(name string) (Config, error) {
-	switch name {
-	case portalapi.ProfileHardened:
-		return HardenedConfig(), nil
-	case portalapi.ProfileNaive2021:
-		return Naive2021Config(), nil
-	}
-	return Config{}, fmt.Errorf("finder: unknown profile %q (want %s)", name, strings.Join(portalapi.Profiles(), " or "))
+	return portalapi.Preset("finder", name, HardenedConfig, Naive2021Config)
 }
 
 // Validate checks for values that cannot work, by their JSON names.
@@ -111,8 +104,8 @@ func (c Config) Validate() error {
 	if c.MaxAge < 0 || c.StaleWhileRevalidate < 0 || c.StaleIfError < 0 {
 		bad("max_age, stale_while_revalidate and stale_if_error must not be negative")
 	}
-	if c.Limit.MaxConcurrent < 0 || c.Limit.MaxQueue < 0 || c.Limit.MaxQueueWait < 0 {
-		bad("limit: negative value")
+	if err := c.Limit.Validate("limit"); err != nil {
+		errs = append(errs, err)
 	}
 	if c.CacheEntries < 0 || c.CacheEntries > 1_000_000 {
 		bad("cache_entries must be 0..1000000")

@@ -3,7 +3,6 @@ package listsapi
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/duration"
@@ -69,13 +68,7 @@ func Naive2021Config() Config {
 // ConfigForProfile returns the preset named name (the portal's profile
 // names).
 func ConfigForProfile(name string) (Config, error) {
-	switch name {
-	case portalapi.ProfileHardened:
-		return HardenedConfig(), nil
-	case portalapi.ProfileNaive2021:
-		return Naive2021Config(), nil
-	}
-	return Config{}, fmt.Errorf("lists: unknown profile %q (want %s)", name, strings.Join(portalapi.Profiles(), " or "))
+	return portalapi.Preset("lists", name, HardenedConfig, Naive2021Config)
 }
 
 // Validate checks for values that cannot work, by their JSON names.
@@ -91,8 +84,8 @@ func (c Config) Validate() error {
 	if c.DeltaHistory < 1 || c.DeltaHistory > 100000 {
 		bad("delta_history must be 1..100000")
 	}
-	if c.Limit.MaxConcurrent < 0 || c.Limit.MaxQueue < 0 || c.Limit.MaxQueueWait < 0 {
-		bad("limit: negative value")
+	if err := c.Limit.Validate("limit"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -34,6 +34,15 @@ type RouteLimit struct {
 	MaxQueueWait  Duration `json:"max_queue_wait"`
 }
 
+// Validate refuses negative values; what names the limit in settings
+// ("limits.issue", "limit") prefixes the error.
+func (l RouteLimit) Validate(what string) error {
+	if l.MaxConcurrent < 0 || l.MaxQueue < 0 || l.MaxQueueWait < 0 {
+		return fmt.Errorf("%s: negative value", what)
+	}
+	return nil
+}
+
 // RouteLimits groups the routes by cost.
 type RouteLimits struct {
 	// Issue: POST /v1/certificates (validation, registry writes, a signer call).
@@ -400,13 +409,21 @@ func Profiles() []string { return []string{ProfileHardened, ProfileNaive2021} }
 
 // ConfigForProfile returns the preset named name.
 func ConfigForProfile(name string) (Config, error) {
+	return Preset("portal", name, HardenedConfig, Naive2021Config)
+}
+
+// Preset picks a component's preset by profile name, so the portal and
+// every component beside it (finder, lists, ...) spell the profiles and
+// the error the same way.
+func Preset[C any](component, name string, hardened, naive2021 func() C) (C, error) {
 	switch name {
 	case ProfileHardened:
-		return HardenedConfig(), nil
+		return hardened(), nil
 	case ProfileNaive2021:
-		return Naive2021Config(), nil
+		return naive2021(), nil
 	}
-	return Config{}, fmt.Errorf("portal: unknown profile %q (want %s)", name, strings.Join(Profiles(), " or "))
+	var zero C
+	return zero, fmt.Errorf("%s: unknown profile %q (want %s)", component, name, strings.Join(Profiles(), " or "))
 }
 
 // ApplyJSON overrides the fields data sets and leaves the others: a
@@ -473,8 +490,8 @@ func (c Config) Validate() error {
 		"issue": c.Limits.Issue, "login": c.Limits.Login, "onboarding": c.Limits.Onboarding,
 		"read": c.Limits.Read, "verify": c.Limits.Verify, "admin": c.Limits.Admin,
 	} {
-		if l.MaxConcurrent < 0 || l.MaxQueue < 0 || l.MaxQueueWait < 0 {
-			bad("limits.%s: negative value", name)
+		if err := l.Validate("limits." + name); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.PharmacyQuota.Enabled && (!(c.PharmacyQuota.Rate > 0) || c.PharmacyQuota.Burst < 1) {
