@@ -24,11 +24,11 @@ func init() { addCommand(newRunCmd) }
 
 func newRunCmd() *cobra.Command {
 	var (
-		target, profiles, out, logLevel   string
-		adminToken, dataDir, metricsToken string
-		timescale, demandScale            float64
-		seed                              uint64
-		thresholds                        []string
+		target, profiles, out, logLevel      string
+		adminToken, dataDir, metricsToken    string
+		timescale, demandScale, cpuWaitLimit float64
+		seed                                 uint64
+		thresholds                           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO|FILE",
@@ -112,7 +112,7 @@ faults and still writes what was gathered.`,
 				sum, err := runOne(cmd.Context(), cmd.ErrOrStderr(), tty, log, engine.Options{
 					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
 					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
-					MetricsToken: metricsToken,
+					MetricsToken: metricsToken, CPUWaitLimit: cpuWaitLimit,
 				})
 				if sum != nil {
 					label := verdict.Label(sum.Verdict, sum.Reproduces)
@@ -176,6 +176,7 @@ faults and still writes what was gathered.`,
 	f.StringVar(&adminToken, "admin-token", os.Getenv("GOLIVE_ADMIN_TOKEN"), "url target: the deployment's admin token (default $GOLIVE_ADMIN_TOKEN)")
 	f.StringVar(&metricsToken, "metrics-token", os.Getenv("GOLIVE_METRICS_TOKEN"), "url target: the bearer token of the deployment's /metrics (default $GOLIVE_METRICS_TOKEN)")
 	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
+	f.Float64Var(&cpuWaitLimit, "cpu-wait-limit", engine.DefaultCPUWaitLimit, "seconds waited for a CPU per CPU second over which the machine counts as starved and a failed threshold is inconclusive (negative: never)")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
 	return cmd
 }

@@ -50,6 +50,9 @@ type Summary struct {
 	Service        LatencyMS   `json:"service_ms"`
 	LateSends      int64       `json:"late_sends"`
 	DroppedSends   int64       `json:"dropped_sends"`
+	// Machine says whether the machine gave the run the CPU it asked
+	// for; a starved run's failures are inconclusive (docs/run-format.md).
+	Machine *Machine `json:"machine,omitempty"`
 	Consistency    Consistency `json:"consistency"`
 	Security       Security    `json:"security"`
 	// TimeToCert is every legitimate customer's time from the first
@@ -60,6 +63,23 @@ type Summary struct {
 	Classes    map[string]ClassSummary `json:"classes"`
 	Phases     []PhaseSummary          `json:"phases"`
 	Probes     []Probe                 `json:"probes"`
+}
+
+// Machine is how much the run waited for a CPU during the load.
+type Machine struct {
+	// CPUWaitPerCPUSecond is the seconds golive's threads spent runnable
+	// but waiting for a CPU per CPU second they got (/proc schedstat).
+	CPUWaitPerCPUSecond float64 `json:"cpu_wait_s_per_cpu_s"`
+	// CPUWaitLimit is the limit it was judged against (--cpu-wait-limit).
+	CPUWaitLimit float64 `json:"cpu_wait_limit"`
+	// Starved: the wait was over the limit.
+	Starved bool `json:"starved"`
+}
+
+// Reason says in one line why a starved run cannot judge a failure.
+func (m Machine) Reason() string {
+	return fmt.Sprintf("CPU-starved machine: golive waited %.1f s for a CPU per CPU second it got (limit %g); rerun on a quieter machine or raise --cpu-wait-limit",
+		m.CPUWaitPerCPUSecond, m.CPUWaitLimit)
 }
 
 // KindCapacity is summary.json's kind for a capacity search: its requests

@@ -62,6 +62,10 @@ type Options struct {
 	// MetricsToken is the bearer token the portal's /metrics asks for when
 	// it was served with one (empty: none sent).
 	MetricsToken string
+	// CPUWaitLimit is the CPU wait per CPU second over which the machine
+	// counts as starved and failures become inconclusive (0: the default,
+	// DefaultCPUWaitLimit; negative: never).
+	CPUWaitLimit float64
 	// Progress receives a live status line about every second (a
 	// terminal); nil keeps quiet.
 	Progress func(line string)
@@ -184,6 +188,7 @@ type run struct {
 	// ticketsPending is how many of those never completed.
 	ticketsPending int
 	security       rundir.Security
+	machine        *rundir.Machine // CPU starvation over the load
 	sample         string                    // an HC1 for verify classes
 	stuffed        int                       // credential-stuffing logins that succeeded
 	timeouts       map[string]time.Duration  // by class, set before the load
@@ -302,12 +307,14 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
 	classes := r.classes(setups)
+	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
 	totals, loadErr := loadgen.Run(loadCtx, loadgen.Plan{
 		Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
 		Observer: r.observe, Progress: r.onProgress, Logger: r.log,
 	})
+	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
 	interrupted := ctx.Err() != nil
 	// Undo every fault, even after Ctrl-C.
 	stopLoad()

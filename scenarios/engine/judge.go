@@ -101,11 +101,16 @@ func (r *run) evidence(bs []threshold.Bucket) []verdict.Evidence {
 // fails as before.
 func (r *run) judge(s *Summary) {
 	s.Reasons, s.Inconclusive = nil, nil
+	integrityFailed, timingHeld := false, false
 	add := func(kind, name string, ok bool, why string) {
 		v, reasons := verdict.Decide(kind, name, ok, s.Evidence)
+		if ok && !integrity(kind, name) {
+			timingHeld = true
+		}
 		switch v {
 		case verdict.Fail:
 			s.Reasons = append(s.Reasons, why)
+			integrityFailed = integrityFailed || integrity(kind, name)
 		case verdict.Inconclusive:
 			s.Inconclusive = append(s.Inconclusive, reasons...)
 		}
@@ -122,6 +127,8 @@ func (r *run) judge(s *Summary) {
 	if s.Interrupted {
 		s.Reasons = append(s.Reasons, "interrupted")
 	}
+	s.Reproduces = r.sc.ReproducesFor(r.profile)
+	starved(s, integrityFailed, timingHeld)
 	switch {
 	case len(s.Reasons) > 0:
 		s.Verdict = verdict.Fail
@@ -130,6 +137,40 @@ func (r *run) judge(s *Summary) {
 	default:
 		s.Verdict = verdict.Pass
 	}
-	s.Reproduces = r.sc.ReproducesFor(r.profile)
 	s.VerdictText = verdict.Text(s.Verdict, s.Reproduces)
+}
+
+// starved turns what a CPU-starved machine makes a run show into
+// inconclusive items: the thresholds and checks that failed (the design
+// may be fine; the scheduler was not) and a reproduction's failure when it
+// rests on a figure the machine alone may have caused (timingHeld: a
+// latency, an error rate held rather than only fraud or loss figures). A
+// pass stands: the design coped even so. An aborted or interrupted run
+// still fails, and so does one that lost or duplicated a certificate or
+// let fraud through (integrityFailed).
+func starved(s *Summary, integrityFailed, timingHeld bool) {
+	m := s.Machine
+	if m == nil || !m.Starved || integrityFailed || s.Aborted != "" || s.Interrupted {
+		return
+	}
+	why := m.Reason()
+	switch {
+	case len(s.Reasons) > 0:
+		for _, reason := range s.Reasons {
+			s.Inconclusive = append(s.Inconclusive, why+": would fail: "+reason)
+		}
+		s.Reasons = nil
+	case s.Reproduces != "" && timingHeld:
+		s.Inconclusive = append(s.Inconclusive, why+": the failure a reproduction shows may be the machine's")
+	}
+}
+
+// integrity: the check or threshold judges correctness, which no busy
+// machine excuses.
+func integrity(kind, name string) bool {
+	if kind == "check" {
+		return name == "consistency" || name == "fraud_contained"
+	}
+	e, err := threshold.Parse(name)
+	return err == nil && e.Integrity()
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -78,6 +79,25 @@ func TestJudge(t *testing.T) {
 		{name: "a reproduction that did not", profile: "naive-2021",
 			s:    Summary{Thresholds: []rundir.Threshold{{Expr: "fraud_escaped > 10", Value: "3"}}},
 			want: verdict.Fail, text: "reproduces 2021: no", reasons: 1},
+		{name: "starved: a slow run is inconclusive", profile: "hardened",
+			s:    Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", Value: "47.1s"}}},
+			want: verdict.Inconclusive, text: "inconclusive", inc: 1},
+		{name: "under the limit a slow run fails", profile: "hardened",
+			s:    Summary{Machine: starvedBy(1.5), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", Value: "47.1s"}}},
+			want: verdict.Fail, text: "fail", reasons: 1},
+		{name: "starved: a lost certificate still fails", profile: "hardened",
+			s: Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", Value: "47.1s"}, {Expr: "lost == 0", Value: "1"}},
+				Checks: []rundir.Check{{Name: "consistency", OK: true}}},
+			want: verdict.Fail, text: "fail", reasons: 2},
+		{name: "starved: a pass stands", profile: "hardened",
+			s:    Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", OK: true, Value: "1.2s"}}},
+			want: verdict.Pass, text: "pass"},
+		{name: "starved: a reproduction by fraud figures stands", profile: "naive-2021",
+			s:    Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "fraud_escaped > 10", OK: true, Value: "27"}}},
+			want: verdict.Pass, text: "reproduces 2021: yes"},
+		{name: "starved: a reproduction by latency is inconclusive", profile: "naive-2021",
+			s:    Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) > 20s", OK: true, Value: "36s"}}},
+			want: verdict.Inconclusive, text: "reproduces 2021: inconclusive", inc: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &run{sc: sc, profile: tc.profile}
@@ -87,5 +107,33 @@ func TestJudge(t *testing.T) {
 				t.Errorf("verdict %s (%q), reasons %q, inconclusive %q", s.Verdict, s.VerdictText, s.Reasons, s.Inconclusive)
 			}
 		})
+	}
+}
+
+func starvedBy(ratio float64) *rundir.Machine {
+	return &rundir.Machine{CPUWaitPerCPUSecond: ratio, CPUWaitLimit: DefaultCPUWaitLimit, Starved: ratio > DefaultCPUWaitLimit}
+}
+
+func TestMachineOf(t *testing.T) {
+	at := func(used, waited time.Duration) selfCPU { return selfCPU{used: used, waited: waited, ok: true} }
+	m := machineOf(at(time.Second, time.Second), at(3*time.Second, 11*time.Second), 0)
+	if m == nil || m.CPUWaitPerCPUSecond != 5 || m.CPUWaitLimit != DefaultCPUWaitLimit || !m.Starved {
+		t.Errorf("10 s waited for 2 s of CPU: %+v", m)
+	}
+	if m := machineOf(at(time.Second, 0), at(3*time.Second, 11*time.Second), 6); m == nil || m.Starved {
+		t.Errorf("5.5 s per CPU second under a limit of 6: %+v", m)
+	}
+	if m := machineOf(at(time.Second, 0), at(time.Second+time.Millisecond, time.Second), 0); m != nil {
+		t.Errorf("1 ms of CPU is too little to tell: %+v", m)
+	}
+	if m := machineOf(selfCPU{}, at(3*time.Second, 0), 0); m != nil {
+		t.Errorf("an unreadable /proc: %+v", m)
+	}
+	if m := machineOf(at(0, 0), at(3*time.Second, 30*time.Second), -1); m != nil {
+		t.Errorf("a negative limit turns the guard off: %+v", m)
+	}
+	// The reading is real on Linux: this test's own process.
+	if r := readSelfCPU(); !r.ok {
+		t.Log("/proc not readable here")
 	}
 }

@@ -44,6 +44,7 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 		Transport: n(t.Transport), Retries: n(t.Retries), RetryAmplification: t.RetryAmplification}
 	s.Latency, s.Service = latencyOf(t.Latency), latencyOf(t.Service)
 	s.LateSends, s.DroppedSends = n(t.Late), n(t.Dropped)
+	s.Machine = r.machine
 	s.Classes = map[string]rundir.ClassSummary{}
 	for name, c := range t.Classes {
 		s.Classes[name] = rundir.ClassSummary{Requests: n(c.Requests), Actions: n(c.Actions), OK: n(c.OK + c.TicketDone),

@@ -170,6 +170,17 @@ var summaryFigures = map[string]Kind{
 	"fraud_issued": Count, "fraud_escaped": Count, "fraud_revoked": Count,
 }
 
+// Integrity says whether e judges what must hold however busy the machine
+// is: nothing acknowledged lost or duplicated, no fraud issued. A starved
+// machine excuses a slow run, never a lost certificate.
+func (e *Expr) Integrity() bool {
+	switch e.Metric.Name {
+	case "lost", "duplicates", "fraud_issued", "fraud_escaped", "fraud_revoked":
+		return true
+	}
+	return false
+}
+
 // bucketFigures are computed from timeseries.csv buckets (and so can be
 // judged per phase or per window).
 var bucketFigures = map[string]Kind{
