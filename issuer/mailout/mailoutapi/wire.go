@@ -142,7 +142,7 @@ const (
 	CodeInvalidItems      = "invalid_items"      // 422: payloads that fail validation (errors lists them)
 	CodeIdempotencyReused = "idempotency_key_reused"
 	CodeInvalidIdemKey    = "invalid_idempotency_key"
-	CodeBacklogFull       = "backlog_full"     // 503: the centre's unfinished items would exceed MaxPendingItems
-	CodeJobNotFound       = "job_not_found"    // 404: unknown id, or another centre's job
+	CodeBacklogFull       = "backlog_full"  // 503: the centre's unfinished items would exceed MaxPendingItems
+	CodeJobNotFound       = "job_not_found" // 404: unknown id, or another centre's job
 	CodeRegistryFailure   = "registry_unavailable"
 )
