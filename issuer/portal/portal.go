@@ -61,8 +61,12 @@ type Deps struct {
 	// signing key of its own (tests).
 	Lists *lists.Lists
 	// Components are further services served among the portal's routes
-	// (the pharmacy finder).
+	// (the pharmacy finder, the centres' mail-out).
 	Components []Component
+	// Lanes, when set, is told of every issuance request as interactive
+	// work, so background work sharing it (the mail-out's batch signing)
+	// runs only in the gaps. Nil: nothing to tell.
+	Lanes *overload.Lanes
 	// Register is the pharmacy register onboarding checks against.
 	Register *register.Register
 	// Mailbox delivers activation codes.
@@ -117,6 +121,7 @@ type Portal struct {
 	register   *register.Register
 	mailbox    register.Mailbox
 	signers    Signer
+	lanes      *overload.Lanes // nil: no background work to yield to
 	adminTok   string
 	log        *slog.Logger
 	clock      func() time.Time
@@ -182,6 +187,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		register:     deps.Register,
 		mailbox:      deps.Mailbox,
 		signers:      deps.Signer,
+		lanes:        deps.Lanes,
 		adminTok:     deps.AdminTokenHash,
 		metricsToken: deps.MetricsToken,
 		lists:        deps.Lists,

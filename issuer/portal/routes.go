@@ -149,6 +149,8 @@ func (p *Portal) handleToken(w http.ResponseWriter, r *http.Request) {
 // ----------------------------------------------------------------- issuance
 
 func (p *Portal) handleIssue(w http.ResponseWriter, r *http.Request) {
+	// A pharmacy's customer is waiting: batch work yields while this runs.
+	defer p.lanes.Interactive()()
 	// The request's deadline: ours, or the caller's X-Request-Deadline if
 	// sooner. It bounds the queue wait and propagates to the signer call.
 	ctx, cancel := overload.DeadlineFromHeader(r, p.cfg.IssueDeadline.D())

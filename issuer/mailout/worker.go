@@ -1,0 +1,165 @@
+package mailout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/dcc"
+	"github.com/golive-dev/golive/issuer/signerclient"
+	"github.com/golive-dev/golive/issuer/store"
+)
+
+// recordTimeout bounds one write of outcomes; countEvery how often the
+// unfinished items are counted for the backlog gauge.
+const (
+	recordTimeout = 30 * time.Second
+	countEvery    = 5 * time.Second
+)
+
+// Run runs the workers until ctx ends: each claims due items, signs them
+// one at a time (with Yield, each in a gap of interactive issuance) and
+// records them in batches. Items left signing when ctx ends stay leased
+// and are taken again after the lease.
+func (m *Mailout) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range m.cfg.Workers {
+		wg.Go(func() { m.work(ctx) })
+	}
+	wg.Go(func() { m.countLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+func (m *Mailout) countLoop(ctx context.Context) {
+	t := time.NewTicker(countEvery)
+	defer t.Stop()
+	for {
+		if n, err := m.reg.MailoutUnfinished(ctx); err == nil {
+			m.unfinished.Store(int64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Mailout) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := m.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("mail-out round failed", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		t := time.NewTimer(m.cfg.Idle.D())
+		select {
+		case <-ctx.Done():
+		case <-m.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RunOnce claims one batch of due items and works it off; it returns how
+// many items it claimed. Tests call it to step the worker.
+func (m *Mailout) RunOnce(ctx context.Context) (int, error) {
+	if err := m.lanes.Spare(ctx); err != nil {
+		return 0, err
+	}
+	now := m.clock()
+	items, err := m.reg.ClaimMailoutItems(ctx, m.cfg.ClaimBatch, now, now.Add(m.cfg.Lease.D()))
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	var outs []store.MailoutOutcome
+	flush := func() error {
+		if len(outs) == 0 {
+			return nil
+		}
+		// Recording waits for a gap too: the registry's writer is
+		// shared with pharmacies' certificates. It runs even when ctx
+		// ended: signatures in hand are not thrown away.
+		if err := m.lanes.Spare(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if _, err := m.reg.FinishMailoutItems(wctx, outs); err != nil {
+			return err
+		}
+		for _, o := range outs {
+			switch {
+			case o.Failed:
+				m.m.items.WithLabelValues("failed").Inc()
+				m.unfinished.Add(-1)
+			case !o.RetryAt.IsZero():
+				m.m.items.WithLabelValues("retry").Inc()
+			default:
+				m.m.items.WithLabelValues("issued").Inc()
+				m.unfinished.Add(-1)
+			}
+		}
+		outs = outs[:0]
+		return nil
+	}
+	unavailable := false
+	for _, it := range items {
+		if unavailable || ctx.Err() != nil {
+			// No signer (or stopping): the rest of the claim is due again
+			// later, without an attempt each.
+			outs = append(outs, store.MailoutOutcome{JobID: it.JobID, Key: it.Key,
+				RetryAt: m.clock().Add(m.cfg.RetryAfter.D()), ErrorCode: "signer_unavailable"})
+			continue
+		}
+		if err := m.lanes.Spare(ctx); err != nil {
+			outs = append(outs, store.MailoutOutcome{JobID: it.JobID, Key: it.Key, RetryAt: m.clock(), ErrorCode: "stopped"})
+			continue
+		}
+		o := m.signItem(ctx, it)
+		if !o.RetryAt.IsZero() {
+			unavailable = true
+		}
+		outs = append(outs, o)
+		if len(outs) >= m.cfg.RecordBatch {
+			if err := flush(); err != nil {
+				return len(items), err
+			}
+		}
+	}
+	return len(items), flush()
+}
+
+// signItem signs one claimed item with its fixed UVCI.
+func (m *Mailout) signItem(ctx context.Context, it store.MailoutItem) store.MailoutOutcome {
+	out := store.MailoutOutcome{JobID: it.JobID, Key: it.Key, UVCI: it.UVCI}
+	var cert dcc.Certificate
+	if err := json.Unmarshal(it.Request, &cert); err != nil {
+		out.Failed, out.ErrorCode = true, "request_unreadable"
+		return out
+	}
+	cert.SetUVCI(it.UVCI)
+	sctx, cancel := context.WithTimeout(ctx, m.cfg.SignTimeout.D())
+	defer cancel()
+	start := time.Now()
+	resp, err := m.signer.Sign(sctx, signerclient.SignRequest{Type: cert.Type(), Payload: &cert, IssuedAt: m.clock(), RequestID: it.UVCI})
+	m.m.signTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		var rej *signerclient.RejectedError
+		if errors.As(err, &rej) && errors.Is(err, signerclient.ErrRejected) {
+			out.Failed, out.ErrorCode = true, "rejected_by_signer:"+rej.Problem.Code
+			return out
+		}
+		m.log.Warn("mail-out signing failed", "job", it.JobID, "uvci", it.UVCI, "err", err)
+		out.RetryAt, out.ErrorCode = m.clock().Add(m.cfg.RetryAfter.D()), "signer_unavailable"
+		return out
+	}
+	out.HC1, out.KID, out.IssuedAt, out.ExpiresAt = []byte(resp.HC1), resp.Kid, resp.IssuedAt, resp.ExpiresAt
+	return out
+}
