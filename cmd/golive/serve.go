@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
 		simStart, logLevel, logFormat, cpuProfile                                        string
-		printConfig, initOnly                                                            bool
+		printConfig, initOnly, mailoutOn                                                 bool
 		replicas, signerIndex, hsmSlots, registerSize                                    int
 		hsmLatency                                                                       time.Duration
 		timescale                                                                        float64
@@ -44,7 +44,9 @@ replica (pki/), a synthetic pharmacy register (register.jsonl), the admin
 token (admin-token), the portal-to-signer secret (signer-token), the access
 token key (token.key), the key that signs the verifier apps' lists
 (lists-signing.key; its public half for apps to pin in
-lists-signing.jwks.json) and the activation mailbox (mailbox/). Secrets are
+lists-signing.jwks.json), the vaccination centres' mail-out tokens
+(mailout-centres; used with --mailout, see docs/mailout.md) and the
+activation mailbox (mailbox/). Secrets are
 written 0600. The registry lives in registry/ (SQLite), or in the PostgreSQL
 database --registry ($GOLIVE_REGISTRY, which keeps a password off the command
 line) names; its seal key stays outside the database (registry/seal.key or
@@ -67,6 +69,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role signer --data ./data --signer-index 2 --listen :9002
   golive serve --role portal --data ./data --signers http://127.0.0.1:9001,http://127.0.0.1:9002
   golive serve --role all --data ./data --registry postgres://golive@127.0.0.1:5432/registry
+  golive serve --role all --data ./data --mailout
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -125,6 +128,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			set("hsm-slots", func() { s.Signer.HSMSlots = hsmSlots })
 			set("hsm-latency", func() { s.Signer.HSMLatency = signerapi.Duration(hsmLatency) })
 			set("log-level", func() { s.LogLevel = logLevel })
+			set("mailout", func() { s.Mailout.Enabled = mailoutOn })
 			set("timescale", func() { s.Sim.Timescale = timescale })
 			if f.Changed("sim-start") {
 				t, err := time.Parse(time.RFC3339, simStart)
@@ -207,6 +211,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second of the business day")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.BoolVar(&mailoutOn, "mailout", false, "serve the vaccination centres' batch API (/v1/mailout/...; centre tokens in DATA/mailout-centres); same as mailout.enabled")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")
 	return cmd
 }

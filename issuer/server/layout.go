@@ -14,6 +14,7 @@ import (
 
 	"github.com/golive-dev/golive/issuer/auth"
 	"github.com/golive-dev/golive/issuer/lists"
+	"github.com/golive-dev/golive/issuer/mailout/mailoutapi"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/register"
 )
@@ -39,6 +40,14 @@ func (l Layout) Mailbox() string  { return filepath.Join(l.Dir, "mailbox") }
 func (l Layout) ListsKey() string    { return filepath.Join(l.Dir, "lists-signing.key") }
 func (l Layout) ListsKeySet() string { return filepath.Join(l.Dir, "lists-signing.jwks.json") }
 func (l Layout) Registry() string    { return filepath.Join(l.Dir, "registry") }
+
+// CentreTokens holds the vaccination centres' mail-out credentials, one
+// "<centre id> <token>" a line (mode 0600); the portal keeps only their
+// hashes in memory.
+func (l Layout) CentreTokens() string { return filepath.Join(l.Dir, "mailout-centres") }
+
+// bootstrapCentres are the centres a new data directory gets tokens for.
+var bootstrapCentres = []string{"ZI01", "ZI02", "ZI03"}
 
 // BootstrapOptions describe a new data directory.
 type BootstrapOptions struct {
@@ -131,10 +140,44 @@ func Bootstrap(dir string, o BootstrapOptions) (bool, error) {
 		}
 		created = true
 	}
+	if !exists(l.CentreTokens()) {
+		var b strings.Builder
+		for _, id := range bootstrapCentres {
+			fmt.Fprintf(&b, "%s %s%s\n", id, mailoutapi.TokenPrefix, auth.NewSecret())
+		}
+		if err := writeSecret(l.CentreTokens(), []byte(b.String())); err != nil {
+			return false, err
+		}
+		created = true
+	}
 	if err := os.MkdirAll(l.Mailbox(), 0o700); err != nil {
 		return false, fmt.Errorf("mailbox: %w", err)
 	}
 	return created, nil
+}
+
+// LoadCentreTokens reads the centres' tokens of a data directory: centre
+// id to token.
+func LoadCentreTokens(l Layout) (map[string]string, error) {
+	b, err := os.ReadFile(l.CentreTokens())
+	if err != nil {
+		return nil, fmt.Errorf("mail-out centre tokens: %w", err)
+	}
+	defer clear(b)
+	out := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		id, tok, ok := strings.Cut(line, " ")
+		tok = strings.TrimSpace(tok)
+		if !ok || !strings.HasPrefix(tok, mailoutapi.TokenPrefix) || len(tok) < len(mailoutapi.TokenPrefix)+16 {
+			return nil, fmt.Errorf("%s line %d: want \"<centre id> %s<secret>\"", l.CentreTokens(), i+1, mailoutapi.TokenPrefix)
+		}
+		out[id] = tok
+	}
+	return out, nil
 }
 
 // LoadListsKey reads the lists' signing key of a data directory.

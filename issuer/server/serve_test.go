@@ -24,6 +24,12 @@ func serveAll(t *testing.T, dir, profile string) (string, func()) {
 		t.Fatal(err)
 	}
 	s.Data, s.Listen, s.Replicas, s.RegisterSize, s.LogLevel = dir, "127.0.0.1:0", 1, 20, "warn"
+	return serveSettings(t, s)
+}
+
+// serveSettings runs `serve` with s until the test ends.
+func serveSettings(t *testing.T, s Settings) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)

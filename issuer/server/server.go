@@ -22,8 +22,12 @@ import (
 	"github.com/golive-dev/golive/issuer/dcc/dccschema"
 	"github.com/golive-dev/golive/issuer/finder"
 	"github.com/golive-dev/golive/issuer/lists"
+	"github.com/golive-dev/golive/issuer/mailout"
+	"github.com/golive-dev/golive/issuer/mailout/mailoutapi"
+	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/pki"
 	"github.com/golive-dev/golive/issuer/portal"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/signer"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
@@ -226,8 +230,22 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	if err != nil {
 		return err
 	}
+	runs := []func(context.Context) error{ls.Run, fd.Run}
+	components := []portal.Component{fd}
+	var lanes *overload.Lanes
+	if s.Mailout.Enabled {
+		mcfg := s.Mailout
+		mcfg.Profile = s.Profile
+		mo, ml, err := newMailout(mcfg, l, st, sc, s.Portal, log)
+		if err != nil {
+			return err
+		}
+		lanes = ml
+		components = append(components, mo)
+		runs = append(runs, mo.Run)
+	}
 	deps := portal.Deps{
-		Store: st, TrustList: tl, Lists: ls, Components: []portal.Component{fd},
+		Store: st, TrustList: tl, Lists: ls, Components: components, Lanes: lanes,
 		Register: reg, Mailbox: mb, Signer: sc,
 		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
 		MetricsToken: s.MetricsToken,
@@ -246,13 +264,14 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	}
 	defer p.Close()
 	// The portal's workers and the components' refresh loops.
-	runDone := make(chan error, 3)
-	for _, run := range []func(context.Context) error{p.Run, ls.Run, fd.Run} {
+	runs = append(runs, p.Run)
+	runDone := make(chan error, len(runs))
+	for _, run := range runs {
 		go func() { runDone <- run(ctx) }()
 	}
 	wait := func(err error) error {
 		cancel()
-		for range 3 {
+		for range runs {
 			if rerr := <-runDone; rerr != nil && !errors.Is(rerr, context.Canceled) && err == nil {
 				err = rerr
 			}
@@ -264,6 +283,31 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		return wait(fmt.Errorf("portal: listen %s: %w", s.Listen, err))
 	}
 	return wait(serveHTTP(ctx, ln, tlsCfg, p.Handler(), cfg.HTTP, func(url string) { ready(RolePortal, url) }))
+}
+
+// newMailout builds the centres' mail-out over the portal's registry and
+// signer client, with the lanes the portal marks its issuance on, and the
+// centres' tokens of the data directory.
+func newMailout(cfg mailoutapi.Config, l Layout, st *store.Store, sc *signerclient.Client, pc portalapi.Config, log *slog.Logger) (*mailout.Mailout, *overload.Lanes, error) {
+	tokens, err := LoadCentreTokens(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	centres := make(map[string]string, len(tokens))
+	for id, tok := range tokens {
+		centres[auth.HashToken(tok)] = id
+	}
+	var lanes *overload.Lanes
+	if cfg.Yield {
+		lanes = overload.NewLanes(cfg.Quiet.D())
+	}
+	m, err := mailout.New(cfg, mailout.Deps{Registry: st, Signer: sc, Lanes: lanes, Centres: centres,
+		Country: pc.Country, UVCIIssuer: pc.UVCIIssuer, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("mail-out enabled", "centres", len(centres), "yield", cfg.Yield)
+	return m, lanes, nil
 }
 
 // runProxy serves the toxiproxy API: testbeds create the proxies (client

@@ -18,6 +18,7 @@ import (
 	"github.com/golive-dev/golive/issuer/duration"
 	"github.com/golive-dev/golive/issuer/finder/finderapi"
 	"github.com/golive-dev/golive/issuer/lists/listsapi"
+	"github.com/golive-dev/golive/issuer/mailout/mailoutapi"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/store"
@@ -134,8 +135,11 @@ type Settings struct {
 	Portal portalapi.Config `json:"portal"`
 	// Finder is the public pharmacy finder and Lists the verifier apps'
 	// downloads; both run in the portal's process (roles all and portal).
-	Finder       finderapi.Config     `json:"finder"`
-	Lists        listsapi.Config      `json:"lists"`
+	Finder finderapi.Config `json:"finder"`
+	Lists  listsapi.Config  `json:"lists"`
+	// Mailout is the vaccination centres' batch issuance, in the portal's
+	// process too; off unless mailout.enabled (or --mailout).
+	Mailout      mailoutapi.Config    `json:"mailout"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -155,10 +159,14 @@ func Defaults(profile string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	mc, err := mailoutapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
 	s := Settings{
 		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
 		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
-		Portal: pc, Finder: fc, Lists: lc,
+		Portal: pc, Finder: fc, Lists: lc, Mailout: mc,
 	}
 	switch profile {
 	case portalapi.ProfileNaive2021:
@@ -294,6 +302,9 @@ func (s Settings) Validate() error {
 		}
 		if err := s.Lists.Validate(); err != nil {
 			bad("lists: %v", err)
+		}
+		if err := s.Mailout.Validate(); err != nil {
+			bad("mailout: %v", err)
 		}
 	}
 	return errors.Join(errs...)
