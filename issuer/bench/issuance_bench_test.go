@@ -157,12 +157,21 @@ type server struct {
 // and no per-pharmacy quota or anomaly rules (40 pharmacies stand in for
 // thousands). Admission control stays as hardened has it.
 func startServeAll(b *testing.B, bin string) server {
+	return startServeWith(b, bin, nil)
+}
+
+// startServeWith is startServeAll with more settings (top-level keys of
+// the --config file beside "portal", e.g. "mailout").
+func startServeWith(b *testing.B, bin string, more map[string]any) server {
 	dir := b.TempDir()
 	cfg := map[string]any{"portal": map[string]any{
 		"access_token_ttl": "1h",
 		"pharmacy_quota":   map[string]any{"enabled": false},
 		"anomaly":          map[string]any{"enabled": false},
 	}}
+	for k, v := range more {
+		cfg[k] = v
+	}
 	raw, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(dir, "bench-config.json")
 	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
