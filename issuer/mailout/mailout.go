@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,9 @@ type Mailout struct {
 	rnd     io.Reader
 	limiter *overload.Limiter // nil: no admission control
 	m       *metrics
+
+	paceMu   sync.Mutex
+	nextSlot time.Time // MaxRate's next free slot
 
 	wake       chan struct{} // a new job
 	unfinished atomic.Int64  // items not finished, as last counted

@@ -118,6 +118,10 @@ func (m *Mailout) RunOnce(ctx context.Context) (int, error) {
 				RetryAt: m.clock().Add(m.cfg.RetryAfter.D()), ErrorCode: "signer_unavailable"})
 			continue
 		}
+		if err := m.pace(ctx); err != nil {
+			outs = append(outs, store.MailoutOutcome{JobID: it.JobID, Key: it.Key, RetryAt: m.clock(), ErrorCode: "stopped"})
+			continue
+		}
 		if err := m.lanes.Spare(ctx); err != nil {
 			outs = append(outs, store.MailoutOutcome{JobID: it.JobID, Key: it.Key, RetryAt: m.clock(), ErrorCode: "stopped"})
 			continue
@@ -134,6 +138,33 @@ func (m *Mailout) RunOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return len(items), flush()
+}
+
+// pace waits for the next slot of MaxRate (shared by the workers).
+func (m *Mailout) pace(ctx context.Context) error {
+	if m.cfg.MaxRate <= 0 {
+		return ctx.Err()
+	}
+	interval := time.Duration(float64(time.Second) / m.cfg.MaxRate)
+	m.paceMu.Lock()
+	now := time.Now()
+	slot := now
+	if m.nextSlot.After(now) {
+		slot = m.nextSlot
+	}
+	// A worker that was idle does not bank slots for a burst.
+	m.nextSlot = slot.Add(interval)
+	m.paceMu.Unlock()
+	if wait := slot.Sub(now); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // signItem signs one claimed item with its fixed UVCI.

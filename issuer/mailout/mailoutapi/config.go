@@ -33,6 +33,12 @@ type Config struct {
 	// Quiet is how long interactive issuance must have been idle before a
 	// batch item starts (Yield only).
 	Quiet Duration `json:"quiet"`
+	// MaxRate caps batch signing, items per second over all workers (0:
+	// no cap). Gaps alone let a batch fill every idle moment; each item
+	// then costs the registry's writer and the core a little, and a
+	// pharmacy request that arrives meanwhile waits for it. A cap keeps
+	// those collisions rare; a mail-out has hours, not seconds.
+	MaxRate float64 `json:"max_rate"`
 	// Workers sign items at once (each waits for its own gap).
 	Workers int `json:"workers"`
 	// ClaimBatch is how many items a worker takes from the registry per
@@ -68,9 +74,10 @@ func HardenedConfig() Config {
 		Enabled:         false,
 		Yield:           true,
 		Quiet:           Duration(2 * time.Millisecond),
+		MaxRate:         100,
 		Workers:         1,
-		ClaimBatch:      64,
-		RecordBatch:     64,
+		ClaimBatch:      256,
+		RecordBatch:     256,
 		Lease:           Duration(30 * time.Second),
 		RetryAfter:      Duration(2 * time.Second),
 		SignTimeout:     Duration(4 * time.Second),
@@ -88,6 +95,7 @@ func Naive2021Config() Config {
 	c := HardenedConfig()
 	c.Profile = portalapi.ProfileNaive2021
 	c.Yield = false
+	c.MaxRate = 0
 	c.Workers = 4
 	c.RecordBatch = 1
 	return c
@@ -109,6 +117,9 @@ func ConfigForProfile(name string) (Config, error) {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.MaxRate < 0 || c.MaxRate > 1e6 {
+		bad("max_rate must be 0 (no cap) to 1000000 items per second")
+	}
 	if c.Workers < 1 || c.Workers > 64 {
 		bad("workers must be 1..64")
 	}

@@ -38,4 +38,7 @@ CREATE TABLE mailout_items (
 );
 CREATE UNIQUE INDEX mailout_items_centre_key ON mailout_items (centre, item_key);
 CREATE INDEX mailout_items_due ON mailout_items (next_attempt_at, job_id, seq) WHERE state IN ('pending', 'signing');
+-- A centre's backlog, and whether a job has items left (checked as each
+-- batch of outcomes is recorded), without a pass over finished items.
 CREATE INDEX mailout_items_unfinished ON mailout_items (centre) WHERE state IN ('pending', 'signing');
+CREATE INDEX mailout_items_job_unfinished ON mailout_items (job_id) WHERE state IN ('pending', 'signing');
