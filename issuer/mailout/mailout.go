@@ -50,7 +50,7 @@ type Registry interface {
 	CreateMailoutJob(ctx context.Context, job store.MailoutJob, items []store.MailoutItem, maxPending int) (*store.MailoutJob, error)
 	MailoutJob(ctx context.Context, id string) (store.MailoutJob, error)
 	MailoutItems(ctx context.Context, jobID, after string, limit int) ([]store.MailoutItem, error)
-	ClaimMailoutItems(ctx context.Context, limit int, now, leaseUntil time.Time) ([]store.MailoutItem, error)
+	FinishAndClaimMailoutItems(ctx context.Context, outs []store.MailoutOutcome, limit int, now, leaseUntil time.Time) (int, []store.MailoutItem, error)
 	FinishMailoutItems(ctx context.Context, outs []store.MailoutOutcome) (int, error)
 	MailoutUnfinished(ctx context.Context) (int, error)
 }

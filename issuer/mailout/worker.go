@@ -49,8 +49,10 @@ func (m *Mailout) countLoop(ctx context.Context) {
 }
 
 func (m *Mailout) work(ctx context.Context) {
+	var carry []store.MailoutOutcome
 	for ctx.Err() == nil {
-		n, err := m.RunOnce(ctx)
+		n, next, err := m.step(ctx, carry)
+		carry = next
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("mail-out round failed", "err", err)
 		}
@@ -65,50 +67,37 @@ func (m *Mailout) work(ctx context.Context) {
 		}
 		t.Stop()
 	}
+	// Stopping: the signatures in hand are recorded, not thrown away.
+	if err := m.record(ctx, carry); err != nil {
+		m.log.Warn("recording mail-out items at shutdown failed; they are signed again after their lease", "err", err)
+	}
 }
 
-// RunOnce claims one batch of due items and works it off; it returns how
-// many items it claimed. Tests call it to step the worker.
+// RunOnce claims one batch of due items, works it off and records it; it
+// returns how many items it claimed. Tests call it to step the worker
+// (the workers of Run record a batch together with the next claim).
 func (m *Mailout) RunOnce(ctx context.Context) (int, error) {
+	n, outs, err := m.step(ctx, nil)
+	if err != nil {
+		return n, err
+	}
+	return n, m.record(ctx, outs)
+}
+
+// step records carry (the previous batch's outcomes) and claims the next
+// batch in one write, signs it and returns its outcomes, not yet
+// recorded (RecordBatch at a time are, when it is smaller than a claim).
+func (m *Mailout) step(ctx context.Context, carry []store.MailoutOutcome) (int, []store.MailoutOutcome, error) {
 	if err := m.lanes.Spare(ctx); err != nil {
-		return 0, err
+		return 0, carry, err
 	}
 	now := m.clock()
-	items, err := m.reg.ClaimMailoutItems(ctx, m.cfg.ClaimBatch, now, now.Add(m.cfg.Lease.D()))
-	if err != nil || len(items) == 0 {
-		return 0, err
+	_, items, err := m.reg.FinishAndClaimMailoutItems(ctx, carry, m.cfg.ClaimBatch, now, now.Add(m.cfg.Lease.D()))
+	if err != nil {
+		return 0, carry, err
 	}
+	m.counted(carry)
 	var outs []store.MailoutOutcome
-	flush := func() error {
-		if len(outs) == 0 {
-			return nil
-		}
-		// Recording waits for a gap too: the registry's writer is
-		// shared with pharmacies' certificates. It runs even when ctx
-		// ended: signatures in hand are not thrown away.
-		if err := m.lanes.Spare(ctx); err != nil && ctx.Err() == nil {
-			return err
-		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-		defer cancel()
-		if _, err := m.reg.FinishMailoutItems(wctx, outs); err != nil {
-			return err
-		}
-		for _, o := range outs {
-			switch {
-			case o.Failed:
-				m.m.items.WithLabelValues("failed").Inc()
-				m.unfinished.Add(-1)
-			case !o.RetryAt.IsZero():
-				m.m.items.WithLabelValues("retry").Inc()
-			default:
-				m.m.items.WithLabelValues("issued").Inc()
-				m.unfinished.Add(-1)
-			}
-		}
-		outs = outs[:0]
-		return nil
-	}
 	unavailable := false
 	for _, it := range items {
 		if unavailable || ctx.Err() != nil {
@@ -131,13 +120,49 @@ func (m *Mailout) RunOnce(ctx context.Context) (int, error) {
 			unavailable = true
 		}
 		outs = append(outs, o)
-		if len(outs) >= m.cfg.RecordBatch {
-			if err := flush(); err != nil {
-				return len(items), err
+		if len(outs) >= m.cfg.RecordBatch && len(outs) < len(items) {
+			if err := m.record(ctx, outs); err != nil {
+				return len(items), nil, err
 			}
+			outs = nil
 		}
 	}
-	return len(items), flush()
+	return len(items), outs, nil
+}
+
+// record writes outcomes in one write. Recording waits for a gap too (the
+// registry's writer is shared with pharmacies' certificates), and runs
+// even when ctx ended: signatures in hand are not thrown away.
+func (m *Mailout) record(ctx context.Context, outs []store.MailoutOutcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	if err := m.lanes.Spare(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := m.reg.FinishMailoutItems(wctx, outs); err != nil {
+		return err
+	}
+	m.counted(outs)
+	return nil
+}
+
+// counted counts recorded outcomes.
+func (m *Mailout) counted(outs []store.MailoutOutcome) {
+	for _, o := range outs {
+		switch {
+		case o.Failed:
+			m.m.items.WithLabelValues("failed").Inc()
+			m.unfinished.Add(-1)
+		case !o.RetryAt.IsZero():
+			m.m.items.WithLabelValues("retry").Inc()
+		default:
+			m.m.items.WithLabelValues("issued").Inc()
+			m.unfinished.Add(-1)
+		}
+	}
 }
 
 // pace waits for the next slot of MaxRate (shared by the workers).

@@ -297,12 +297,39 @@ func (s *Store) MailoutItems(ctx context.Context, jobID, after string, limit int
 // up, and Request holds the opened payload. Oldest jobs first, items in
 // job order. A request that does not open fails its item.
 func (s *Store) ClaimMailoutItems(ctx context.Context, limit int, now, leaseUntil time.Time) ([]MailoutItem, error) {
-	if limit <= 0 {
-		return nil, nil
+	_, items, err := s.FinishAndClaimMailoutItems(ctx, nil, limit, now, leaseUntil)
+	return items, err
+}
+
+// FinishAndClaimMailoutItems is FinishMailoutItems and then
+// ClaimMailoutItems in one durable write: a worker records the batch it
+// signed and takes the next with one commit instead of two, so the
+// registry's writer, which pharmacies' certificates share, is busy with
+// the mail-out half as often.
+func (s *Store) FinishAndClaimMailoutItems(ctx context.Context, outs []MailoutOutcome, limit int, now, leaseUntil time.Time) (int, []MailoutItem, error) {
+	if limit <= 0 && len(outs) == 0 {
+		return 0, nil, nil
 	}
-	var out []MailoutItem
-	err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		out = nil
+	sealed, err := s.sealOutcomes(outs)
+	if err != nil {
+		return 0, nil, err
+	}
+	var (
+		out     []MailoutItem
+		changed int
+	)
+	err = s.write(ctx, func(ctx context.Context, tx querier) error {
+		out, changed = nil, 0
+		if len(sealed) > 0 {
+			n, err := finishMailoutCount(ctx, tx, sealed, s.clock())
+			if err != nil {
+				return err
+			}
+			changed = n
+		}
+		if limit <= 0 {
+			return nil
+		}
 		skip := ""
 		if l := tx.lock(); l != "" {
 			skip = l + " SKIP LOCKED"
@@ -351,7 +378,7 @@ func (s *Store) ClaimMailoutItems(ctx context.Context, limit int, now, leaseUnti
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].JobID != out[j].JobID {
@@ -359,7 +386,7 @@ func (s *Store) ClaimMailoutItems(ctx context.Context, limit int, now, leaseUnti
 		}
 		return out[i].Seq < out[j].Seq
 	})
-	return out, nil
+	return changed, out, nil
 }
 
 // FinishMailoutItems records the outcomes of claimed items in one durable
@@ -372,25 +399,24 @@ func (s *Store) FinishMailoutItems(ctx context.Context, outs []MailoutOutcome) (
 	if len(outs) == 0 {
 		return 0, nil
 	}
-	now := s.clock()
+	changed, _, err := s.FinishAndClaimMailoutItems(ctx, outs, 0, time.Time{}, time.Time{})
+	return changed, err
+}
+
+// sealOutcomes checks outcomes and seals the issued ones' HC1s (CPU work
+// that stays off the writer goroutine).
+func (s *Store) sealOutcomes(outs []MailoutOutcome) ([]MailoutOutcome, error) {
 	sealed := make([]MailoutOutcome, len(outs))
 	for i, o := range outs {
 		if !o.Failed && o.RetryAt.IsZero() {
 			if o.UVCI == "" || len(o.HC1) == 0 {
-				return 0, fmt.Errorf("%w: issued mail-out item %s/%s without UVCI or HC1", ErrInvalid, o.JobID, o.Key)
+				return nil, fmt.Errorf("%w: issued mail-out item %s/%s without UVCI or HC1", ErrInvalid, o.JobID, o.Key)
 			}
-			// Sealing is CPU work: it stays off the writer goroutine.
 			o.HC1 = s.seal.seal(purposeHC1, o.UVCI, o.HC1)
 		}
 		sealed[i] = o
 	}
-	var changed int
-	err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		var err error
-		changed, err = finishMailoutCount(ctx, tx, sealed, now)
-		return err
-	})
-	return changed, err
+	return sealed, nil
 }
 
 // finishMailout applies outcomes inside a write transaction (HC1s sealed).

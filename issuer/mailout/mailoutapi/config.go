@@ -67,18 +67,20 @@ type Config struct {
 }
 
 // HardenedConfig is the reference design's mail-out: batch signing only
-// in gaps of pharmacy traffic, small claims recorded in few writes.
+// in gaps of pharmacy traffic and at most 50 items a second (180 000
+// letters an hour), each batch of 512 recorded together with the next
+// claim in one write.
 func HardenedConfig() Config {
 	return Config{
 		Profile:         portalapi.ProfileHardened,
 		Enabled:         false,
 		Yield:           true,
-		Quiet:           Duration(2 * time.Millisecond),
-		MaxRate:         100,
+		Quiet:           Duration(5 * time.Millisecond),
+		MaxRate:         50,
 		Workers:         1,
-		ClaimBatch:      256,
-		RecordBatch:     256,
-		Lease:           Duration(30 * time.Second),
+		ClaimBatch:      512,
+		RecordBatch:     512,
+		Lease:           Duration(time.Minute),
 		RetryAfter:      Duration(2 * time.Second),
 		SignTimeout:     Duration(4 * time.Second),
 		Idle:            Duration(200 * time.Millisecond),
