@@ -3,7 +3,6 @@ package mailoutapi
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/duration"
@@ -106,13 +105,7 @@ func Naive2021Config() Config {
 // ConfigForProfile returns the preset named name (the portal's profile
 // names).
 func ConfigForProfile(name string) (Config, error) {
-	switch name {
-	case portalapi.ProfileHardened:
-		return HardenedConfig(), nil
-	case portalapi.ProfileNaive2021:
-		return Naive2021Config(), nil
-	}
-	return Config{}, fmt.Errorf("mailout: unknown profile %q (want %s)", name, strings.Join(portalapi.Profiles(), " or "))
+	return portalapi.Preset("mailout", name, HardenedConfig, Naive2021Config)
 }
 
 // Validate checks for values that cannot work, by their JSON names.
@@ -143,8 +136,8 @@ func (c Config) Validate() error {
 	if c.MaxPendingItems < c.MaxItems {
 		bad("max_pending_items must be at least max_items")
 	}
-	if c.Limit.MaxConcurrent < 0 || c.Limit.MaxQueue < 0 || c.Limit.MaxQueueWait < 0 {
-		bad("limit: negative value")
+	if err := c.Limit.Validate("limit"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
