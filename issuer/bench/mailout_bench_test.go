@@ -49,7 +49,7 @@ const mailoutRateEnv = "GOLIVE_BENCH_MAILOUT_RATE"
 // 64 items a write; four pairs, jobs of 3 000 items) to show what
 // the priority buys. Each line also says how many items the batch
 // signed during its windows: a batch that never ran would pass
-// trivially. Run it with -benchtime 1x: about five minutes.
+// trivially. Run it with -benchtime 1x: about three minutes.
 func BenchmarkMailoutPriority(b *testing.B) {
 	ctx := context.Background()
 	bin := golive(b)
