@@ -142,7 +142,8 @@ type classRun struct {
 	record   func(*Record)
 	observer Observer
 	inFlight *atomic.Int64
-	ticks    atomic.Uint64 // hits seen: the highest seq + 1
+	shard    Shard
+	ticks    atomic.Uint64 // this worker's hits seen: the highest local hit + 1
 }
 
 // errNoSeq means the request did not come from a vegeta Attacker.
@@ -153,16 +154,17 @@ func (c *classRun) RoundTrip(vreq *http.Request) (*http.Response, error) {
 	if vreq.Body != nil {
 		vreq.Body.Close()
 	}
-	seq, err := strconv.ParseUint(vreq.Header.Get("X-Vegeta-Seq"), 10, 64)
+	local, err := strconv.ParseUint(vreq.Header.Get("X-Vegeta-Seq"), 10, 64)
 	if err != nil {
 		return nil, errNoSeq
 	}
 	for {
 		old := c.ticks.Load()
-		if seq+1 <= old || c.ticks.CompareAndSwap(old, seq+1) {
+		if local+1 <= old || c.ticks.CompareAndSwap(old, local+1) {
 			break
 		}
 	}
+	seq := c.shard.global(local)
 	intended, ok := c.pacer.Intended(seq)
 	if !ok {
 		intended = time.Now() // unlimited rate: due when vegeta released it

@@ -30,6 +30,9 @@ type Pacer struct {
 	cum    []float64 // cum[i]: hits expected by start + i*step (the last entry at end)
 	rate   []float64 // rate[i]: wall rate in step i (at its midpoint)
 
+	// shard: Pace releases only this worker's hits (Shard.global).
+	shard Shard
+
 	stopOnce sync.Once
 	stopCh   chan struct{}
 }
@@ -118,7 +121,7 @@ func (p *Pacer) Pace(_ time.Duration, hits uint64) (time.Duration, bool) {
 	if p.demand == nil {
 		return 0, now.After(p.end)
 	}
-	due, ok := p.Intended(hits)
+	due, ok := p.Intended(p.shard.global(hits))
 	if !ok || due.After(p.end) {
 		return 0, true // the demand curve's part of the run is over
 	}

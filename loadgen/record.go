@@ -238,53 +238,84 @@ func (w *Writer) Close() error {
 // ReadRecords decodes a results.gob stream and its meta CSV in step and
 // calls fn for each record, in file order.
 func ReadRecords(results, meta io.Reader, fn func(*Record) error) error {
-	dec := vegeta.NewDecoder(bufio.NewReaderSize(results, 256<<10))
-	cr := csv.NewReader(bufio.NewReaderSize(meta, 64<<10))
-	cr.FieldsPerRecord = 5
-	cr.ReuseRecord = true
-	head, err := cr.Read()
+	rr, err := NewRecordReader(results, meta)
 	if err != nil {
-		return fmt.Errorf("loadgen: reading the meta header: %w", err)
+		return err
 	}
-	if got := joinCSV(head); got+"\n" != metaHeader {
-		return fmt.Errorf("loadgen: meta header is %q, want %q", got, metaHeader[:len(metaHeader)-1])
-	}
-	var res vegeta.Result
-	var rec Record
-	for n := uint64(0); ; n++ {
-		res = vegeta.Result{}
-		derr := dec.Decode(&res)
-		line, merr := cr.Read()
-		if errors.Is(derr, io.EOF) && errors.Is(merr, io.EOF) {
+	for {
+		rec, err := rr.Next()
+		if err == io.EOF { // bare: a damaged file's errors wrap io.EOF too
 			return nil
 		}
-		if derr != nil {
-			return fmt.Errorf("loadgen: decoding result %d: %w", n, derr)
+		if err != nil {
+			return err
 		}
-		if merr != nil {
-			return fmt.Errorf("loadgen: reading meta line for result %d: %w", n, merr)
-		}
-		seq, err1 := strconv.ParseUint(line[0], 10, 64)
-		intended, err2 := strconv.ParseInt(line[2], 10, 64)
-		attempt, err3 := strconv.Atoi(line[3])
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return fmt.Errorf("loadgen: meta line for result %d: %w", n, err)
-		}
-		if seq != res.Seq || line[1] != res.Attack {
-			return fmt.Errorf("loadgen: meta line for result %d names %s/%d, the result %s/%d", n, line[1], seq, res.Attack, res.Seq)
-		}
-		if _, ok := outcomeIndex(Outcome(line[4])); !ok {
-			return fmt.Errorf("loadgen: meta line for result %d: unknown outcome %q", n, line[4])
-		}
-		rec = Record{
-			Class: res.Attack, Seq: res.Seq, Attempt: attempt, Intended: time.Unix(0, intended),
-			Sent: res.Timestamp, Latency: res.Latency, Code: int(res.Code), Outcome: Outcome(line[4]),
-			Error: res.Error, Method: res.Method, URL: res.URL, BytesIn: res.BytesIn, BytesOut: res.BytesOut,
-		}
-		if err := fn(&rec); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}
+}
+
+// RecordReader reads records one at a time (a merge pulls from several).
+type RecordReader struct {
+	dec vegeta.Decoder
+	cr  *csv.Reader
+	n   uint64
+	rec Record
+}
+
+// NewRecordReader reads the meta header and returns a reader of results and meta in step.
+func NewRecordReader(results, meta io.Reader) (*RecordReader, error) {
+	rr := &RecordReader{dec: vegeta.NewDecoder(bufio.NewReaderSize(results, 256<<10)),
+		cr: csv.NewReader(bufio.NewReaderSize(meta, 64<<10))}
+	rr.cr.FieldsPerRecord = 5
+	rr.cr.ReuseRecord = true
+	head, err := rr.cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: reading the meta header: %w", err)
+	}
+	if got := joinCSV(head); got+"\n" != metaHeader {
+		return nil, fmt.Errorf("loadgen: meta header is %q, want %q", got, metaHeader[:len(metaHeader)-1])
+	}
+	return rr, nil
+}
+
+// Next returns the next record (valid until the following call), or
+// io.EOF itself (not wrapped) when both files end together; a file that
+// ends before the other is an error that wraps io.EOF.
+func (rr *RecordReader) Next() (*Record, error) {
+	n := rr.n
+	var res vegeta.Result
+	derr := rr.dec.Decode(&res)
+	line, merr := rr.cr.Read()
+	if errors.Is(derr, io.EOF) && errors.Is(merr, io.EOF) {
+		return nil, io.EOF
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("loadgen: decoding result %d: %w", n, derr)
+	}
+	if merr != nil {
+		return nil, fmt.Errorf("loadgen: reading meta line for result %d: %w", n, merr)
+	}
+	seq, err1 := strconv.ParseUint(line[0], 10, 64)
+	intended, err2 := strconv.ParseInt(line[2], 10, 64)
+	attempt, err3 := strconv.Atoi(line[3])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, fmt.Errorf("loadgen: meta line for result %d: %w", n, err)
+	}
+	if seq != res.Seq || line[1] != res.Attack {
+		return nil, fmt.Errorf("loadgen: meta line for result %d names %s/%d, the result %s/%d", n, line[1], seq, res.Attack, res.Seq)
+	}
+	if _, ok := outcomeIndex(Outcome(line[4])); !ok {
+		return nil, fmt.Errorf("loadgen: meta line for result %d: unknown outcome %q", n, line[4])
+	}
+	rr.n++
+	rr.rec = Record{
+		Class: res.Attack, Seq: res.Seq, Attempt: attempt, Intended: time.Unix(0, intended),
+		Sent: res.Timestamp, Latency: res.Latency, Code: int(res.Code), Outcome: Outcome(line[4]),
+		Error: res.Error, Method: res.Method, URL: res.URL, BytesIn: res.BytesIn, BytesOut: res.BytesOut,
+	}
+	return &rr.rec, nil
 }
 
 func joinCSV(f []string) string {

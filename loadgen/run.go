@@ -71,7 +71,30 @@ type Plan struct {
 	// Progress, if set, is called about every second from one goroutine.
 	Progress func(Progress)
 	Logger   *slog.Logger
+	// Shard makes this run one of several workers sharing the plan's load
+	// (the zero Shard is all of it).
+	Shard Shard
+	// Start is the agreed wall instant the load begins, which workers on
+	// several processes or machines share; zero: when Run is called. Run
+	// waits for it; a run called after it sends the hits already due at
+	// once, recorded late.
+	Start time.Time
 }
+
+// Shard is worker Index (from 0) of Count. Every class's pacer follows the
+// whole demand and the worker releases the hits whose sequence number is
+// Index modulo Count: each worker offers 1/Count of the rate, the workers'
+// hits together are exactly one process's (the same sequence numbers,
+// intended times, payloads and idempotency keys), and no two workers
+// share a sequence number, so merged results count as one run's.
+type Shard struct {
+	Index, Count int
+}
+
+func (s Shard) count() uint64 { return uint64(max(s.Count, 1)) }
+
+// global is the class-wide sequence number of the worker's local hit n.
+func (s Shard) global(n uint64) uint64 { return n*s.count() + uint64(s.Index) }
 
 // Progress is a once-a-second view of the running load.
 type Progress struct {
@@ -115,11 +138,16 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 		p.Drain = maxTimeout
 	}
 
+	start := p.Start
+	if start.IsZero() {
+		start = time.Now()
+	} else if !sleep(ctx, time.Until(start)) && ctx.Err() != nil {
+		return Totals{}, fmt.Errorf("loadgen: run stopped before its start: %w", ctx.Err())
+	}
 	out, err := openRunFiles(p.Dir)
 	if err != nil {
 		return Totals{}, err
 	}
-	start := time.Now()
 	clock := p.Clock
 	if clock.Scale == 0 {
 		clock = simclock.Clock{SimStart: start, WallStart: start, Scale: 1}
@@ -180,8 +208,9 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			out.close()
 			return Totals{}, fmt.Errorf("loadgen: class %s: %w", c.Name, err)
 		}
+		pacer.shard = p.Shard
 		pacers[i] = pacer
-		runs[i] = &classRun{name: c.Name, cfg: c.Client, request: c.Request, refresh: c.Refresh, pacer: pacer,
+		runs[i] = &classRun{shard: p.Shard, name: c.Name, cfg: c.Client, request: c.Request, refresh: c.Refresh, pacer: pacer,
 			rt: rt, reqCtx: reqCtx, record: record, observer: p.Observer, inFlight: &inFlight}
 		workers, maxWorkers := c.Workers, c.MaxWorkers
 		if workers == 0 {
@@ -216,7 +245,7 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			attackers[i].Stop()
 		}
 	}
-	endTimer := time.NewTimer(p.Duration)
+	endTimer := time.NewTimer(time.Until(start.Add(p.Duration)))
 	defer endTimer.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -250,7 +279,7 @@ wait:
 				pr.Elapsed = now.Sub(start)
 				pr.Sim = clock.Sim(now)
 				for _, pc := range pacers {
-					pr.Offered += pc.RateAt(now)
+					pr.Offered += pc.RateAt(now) / float64(p.Shard.count())
 				}
 				pr.InFlight = inFlight.Load()
 				p.Progress(pr)
@@ -261,7 +290,8 @@ wait:
 	// Hits due before the stop that vegeta never released are dropped.
 	for i, r := range runs {
 		due := pacers[i].Expected(stopAt)
-		for seq := r.ticks.Load(); seq < due; seq++ {
+		for n := r.ticks.Load(); p.Shard.global(n) < due; n++ {
+			seq := p.Shard.global(n)
 			at, _ := pacers[i].Intended(seq)
 			r.dropped(seq, at, "dropped: not sent before the run ended")
 		}
@@ -292,6 +322,9 @@ func (p *Plan) check() error {
 	}
 	if p.Drain < 0 || p.MaxConnsPerHost < 0 {
 		return errors.New("loadgen: drain and MaxConnsPerHost must not be negative")
+	}
+	if p.Shard.Count < 0 || p.Shard.Index < 0 || (p.Shard.Count > 0 && p.Shard.Index >= p.Shard.Count) || (p.Shard.Count == 0 && p.Shard.Index != 0) {
+		return fmt.Errorf("loadgen: shard %d of %d: want 0 <= index < count", p.Shard.Index, p.Shard.Count)
 	}
 	seen := map[string]bool{}
 	for i, c := range p.Classes {
