@@ -44,12 +44,16 @@ func MergeFiles(dst string, srcs []MergeSource, cfg AggregatorConfig) (t Totals,
 	h := &mergeHeap{}
 	for i, s := range srcs {
 		rf, err := os.Open(filepath.Join(s.Dir, rundir.ResultsFile))
-		if err != nil {
-			return Totals{}, per, fmt.Errorf("loadgen: merging worker %d: %w", i, err)
+		var mf *os.File
+		if err == nil {
+			defer rf.Close()
+			mf, err = os.Open(filepath.Join(s.Dir, rundir.MetaFile))
 		}
-		defer rf.Close()
-		mf, err := os.Open(filepath.Join(s.Dir, rundir.MetaFile))
 		if err != nil {
+			if s.Partial { // a worker lost before it wrote anything
+				per[i].Damaged = err.Error()
+				continue
+			}
 			return Totals{}, per, fmt.Errorf("loadgen: merging worker %d: %w", i, err)
 		}
 		defer mf.Close()

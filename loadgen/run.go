@@ -134,6 +134,7 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 		p.Classes[i].Client = cfg
 		maxTimeout = max(maxTimeout, cfg.Timeout)
 	}
+	window := Window(p.Classes)
 	if p.Drain <= 0 {
 		p.Drain = maxTimeout
 	}
@@ -152,7 +153,7 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 	if clock.Scale == 0 {
 		clock = simclock.Clock{SimStart: start, WallStart: start, Scale: 1}
 	}
-	acfg := AggregatorConfig{Clock: clock, Window: maxTimeout + 5*time.Second}
+	acfg := AggregatorConfig{Clock: clock, Window: window}
 	if out.timeseries != nil {
 		acfg.Timeseries = out.timeseries
 	}
@@ -308,6 +309,17 @@ wait:
 		return totals, fmt.Errorf("loadgen: run stopped: %w", ctx.Err())
 	}
 	return totals, nil
+}
+
+// Window is the aggregation window Run uses for classes (the longest
+// attempt timeout plus 5 s); a merge of workers' results uses the same.
+func Window(classes []Class) time.Duration {
+	longest := time.Duration(0)
+	for _, c := range classes {
+		cfg, _ := c.Client.withDefaults()
+		longest = max(longest, cfg.Timeout)
+	}
+	return longest + 5*time.Second
 }
 
 func (p *Plan) check() error {

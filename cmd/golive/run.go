@@ -29,6 +29,9 @@ func newRunCmd() *cobra.Command {
 		timescale, demandScale, cpuWaitLimit float64
 		seed                                 uint64
 		thresholds                           []string
+		workers                              int
+		workersDir                           string
+		workerCPUs                           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO|FILE",
@@ -58,7 +61,8 @@ faults and still writes what was gathered.`,
 		Example: `  golive run launch-day
   golive run outage-tuesday --profile naive-2021,hardened --out out/tuesday
   golive run my-scenario.yaml --target local --timescale 600 --demand-scale 2
-  golive run forged-pharmacy --target url=https://staging.example --threshold 'fraud_escaped == 0'`,
+  golive run forged-pharmacy --target url=https://staging.example --threshold 'fraud_escaped == 0'
+  golive run launch-day --target docker --workers 3 --timescale 600   # three load-worker containers, one merged result`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErr("run takes one scenario name or file (golive scenarios list shows the built-ins)")
@@ -82,6 +86,12 @@ faults and still writes what was gathered.`,
 			}
 			if timescale < 0 || demandScale < 0 {
 				return usageErr("--timescale and --demand-scale must be positive")
+			}
+			if workers < 0 || workers > 64 {
+				return usageErr("--workers %d: want 1 to 64 load workers, or 0 to send the load from this process", workers)
+			}
+			if workersDir != "" && workers == 0 {
+				return usageErr("--workers-dir needs --workers N (how many workers will read their shards there)")
 			}
 			if out == "" {
 				out = filepath.Join("out", sc.Name)
@@ -112,7 +122,7 @@ faults and still writes what was gathered.`,
 				sum, err := runOne(cmd.Context(), cmd.ErrOrStderr(), tty, log, engine.Options{
 					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
 					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
-					MetricsToken: metricsToken, CPUWaitLimit: cpuWaitLimit,
+					MetricsToken: metricsToken, CPUWaitLimit: cpuWaitLimit, Workers: workers, WorkersDir: workersDir, WorkerCPUSets: workerCPUs,
 				})
 				if sum != nil {
 					label := verdict.Label(sum.Verdict, sum.Reproduces)
@@ -120,6 +130,13 @@ faults and still writes what was gathered.`,
 						sc.Name, label, sum.Profile, sum.Target, dir, sum.Requests.Total, sum.Latency.P99,
 						sum.LateSends, sum.Consistency.Acknowledged, sum.Consistency.Lost, sum.Consistency.Duplicates,
 						sum.Security.FraudIssued, sum.Security.FraudEscaped, filepath.Join(dir, "report.html"))
+					if sum.Workers > 0 {
+						var parts []string
+						for _, w := range sum.WorkerHealth {
+							parts = append(parts, fmt.Sprintf("%s %d", w.Name, w.Requests))
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "  workers: %d, requests %s\n", sum.Workers, strings.Join(parts, " + "))
+					}
 					if t := sum.TimeToCert; t != nil {
 						fmt.Fprintf(cmd.OutOrStdout(), "  customers: %d, time to certificate p50 %s p99 %s, %.1f%% left without one\n",
 							t.Actions, reports.TimeToCertText(t.P50), reports.TimeToCertText(t.P99), 100*t.LeftShare)
@@ -178,6 +195,9 @@ faults and still writes what was gathered.`,
 	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
 	f.Float64Var(&cpuWaitLimit, "cpu-wait-limit", engine.DefaultCPUWaitLimit, "seconds waited for a CPU per CPU second over which the machine counts as starved and a failed threshold is inconclusive (negative: never)")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
+	f.IntVar(&workers, "workers", 0, "send the load from N load workers (docker: containers, local: child processes) and merge their results (docs/workers.md); 0: from this process")
+	f.StringVar(&workersDir, "workers-dir", "", "with --workers: write the shards to DIR/worker-N for workers started elsewhere (Kubernetes: golive k8s render)")
+	f.StringSliceVar(&workerCPUs, "worker-cpus", nil, "docker: pin the workers to these CPU sets in turn, e.g. 2,3 or 2-3 (default: unpinned)")
 	return cmd
 }
 

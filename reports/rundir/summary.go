@@ -63,6 +63,10 @@ type Summary struct {
 	Classes    map[string]ClassSummary `json:"classes"`
 	Phases     []PhaseSummary          `json:"phases"`
 	Probes     []Probe                 `json:"probes"`
+	// Workers is how many load workers (golive worker) sent the load, 0
+	// when the engine's own process did; WorkerHealth is each one's.
+	Workers      int            `json:"workers,omitempty"`
+	WorkerHealth []WorkerHealth `json:"worker_health,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.
@@ -81,6 +85,36 @@ func (m Machine) Reason() string {
 	return fmt.Sprintf("CPU-starved machine: golive waited %.1f s for a CPU per CPU second it got (limit %g); rerun on a quieter machine or raise --cpu-wait-limit",
 		m.CPUWaitPerCPUSecond, m.CPUWaitLimit)
 }
+// WorkerHealth is one load worker's account of its share of a run.
+type WorkerHealth struct {
+	Name  string `json:"name"`
+	Shard int    `json:"shard"`
+	// State is "finished" or "lost" (it died, hung or never started:
+	// Lost says when, Reason how; the run then fails).
+	State  string     `json:"state"`
+	Lost   *time.Time `json:"lost,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	// Requests and Actions are the attempts and user actions the worker
+	// recorded (its own count when it finished; what its files held when
+	// lost). The workers' Requests add up to the run's requests.total.
+	Requests  int64 `json:"requests"`
+	Actions   int64 `json:"actions"`
+	LateSends int64 `json:"late_sends"`
+	// StartedLateMS is how long after the agreed start the worker was
+	// ready to send (0: in time).
+	StartedLateMS float64 `json:"started_late_ms"`
+	// CPUSeconds is the worker process's CPU time (user + system).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// ClockOffsetMS is the worker's clock minus the coordinator's, from
+	// its last heartbeat.
+	ClockOffsetMS float64 `json:"clock_offset_ms"`
+}
+
+// Worker states.
+const (
+	WorkerFinished = "finished"
+	WorkerLost     = "lost"
+)
 
 // KindCapacity is summary.json's kind for a capacity search: its requests
 // sum the steps, its latency is the step at capacity, and it has no

@@ -66,6 +66,16 @@ type Options struct {
 	// counts as starved and failures become inconclusive (0: the default,
 	// DefaultCPUWaitLimit; negative: never).
 	CPUWaitLimit float64
+	// Workers > 0 sends the load from that many load workers (golive
+	// worker: containers on docker, child processes on local) and merges
+	// their results; 0 sends it from this process.
+	Workers int
+	// WorkersDir makes the workers someone else's to start (Kubernetes
+	// pods, golive k8s render): the shards are written to
+	// WorkersDir/worker-N, which the workers must see at the same path.
+	WorkersDir string
+	// WorkerCPUSets pins docker workers to CPU sets ("0", "2-3"), in turn.
+	WorkerCPUSets []string
 	// Progress receives a live status line about every second (a
 	// terminal); nil keeps quiet.
 	Progress func(line string)
@@ -102,6 +112,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Workers < 0 || o.Workers > maxWorkers {
+		return nil, fmt.Errorf("engine: %d workers: want 0 (this process) to %d", o.Workers, maxWorkers)
+	}
+	if o.WorkersDir != "" && o.Workers == 0 {
+		return nil, errors.New("engine: a workers directory needs a worker count")
+	}
 	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
 		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
 	}
@@ -116,6 +132,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r := &run{o: o, sc: sc, log: log, profile: profile, timescale: timescale, demandScale: demandScale, seed: seed,
 		started: time.Now(), progress: o.Progress, needs: set.needs,
 		ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End}}
+	r.runKey = strconv.FormatInt(r.started.UnixNano(), 36)
 	r.warnShort()
 	r.say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
 	tb, err := testbed.Start(ctx, testbed.Options{
@@ -138,6 +155,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}()
 	return r.execute(ctx, exprs)
 }
+
+// maxWorkers bounds --workers (each is a process or container).
+const maxWorkers = 64
 
 // serveConfig is the --config the components get: the scenario's portal
 // settings for the profile and its HSM model and signer overrides.
@@ -170,7 +190,9 @@ type run struct {
 	demandScale float64
 	seed        uint64
 	started     time.Time
-	progress    func(string)
+	// runKey prefixes the idempotency keys: the coordinator's, shared by its workers.
+	runKey   string
+	progress func(string)
 	// needs are the minimum event counts thresholds and checks declare
 	// (scenarios/evidence).
 	needs []evidence.Need
@@ -202,6 +224,9 @@ type run struct {
 	live     *threshold.Live
 	stopLoad context.CancelFunc
 	aborted  string
+
+	// workerHealth is each load worker's account (Options.Workers).
+	workerHealth []rundir.WorkerHealth
 }
 
 type pendingTicket struct {
@@ -281,14 +306,26 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	events.Probes = append(events.Probes, r.probe(ctx, "before", legit))
 
-	// The business day starts now, on the portal and in the load alike.
-	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(500 * time.Millisecond), Scale: r.timescale}
+	// The business day starts now, on the portal and in the load alike
+	// (workers get time to start).
+	lead := 500 * time.Millisecond
+	if r.o.Workers > 0 {
+		lead = workerLead
+	}
+	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(lead), Scale: r.timescale}
 	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{
 		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
 		r.log.Warn("setting the portal's business clock", "err", err)
 	}
-	time.Sleep(time.Until(r.clock.WallStart))
 	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
+	classes := r.classes(setups)
+	var workers *fleet
+	if r.o.Workers > 0 {
+		if workers, err = r.startWorkers(ctx, setups, wallDur); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(time.Until(r.clock.WallStart))
 
 	// Faults and metrics run beside the load.
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -306,14 +343,19 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
-	classes := r.classes(setups)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
-	totals, loadErr := loadgen.Run(loadCtx, loadgen.Plan{
-		Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
-		Observer: r.observe, Progress: r.onProgress, Logger: r.log,
-	})
+	var totals loadgen.Totals
+	var loadErr error
+	if workers != nil {
+		totals, loadErr = workers.wait(loadCtx, classes)
+	} else {
+		totals, loadErr = loadgen.Run(loadCtx, loadgen.Plan{
+			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
+			Observer: r.observe, Progress: r.onProgress, Logger: r.log,
+		})
+	}
 	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
 	interrupted := ctx.Err() != nil
 	// Undo every fault, even after Ctrl-C.
@@ -410,7 +452,7 @@ func (r *run) forge(ctx context.Context, mail *register.DirMailbox, c spec.Class
 // classes turns the scenario's traffic into loadgen classes.
 func (r *run) classes(setups []*classSetup) []loadgen.Class {
 	var out []loadgen.Class
-	runKey := strconv.FormatInt(r.started.UnixNano(), 36)
+	runKey := r.runKey
 	r.timeouts = map[string]time.Duration{}
 	r.kinds = map[string]spec.ClassKind{}
 	for i, cs := range setups {

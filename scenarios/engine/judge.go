@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/evidence"
 	"github.com/golive-dev/golive/scenarios/threshold"
 	"github.com/golive-dev/golive/scenarios/verdict"
@@ -120,6 +121,13 @@ func (r *run) judge(s *Summary) {
 	}
 	for _, c := range s.Checks {
 		add("check", c.Name, c.OK, fmt.Sprintf("check %s: %s", c.Name, c.Detail))
+	}
+	// A lost worker's share is missing: no threshold may pass on the rest.
+	for _, w := range s.WorkerHealth {
+		if w.State == rundir.WorkerLost && w.Lost != nil {
+			s.Reasons = append(s.Reasons, fmt.Sprintf("worker %s lost at %s: %s; the results lack its share of the load",
+				w.Name, w.Lost.UTC().Format("15:04:05 UTC"), w.Reason))
+		}
 	}
 	if s.Aborted != "" {
 		s.Reasons = append(s.Reasons, "aborted: "+s.Aborted)

@@ -66,6 +66,8 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	s.Security = sec
 	s.Probes = ev.Probes
 	s.Aborted = r.aborted
+	s.Workers = r.o.Workers
+	s.WorkerHealth = r.workerHealth
 	return s
 }
 
