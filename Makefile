@@ -13,7 +13,7 @@ RUN_OUT   ?= out/run
 export CGO_ENABLED := 0
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: all build test test-deps bench fuzz lint run clean
+.PHONY: all build test test-deps bench fuzz lint run clean vegeta-report
 
 all: build
 
@@ -82,6 +82,14 @@ RUN_TARGET   ?= docker
 run: build
 	@rm -rf $(RUN_OUT)
 	$(BIN) run $(RUN_SCENARIO) --target $(RUN_TARGET) --out $(RUN_OUT)
+
+# vegeta's own report over a run's results.gob (merged from workers or not),
+# with vegeta's command built from the module version go.mod pins (a tool
+# of the module: go.mod's tool line), never a downloaded binary.
+bin/vegeta: go.mod go.sum
+	$(GO) build -o $@ github.com/tsenart/vegeta/v12
+vegeta-report: bin/vegeta
+	bin/vegeta report $(RUN_OUT)/results.gob
 
 clean:
 	rm -rf bin out

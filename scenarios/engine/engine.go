@@ -80,6 +80,10 @@ type Options struct {
 	// terminal); nil keeps quiet.
 	Progress func(line string)
 	Logger   *slog.Logger
+
+	// workersStarted, for tests, learns the started workers and the
+	// agreed start.
+	workersStarted func(procs []testbed.WorkerProc, start time.Time)
 }
 
 // Run executes the scenario and writes o.Out. The returned summary's

@@ -111,6 +111,13 @@ func (r *run) startWorkers(ctx context.Context, setups []*classSetup, dur time.D
 		f.killAll()
 		return nil, fmt.Errorf("engine: starting workers: %w", err)
 	}
+	if r.o.workersStarted != nil {
+		procs := make([]testbed.WorkerProc, len(f.ws))
+		for i, w := range f.ws {
+			procs[i] = w.proc
+		}
+		r.o.workersStarted(procs, f.start)
+	}
 	return f, nil
 }
 

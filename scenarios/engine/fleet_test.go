@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/golive-dev/golive/chaos/testbed"
+	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
+	"github.com/golive-dev/golive/reports/rundir"
+	"github.com/golive-dev/golive/scenarios/spec"
+)
+
+// Two local workers send the mini outage: one run's verdict, and the
+// workers' request counts add up to the merged summary's and to the
+// records in the merged results.gob.
+func TestWorkersLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	sc, err := spec.Parse([]byte(miniOutage), "mini-outage.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: out, Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("workers"), Workers: 2})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if sum.Verdict != "pass" {
+		t.Errorf("verdict %s: %v", sum.Verdict, sum.Reasons)
+	}
+	if sum.Workers != 2 || len(sum.WorkerHealth) != 2 {
+		t.Fatalf("workers %d, health %+v", sum.Workers, sum.WorkerHealth)
+	}
+	var reqs int64
+	for _, w := range sum.WorkerHealth {
+		if w.State != rundir.WorkerFinished || w.Requests == 0 || w.Actions == 0 {
+			t.Errorf("worker %+v", w)
+		}
+		reqs += w.Requests
+	}
+	if reqs != sum.Requests.Total {
+		t.Errorf("the workers' requests add up to %d, the summary counts %d", reqs, sum.Requests.Total)
+	}
+	// The same offered load as one process: 15/s for 10 wall seconds.
+	if sum.Requests.Actions < 120 || sum.Requests.Actions > 180 {
+		t.Errorf("%d user actions, want about 150", sum.Requests.Actions)
+	}
+	if sum.Consistency.Acknowledged < 100 || sum.Consistency.Lost != 0 {
+		t.Errorf("consistency %+v: the workers' acknowledgements did not reach the check", sum.Consistency)
+	}
+	f, err := os.Open(filepath.Join(out, rundir.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	var n, sent int64
+	for {
+		var r vegeta.Result
+		if dec.Decode(&r) != nil {
+			break
+		}
+		n++
+		if r.Error == "" || !strings.HasPrefix(r.Error, "dropped") {
+			sent++
+		}
+	}
+	if sent != sum.Requests.Total {
+		t.Errorf("results.gob holds %d sent records (%d in all), summary counts %d requests", sent, n, sum.Requests.Total)
+	}
+}
+
+// A worker killed mid-run: the run fails with a reason naming the worker
+// and the time, and its health says lost.
+func TestLostWorkerFailsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	src := strings.Replace(miniOutage, "faults:\n  - {kind: partition, target: \"portal->signers\", at: \"11:20\", until: \"11:35\"}\n", "", 1)
+	sc, err := spec.Parse([]byte(src), "mini-steady.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan time.Time, 1)
+	o := Options{Scenario: sc, Target: "local", Out: t.TempDir(), Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("lostworker"), Workers: 2}
+	o.workersStarted = func(procs []testbed.WorkerProc, start time.Time) {
+		go func() {
+			time.Sleep(time.Until(start.Add(3 * time.Second)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := procs[1].Kill(ctx); err != nil {
+				t.Errorf("killing worker-2: %v", err)
+			}
+			killed <- time.Now()
+		}()
+	}
+	sum, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	at := <-killed
+	if sum.Verdict != "fail" {
+		t.Errorf("verdict %s with a worker killed", sum.Verdict)
+	}
+	var reason string
+	for _, r := range sum.Reasons {
+		if strings.Contains(r, "worker worker-2 lost at ") {
+			reason = r
+		}
+	}
+	if reason == "" {
+		t.Fatalf("no reason names worker-2: %v", sum.Reasons)
+	}
+	w := sum.WorkerHealth[1]
+	if w.State != rundir.WorkerLost || w.Lost == nil || w.Lost.Sub(at).Abs() > 3*time.Second {
+		t.Errorf("worker-2 health %+v, killed at %s", w, at.Format(time.RFC3339Nano))
+	}
+	if !strings.Contains(reason, w.Lost.UTC().Format("15:04:05")) {
+		t.Errorf("reason %q lacks the time %s", reason, w.Lost.UTC().Format("15:04:05"))
+	}
+	if sum.WorkerHealth[0].State != rundir.WorkerFinished {
+		t.Errorf("worker-1 %+v", sum.WorkerHealth[0])
+	}
+	t.Logf("reason: %s", reason)
+}
