@@ -355,9 +355,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	if workers != nil {
 		totals, loadErr = workers.wait(loadCtx, classes)
 	} else {
+		// The load starts at the clock's instant exactly, as workers do:
+		// the pacers cover the scenario's simulated span, no more, no less.
 		totals, loadErr = loadgen.Run(loadCtx, loadgen.Plan{
 			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
-			Observer: r.observe, Progress: r.onProgress, Logger: r.log,
+			Observer: r.observe, Progress: r.onProgress, Logger: r.log, Start: r.clock.WallStart,
 		})
 	}
 	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
