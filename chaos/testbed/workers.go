@@ -103,6 +103,11 @@ func (p *localWorker) Exit() error {
 }
 
 func (p *localWorker) Kill(ctx context.Context) error {
+	select {
+	case <-p.done: // reaped: its pid may belong to someone else by now
+		return nil
+	default:
+	}
 	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("testbed: killing worker: %w", err)
 	}
@@ -197,6 +202,11 @@ func (p *dockerWorker) Exit() error {
 }
 
 func (p *dockerWorker) Kill(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
 	if err := p.tb.cli.ContainerKill(ctx, p.id, "KILL"); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("testbed: killing %s: %w", p.name, err)
 	}

@@ -310,12 +310,18 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	events.Probes = append(events.Probes, r.probe(ctx, "before", legit))
 
-	// The business day starts now, on the portal and in the load alike
-	// (workers get time to start).
+	// Workers start before the day does: how long a container takes to
+	// come up is nobody's business but the testbed's.
+	var workers *fleet
 	lead := 500 * time.Millisecond
 	if r.o.Workers > 0 {
+		if workers, err = r.launchWorkers(ctx); err != nil {
+			return nil, err
+		}
+		defer workers.killAll() // after a normal end they are gone already
 		lead = workerLead
 	}
+	// The business day starts now, on the portal and in the load alike.
 	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(lead), Scale: r.timescale}
 	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{
 		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
@@ -323,9 +329,8 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
 	classes := r.classes(setups)
-	var workers *fleet
-	if r.o.Workers > 0 {
-		if workers, err = r.startWorkers(ctx, setups, wallDur); err != nil {
+	if workers != nil {
+		if err := workers.writeShards(setups, wallDur); err != nil {
 			return nil, err
 		}
 	}

@@ -20,8 +20,12 @@ import (
 // Timeouts of the coordinator.
 const (
 	// workerLead is how far ahead of the agreed start the coordinator
-	// writes the shards: time for containers or pods to start.
-	workerLead = 5 * time.Second
+	// writes the shards: the started workers poll for them (200 ms) and
+	// set up their classes.
+	workerLead = 2 * time.Second
+	// workerShardWait is how long a started worker waits for its shard
+	// (the coordinator onboards nothing after starting them).
+	workerShardWait = 2 * time.Minute
 	// workerStopGrace is how long workers may take to finish after the
 	// end of their load (its drain included) or after a stop request.
 	workerStopGrace = 30 * time.Second
@@ -36,10 +40,11 @@ func WorkerName(i int) string { return "worker-" + strconv.Itoa(i+1) }
 
 // fleet is the coordinator's view of its load workers.
 type fleet struct {
-	r     *run
-	ws    []*fleetWorker
-	start time.Time
-	end   time.Time // when the workers' load ends (before drain)
+	r                             *run
+	ws                            []*fleetWorker
+	hostDir, workerDir, portalURL string
+	start                         time.Time
+	end                           time.Time // when the workers' load ends (before drain)
 }
 
 type fleetWorker struct {
@@ -59,11 +64,13 @@ type fleetWorker struct {
 
 func (w *fleetWorker) over() bool { return w.done != nil || w.lost != nil }
 
-// startWorkers writes every worker's shard.json and starts the workers on
-// the testbed (or leaves them to Kubernetes when o.WorkersDir is set).
-func (r *run) startWorkers(ctx context.Context, setups []*classSetup, dur time.Duration) (*fleet, error) {
+// launchWorkers starts the workers on the testbed (or leaves them to
+// Kubernetes when o.WorkersDir is set) before anything is agreed: a
+// container may take many seconds to start on a busy machine, and each
+// waits for its shard.json (writeShards), which fixes the start.
+func (r *run) launchWorkers(ctx context.Context) (*fleet, error) {
 	n := r.o.Workers
-	hostDir, workerDir, portalURL := r.o.WorkersDir, r.o.WorkersDir, r.tb.PortalURL()
+	f := &fleet{r: r, hostDir: r.o.WorkersDir, workerDir: r.o.WorkersDir, portalURL: r.tb.PortalURL()}
 	var host testbed.WorkerHost
 	if r.o.WorkersDir == "" {
 		h, ok := r.tb.(testbed.WorkerHost)
@@ -71,26 +78,19 @@ func (r *run) startWorkers(ctx context.Context, setups []*classSetup, dur time.D
 			return nil, fmt.Errorf("engine: %s cannot start workers: use --target docker or local, or --workers-dir for workers started elsewhere (golive k8s render)", r.tb.Kind())
 		}
 		host = h
-		hostDir, workerDir, portalURL = h.WorkerSpace()
+		f.hostDir, f.workerDir, f.portalURL = h.WorkerSpace()
 	}
-	f := &fleet{r: r, start: r.clock.WallStart, end: r.clock.WallStart.Add(dur)}
 	for i := range n {
-		w := &fleetWorker{name: WorkerName(i), index: i, dir: filepath.Join(hostDir, WorkerName(i))}
+		w := &fleetWorker{name: WorkerName(i), index: i, dir: filepath.Join(f.hostDir, WorkerName(i))}
 		if err := os.MkdirAll(w.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("engine: worker directory: %w", err)
 		}
-		for _, name := range []string{heartbeatFile, doneFile, stopFile, finalsFile, rundir.ResultsFile, rundir.MetaFile} {
+		for _, name := range []string{shardFile, heartbeatFile, doneFile, stopFile, finalsFile, rundir.ResultsFile, rundir.MetaFile} {
 			_ = os.Remove(filepath.Join(w.dir, name)) // a reused --workers-dir holds an older run's
-		}
-		sp := r.shardFor(setups, i, n, portalURL, dur)
-		sp.Name = w.name
-		if err := writeJSONAtomic(filepath.Join(w.dir, shardFile), sp); err != nil {
-			return nil, fmt.Errorf("engine: writing %s's shard: %w", w.name, err)
 		}
 		f.ws = append(f.ws, w)
 	}
 	if host == nil {
-		r.say("shards for %d workers written to %s: start them (golive worker --dir DIR/worker-N)", n, hostDir)
 		return f, nil
 	}
 	r.say("starting %d load workers on the %s testbed", n, r.tb.Kind())
@@ -103,13 +103,31 @@ func (r *run) startWorkers(ctx context.Context, setups []*classSetup, dur time.D
 				cpus = r.o.WorkerCPUSets[i%len(r.o.WorkerCPUSets)]
 			}
 			w.proc, errs[i] = host.StartWorker(ctx, testbed.WorkerSpec{Name: w.name, CPUSet: cpus,
-				Args: []string{"worker", "--dir", workerDir + "/" + w.name}})
+				Args: []string{"worker", "--dir", f.workerDir + "/" + w.name, "--wait", workerShardWait.String()}})
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		f.killAll()
 		return nil, fmt.Errorf("engine: starting workers: %w", err)
+	}
+	return f, nil
+}
+
+// writeShards writes every worker's shard.json: the run's clock (its
+// WallStart is the agreed start) and the worker's share.
+func (f *fleet) writeShards(setups []*classSetup, dur time.Duration) error {
+	r := f.r
+	f.start, f.end = r.clock.WallStart, r.clock.WallStart.Add(dur)
+	for _, w := range f.ws {
+		sp := r.shardFor(setups, w.index, len(f.ws), f.portalURL, dur)
+		sp.Name = w.name
+		if err := writeJSONAtomic(filepath.Join(w.dir, shardFile), sp); err != nil {
+			return fmt.Errorf("engine: writing %s's shard: %w", w.name, err)
+		}
+	}
+	if r.o.WorkersDir != "" {
+		r.say("shards for %d workers written to %s (golive worker --shards %s --index I)", len(f.ws), f.hostDir, f.workerDir)
 	}
 	if r.o.workersStarted != nil {
 		procs := make([]testbed.WorkerProc, len(f.ws))
@@ -118,7 +136,7 @@ func (r *run) startWorkers(ctx context.Context, setups []*classSetup, dur time.D
 		}
 		r.o.workersStarted(procs, f.start)
 	}
-	return f, nil
+	return nil
 }
 
 // shardFor is worker i of n's shard: every class's pharmacies i, i+n, ...
