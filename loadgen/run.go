@@ -275,6 +275,11 @@ wait:
 			// drain is the backstop for them and for requests in flight.
 			drainTimer = time.AfterFunc(p.Drain, func() { stopAll(); cancelReq() })
 		case now := <-tick.C:
+			// What a killed process leaves is at most a second old
+			// (a load worker's merge reads a lost worker's files).
+			if out.results != nil {
+				_ = out.results.Flush()
+			}
 			if p.Progress != nil {
 				pr := lv.snapshot()
 				pr.Elapsed = now.Sub(start)

@@ -41,9 +41,11 @@ type WorkerSpec struct {
 
 // WorkerProc is a started worker.
 type WorkerProc interface {
-	// Done is closed when the worker has exited; Exit then says how.
+	// Done is closed when the worker has exited; Exit then says how and
+	// Exited when (this host's clock, as soon as it was known).
 	Done() <-chan struct{}
 	Exit() error
+	Exited() time.Time
 	// Kill ends the worker at once (SIGKILL).
 	Kill(ctx context.Context) error
 }
@@ -79,6 +81,7 @@ func (tb *localTestbed) StartWorker(_ context.Context, w WorkerSpec) (WorkerProc
 	p := &localWorker{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		p.at = time.Now()
 		logf.Close()
 		close(p.done)
 	}()
@@ -89,9 +92,19 @@ type localWorker struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	at   time.Time
 }
 
 func (p *localWorker) Done() <-chan struct{} { return p.done }
+
+func (p *localWorker) Exited() time.Time {
+	select {
+	case <-p.done:
+		return p.at
+	default:
+		return time.Time{}
+	}
+}
 
 func (p *localWorker) Exit() error {
 	select {
@@ -165,6 +178,7 @@ type dockerWorker struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	err      error
+	at       time.Time
 }
 
 // watch waits for the container to stop and keeps its exit status and log.
@@ -172,20 +186,34 @@ func (p *dockerWorker) watch() {
 	defer close(p.done)
 	waitC, errC := p.tb.cli.ContainerWait(context.Background(), p.id, container.WaitConditionNotRunning)
 	var err error
+	var at time.Time
 	select {
 	case st := <-waitC:
+		at = time.Now()
 		if st.StatusCode != 0 {
 			err = fmt.Errorf("exit status %d", st.StatusCode)
 		}
 	case werr := <-errC:
+		at = time.Now()
 		err = fmt.Errorf("waiting for the container: %w", werr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p.tb.saveLog(ctx, &dockerComp{name: p.name, id: p.id})
 	p.mu.Lock()
-	p.err = err
+	p.err, p.at = err, at
 	p.mu.Unlock()
+}
+
+func (p *dockerWorker) Exited() time.Time {
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.at
+	default:
+		return time.Time{}
+	}
 }
 
 func (p *dockerWorker) Done() <-chan struct{} { return p.done }

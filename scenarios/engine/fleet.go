@@ -237,7 +237,7 @@ func (f *fleet) poll(now, deadline time.Time) {
 		}
 		switch {
 		case w.proc != nil && exited(w.proc):
-			f.lose(w, now, fmt.Sprintf("exited before finishing (%v)", w.proc.Exit()))
+			f.lose(w, w.proc.Exited(), fmt.Sprintf("exited before finishing (%v)", w.proc.Exit()))
 		case !w.seen.IsZero() && now.Sub(w.seen) > workerSilence:
 			f.lose(w, w.seen, fmt.Sprintf("no heartbeat for %s", now.Sub(w.seen).Round(time.Second)))
 		case w.seen.IsZero() && now.Sub(f.start) > workerSilence:
