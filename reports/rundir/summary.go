@@ -45,16 +45,16 @@ type Summary struct {
 	// GoodputClasses are the traffic classes of legitimate customers that
 	// offered load and goodput count (attackers, verifiers and login
 	// guessing are left out); empty means every class.
-	GoodputClasses []string    `json:"goodput_classes,omitempty"`
-	Latency        LatencyMS   `json:"latency_ms"`
-	Service        LatencyMS   `json:"service_ms"`
-	LateSends      int64       `json:"late_sends"`
-	DroppedSends   int64       `json:"dropped_sends"`
+	GoodputClasses []string  `json:"goodput_classes,omitempty"`
+	Latency        LatencyMS `json:"latency_ms"`
+	Service        LatencyMS `json:"service_ms"`
+	LateSends      int64     `json:"late_sends"`
+	DroppedSends   int64     `json:"dropped_sends"`
 	// Machine says whether the machine gave the run the CPU it asked
 	// for; a starved run's failures are inconclusive (docs/run-format.md).
-	Machine *Machine `json:"machine,omitempty"`
-	Consistency    Consistency `json:"consistency"`
-	Security       Security    `json:"security"`
+	Machine     *Machine    `json:"machine,omitempty"`
+	Consistency Consistency `json:"consistency"`
+	Security    Security    `json:"security"`
 	// TimeToCert is every legitimate customer's time from the first
 	// attempt to the certificate; nil without issue classes.
 	TimeToCert *TimeToCert             `json:"time_to_cert_ms,omitempty"`
@@ -85,6 +85,7 @@ func (m Machine) Reason() string {
 	return fmt.Sprintf("CPU-starved machine: golive waited %.1f s for a CPU per CPU second it got (limit %g); rerun on a quieter machine or raise --cpu-wait-limit",
 		m.CPUWaitPerCPUSecond, m.CPUWaitLimit)
 }
+
 // WorkerHealth is one load worker's account of its share of a run.
 type WorkerHealth struct {
 	Name  string `json:"name"`

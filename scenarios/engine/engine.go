@@ -214,7 +214,7 @@ type run struct {
 	// ticketsPending is how many of those never completed.
 	ticketsPending int
 	security       rundir.Security
-	machine        *rundir.Machine // CPU starvation over the load
+	machine        *rundir.Machine           // CPU starvation over the load
 	sample         string                    // an HC1 for verify classes
 	stuffed        int                       // credential-stuffing logins that succeeded
 	timeouts       map[string]time.Duration  // by class, set before the load
