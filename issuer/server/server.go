@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/connlimit"
 	"github.com/golive-dev/golive/issuer/dcc/dccschema"
 	"github.com/golive-dev/golive/issuer/finder"
 	"github.com/golive-dev/golive/issuer/lists"
@@ -340,6 +341,10 @@ const shutdownTimeout = 10 * time.Second
 func serveHTTP(ctx context.Context, ln net.Listener, tc *tls.Config, h http.Handler, hc portal.HTTPConfig, onReady func(url string)) error {
 	srv := &http.Server{Handler: h, TLSConfig: tc}
 	hc.Apply(srv)
+	if hc.MaxConnsPerSource > 0 || hc.Workers > 0 {
+		cl := connlimit.Wrap(ln, connlimit.Limits{PerSource: hc.MaxConnsPerSource, Workers: hc.Workers})
+		ln, srv.ConnState = cl, cl.ConnState
+	}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if tc != nil {

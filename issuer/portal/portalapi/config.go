@@ -111,6 +111,17 @@ type HTTPConfig struct {
 	ResponseTimeout Duration `json:"response_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout Duration `json:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's header block (0: Go's 1 MB).
+	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
+	// MaxConnsPerSource is the most connections one source address may
+	// hold open; further ones are closed as they are accepted, so a client
+	// opening hundreds of slow connections costs itself, never others.
+	MaxConnsPerSource int `json:"max_conns_per_source,omitempty"`
+	// Workers models a thread-per-request web server (the 2021 portal's):
+	// a request holds one of Workers from its first byte until its answer
+	// is written, and waits, unread, while all are busy. 0: no pool (Go
+	// serves every connection on its own goroutine).
+	Workers int `json:"workers,omitempty"`
 }
 
 // Apply sets the server-wide bounds on srv (the per-request ones are the
@@ -118,6 +129,7 @@ type HTTPConfig struct {
 func (h HTTPConfig) Apply(srv *http.Server) {
 	srv.ReadHeaderTimeout = h.ReadHeaderTimeout.D()
 	srv.IdleTimeout = h.IdleTimeout.D()
+	srv.MaxHeaderBytes = h.MaxHeaderBytes
 }
 
 // LoginThrottle slows guessing at POST /v1/token: failed client-credential
@@ -327,9 +339,14 @@ func HardenedConfig() Config {
 		// stolen login can do.
 		PharmacyQuota:  QuotaConfig{Enabled: true, Rate: 1, Burst: 60},
 		AdmitAfterBody: true,
+		// Headers within 5 s whole (not per byte), bodies within 10 s, 32 KiB
+		// of headers (a bearer token and a staff session cookie need under
+		// 4), and 512 connections per source: far above one pharmacy's
+		// workstations, low enough that one address cannot hold the
+		// server's file descriptors.
 		HTTP: HTTPConfig{ReadHeaderTimeout: Duration(5 * time.Second), BodyReadTimeout: Duration(10 * time.Second),
 			OnboardingBodyReadTimeout: Duration(2 * time.Minute), ResponseTimeout: Duration(30 * time.Second),
-			IdleTimeout: Duration(2 * time.Minute)},
+			IdleTimeout: Duration(2 * time.Minute), MaxHeaderBytes: 32 << 10, MaxConnsPerSource: 512},
 		Anomaly:             anomalyPreset(true),
 		ReadyRequiresSigner: false,
 		CleanupInterval:     Duration(time.Minute),
@@ -393,8 +410,12 @@ func Naive2021Config() Config {
 			Read: unlimited, Verify: unlimited, Admin: unlimited,
 		},
 		PharmacyQuota: QuotaConfig{Enabled: false, Rate: 1, Burst: 60},
-		// The 2021 server: a header deadline and idle keep-alives only.
-		HTTP:                HTTPConfig{ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(2 * time.Minute)},
+		// The 2021 server: a thread-per-request pool of 256 workers (Apache's
+		// MaxRequestWorkers default) whose read timeout restarts with every
+		// byte received, so a client dribbling its headers or its body is
+		// never cut off (no header or body deadline as a whole), no
+		// per-address connection cap, idle keep-alives closed after 2m.
+		HTTP:                HTTPConfig{IdleTimeout: Duration(2 * time.Minute), Workers: 256},
 		LoginThrottle:       LoginThrottle{Window: Duration(15 * time.Minute), MaxKeys: 100000},
 		Anomaly:             anomalyPreset(false),
 		ReadyRequiresSigner: true,
@@ -465,8 +486,8 @@ func (c Config) Validate() error {
 		bad("login_throttle: limits must not be negative, and a limit needs a positive window and max_keys")
 	}
 	if h := c.HTTP; h.ReadHeaderTimeout < 0 || h.BodyReadTimeout < 0 || h.OnboardingBodyReadTimeout < 0 ||
-		h.ResponseTimeout < 0 || h.IdleTimeout < 0 {
-		bad("http timeouts must not be negative")
+		h.ResponseTimeout < 0 || h.IdleTimeout < 0 || h.MaxHeaderBytes < 0 || h.MaxConnsPerSource < 0 || h.Workers < 0 {
+		bad("http timeouts and limits must not be negative")
 	}
 	if c.AccessTokenTTL.D() < time.Second || c.RefreshTokenTTL.D() < time.Second || c.MaxRefreshTokens < 1 {
 		bad("token lifetimes must be at least 1s and max_refresh_tokens positive")

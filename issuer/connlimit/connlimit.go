@@ -1,0 +1,185 @@
+// Package connlimit bounds what clients may hold of a server's connections:
+// a cap on the connections open at once from one source address (further
+// ones are closed as they are accepted: an abusive client costs itself its
+// excess connections, never others their service), and, to model the 2021
+// portal's thread-per-request web server, a pool of workers that a request
+// takes from its first byte until its answer is written.
+package connlimit
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Limits are a listener's bounds; 0 disables one.
+type Limits struct {
+	// PerSource is the most connections one source IP may hold open.
+	PerSource int
+	// Workers is how many requests are read or handled at once. A request
+	// takes a worker when its first byte arrives and gives it back when its
+	// connection goes idle or closes; a request finding none waits, its
+	// bytes unread (Apache's MaxRequestWorkers). A client that dribbles its
+	// headers holds a worker for as long as it keeps dribbling.
+	Workers int
+}
+
+// Listener applies Limits to the connections it accepts. Serve with
+// Listener.ConnState as the http.Server's ConnState hook so that workers
+// are handed back between requests.
+type Listener struct {
+	net.Listener
+	lim      Limits
+	workers  chan struct{}
+	mu       sync.Mutex
+	bySource map[string]int
+	refused  atomic.Uint64
+}
+
+// Wrap bounds ln by lim.
+func Wrap(ln net.Listener, lim Limits) *Listener {
+	l := &Listener{Listener: ln, lim: lim, bySource: map[string]int{}}
+	if lim.Workers > 0 {
+		l.workers = make(chan struct{}, lim.Workers)
+	}
+	return l
+}
+
+// Refused is how many connections were closed on accept because their
+// source held PerSource already.
+func (l *Listener) Refused() uint64 { return l.refused.Load() }
+
+// Busy is how many workers requests hold now.
+func (l *Listener) Busy() int { return len(l.workers) }
+
+// Open is how many connections source holds open now.
+func (l *Listener) Open(source string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bySource[source]
+}
+
+// Accept returns the next connection within the per-source cap; the
+// connections over it are closed without a byte read.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		src := Source(c.RemoteAddr())
+		if l.lim.PerSource > 0 {
+			l.mu.Lock()
+			over := l.bySource[src] >= l.lim.PerSource
+			if !over {
+				l.bySource[src]++
+			}
+			l.mu.Unlock()
+			if over {
+				l.refused.Add(1)
+				_ = c.Close()
+				continue
+			}
+		}
+		return &conn{Conn: c, l: l, src: src, closed: make(chan struct{})}, nil
+	}
+}
+
+// ConnState hands a request's worker back when its connection goes idle
+// or closes. Chain it into http.Server.ConnState.
+func (l *Listener) ConnState(c net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateIdle, http.StateClosed, http.StateHijacked:
+	default:
+		return
+	}
+	// Under TLS the server sees the tls.Conn around ours.
+	for {
+		if cc, ok := c.(*conn); ok {
+			cc.release()
+			return
+		}
+		nc, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return
+		}
+		c = nc.NetConn()
+	}
+}
+
+// Source is the IP of addr (the whole address when it has no port).
+func Source(addr net.Addr) string {
+	if addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
+type conn struct {
+	net.Conn
+	l         *Listener
+	src       string
+	mu        sync.Mutex
+	held      bool
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// Read takes a worker once a request's bytes arrive (not before: an idle
+// keep-alive connection holds none) and waits for one if all are busy.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.l.workers != nil {
+		c.acquire()
+	}
+	return n, err
+}
+
+func (c *conn) acquire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held {
+		return
+	}
+	select {
+	case c.l.workers <- struct{}{}:
+		c.held = true
+	case <-c.closed:
+	}
+}
+
+func (c *conn) release() {
+	if c.l.workers == nil {
+		return
+	}
+	// The server reports idle or closed only when no Read is pending, so
+	// this never waits behind an acquire (Close unblocks one first).
+	c.mu.Lock()
+	held := c.held
+	c.held = false
+	c.mu.Unlock()
+	if held {
+		<-c.l.workers
+	}
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		if c.l.lim.PerSource > 0 {
+			c.l.mu.Lock()
+			if c.l.bySource[c.src]--; c.l.bySource[c.src] <= 0 {
+				delete(c.l.bySource, c.src)
+			}
+			c.l.mu.Unlock()
+		}
+		c.release()
+	})
+	return err
+}
