@@ -112,16 +112,16 @@ type HTTPConfig struct {
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout Duration `json:"idle_timeout"`
 	// MaxHeaderBytes bounds a request's header block (0: Go's 1 MB).
-	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
+	MaxHeaderBytes int `json:"max_header_bytes"`
 	// MaxConnsPerSource is the most connections one source address may
 	// hold open; further ones are closed as they are accepted, so a client
 	// opening hundreds of slow connections costs itself, never others.
-	MaxConnsPerSource int `json:"max_conns_per_source,omitempty"`
+	MaxConnsPerSource int `json:"max_conns_per_source"`
 	// Workers models a thread-per-request web server (the 2021 portal's):
 	// a request holds one of Workers from its first byte until its answer
 	// is written, and waits, unread, while all are busy. 0: no pool (Go
 	// serves every connection on its own goroutine).
-	Workers int `json:"workers,omitempty"`
+	Workers int `json:"workers"`
 }
 
 // Apply sets the server-wide bounds on srv (the per-request ones are the
