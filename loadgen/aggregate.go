@@ -77,6 +77,8 @@ type Totals struct {
 	// written (later than AggregatorConfig.Window): their counts go into
 	// extra rows at the end of the timeseries.
 	Stragglers uint64
+	// Slow is what each of the plan's slow attackers did.
+	Slow []SlowStats
 }
 
 // AggregatorConfig tunes an Aggregator.

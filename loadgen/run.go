@@ -68,6 +68,9 @@ type Plan struct {
 	// the context stops them at once.
 	Drain    time.Duration
 	Observer Observer
+	// Slow are attackers that hold connections by sending slowly, beside
+	// the classes, for at most Duration (see SlowAttack).
+	Slow []SlowAttack
 	// Progress, if set, is called about every second from one goroutine.
 	Progress func(Progress)
 	Logger   *slog.Logger
@@ -226,6 +229,16 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			vegeta.Workers(workers), vegeta.MaxWorkers(maxWorkers))
 	}
 
+	// Slow attackers hold their connections beside the load, for at most
+	// the plan's duration.
+	slowCtx, stopSlow := context.WithTimeout(ctx, p.Duration)
+	defer stopSlow()
+	slowStats := make([]SlowStats, len(p.Slow))
+	var slowWG sync.WaitGroup
+	for i, a := range p.Slow {
+		slowWG.Go(func() { slowStats[i] = runSlow(slowCtx, a, clock, p.DemandScale) })
+	}
+
 	var wg sync.WaitGroup
 	for i, c := range p.Classes {
 		stub := vegeta.Target{Method: http.MethodGet, URL: "http://loadgen.invalid/" + c.Name}
@@ -293,6 +306,8 @@ wait:
 		}
 	}
 	cancelReq()
+	stopSlow()
+	slowWG.Wait()
 	// Hits due before the stop that vegeta never released are dropped.
 	for i, r := range runs {
 		due := pacers[i].Expected(stopAt)
@@ -307,6 +322,7 @@ wait:
 	errs := []error{agg.Close(), writeErr}
 	errs = append(errs, out.finish(agg))
 	totals := agg.Totals()
+	totals.Slow = slowStats
 	if err := errors.Join(errs...); err != nil {
 		return totals, err
 	}
@@ -364,6 +380,15 @@ func (p *Plan) check() error {
 		if _, err := c.Client.withDefaults(); err != nil {
 			return fmt.Errorf("loadgen: class %s: %w", c.Name, err)
 		}
+	}
+	for i := range p.Slow {
+		if err := p.Slow[i].check(); err != nil {
+			return err
+		}
+		if seen[p.Slow[i].Name] {
+			return fmt.Errorf("loadgen: class %s appears twice", p.Slow[i].Name)
+		}
+		seen[p.Slow[i].Name] = true
 	}
 	return nil
 }
