@@ -120,6 +120,20 @@ func loopbackHost(h string) bool {
 
 // runSlow holds a's connections, following its demand on clock, until ctx
 // ends; every connection is closed when it returns.
+// RunSlowAttacks runs attacks for at most d beside load sent from
+// elsewhere (load workers), and says what each did.
+func RunSlowAttacks(ctx context.Context, attacks []SlowAttack, clock simclock.Clock, scale float64, d time.Duration) []SlowStats {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stats := make([]SlowStats, len(attacks))
+	var wg sync.WaitGroup
+	for i, a := range attacks {
+		wg.Go(func() { stats[i] = runSlow(ctx, a, clock, scale) })
+	}
+	wg.Wait()
+	return stats
+}
+
 func runSlow(ctx context.Context, a SlowAttack, clock simclock.Clock, scale float64) SlowStats {
 	st := SlowStats{Name: a.Name, Kind: a.Kind}
 	u, _ := url.Parse(a.URL) // checked

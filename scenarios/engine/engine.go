@@ -352,23 +352,33 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
+	slow := r.slowAttacks(tb)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
 	var totals loadgen.Totals
 	var loadErr error
 	if workers != nil {
+		// Slow attackers hold connections from this process: they send
+		// next to nothing, so they need no sharding.
+		slowDone := make(chan []loadgen.SlowStats, 1)
+		go func() { slowDone <- loadgen.RunSlowAttacks(loadCtx, slow, r.clock, r.demandScale, wallDur) }()
 		totals, loadErr = workers.wait(loadCtx, classes)
+		totals.Slow = <-slowDone
 	} else {
 		// The load starts at the clock's instant exactly, as workers do:
 		// the pacers cover the scenario's simulated span, no more, no less.
 		totals, loadErr = loadgen.Run(loadCtx, loadgen.Plan{
-			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Dir: r.o.Out,
+			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Slow: slow, Dir: r.o.Out,
 			Observer: r.observe, Progress: r.onProgress, Logger: r.log, Start: r.clock.WallStart,
 		})
 	}
 	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
 	interrupted := ctx.Err() != nil
+	for _, st := range totals.Slow {
+		r.say("%s (%s): %d connections opened, at most %d held at once, %d cut off by the portal",
+			st.Name, st.Kind, st.Opened, st.MaxHeld, st.CutOff)
+	}
 	// Undo every fault, even after Ctrl-C.
 	stopLoad()
 	<-faultsDone
@@ -468,6 +478,9 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 	r.kinds = map[string]spec.ClassKind{}
 	for i, cs := range setups {
 		c := cs.spec
+		if c.Kind.Slow() {
+			continue // slowAttacks
+		}
 		cl := c.Client
 		cc := loadgen.ClientConfig{Timeout: cl.Timeout, MaxRetries: cl.Retries.Max,
 			BackoffBase: cl.Retries.BackoffBase, BackoffMax: cl.Retries.BackoffMax}
@@ -511,6 +524,28 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 			lc.Request = r.verifyRequest()
 		}
 		out = append(out, lc)
+	}
+	return out
+}
+
+// slowAttacks turns the scenario's slow classes into loadgen's slow
+// attackers against the portal itself (not through the fault proxy: they
+// come from their own loopback address, as another host would).
+func (r *run) slowAttacks(tb testbed.Testbed) []loadgen.SlowAttack {
+	var out []loadgen.SlowAttack
+	for _, c := range r.sc.Traffic {
+		if !c.Kind.Slow() {
+			continue
+		}
+		a := loadgen.SlowAttack{Name: c.Name, Conns: c.Demand}
+		switch c.Kind {
+		case spec.KindSlowHeader:
+			a.Kind, a.URL = loadgen.SlowHeader, tb.DirectPortalURL()+"/v1/certificates"
+		case spec.KindSlowBody:
+			a.Kind, a.URL = loadgen.SlowBody, tb.DirectPortalURL()+"/v1/token"
+		}
+		r.kinds[c.Name] = c.Kind
+		out = append(out, a)
 	}
 	return out
 }

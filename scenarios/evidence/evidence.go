@@ -185,7 +185,7 @@ func thresholdNeeds(sc *spec.Scenario, e *threshold.Expr, run []span) []Need {
 	m := e.Metric
 	n := Need{Kind: "threshold", Name: e.Src}
 	filtered := func() []spec.Class {
-		return classesWhere(sc, func(c spec.Class) bool { return m.Filter.Class == "" || c.Name == m.Filter.Class })
+		return classesWhere(sc, func(c spec.Class) bool { return !c.Kind.Slow() && (m.Filter.Class == "" || c.Name == m.Filter.Class) })
 	}
 	scopes := func(cs []spec.Class) []scope {
 		switch e.Scope {

@@ -165,6 +165,9 @@ func (s *Scenario) ClockCheck(profile string, timescale float64) (ClockReport, e
 // (a retry that lands after the span sees none of it), and the Retry-After
 // of a deferred ticket, after which the customer comes back for it.
 func classWaits(c Class, behindPortal bool, portalDeadline, deferredRetryAfter time.Duration) []deciding {
+	if c.Kind.Slow() { // attackers wait for nothing
+		return nil
+	}
 	cl := c.Client
 	attempt, what := cl.Timeout, "timeout"
 	if behindPortal && portalDeadline > 0 && portalDeadline < cl.Timeout {

@@ -381,8 +381,8 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	}
 	c.Pharmacies = DefaultPharmacies(c.Kind)
 	if n := f.get("pharmacies"); n != nil {
-		if c.Kind == KindVerify {
-			d.errorf(f.keys["pharmacies"], "%s.pharmacies: a verify class uses no pharmacy accounts", path)
+		if c.Kind == KindVerify || c.Kind.Slow() {
+			d.errorf(f.keys["pharmacies"], "%s.pharmacies: a %s class uses no pharmacy accounts", path, c.Kind)
 		} else if v, ok := d.intIn(n, path+".pharmacies", 1, 20000); ok {
 			c.Pharmacies = v
 		}
@@ -408,6 +408,9 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 		// Only a curve without errors of its own can be judged as a whole.
 		if d.clockOK && len(d.errs) == before && !c.Demand.IsZero() && !(c.Demand.Total(s.Clock.Start, s.Clock.End) > 0) {
 			d.errorf(resolve(n), "%s.demand: offers no requests between the clock's start and end", path)
+		}
+		if c.Kind.Slow() && len(d.errs) == before && c.Demand.Peak() > MaxSlowConnections {
+			d.errorf(resolve(n), "%s.demand: a %s class's rate is the connections it holds; at most %d", path, c.Kind, MaxSlowConnections)
 		}
 	case !driven:
 		d.errorf(f.node, "%s: \"demand\" is required", path)

@@ -154,12 +154,28 @@ const (
 	KindStolenCredentials ClassKind = "stolen-credentials"
 	// KindVerify: verifier app calls against issued certificates.
 	KindVerify ClassKind = "verify"
+	// KindSlowHeader: slowloris attackers holding connections to the
+	// portal by sending their headers one byte at a time, never ending.
+	KindSlowHeader ClassKind = "slow-header"
+	// KindSlowBody: attackers that declare a request body and send it
+	// one byte at a time.
+	KindSlowBody ClassKind = "slow-body"
 )
+
+// MaxSlowConnections bounds a slow class's demand: the connections its
+// attackers hold at once.
+const MaxSlowConnections = 2000
 
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
-	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify}
+	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
+		KindSlowHeader, KindSlowBody}
 }
+
+// Slow reports whether the kind holds connections by sending slowly: its
+// demand's rate is the connections its attackers hold at that instant,
+// not requests per second, and it sends no requests the load counts.
+func (k ClassKind) Slow() bool { return k == KindSlowHeader || k == KindSlowBody }
 
 // Class is one traffic class: a population of clients of one kind whose
 // combined demand follows a curve on the simulated clock.
@@ -173,12 +189,13 @@ type Class struct {
 	// by kind: issue, stolen-credentials: legitimate accounts onboarded
 	// (stolen-credentials: the accounts stolen); forged-onboarding: forged
 	// applications submitted; credential-stuffing: existing accounts
-	// targeted; verify: 0 (unused).
+	// targeted; verify, slow-header, slow-body: 0 (unused).
 	Pharmacies int
 	// Mix is the certificate types requested (issuing kinds only).
 	Mix Mix
 	// Demand is the class's real-world requests per second over simulated
-	// time. Empty only for the class a capacity search drives.
+	// time (slow kinds: the connections held). Empty only for the class a
+	// capacity search drives.
 	Demand Curve
 	Client Client
 	Pos    Pos
@@ -435,7 +452,9 @@ func (s *Scenario) Class(name string) (Class, bool) {
 func (s *Scenario) OfferedTotal() float64 {
 	var n float64
 	for _, c := range s.Traffic {
-		n += c.Demand.Total(s.Clock.Start, s.Clock.End)
+		if !c.Kind.Slow() { // a count of connections, not of requests
+			n += c.Demand.Total(s.Clock.Start, s.Clock.End)
+		}
 	}
 	return n
 }
