@@ -55,6 +55,9 @@ type Summary struct {
 	Machine     *Machine    `json:"machine,omitempty"`
 	Consistency Consistency `json:"consistency"`
 	Security    Security    `json:"security"`
+	// SlowClients is what each slow attacker class (slow-header,
+	// slow-body) did; absent without one.
+	SlowClients []SlowClients `json:"slow_clients,omitempty"`
 	// TimeToCert is every legitimate customer's time from the first
 	// attempt to the certificate; nil without issue classes.
 	TimeToCert *TimeToCert             `json:"time_to_cert_ms,omitempty"`
@@ -189,6 +192,18 @@ type Consistency struct {
 	TicketsPending int64    `json:"tickets_pending"`
 	Error          string   `json:"error,omitempty"`
 	LostExamples   []string `json:"lost_examples,omitempty"`
+}
+
+// SlowClients is one slow attacker class's connections: opened, the most
+// held at once, and those the server closed (a deadline, a cap or an
+// answer) or refused.
+type SlowClients struct {
+	Class      string `json:"class"`
+	Kind       string `json:"kind"`
+	Opened     int64  `json:"opened"`
+	MaxHeld    int64  `json:"max_held"`
+	CutOff     int64  `json:"cut_off"`
+	DialFailed int64  `json:"dial_failed"`
 }
 
 // Security counts what attackers tried and got.

@@ -418,6 +418,10 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// The run directory.
 	events.Phases = phasesOf(sc, r.clock)
 	sum := r.summary(totals, rep, cerr, events, interrupted)
+	for _, st := range totals.Slow {
+		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
+			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
+	}
 	if err := r.write(sum, events, scr.readings()); err != nil {
 		return sum, err
 	}
