@@ -24,7 +24,7 @@ func mustBuiltin(t *testing.T, name string) *Scenario {
 
 func TestBuiltinsParseAndFinishWithinFiveMinutes(t *testing.T) {
 	names := Builtins()
-	for _, want := range []string{"launch-day", "outage-tuesday", "forged-pharmacy", "insider-abuse", "signer-failover", "capacity"} {
+	for _, want := range []string{"launch-day", "outage-tuesday", "forged-pharmacy", "insider-abuse", "signer-failover", "capacity", "slow-clients"} {
 		if !contains(names, want) {
 			t.Errorf("built-in %s is missing (have %v)", want, names)
 		}
