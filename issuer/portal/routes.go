@@ -631,6 +631,11 @@ func (p *Portal) readBody(w http.ResponseWriter, r *http.Request, rule bodyRule)
 		return true
 	}
 	if r.ContentLength > rule.max {
+		// Close, with the read deadline past: else Go reads up to 256 KiB
+		// of the unread body around the answer, without a deadline, which
+		// a slow client would stretch without end.
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
 		problem.Write(w, problem.PayloadTooLarge(rule.max))
 		return false
 	}
@@ -640,13 +645,17 @@ func (p *Portal) readBody(w http.ResponseWriter, r *http.Request, rule bodyRule)
 		_ = rc.SetReadDeadline(time.Now().Add(rule.timeout))
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, rule.max+1))
-	if rule.timeout > 0 {
+	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
+	if rule.timeout > 0 && !timedOut {
 		// Clear it: a deadline passing while the handler runs would
-		// cancel the request as if the client had gone.
+		// cancel the request as if the client had gone. Past it, it stays:
+		// the server would otherwise read the rest of the body (up to 256
+		// KiB) after the 408 with no deadline, and a client still
+		// dribbling would keep the connection for as long as it likes.
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case timedOut:
 		w.Header().Set("Connection", "close")
 		problem.Write(w, problem.New(http.StatusRequestTimeout, "body_timeout",
 			fmt.Sprintf("the request body did not arrive within %v", rule.timeout)))

@@ -127,6 +127,60 @@ func TestSlowBodiesHoldNoSlot(t *testing.T) {
 			t.Fatalf("got %d %s, want 408 body_timeout", resp.StatusCode, body)
 		}
 	})
+
+	// A client that keeps dribbling its body is not waited for: after the
+	// 408 (a body under the bound, too slow) or the 413 (a body declared
+	// over it) the connection closes, rather than the server reading the
+	// rest of the body (Go reads up to 256 KiB) without a deadline.
+	for _, tc := range []struct {
+		declared int
+		want     int
+	}{{60000, http.StatusRequestTimeout}, {200000, http.StatusRequestEntityTooLarge}} {
+		t.Run(fmt.Sprintf("dribbling a declared %d bytes gets %d and loses the connection", tc.declared, tc.want), func(t *testing.T) {
+			env := portaltest.Start(t, portaltest.Options{Mutate: func(c *portalapi.Config) {
+				c.HTTP.BodyReadTimeout = portalapi.Duration(200 * time.Millisecond)
+			}})
+			u, _ := url.Parse(env.URL)
+			conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := fmt.Fprintf(conn, "POST /v1/token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", u.Host, tc.declared); err != nil {
+				t.Fatal(err)
+			}
+			// 50 bytes a second: the rest of the body would take minutes.
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					if _, err := conn.Write([]byte("x")); err != nil {
+						return
+					}
+				}
+			}()
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer to the dribbling body: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("got %d, want %d", resp.StatusCode, tc.want)
+			}
+			_, err = io.Copy(io.Discard, br)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("after its answer the dribbling client kept its connection for 30 s")
+			}
+		})
+	}
 }
 
 // TestSlowHeadersAreCutOff: a client that never finishes its headers is
