@@ -92,6 +92,7 @@ type dockerTestbed struct {
 	admin   string
 	network *testcontainers.DockerNetwork
 	links   []link
+	reg     *pgCluster // nil: SQLite in the data directory
 
 	mu       sync.Mutex
 	ctrs     map[string]*dockerComp
@@ -160,6 +161,12 @@ func startDocker(ctx context.Context, opts Options) (_ Testbed, err error) {
 		return nil, fmt.Errorf("testbed: creating the run's network: %w", err)
 	}
 	tb.network = nw
+	if opts.Registry == RegistryPostgres {
+		if tb.reg, err = tb.startRegistry(ctx); err != nil {
+			return nil, err
+		}
+		opts.Logger.Debug("testbed: registry ready", "after", time.Since(tb.started), "standby", opts.RegistryStandby)
+	}
 
 	// Every container starts at once: docker's create and start dominate
 	// the start time, and the portal waits for its signers by itself
@@ -289,6 +296,9 @@ func (tb *dockerTestbed) run(ctx context.Context, name string) error {
 		ConfigModifier: func(cfg *container.Config) {
 			// The host's uid owns the bind-mounted data directory.
 			cfg.User = user
+			if name == Portal && tb.reg != nil {
+				cfg.Env = append(cfg.Env, EnvRegistry+"="+tb.reg.PortalDSN())
+			}
 		},
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = bindings
@@ -374,6 +384,9 @@ func (tb *dockerTestbed) Components() []Component {
 }
 
 func (tb *dockerTestbed) Kill(ctx context.Context, n string) error {
+	if i, ok := tb.registryNode(n); ok {
+		return tb.reg.killNode(ctx, i)
+	}
 	c, err := tb.comp(n)
 	if err != nil {
 		return err
@@ -392,6 +405,9 @@ func (tb *dockerTestbed) Kill(ctx context.Context, n string) error {
 }
 
 func (tb *dockerTestbed) Stop(ctx context.Context, n string) error {
+	if i, ok := tb.registryNode(n); ok {
+		return tb.reg.nodes[i].stop(ctx)
+	}
 	c, err := tb.comp(n)
 	if err != nil {
 		return err
@@ -404,6 +420,9 @@ func (tb *dockerTestbed) Stop(ctx context.Context, n string) error {
 }
 
 func (tb *dockerTestbed) Start(ctx context.Context, n string) error {
+	if i, ok := tb.registryNode(n); ok {
+		return tb.reg.startNode(ctx, i)
+	}
 	c, err := tb.comp(n)
 	if err != nil {
 		return err
@@ -535,6 +554,9 @@ func (tb *dockerTestbed) Proxy(n string) (*toxiproxy.Proxy, error) {
 // network, and the work directory unless KeepData.
 func (tb *dockerTestbed) Close(ctx context.Context) error {
 	tb.closeOnce.Do(func() {
+		if tb.reg != nil {
+			tb.reg.stopWatching()
+		}
 		var errs []error
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -605,4 +627,20 @@ func (tb *dockerTestbed) saveLog(ctx context.Context, c *dockerComp) {
 	}
 	defer f.Close()
 	_, _ = stdcopy.StdCopy(f, f, rc)
+}
+
+// registryNode finds a PostgreSQL node of the registry by name.
+func (tb *dockerTestbed) registryNode(name string) (int, bool) {
+	if tb.reg == nil {
+		return 0, false
+	}
+	return tb.reg.node(name)
+}
+
+// Registry is the PostgreSQL registry cluster, nil for SQLite.
+func (tb *dockerTestbed) Registry() RegistryCluster {
+	if tb.reg == nil {
+		return nil
+	}
+	return tb.reg
 }

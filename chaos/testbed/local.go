@@ -33,6 +33,7 @@ type localTestbed struct {
 	client   int // client->portal port on the proxy
 	links    []link
 	procs    []*localProc // proxy, signers, portal: the start order
+	reg      *pgCluster   // nil: SQLite in the data directory
 
 	closeOnce sync.Once
 	closeErr  error
@@ -44,6 +45,7 @@ type localProc struct {
 	name, role, readyPath string
 	port                  int
 	args                  func() []string // built at each start (the clock moves)
+	env                   []string        // added to the environment (the registry DSN)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -77,6 +79,12 @@ func startLocal(ctx context.Context, opts Options) (_ Testbed, err error) {
 	}
 	if err := populateLinks(tb.proxyAPI, tb.links); err != nil {
 		return nil, err
+	}
+	if opts.Registry == RegistryPostgres {
+		if tb.reg, err = startLocalRegistry(ctx, opts, work); err != nil {
+			return nil, err
+		}
+		tb.procs[len(tb.procs)-1].env = []string{EnvRegistry + "=" + tb.reg.PortalDSN()}
 	}
 	signers := tb.procs[1 : len(tb.procs)-1]
 	errs := make([]error, len(signers))
@@ -237,6 +245,7 @@ func (p *localProc) start(ctx context.Context, tb *localTestbed) error {
 	cmd := exec.Command(tb.opts.Binary, args...)
 	cmd.Env = append(os.Environ(), EnvRun+"="+tb.opts.RunID, EnvOwner+"="+strconv.Itoa(os.Getpid()),
 		"GOLIVE_COMPONENT="+p.name)
+	cmd.Env = append(cmd.Env, p.env...)
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -455,6 +464,9 @@ func (tb *localTestbed) Isolate(context.Context, string) error { return tb.Suppo
 func (tb *localTestbed) Rejoin(context.Context, string) error  { return tb.Supports(OpIsolate) }
 
 func (tb *localTestbed) Kill(ctx context.Context, name string) error {
+	if i, ok := tb.registryNode(name); ok {
+		return tb.reg.killNode(ctx, i)
+	}
 	p, err := tb.proc(name)
 	if err != nil {
 		return err
@@ -466,6 +478,9 @@ func (tb *localTestbed) Kill(ctx context.Context, name string) error {
 }
 
 func (tb *localTestbed) Stop(ctx context.Context, name string) error {
+	if i, ok := tb.registryNode(name); ok {
+		return tb.reg.nodes[i].stop(ctx)
+	}
 	p, err := tb.proc(name)
 	if err != nil {
 		return err
@@ -474,6 +489,9 @@ func (tb *localTestbed) Stop(ctx context.Context, name string) error {
 }
 
 func (tb *localTestbed) Start(ctx context.Context, name string) error {
+	if i, ok := tb.registryNode(name); ok {
+		return tb.reg.startNode(ctx, i)
+	}
 	p, err := tb.proc(name)
 	if err != nil {
 		return err
@@ -568,6 +586,11 @@ func (tb *localTestbed) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		if tb.reg != nil {
+			if err := tb.reg.close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if !tb.opts.KeepData {
 			if err := os.RemoveAll(tb.work); err != nil {
 				errs = append(errs, fmt.Errorf("testbed: removing %s: %w", tb.work, err))
@@ -576,4 +599,20 @@ func (tb *localTestbed) Close(ctx context.Context) error {
 		tb.closeErr = errors.Join(errs...)
 	})
 	return tb.closeErr
+}
+
+// registryNode finds a PostgreSQL node of the registry by name.
+func (tb *localTestbed) registryNode(name string) (int, bool) {
+	if tb.reg == nil {
+		return 0, false
+	}
+	return tb.reg.node(name)
+}
+
+// Registry is the PostgreSQL registry cluster, nil for SQLite.
+func (tb *localTestbed) Registry() RegistryCluster {
+	if tb.reg == nil {
+		return nil
+	}
+	return tb.reg
 }

@@ -204,6 +204,15 @@ type Options struct {
 	LogDir string
 	// KeepData keeps the work directory (data, logs) after Close.
 	KeepData bool
+	// Registry is the portal's registry backend: RegistrySQLite ("" too,
+	// the default: the data directory's SQLite file) or RegistryPostgres
+	// (a PostgreSQL cluster the testbed runs; every portal gets its DSN
+	// in $GOLIVE_REGISTRY). url ignores it.
+	Registry string
+	// RegistryStandby adds a synchronous streaming-replication standby
+	// to a PostgreSQL registry, and a watcher that promotes it when the
+	// primary stops answering.
+	RegistryStandby bool
 	// StartTimeout bounds each component's start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -224,6 +233,14 @@ func (o *Options) defaults() error {
 	}
 	if o.Timescale < 0 {
 		return fmt.Errorf("testbed: negative timescale %v", o.Timescale)
+	}
+	reg, err := ParseRegistry(o.Registry)
+	if err != nil {
+		return err
+	}
+	o.Registry = reg
+	if o.RegistryStandby && reg != RegistryPostgres {
+		return errors.New("testbed: a registry standby needs the postgres registry")
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -97,6 +98,17 @@ type Options struct {
 	User string
 	// StartTimeout bounds initdb plus the start; 0: DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Parent is the directory the cluster's own directory is made in
+	// (default os.TempDir()): a testbed keeps it in its run's work
+	// directory, so its cleanup finds it.
+	Parent string
+	// Env is added to the environment of every process the server runs
+	// (a testbed's run id, so a leftover server can be found).
+	Env []string
+	// Password, when set, is the superuser's password (initdb --pwfile)
+	// and TCP connections need it (scram-sha-256); the unix socket stays
+	// trust. Empty: trust everywhere, as tests use it.
+	Password string
 }
 
 // Server is one running (or stopped) throwaway cluster.
@@ -106,6 +118,8 @@ type Server struct {
 	settings       map[string]string
 	startTimeout   time.Duration
 	cred           *syscall.Credential
+	env            []string
+	password       string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -129,6 +143,31 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // of o.Template) without starting it. Its DataDir can serve as another
 // server's Template once Init returned; Close removes it.
 func Init(ctx context.Context, o Options) (*Server, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.startTimeout)
+	defer cancel()
+	if o.Template != "" {
+		if out, err := exec.CommandContext(ctx, "cp", "-a", o.Template, s.data).CombinedOutput(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("pgserver: copy template %s: %v: %s", o.Template, err, bytes.TrimSpace(out))
+		}
+		if err := s.chownTree(s.data); err != nil {
+			s.Close()
+			return nil, err
+		}
+	} else if err := s.initdb(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New makes the server's directory, owned by the account it runs as,
+// with no cluster in it yet: Rebuild fills it with a standby's.
+func New(o Options) (*Server, error) {
 	bin := o.BinDir
 	if bin == "" {
 		var err error
@@ -140,36 +179,21 @@ func Init(ctx context.Context, o Options) (*Server, error) {
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	cred, err := runAs(o.User)
 	if err != nil {
 		return nil, err
 	}
 	// Not under the caller's temporary directory: the server's account
 	// must be able to reach it, and a unix socket path must stay short.
-	dir, err := os.MkdirTemp("", "golive-pg-")
+	dir, err := os.MkdirTemp(o.Parent, "golive-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pgserver: %w", err)
 	}
 	s := &Server{dir: dir, data: filepath.Join(dir, "data"), bin: bin, cred: cred, settings: o.Settings,
-		startTimeout: timeout}
-	fail := func(err error) (*Server, error) {
+		startTimeout: timeout, env: o.Env, password: o.Password}
+	if err := s.chown(dir); err != nil {
 		s.Close()
 		return nil, err
-	}
-	if err := s.chown(dir); err != nil {
-		return fail(err)
-	}
-	if o.Template != "" {
-		if out, err := exec.CommandContext(ctx, "cp", "-a", o.Template, s.data).CombinedOutput(); err != nil {
-			return fail(fmt.Errorf("pgserver: copy template %s: %v: %s", o.Template, err, bytes.TrimSpace(out)))
-		}
-		if err := s.chownTree(s.data); err != nil {
-			return fail(err)
-		}
-	} else if err := s.initdb(ctx); err != nil {
-		return fail(err)
 	}
 	return s, nil
 }
@@ -204,7 +228,7 @@ func runAs(name string) (*syscall.Credential, error) {
 func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	cmd.Env = append(append(os.Environ(), "LC_ALL=C", "TZ=UTC"), s.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	return cmd
 }
@@ -234,8 +258,19 @@ func (s *Server) chownTree(root string) error {
 func (s *Server) initdb(ctx context.Context) error {
 	// --no-sync: the cluster is thrown away with the directory; the
 	// server itself runs with fsync on.
-	cmd := s.command(ctx, "initdb", "-D", s.data, "-U", Superuser, "--auth=trust", "-E", "UTF8",
-		"--no-locale", "--no-sync")
+	args := []string{"-D", s.data, "-U", Superuser, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"}
+	if s.password != "" {
+		pw := filepath.Join(s.dir, "pwfile")
+		if err := os.WriteFile(pw, []byte(s.password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("pgserver: password file: %w", err)
+		}
+		defer os.Remove(pw)
+		if err := s.chown(pw); err != nil {
+			return err
+		}
+		args = append(args, "--pwfile", pw, "--auth-host=scram-sha-256", "--auth-local=trust")
+	}
+	cmd := s.command(ctx, "initdb", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgserver: initdb: %v: %s", err, tail(out, 800))
 	}
@@ -343,9 +378,14 @@ func (s *Server) DataDir() string { return s.data }
 // LogFile is where the server writes its log.
 func (s *Server) LogFile() string { return filepath.Join(s.dir, "postgres.log") }
 
-// DSN is a connection URL for database db as the superuser over TCP.
+// DSN is a connection URL for database db as the superuser over TCP
+// (with the password, when the server has one).
 func (s *Server) DSN(db string) string {
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", Superuser, s.Host(), s.port, db)
+	user := Superuser
+	if s.password != "" {
+		user += ":" + url.QueryEscape(s.password)
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", user, s.Host(), s.port, db)
 }
 
 // Running reports whether the postmaster is up.
