@@ -111,6 +111,9 @@ func validate(t Target, f Fault) error {
 	if err := spec.Validate(f.Params); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if f.Kind == fault.KillPrimary {
+		return validateKillPrimary(t, f)
+	}
 	if err := t.Supports(op(spec)); err != nil {
 		return err
 	}
@@ -190,13 +193,14 @@ type action func(ctx context.Context, t Target, f Fault) (Undo, error)
 // actions holds every kind that is not a toxic; TestEveryKindApplies
 // fails for a kind added to the vocabulary without one.
 var actions = map[fault.Kind]action{
-	fault.Kill:      undoable(Target.Kill, Target.Start),
-	fault.Stop:      undoable(Target.Stop, Target.Start),
-	fault.Restart:   instant(Target.Restart),
-	fault.Pause:     undoable(Target.Pause, Target.Resume),
-	fault.Isolate:   undoable(Target.Isolate, Target.Rejoin),
-	fault.CPU:       applyCPU,
-	fault.Partition: applyPartition,
+	fault.Kill:        undoable(Target.Kill, Target.Start),
+	fault.KillPrimary: applyKillPrimary,
+	fault.Stop:        undoable(Target.Stop, Target.Start),
+	fault.Restart:     instant(Target.Restart),
+	fault.Pause:       undoable(Target.Pause, Target.Resume),
+	fault.Isolate:     undoable(Target.Isolate, Target.Rejoin),
+	fault.CPU:         applyCPU,
+	fault.Partition:   applyPartition,
 }
 
 type componentOp func(t Target, ctx context.Context, name string) error

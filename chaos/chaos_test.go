@@ -41,6 +41,28 @@ type proxyTarget struct {
 
 	// served counts the requests the upstream behind every link answered.
 	served atomic.Int64
+	// registry: the target runs a PostgreSQL registry (fakeRegistry).
+	registry bool
+}
+
+// Registry is a fake PostgreSQL registry whose primary is registry-1.
+func (p *proxyTarget) Registry() testbed.RegistryCluster {
+	if !p.registry {
+		return nil
+	}
+	return fakeRegistry{p}
+}
+
+type fakeRegistry struct{ p *proxyTarget }
+
+func (f fakeRegistry) RegistryDSN() string           { return "postgres://fake" }
+func (f fakeRegistry) Primary() string               { return testbed.RegistryNode(1) }
+func (f fakeRegistry) Failovers() []testbed.Failover { return nil }
+func (f fakeRegistry) Nodes() []string {
+	return []string{testbed.RegistryNode(1), testbed.RegistryNode(2)}
+}
+func (f fakeRegistry) KillPrimary(context.Context) (string, error) {
+	return testbed.RegistryNode(1), f.p.record("kill-primary", testbed.Registry)
 }
 
 func (p *proxyTarget) Kind() testbed.Kind              { return p.kind }

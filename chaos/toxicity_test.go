@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -51,6 +52,9 @@ func sampleParams(s fault.Spec, vary string) fault.Params {
 
 // sampleTarget is a target the kind acts on in a proxyTarget.
 func sampleTarget(s fault.Spec) string {
+	if s.Kind == fault.KillPrimary {
+		return testbed.Registry
+	}
 	if s.Network() {
 		return "client->portal"
 	}
@@ -63,6 +67,7 @@ func sampleTarget(s fault.Spec) string {
 func TestEveryKindApplies(t *testing.T) {
 	tgt, _ := newProxyTarget(t)
 	tgt.kind = testbed.KindDocker // supports cpu and isolate
+	tgt.registry = true           // and kill-primary
 	ctx := context.Background()
 	for _, k := range fault.Kinds() {
 		s := k.Spec()
@@ -72,7 +77,7 @@ func TestEveryKindApplies(t *testing.T) {
 		}
 		// A testbed's Supports answers for the operations it declares.
 		if !slices.Contains([]testbed.Op{testbed.OpKill, testbed.OpStop, testbed.OpRestart, testbed.OpPause,
-			testbed.OpCPU, testbed.OpIsolate, testbed.OpProxy}, op(s)) {
+			testbed.OpCPU, testbed.OpIsolate, testbed.OpProxy, testbed.OpKillPrimary}, op(s)) {
 			t.Errorf("%s: no testbed operation %q", k, op(s))
 		}
 		f := Fault{Kind: k, Target: sampleTarget(s), Params: sampleParams(s, "")}
@@ -91,7 +96,8 @@ func TestEveryKindApplies(t *testing.T) {
 		}
 	}
 	// Each process kind's action reached the target, with its undo.
-	want := []string{"kill portal", "start portal", "stop portal", "start portal", "restart portal",
+	want := []string{"kill portal", "start portal", "stop portal", "start portal",
+		"kill-primary registry", "start registry-1", "restart portal",
 		"pause portal", "resume portal", "cpu=32.005 portal", "cpu=0 portal", "isolate portal", "rejoin portal"}
 	if got := tgt.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %v\nwant  %v", got, want)
@@ -349,5 +355,27 @@ func TestToxicity(t *testing.T) {
 				t.Errorf("no toxicity given: %d of %d connections affected, want all", got, every)
 			}
 		})
+	}
+}
+
+// TestKillPrimaryNeedsARegistry: kill-primary is refused, before any load,
+// by a testbed without a PostgreSQL registry and for any target but the
+// registry.
+func TestKillPrimaryNeedsARegistry(t *testing.T) {
+	tgt, _ := newProxyTarget(t)
+	f := Fault{Kind: fault.KillPrimary, Target: testbed.Registry}
+	if err := Validate(tgt, []Fault{f}); !errors.Is(err, testbed.ErrUnsupported) {
+		t.Errorf("kill-primary on a testbed without a registry: %v, want ErrUnsupported", err)
+	}
+	tgt.registry = true
+	if err := Validate(tgt, []Fault{f}); err != nil {
+		t.Errorf("kill-primary with a registry: %v", err)
+	}
+	f.Target = "portal"
+	if err := Validate(tgt, []Fault{f}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("kill-primary on the portal: %v, want ErrInvalid", err)
+	}
+	if got := tgt.Calls(); len(got) != 0 {
+		t.Errorf("validation acted: %v", got)
 	}
 }

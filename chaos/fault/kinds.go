@@ -11,6 +11,12 @@ import (
 const (
 	// Kill kills the target (SIGKILL); undone by starting it again.
 	Kill Kind = "kill"
+	// KillPrimary kills the registry's primary, whichever PostgreSQL node
+	// holds that role at the moment (target "registry"), with SIGKILL: no
+	// checkpoint. With a standby the testbed's watcher promotes it; undone
+	// by starting the killed node again, which rejoins as a standby of
+	// the new primary (without a standby it recovers as the primary).
+	KillPrimary Kind = "kill-primary"
 	// Stop stops the target gracefully (SIGTERM); undone as Kill.
 	Stop Kind = "stop"
 	// Restart stops (if running) and starts the target; an instant.
@@ -71,6 +77,7 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 var table = []Spec{
 	{Kind: Kill, Acts: OnComponent, Window: WindowOptional, Family: process},
 	{Kind: Stop, Acts: OnComponent, Window: WindowOptional, Family: process},
+	{Kind: KillPrimary, Acts: OnComponent, Window: WindowOptional, Family: process},
 	{Kind: Restart, Acts: OnComponent, Window: WindowNone, Family: process},
 	{Kind: Pause, Acts: OnComponent, Window: WindowRequired, Family: process},
 	{Kind: CPU, Acts: OnComponent, Window: WindowRequired, Params: []Param{pCPUs}},

@@ -232,14 +232,11 @@ const syncNames = "*"
 // standby (if any) from a base backup of it; then the watcher.
 func (c *pgCluster) boot(ctx context.Context) error {
 	p := c.nodes[0]
-	if len(c.nodes) > 1 {
-		if err := p.server().SetConf(map[string]string{"synchronous_standby_names": syncNames}); err != nil {
-			return err
-		}
-	}
 	if err := p.start(ctx); err != nil {
 		return err
 	}
+	// Before the standby exists: a synchronous commit now would wait for
+	// it for ever.
 	if err := c.createDB(ctx); err != nil {
 		return err
 	}
@@ -248,6 +245,14 @@ func (c *pgCluster) boot(ctx context.Context) error {
 			return err
 		}
 		if err := c.nodes[i].start(ctx); err != nil {
+			return err
+		}
+	}
+	if len(c.nodes) > 1 {
+		if err := p.server().SetConf(map[string]string{"synchronous_standby_names": syncNames}); err != nil {
+			return err
+		}
+		if err := p.reload(ctx); err != nil {
 			return err
 		}
 	}

@@ -112,6 +112,9 @@ const (
 	OpCPU     = Op(fault.CPU)
 	OpProxy   = Op("proxy") // network faults through the fault proxy
 	OpIsolate = Op(fault.Isolate)
+	// OpKillPrimary kills the registry's primary; a testbed can when it
+	// runs a PostgreSQL registry (RegistryOf).
+	OpKillPrimary = Op(fault.KillPrimary)
 )
 
 // ErrUnsupported is wrapped by every refusal of a fault action the testbed

@@ -12,6 +12,9 @@ type Events struct {
 	Phases []Phase `json:"phases"`
 	Faults []Fault `json:"faults"`
 	Probes []Probe `json:"probes"`
+	// Failovers are the registry's promotions (a PostgreSQL registry
+	// with a standby): additive, absent before.
+	Failovers []Failover `json:"failovers,omitempty"`
 }
 
 // Phase is a named span of the scenario on the simulated clock, with the

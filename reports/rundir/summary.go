@@ -70,6 +70,10 @@ type Summary struct {
 	// when the engine's own process did; WorkerHealth is each one's.
 	Workers      int            `json:"workers,omitempty"`
 	WorkerHealth []WorkerHealth `json:"worker_health,omitempty"`
+	// System is the topology under test; Recovery how the service came
+	// back after a registry failover (nil without one). Both additive.
+	System   *System   `json:"system,omitempty"`
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.

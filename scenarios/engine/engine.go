@@ -142,6 +142,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
 		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
+		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
@@ -386,6 +387,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	faults.undoAll(undoCtx)
 	cancelUndo()
 	events.Faults = faults.events()
+	events.Failovers = r.failovers()
 
 	// Let the deferred backlog drain and follow the tickets users left.
 	r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
@@ -68,7 +69,55 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	s.Aborted = r.aborted
 	s.Workers = r.o.Workers
 	s.WorkerHealth = r.workerHealth
+	s.System = &rundir.System{Registry: r.sc.System.Registry, RegistryStandby: r.sc.System.RegistryStandby,
+		Signers: max(r.sc.System.Signers, 1)}
+	if s.System.Registry == "" {
+		s.System.Registry = spec.RegistrySQLite
+	}
 	return s
+}
+
+// failovers are the registry cluster's promotions for events.json, on
+// the simulated clock beside the wall clock.
+func (r *run) failovers() []rundir.Failover {
+	reg := testbed.RegistryOf(r.tb)
+	if reg == nil {
+		return nil
+	}
+	var out []rundir.Failover
+	for _, f := range reg.Failovers() {
+		rf := rundir.Failover{Failed: f.Failed, NewPrimary: f.NewPrimary, Error: f.Error,
+			Detected: r.clock.Sim(f.Detected), WallDetected: f.Detected}
+		if !f.Killed.IsZero() {
+			rf.Killed, rf.WallKilled = r.clock.Sim(f.Killed), f.Killed
+		}
+		if !f.Promoted.IsZero() {
+			rf.Promoted, rf.WallPromoted = r.clock.Sim(f.Promoted), f.Promoted
+		}
+		out = append(out, rf)
+	}
+	return out
+}
+
+// recovery measures the first failover's recovery from the timeseries:
+// from the kill (or the detection) to the first certificate delivered
+// after the promotion, and goodput after it against goodput before.
+func (r *run) recovery(ev *rundir.Events, rows []rundir.Row, classes []string) *rundir.Recovery {
+	if len(ev.Failovers) == 0 || len(rows) == 0 {
+		return nil
+	}
+	f := ev.Failovers[0]
+	fault := f.Killed
+	if fault.IsZero() {
+		fault = f.Detected
+	}
+	promoted := f.Promoted
+	if promoted.IsZero() {
+		// Never promoted: the service did not come back.
+		return &rundir.Recovery{Fault: fault}
+	}
+	rec := rundir.RecoveryOf(rows, classes, r.timescale, time.Time{}, fault, promoted)
+	return &rec
 }
 
 // write writes events.json, metrics.csv and a first summary.json (the
@@ -88,6 +137,7 @@ func (r *run) write(s *Summary, ev *rundir.Events, scrapes []rundir.Scrape) erro
 		// One definition of offered load and goodput, the thresholds' too.
 		s.OfferedRate, s.Goodput = rundir.Rates(rows, r.timescale, s.GoodputClasses, s.Sim.Seconds())
 		s.Phases = phaseSummaries(ev.Phases, rows)
+		s.Recovery = r.recovery(ev, rows, s.GoodputClasses)
 	} else {
 		r.log.Warn("no rates or phase totals", "err", err)
 	}

@@ -46,13 +46,17 @@ func (t Target) Link() (from, to string, ok bool) {
 	return strings.Cut(string(t), "->")
 }
 
+// RegistryTarget is the registry cluster as a fault target: only
+// kill-primary takes it, and it kills whichever node is primary.
+const RegistryTarget Target = "registry"
+
 // Expand lists the single components or links t covers in a topology of
 // replicas signers: "signers" -> signer-1..signer-N, "portal->signers" ->
 // portal->signer-1..N. It is nil when t names nothing that exists.
 func (t Target) Expand(replicas int) []string {
 	expand := func(c string) []string {
 		switch {
-		case c == "portal":
+		case c == "portal", c == string(RegistryTarget):
 			return []string{c}
 		case c == "signers":
 			out := make([]string, replicas)
@@ -111,6 +115,9 @@ func (t Target) Signers(replicas int) []int {
 
 // targetsFor lists the valid targets of a kind, for error messages.
 func targetsFor(k fault.Kind, replicas int) string {
+	if k == fault.KillPrimary {
+		return string(RegistryTarget)
+	}
 	if k.Network() {
 		return fmt.Sprintf("client->portal, portal->signers, portal->signer-1..%d", replicas)
 	}

@@ -19,6 +19,10 @@ traffic:
 faults:
 `
 
+// registryFaultBase is faultBase with a PostgreSQL registry and its
+// standby: the topology kill-primary acts on.
+var registryFaultBase = strings.Replace(faultBase, "system: {signers: 2}", "system: {signers: 2, registry: postgres, registry_standby: true}", 1)
+
 // yamlValue writes a sample value of pr as a scenario would, and returns
 // the value the parser should make of it.
 func yamlValue(pr fault.Param) (string, float64) {
@@ -42,9 +46,12 @@ func yamlValue(pr fault.Param) (string, float64) {
 func TestEveryFaultParamIsParsed(t *testing.T) {
 	for _, k := range fault.Kinds() {
 		s := k.Spec()
-		target := "portal"
+		target, base := "portal", faultBase
 		if s.Network() {
 			target = "client->portal"
+		}
+		if k == fault.KillPrimary {
+			target, base = "registry", registryFaultBase
 		}
 		window := `, until: "10:00"`
 		if s.Window == fault.WindowNone {
@@ -65,7 +72,7 @@ func TestEveryFaultParamIsParsed(t *testing.T) {
 			if len(params) > 0 {
 				p = ", params: {" + strings.Join(params, ", ") + "}"
 			}
-			return faultBase + fmt.Sprintf("  - {kind: %s, target: %q, at: \"09:00\"%s%s}\n", k, target, window, p)
+			return base + fmt.Sprintf("  - {kind: %s, target: %q, at: \"09:00\"%s%s}\n", k, target, window, p)
 		}
 		sc, err := Parse([]byte(doc(all)), "f.yaml")
 		if err != nil {
@@ -222,6 +229,43 @@ func TestSchemaFaultsMatchTheVocabulary(t *testing.T) {
 		}
 		if p, ok := paramsOf[n]; !ok || !slices.Equal(p, append([]string{}, names...)) || !slices.Equal(requiredOf[n], req) {
 			t.Errorf("%s: schema params %v (required %v), vocabulary %v (required %v)", k, paramsOf[n], requiredOf[n], names, req)
+		}
+	}
+}
+
+// TestRegistryFaultsParse: kill-primary takes the registry and nothing
+// else, only on a PostgreSQL registry; the registry takes no other kind;
+// system.registry and registry_standby are read and checked.
+func TestRegistryFaultsParse(t *testing.T) {
+	ok := registryFaultBase + "  - {kind: kill-primary, target: registry, at: \"09:00\"}\n"
+	sc, err := Parse([]byte(ok), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.System.Registry != RegistryPostgres || !sc.System.RegistryStandby {
+		t.Errorf("system %+v, want postgres with a standby", sc.System)
+	}
+	if f := sc.Faults[0]; f.Kind != fault.KillPrimary || f.Target != RegistryTarget {
+		t.Errorf("fault %+v", f)
+	}
+	def, err := Parse([]byte(faultBase+"  - {kind: kill, target: portal, at: \"09:00\"}\n"), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.System.Registry != RegistrySQLite || def.System.RegistryStandby {
+		t.Errorf("default system %+v, want sqlite without a standby", def.System)
+	}
+	for name, c := range map[string]struct{ doc, want string }{
+		"kill-primary on sqlite": {faultBase + "  - {kind: kill-primary, target: registry, at: \"09:00\"}\n", "needs a PostgreSQL registry"},
+		"kill-primary on portal": {registryFaultBase + "  - {kind: kill-primary, target: portal, at: \"09:00\"}\n", "kill-primary acts on registry"},
+		"kill on registry":       {registryFaultBase + "  - {kind: kill, target: registry, at: \"09:00\"}\n", "hurt only by kill-primary"},
+		"unknown registry":       {strings.Replace(faultBase, "signers: 2", "signers: 2, registry: mysql", 1), `unknown registry "mysql"`},
+		"standby on sqlite":      {strings.Replace(faultBase, "signers: 2", "signers: 2, registry_standby: true", 1), "needs system.registry: postgres"},
+		"kill-primary params":    {registryFaultBase + "  - {kind: kill-primary, target: registry, at: \"09:00\", params: {cpus: 1}}\n", "takes no params"},
+	} {
+		_, err := Parse([]byte(c.doc), "f.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one saying %q", name, err, c.want)
 		}
 	}
 }

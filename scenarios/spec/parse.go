@@ -80,7 +80,7 @@ func syntaxError(file string, err error) Error {
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portalapi.ProfileHardened, Signers: 1}}
+	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portalapi.ProfileHardened, Signers: 1, Registry: RegistrySQLite}}
 	f, ok := d.mapping(root, "scenario", "name", "description", "seed", "demand_scale", "clock", "system",
 		"traffic", "faults", "phases", "thresholds", "checks", "profiles", "capacity")
 	if !ok {
@@ -250,8 +250,8 @@ func (d *decoder) clock(n *yaml.Node, capacity *Capacity) Clock {
 }
 
 func (d *decoder) system(n *yaml.Node) System {
-	sys := System{Profile: portalapi.ProfileHardened, Signers: 1}
-	f, ok := d.mapping(n, "system", "profile", "signers", "hsm", "portal", "signer")
+	sys := System{Profile: portalapi.ProfileHardened, Signers: 1, Registry: RegistrySQLite}
+	f, ok := d.mapping(n, "system", "profile", "signers", "hsm", "portal", "signer", "registry", "registry_standby")
 	if !ok {
 		return sys
 	}
@@ -276,6 +276,23 @@ func (d *decoder) system(n *yaml.Node) System {
 			if n := hf.get("latency"); n != nil {
 				sys.HSM.Latency, _ = d.duration(n, "system.hsm.latency")
 			}
+		}
+	}
+	if n := f.get("registry"); n != nil {
+		if v, ok := d.str(n, "system.registry"); ok {
+			if v != RegistrySQLite && v != RegistryPostgres {
+				d.errorf(resolve(n), "system.registry: unknown registry %q%s", v, suggest(v, []string{RegistrySQLite, RegistryPostgres}))
+			} else {
+				sys.Registry = v
+			}
+		}
+	}
+	if n := f.get("registry_standby"); n != nil {
+		if v, ok := d.boolean(n, "system.registry_standby"); ok {
+			if v && sys.Registry != RegistryPostgres {
+				d.errorf(resolve(n), "system.registry_standby: a standby needs system.registry: postgres")
+			}
+			sys.RegistryStandby = v
 		}
 	}
 	if n := f.get("portal"); n != nil {

@@ -88,6 +88,16 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 		ft.Target = Target(target)
 		_, _, link := ft.Target.Link()
 		switch {
+		case ft.Kind == fault.KillPrimary || ft.Target == RegistryTarget:
+			// The registry's primary is a role, not a fixed process: the
+			// one kind that acts on it kills whichever node holds it.
+			if ft.Kind != fault.KillPrimary || ft.Target != RegistryTarget {
+				d.errorf(resolve(f.get("target")), "%s.target: %s acts on %s, and %s is hurt only by %s", path, kind, targetsFor(ft.Kind, s.System.Signers), RegistryTarget, fault.KillPrimary)
+				valid = false
+			} else if s.System.Registry != RegistryPostgres {
+				d.errorf(resolve(f.get("target")), "%s.target: %s needs a PostgreSQL registry: set system.registry: postgres (and registry_standby: true for a failover)", path, kind)
+				valid = false
+			}
 		case len(ft.Target.Expand(s.System.Signers)) == 0:
 			d.errorf(resolve(f.get("target")), "%s.target: %q does not exist with %d signer(s); targets are %s", path, target, s.System.Signers, targetsFor(ft.Kind, s.System.Signers))
 			valid = false

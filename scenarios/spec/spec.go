@@ -115,7 +115,21 @@ type System struct {
 	Portal map[string]any
 	// Signer overrides signerapi.Settings fields for every replica.
 	Signer SignerOverrides
+	// Registry is the portal's registry: RegistrySQLite (the default, the
+	// portal's embedded file) or RegistryPostgres (a PostgreSQL cluster
+	// the testbed runs).
+	Registry string
+	// RegistryStandby adds a synchronous streaming-replication standby to
+	// a PostgreSQL registry, promoted when the primary dies; the target
+	// of the kill-primary fault is "registry".
+	RegistryStandby bool
 }
+
+// Registry backends of System.Registry.
+const (
+	RegistrySQLite   = "sqlite"
+	RegistryPostgres = "postgres"
+)
 
 // HSM is the signer's hardware security module model.
 type HSM struct {

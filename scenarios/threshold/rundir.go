@@ -197,7 +197,8 @@ var figurePaths = map[string][]string{
 	"fraud_revoked": {"security", "fraud_revoked"},
 	"goodput":       {"goodput", "mean"}, "offered": {"offered_rate", "mean"},
 	"late_sends": {"late_sends"}, "dropped_sends": {"dropped_sends"},
-	"retry_amplification": {"requests", "retry_amplification"},
+	"retry_amplification":    {"requests", "retry_amplification"},
+	"recovery_goodput_ratio": {"recovery", "goodput_ratio"},
 }
 
 // Figure implements Source.
