@@ -76,7 +76,9 @@ func pgImageFiles(binDir string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() {
+			// Regular files, and links to them (zoneinfo links whole
+			// directories: posix/ -> .).
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 				files = append(files, p)
 			}
 			return nil

@@ -18,7 +18,7 @@ import (
 // settings that must change at run time (synchronous_standby_names when a
 // standby joins or a primary is left alone) go into postgresql.auto.conf
 // and a SIGHUP, because a -c setting on the command line would outrank
-// the file; promotion is promote.signal and SIGUSR1, what pg_ctl promote
+// the file; promotion is the file "promote" and SIGUSR1, what pg_ctl promote
 // does.
 
 // Standby creates a cluster as a base backup of the primary reached with
@@ -160,11 +160,11 @@ func (s *Server) Promote() error {
 	return s.signal(syscall.SIGUSR1)
 }
 
-// RequestPromote leaves the promote.signal file the standby acts on at
+// RequestPromote leaves the promote file the standby acts on at
 // its next SIGUSR1 (to be sent by whoever runs the postmaster: a
 // container's is not our child).
 func (s *Server) RequestPromote() error {
-	sig := filepath.Join(s.data, "promote.signal")
+	sig := filepath.Join(s.data, "promote")
 	if err := os.WriteFile(sig, nil, 0o600); err != nil {
 		return fmt.Errorf("pgserver: %w", err)
 	}
