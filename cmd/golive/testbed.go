@@ -30,10 +30,10 @@ func newTestbedCmd() *cobra.Command {
 
 func newTestbedUpCmd() *cobra.Command {
 	var (
-		target, url, profile, binary, config, runID, logDir, simStart, adminToken string
-		signers                                                                   int
-		timescale                                                                 float64
-		keep                                                                      bool
+		target, url, profile, binary, config, runID, logDir, simStart, adminToken, registry string
+		signers                                                                             int
+		timescale                                                                           float64
+		keep, standby                                                                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -47,11 +47,18 @@ stops and removes everything it started, as does a failed start.
 around this static golive binary, on a private network, ports published on
 127.0.0.1 only); local runs them as child processes on loopback ports (they
 die with golive); url checks an existing deployment; auto (default) picks
-docker when a daemon answers, else local.`,
+docker when a daemon answers, else local.
+
+--registry postgres gives the portal a PostgreSQL registry the testbed runs
+(the machine's PostgreSQL binaries locally, an image built from them on
+docker; the DSN reaches the portal in $GOLIVE_REGISTRY), and
+--registry-standby adds a synchronous standby that is promoted when the
+primary dies.`,
 		Example: `  golive testbed up
   golive testbed up --target local --signers 2 --profile naive-2021
   golive testbed up --target docker --binary ./golive --keep
-  golive testbed up --target url --url http://127.0.0.1:8080`,
+  golive testbed up --target url --url http://127.0.0.1:8080
+  golive testbed up --target local --registry postgres --registry-standby`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, err := testbed.ParseKind(target)
@@ -67,8 +74,15 @@ docker when a daemon answers, else local.`,
 			if timescale < 0 {
 				return usageErr("--timescale must not be negative")
 			}
+			if registry, err = testbed.ParseRegistry(registry); err != nil {
+				return usageErr("--registry %q: want sqlite or postgres", registry)
+			}
+			if standby && registry != testbed.RegistryPostgres {
+				return usageErr("--registry-standby needs --registry postgres")
+			}
 			opts := testbed.Options{Kind: kind, URL: url, AdminToken: adminToken, Profile: profile, Signers: signers,
 				Binary: binary, ConfigFile: config, RunID: runID, LogDir: logDir, KeepData: keep, Timescale: timescale,
+				Registry: registry, RegistryStandby: standby,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 			if simStart != "" {
 				if opts.SimStart, err = time.Parse(time.RFC3339, simStart); err != nil {
@@ -91,6 +105,8 @@ docker when a daemon answers, else local.`,
 	f.BoolVar(&keep, "keep", false, "keep the work directory (data, logs) after stopping")
 	f.StringVar(&simStart, "sim-start", "", "simulated business clock start (RFC 3339)")
 	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second")
+	f.StringVar(&registry, "registry", "sqlite", "the portal's registry: sqlite or postgres (a PostgreSQL cluster the testbed runs)")
+	f.BoolVar(&standby, "registry-standby", false, "with --registry postgres: a synchronous standby, promoted when the primary dies")
 	return cmd
 }
 
@@ -119,6 +135,10 @@ func testbedUp(ctx context.Context, out io.Writer, opts testbed.Options) error {
 	}
 	if d := tb.DataDir(); d != "" {
 		fmt.Fprintf(out, "data:          %s\n", d)
+	}
+	if reg := testbed.RegistryOf(tb); reg != nil {
+		// The DSN holds the cluster's password: name the nodes only.
+		fmt.Fprintf(out, "registry:      PostgreSQL %s (primary %s)\n", strings.Join(reg.Nodes(), ", "), reg.Primary())
 	}
 	for _, c := range tb.Components() {
 		fmt.Fprintf(out, "component:     %-10s %s\n", c.Name, c.URL)
