@@ -68,6 +68,11 @@ const (
 	// a second, long enough not to promote on a hiccup of a loaded
 	// machine, short against a portal's client timeout.
 	failAfter = 5
+	// connectTimeout bounds a portal's connection attempt per host (the
+	// DSN's connect_timeout): SCRAM authentication on a loaded two-core
+	// machine takes seconds, and a dead host must not hold a request much
+	// longer.
+	connectTimeout = 5 * time.Second
 	// promoteTimeout bounds a promotion until the standby is a primary.
 	promoteTimeout = 60 * time.Second
 )
@@ -169,7 +174,7 @@ func (c *pgCluster) dsn(addrs []string) string {
 		Host: strings.Join(addrs, ","), Path: "/" + registryDB}
 	q := url.Values{}
 	q.Set("sslmode", "disable")
-	q.Set("connect_timeout", "2")
+	q.Set("connect_timeout", strconv.Itoa(int(connectTimeout/time.Second)))
 	if len(addrs) > 1 {
 		q.Set("target_session_attrs", "read-write")
 	}
