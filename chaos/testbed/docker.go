@@ -568,6 +568,15 @@ func (tb *dockerTestbed) Close(ctx context.Context) error {
 			}
 		}
 		tb.mu.Unlock()
+		if tb.reg != nil {
+			// The registry's containers go with the run's label below;
+			// their logs are kept like the others'.
+			for _, n := range tb.reg.nodes {
+				if id := n.(*dockerPG).containerID(); id != "" {
+					tb.saveLog(ctx, &dockerComp{name: n.name(), id: id})
+				}
+			}
+		}
 		for _, c := range comps {
 			wg.Go(func() {
 				tb.saveLog(ctx, c)
