@@ -72,7 +72,7 @@ const (
 	// DSN's connect_timeout): SCRAM authentication on a loaded two-core
 	// machine takes seconds, and a dead host must not hold a request much
 	// longer.
-	connectTimeout = 5 * time.Second
+	connectTimeout = 10 * time.Second
 	// promoteTimeout bounds a promotion until the standby is a primary.
 	promoteTimeout = 60 * time.Second
 )
