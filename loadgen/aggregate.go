@@ -79,6 +79,12 @@ type Totals struct {
 	Stragglers uint64
 	// Slow is what each of the plan's slow attackers did.
 	Slow []SlowStats
+	// PastTimeout counts the attempts that ended more than OutlivedGrace
+	// after their timeout: a client that hung past its own deadline.
+	PastTimeout int64
+	// Failovers counts the tries sent to another portal replica after a
+	// failed one (Plan.Portals).
+	Failovers int64
 }
 
 // AggregatorConfig tunes an Aggregator.

@@ -144,7 +144,14 @@ type classRun struct {
 	inFlight *atomic.Int64
 	shard    Shard
 	ticks    atomic.Uint64 // this worker's hits seen: the highest local hit + 1
+	// pastTimeout counts attempts that outlived their timeout.
+	pastTimeout *atomic.Int64
 }
+
+// OutlivedGrace is how far past its timeout an attempt may end before it
+// counts as having outlived it: the time a loaded machine takes to notice
+// the deadline and unwind the request.
+const OutlivedGrace = time.Second
 
 // errNoSeq means the request did not come from a vegeta Attacker.
 var errNoSeq = errors.New("loadgen: request without X-Vegeta-Seq")
@@ -449,6 +456,9 @@ func (c *classRun) send(seq uint64, no int, intended time.Time, t vegeta.Target,
 		}
 	}
 	end := time.Now()
+	if end.Sub(start) > c.cfg.Timeout+OutlivedGrace && c.pastTimeout != nil {
+		c.pastTimeout.Add(1)
+	}
 	rec.Sent = start
 	if g := gotConn.Load(); g > 0 {
 		rec.Sent = start.Add(time.Duration(g - 1))

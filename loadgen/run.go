@@ -26,6 +26,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/loadgen/balance"
 	"github.com/golive-dev/golive/reports/rundir"
 )
 
@@ -63,6 +64,11 @@ type Plan struct {
 	// with at most MaxConnsPerHost connections per host (0: no limit).
 	Transport       http.RoundTripper
 	MaxConnsPerHost int
+	// Portals are the base URLs of the portal replicas. With more than
+	// one, every request goes to them in turn, whatever host its URL
+	// names, and fails over to the next with the same Idempotency-Key
+	// within its own timeout (package balance).
+	Portals []string
 	// Drain is how long in-flight actions (retries and polls included) may
 	// go on after the end; default the longest class timeout. Cancelling
 	// the context stops them at once.
@@ -197,6 +203,16 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 		defer tr.CloseIdleConnections()
 		rt = tr
 	}
+	var spread *balance.Transport
+	if len(p.Portals) > 1 {
+		if spread, err = balance.New(p.Portals, rt); err != nil {
+			close(recCh)
+			out.close()
+			return Totals{}, fmt.Errorf("loadgen: %w", err)
+		}
+		rt = spread
+	}
+	var pastTimeout atomic.Int64
 	// In-flight work outlives ctx by Drain at a normal end, not after a cancel.
 	reqCtx, cancelReq := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelReq()
@@ -215,7 +231,7 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 		pacer.shard = p.Shard
 		pacers[i] = pacer
 		runs[i] = &classRun{shard: p.Shard, name: c.Name, cfg: c.Client, request: c.Request, refresh: c.Refresh, pacer: pacer,
-			rt: rt, reqCtx: reqCtx, record: record, observer: p.Observer, inFlight: &inFlight}
+			rt: rt, reqCtx: reqCtx, record: record, observer: p.Observer, inFlight: &inFlight, pastTimeout: &pastTimeout}
 		workers, maxWorkers := c.Workers, c.MaxWorkers
 		if workers == 0 {
 			workers = vegeta.DefaultWorkers
@@ -323,6 +339,10 @@ wait:
 	errs = append(errs, out.finish(agg))
 	totals := agg.Totals()
 	totals.Slow = slowStats
+	totals.PastTimeout = pastTimeout.Load()
+	if spread != nil {
+		totals.Failovers = spread.Failovers()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return totals, err
 	}
