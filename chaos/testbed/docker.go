@@ -44,7 +44,7 @@ func init() {
 const (
 	innerHTTP      = 8080
 	innerProxyAPI  = 8474
-	innerClientLnk = 9000
+	innerClientLnk = 9000 // + portal index - 1
 	innerSignerLnk = 9100 // + signer index
 	workMount      = "/work"
 )
@@ -96,9 +96,10 @@ type dockerTestbed struct {
 
 	mu       sync.Mutex
 	ctrs     map[string]*dockerComp
-	order    []string // start order: proxy, signers, portal
+	order    []string // start order: proxy, signers, portals
 	proxyAPI string
-	client   int
+	clients  []int // host ports of the client->portal links, one per portal
+	portals  []string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -218,19 +219,26 @@ func (tb *dockerTestbed) prepare(ctx context.Context) error {
 		return fmt.Errorf("testbed: reading the admin token: %w", err)
 	}
 	tb.admin = strings.TrimSpace(string(admin))
-	ports, err := freePorts(3 + o.Signers)
+	// proxy API, per portal its client link and its own port, per signer its port.
+	ports, err := freePorts(1 + 2*o.Portals + o.Signers)
 	if err != nil {
 		return err
 	}
 	tb.proxyAPI = "http://" + loopback(ports[0])
-	tb.client = ports[1]
 	tb.add(&dockerComp{name: Proxy, hostPort: ports[0], readyPath: "/version"})
-	tb.links = []link{{LinkClientPortal, fmt.Sprintf("0.0.0.0:%d", innerClientLnk), fmt.Sprintf("%s:%d", Portal, innerHTTP)}}
+	for i := 1; i <= o.Portals; i++ {
+		name := PortalName(i, o.Portals)
+		tb.clients = append(tb.clients, ports[2*i-1])
+		tb.portals = append(tb.portals, name)
+		tb.links = append(tb.links, link{ClientPortalLink(i, o.Portals), fmt.Sprintf("0.0.0.0:%d", innerClientLnk+i-1), fmt.Sprintf("%s:%d", name, innerHTTP)})
+	}
 	for i := 1; i <= o.Signers; i++ {
-		tb.add(&dockerComp{name: SignerName(i), hostPort: ports[2+i], readyPath: "/readyz"})
+		tb.add(&dockerComp{name: SignerName(i), hostPort: ports[2*o.Portals+i], readyPath: "/readyz"})
 		tb.links = append(tb.links, link{SignerLink(i), fmt.Sprintf("0.0.0.0:%d", innerSignerLnk+i), fmt.Sprintf("%s:%d", SignerName(i), innerHTTP)})
 	}
-	tb.add(&dockerComp{name: Portal, hostPort: ports[2], readyPath: "/readyz"})
+	for i, name := range tb.portals {
+		tb.add(&dockerComp{name: name, hostPort: ports[2*i+2], readyPath: "/readyz"})
+	}
 	return nil
 }
 
@@ -251,7 +259,7 @@ func (tb *dockerTestbed) args(name string) []string {
 	switch {
 	case name == Proxy:
 		return []string{"serve", "--role", "proxy", "--listen", fmt.Sprintf("0.0.0.0:%d", innerProxyAPI)}
-	case name == Portal:
+	case tb.isPortal(name):
 		signers := make([]string, o.Signers)
 		for i := range signers {
 			signers[i] = fmt.Sprintf("http://%s:%d", Proxy, innerSignerLnk+i+1)
@@ -275,11 +283,13 @@ func (tb *dockerTestbed) run(ctx context.Context, name string) error {
 	bindings := nat.PortMap{nat.Port(inner): {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(c.hostPort)}}}
 	strategy := wait.ForHTTP(c.readyPath).WithPort(nat.Port(inner))
 	if name == Proxy {
-		api, cl := fmt.Sprintf("%d/tcp", innerProxyAPI), fmt.Sprintf("%d/tcp", innerClientLnk)
-		exposed = []string{api, cl}
-		bindings = nat.PortMap{
-			nat.Port(api): {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(c.hostPort)}},
-			nat.Port(cl):  {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(tb.client)}},
+		api := fmt.Sprintf("%d/tcp", innerProxyAPI)
+		exposed = []string{api}
+		bindings = nat.PortMap{nat.Port(api): {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(c.hostPort)}}}
+		for i, host := range tb.clients {
+			cl := fmt.Sprintf("%d/tcp", innerClientLnk+i)
+			exposed = append(exposed, cl)
+			bindings[nat.Port(cl)] = []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: strconv.Itoa(host)}}
 		}
 		strategy = wait.ForHTTP(c.readyPath).WithPort(nat.Port(api))
 	}
@@ -296,7 +306,7 @@ func (tb *dockerTestbed) run(ctx context.Context, name string) error {
 		ConfigModifier: func(cfg *container.Config) {
 			// The host's uid owns the bind-mounted data directory.
 			cfg.User = user
-			if name == Portal && tb.reg != nil {
+			if tb.isPortal(name) && tb.reg != nil {
 				cfg.Env = append(cfg.Env, EnvRegistry+"="+tb.reg.PortalDSN())
 			}
 		},
@@ -367,8 +377,8 @@ func (tb *dockerTestbed) comp(n string) (*dockerComp, error) {
 
 func (tb *dockerTestbed) Kind() Kind              { return KindDocker }
 func (tb *dockerTestbed) RunID() string           { return tb.opts.RunID }
-func (tb *dockerTestbed) PortalURL() string       { return "http://" + loopback(tb.client) }
-func (tb *dockerTestbed) DirectPortalURL() string { return tb.ctrs[Portal].url() }
+func (tb *dockerTestbed) PortalURL() string       { return tb.PortalURLs()[0] }
+func (tb *dockerTestbed) DirectPortalURL() string { return tb.DirectPortalURLs()[0] }
 func (tb *dockerTestbed) AdminToken() string      { return tb.admin }
 func (tb *dockerTestbed) DataDir() string         { return tb.data }
 func (tb *dockerTestbed) Links() []string         { return linkNames(tb.links) }

@@ -30,9 +30,9 @@ type localTestbed struct {
 	logDir   string
 	admin    string
 	proxyAPI string
-	client   int // client->portal port on the proxy
+	clients  []int // client->portal ports on the proxy, one per portal
 	links    []link
-	procs    []*localProc // proxy, signers, portal: the start order
+	procs    []*localProc // proxy, signers, portals: the start order
 	reg      *pgCluster   // nil: SQLite in the data directory
 
 	closeOnce sync.Once
@@ -84,9 +84,11 @@ func startLocal(ctx context.Context, opts Options) (_ Testbed, err error) {
 		if tb.reg, err = startLocalRegistry(ctx, opts, work); err != nil {
 			return nil, err
 		}
-		tb.procs[len(tb.procs)-1].env = []string{EnvRegistry + "=" + tb.reg.PortalDSN()}
+		for _, p := range tb.procs[len(tb.procs)-opts.Portals:] {
+			p.env = []string{EnvRegistry + "=" + tb.reg.PortalDSN()}
+		}
 	}
-	signers := tb.procs[1 : len(tb.procs)-1]
+	signers := tb.procs[1 : len(tb.procs)-opts.Portals]
 	errs := make([]error, len(signers))
 	var wg sync.WaitGroup
 	for i, p := range signers {
@@ -96,10 +98,16 @@ func startLocal(ctx context.Context, opts Options) (_ Testbed, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if err := tb.procs[len(tb.procs)-1].start(ctx, tb); err != nil {
+	portals := tb.procs[len(tb.procs)-opts.Portals:]
+	errs = make([]error, len(portals))
+	for i, p := range portals {
+		wg.Go(func() { errs[i] = p.start(ctx, tb) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	opts.Logger.Info("testbed: local topology ready", "run", opts.RunID, "portal", tb.PortalURL(), "signers", opts.Signers)
+	opts.Logger.Info("testbed: local topology ready", "run", opts.RunID, "portal", tb.PortalURL(), "portals", opts.Portals, "signers", opts.Signers)
 	return tb, nil
 }
 
@@ -132,22 +140,29 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 	}
 	tb.admin = strings.TrimSpace(string(admin))
 
-	// proxy API, client->portal, portal, then per signer: its port and its link's port.
-	ports, err := freePorts(3 + 2*o.Signers)
+	// proxy API, then per portal its client link's port and its own,
+	// then per signer its port and its link's port.
+	ports, err := freePorts(1 + 2*o.Portals + 2*o.Signers)
 	if err != nil {
 		return err
 	}
 	proxy := &localProc{name: Proxy, role: "proxy", readyPath: "/version", port: ports[0]}
 	proxy.args = func() []string { return []string{"serve", "--role", "proxy", "--listen", loopback(proxy.port)} }
 	tb.proxyAPI = proxy.url()
-	tb.client = ports[1]
-	portal := &localProc{name: Portal, role: "portal", readyPath: "/readyz", port: ports[2]}
-	tb.links = []link{{LinkClientPortal, loopback(tb.client), loopback(portal.port)}}
 	tb.procs = []*localProc{proxy}
+	var portals []*localProc
+	for i := 1; i <= o.Portals; i++ {
+		client, port := ports[2*i-1], ports[2*i]
+		tb.clients = append(tb.clients, client)
+		p := &localProc{name: PortalName(i, o.Portals), role: "portal", readyPath: "/readyz", port: port}
+		tb.links = append(tb.links, link{ClientPortalLink(i, o.Portals), loopback(client), loopback(port)})
+		portals = append(portals, p)
+	}
+	base := 2 * o.Portals
 	var signerURLs []string
 	for i := 1; i <= o.Signers; i++ {
-		s := &localProc{name: SignerName(i), role: "signer", readyPath: "/readyz", port: ports[1+2*i]}
-		linkPort := ports[2+2*i]
+		s := &localProc{name: SignerName(i), role: "signer", readyPath: "/readyz", port: ports[base+2*i-1]}
+		linkPort := ports[base+2*i]
 		tb.links = append(tb.links, link{SignerLink(i), loopback(linkPort), loopback(s.port)})
 		signerURLs = append(signerURLs, "http://"+loopback(linkPort))
 		s.args = func() []string {
@@ -157,12 +172,14 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 		}
 		tb.procs = append(tb.procs, s)
 	}
-	portal.args = func() []string {
-		a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", tb.data,
-			"--signers", strings.Join(signerURLs, ","), "--listen", loopback(portal.port)}
-		return append(append(a, configArgs...), clockArgs(o, tb.started)...)
+	for _, portal := range portals {
+		portal.args = func() []string {
+			a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", tb.data,
+				"--signers", strings.Join(signerURLs, ","), "--listen", loopback(portal.port)}
+			return append(append(a, configArgs...), clockArgs(o, tb.started)...)
+		}
 	}
-	tb.procs = append(tb.procs, portal)
+	tb.procs = append(tb.procs, portals...)
 	return nil
 }
 
@@ -436,8 +453,8 @@ func (tb *localTestbed) pid(name string) (int, error) {
 
 func (tb *localTestbed) Kind() Kind              { return KindLocal }
 func (tb *localTestbed) RunID() string           { return tb.opts.RunID }
-func (tb *localTestbed) PortalURL() string       { return "http://" + loopback(tb.client) }
-func (tb *localTestbed) DirectPortalURL() string { return tb.procs[len(tb.procs)-1].url() }
+func (tb *localTestbed) PortalURL() string       { return tb.PortalURLs()[0] }
+func (tb *localTestbed) DirectPortalURL() string { return tb.DirectPortalURLs()[0] }
 func (tb *localTestbed) AdminToken() string      { return tb.admin }
 func (tb *localTestbed) DataDir() string         { return tb.data }
 func (tb *localTestbed) Links() []string         { return linkNames(tb.links) }

@@ -188,6 +188,11 @@ type Options struct {
 	AdminToken string
 	Profile    string // portal profile, default hardened
 	Signers    int    // signer count, default 3
+	// Portals is the portal replica count, default 1 (named "portal";
+	// with more, portal-1..portal-N, each behind its own client link).
+	// More than one share the PostgreSQL registry: Registry defaults to
+	// postgres for them, and sqlite is refused.
+	Portals int
 	// Binary is the golive executable the components run (default
 	// os.Executable()). docker needs a static one.
 	Binary string
@@ -234,14 +239,26 @@ func (o *Options) defaults() error {
 	if o.Signers < 0 || o.Signers > 32 {
 		return fmt.Errorf("testbed: %d signers: want 1 to 32", o.Signers)
 	}
+	if o.Portals == 0 {
+		o.Portals = 1
+	}
+	if o.Portals < 0 || o.Portals > MaxPortals {
+		return fmt.Errorf("testbed: %d portals: want 1 to %d", o.Portals, MaxPortals)
+	}
 	if o.Timescale < 0 {
 		return fmt.Errorf("testbed: negative timescale %v", o.Timescale)
+	}
+	if o.Portals > 1 && o.Registry == "" {
+		o.Registry = RegistryPostgres // several portals share one registry
 	}
 	reg, err := ParseRegistry(o.Registry)
 	if err != nil {
 		return err
 	}
 	o.Registry = reg
+	if o.Portals > 1 && reg != RegistryPostgres {
+		return fmt.Errorf("testbed: %d portals share one registry: use the postgres registry, not %s", o.Portals, reg)
+	}
 	if o.RegistryStandby && reg != RegistryPostgres {
 		return errors.New("testbed: a registry standby needs the postgres registry")
 	}

@@ -1,0 +1,124 @@
+package testbed
+
+import (
+	"fmt"
+)
+
+// MaxPortals bounds Options.Portals.
+const MaxPortals = 16
+
+// PortalName is the component name of portal i (1-based) of n: "portal"
+// when there is one (the name every scenario and report already uses),
+// portal-1..portal-N when there are several.
+func PortalName(i, n int) string {
+	if n <= 1 {
+		return Portal
+	}
+	return fmt.Sprintf("%s-%d", Portal, i)
+}
+
+// ClientPortalLink is the fault proxy's link from the clients to portal i
+// of n: client->portal with one portal, client->portal-N with several, so
+// each replica can be cut off on its own.
+func ClientPortalLink(i, n int) string {
+	if n <= 1 {
+		return LinkClientPortal
+	}
+	return "client->" + PortalName(i, n)
+}
+
+// Replicated is implemented by testbeds that run several portals.
+type Replicated interface {
+	// PortalURLs are the portals as clients reach them, each through its
+	// own client link; PortalURL is the first.
+	PortalURLs() []string
+	// DirectPortalURLs bypass the fault proxy, in the same order.
+	DirectPortalURLs() []string
+}
+
+// PortalURLs lists tb's portals as clients reach them.
+func PortalURLs(tb Testbed) []string {
+	if r, ok := tb.(Replicated); ok {
+		return r.PortalURLs()
+	}
+	return []string{tb.PortalURL()}
+}
+
+// DirectPortalURLs lists tb's portals bypassing the fault proxy.
+func DirectPortalURLs(tb Testbed) []string {
+	if r, ok := tb.(Replicated); ok {
+		return r.DirectPortalURLs()
+	}
+	return []string{tb.DirectPortalURL()}
+}
+
+// Topology is what a started testbed runs, for summary.json.
+type Topology struct {
+	Portals int
+	Signers int
+	// Registry is RegistrySQLite or RegistryPostgres ("" when unknown: a
+	// url target); Standby says whether it has a synchronous standby.
+	Registry string
+	Standby  bool
+}
+
+// TopologyOf describes tb; a url target reports what it can (one portal,
+// the registry unknown).
+func TopologyOf(tb Testbed) Topology {
+	if t, ok := tb.(interface{ Topology() Topology }); ok {
+		return t.Topology()
+	}
+	return Topology{Portals: len(PortalURLs(tb))}
+}
+
+func topologyOf(o Options) Topology {
+	return Topology{Portals: o.Portals, Signers: o.Signers, Registry: o.Registry, Standby: o.RegistryStandby}
+}
+
+func (tb *localTestbed) PortalURLs() []string {
+	out := make([]string, len(tb.clients))
+	for i, c := range tb.clients {
+		out[i] = "http://" + loopback(c)
+	}
+	return out
+}
+
+func (tb *localTestbed) DirectPortalURLs() []string {
+	ps := tb.procs[len(tb.procs)-tb.opts.Portals:]
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.url()
+	}
+	return out
+}
+
+// Topology implements TopologyOf.
+func (tb *localTestbed) Topology() Topology { return topologyOf(tb.opts) }
+
+func (tb *dockerTestbed) isPortal(name string) bool {
+	for _, p := range tb.portals {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (tb *dockerTestbed) PortalURLs() []string {
+	out := make([]string, len(tb.clients))
+	for i, c := range tb.clients {
+		out[i] = "http://" + loopback(c)
+	}
+	return out
+}
+
+func (tb *dockerTestbed) DirectPortalURLs() []string {
+	out := make([]string, len(tb.portals))
+	for i, p := range tb.portals {
+		out[i] = tb.ctrs[p].url()
+	}
+	return out
+}
+
+// Topology implements TopologyOf.
+func (tb *dockerTestbed) Topology() Topology { return topologyOf(tb.opts) }
