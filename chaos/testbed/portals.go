@@ -52,29 +52,6 @@ func DirectPortalURLs(tb Testbed) []string {
 	return []string{tb.DirectPortalURL()}
 }
 
-// Topology is what a started testbed runs, for summary.json.
-type Topology struct {
-	Portals int
-	Signers int
-	// Registry is RegistrySQLite or RegistryPostgres ("" when unknown: a
-	// url target); Standby says whether it has a synchronous standby.
-	Registry string
-	Standby  bool
-}
-
-// TopologyOf describes tb; a url target reports what it can (one portal,
-// the registry unknown).
-func TopologyOf(tb Testbed) Topology {
-	if t, ok := tb.(interface{ Topology() Topology }); ok {
-		return t.Topology()
-	}
-	return Topology{Portals: len(PortalURLs(tb))}
-}
-
-func topologyOf(o Options) Topology {
-	return Topology{Portals: o.Portals, Signers: o.Signers, Registry: o.Registry, Standby: o.RegistryStandby}
-}
-
 func (tb *localTestbed) PortalURLs() []string {
 	out := make([]string, len(tb.clients))
 	for i, c := range tb.clients {
@@ -91,9 +68,6 @@ func (tb *localTestbed) DirectPortalURLs() []string {
 	}
 	return out
 }
-
-// Topology implements TopologyOf.
-func (tb *localTestbed) Topology() Topology { return topologyOf(tb.opts) }
 
 func (tb *dockerTestbed) isPortal(name string) bool {
 	for _, p := range tb.portals {
@@ -119,6 +93,3 @@ func (tb *dockerTestbed) DirectPortalURLs() []string {
 	}
 	return out
 }
-
-// Topology implements TopologyOf.
-func (tb *dockerTestbed) Topology() Topology { return topologyOf(tb.opts) }

@@ -101,10 +101,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.next.RoundTrip(try)
 		if err != nil {
-			if ctx.Err() != nil || last || !(retrySafe(req) || notSent(err)) {
+			if ctx.Err() != nil {
 				return nil, err
 			}
 			t.eject(idx)
+			if last || !(retrySafe(req) || notSent(err)) {
+				return nil, err
+			}
 			lastErr = err
 			continue
 		}

@@ -13,6 +13,9 @@ type System struct {
 	// RegistryStandby: the PostgreSQL registry had a synchronous standby.
 	RegistryStandby bool `json:"registry_standby,omitempty"`
 	Signers         int  `json:"signers,omitempty"`
+	// Portals is the number of portal replicas (several share the
+	// PostgreSQL registry; clients spread their requests over them).
+	Portals int `json:"portals,omitempty"`
 }
 
 // Failover is one promotion of the registry's standby (events.json

@@ -43,7 +43,8 @@ func TestSchemaVersions(t *testing.T) {
 func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 	dir := t.TempDir()
 	s := &Summary{Verdict: "pass", Scenario: "launch-day", Seed: 1 << 63, Timescale: 180, Started: t0.UTC(),
-		OfferedRate: Rate{Mean: 12.5, Peak: 20, Count: 100, Unit: RateUnit}, GoodputClasses: []string{"issue"}}
+		OfferedRate: Rate{Mean: 12.5, Peak: 20, Count: 100, Unit: RateUnit}, GoodputClasses: []string{"issue"},
+		System: &System{Registry: "postgres", Signers: 3, Portals: 2}, Requests: Requests{PastTimeout: 3, Failovers: 7}}
 	if err := WriteSummary(dir, s); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,8 @@ func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 	// Every key of docs/run-format.md's example is written, old and new.
 	for _, k := range []string{`"schema": "golive.summary/v1.1"`, `"offered_rate"`, `"goodput"`, `"latency_ms"`, `"service_ms"`,
 		`"late_sends"`, `"dropped_sends"`, `"consistency"`, `"security"`, `"checks"`, `"thresholds"`, `"classes"`,
-		`"phases"`, `"probes"`, `"sim"`, `"requests"`, `"ticket_done"`, `"retry_amplification"`, `"unit": "per wall second"`, `"goodput_classes"`} {
+		`"phases"`, `"probes"`, `"sim"`, `"requests"`, `"ticket_done"`, `"retry_amplification"`, `"unit": "per wall second"`, `"goodput_classes"`,
+		`"system"`, `"portals": 2`, `"registry": "postgres"`, `"past_timeout": 3`, `"failovers": 7`} {
 		if !bytes.Contains(raw, []byte(k)) {
 			t.Errorf("summary.json lacks %s", k)
 		}
@@ -60,7 +62,8 @@ func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Seed != s.Seed || !got.Started.Equal(s.Started) || got.OfferedRate != s.OfferedRate || got.GoodputClasses[0] != "issue" {
+	if got.Seed != s.Seed || !got.Started.Equal(s.Started) || got.OfferedRate != s.OfferedRate || got.GoodputClasses[0] != "issue" ||
+		got.System == nil || *got.System != *s.System || got.Requests.PastTimeout != 3 || got.Requests.Failovers != 7 {
 		t.Errorf("read back %+v", got)
 	}
 	if _, err := ReadSummary(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {

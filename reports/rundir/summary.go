@@ -157,6 +157,13 @@ type Requests struct {
 	Transport          int64   `json:"transport"`
 	Retries            int64   `json:"retries"`
 	RetryAmplification float64 `json:"retry_amplification"`
+	// PastTimeout counts the attempts that ended more than a second after
+	// their client timeout (a client that hung past its own deadline);
+	// an attempt that timed out on time is in Timeout, not here.
+	PastTimeout int64 `json:"past_timeout"`
+	// Failovers counts the tries a client sent to another portal replica
+	// after one failed (several portals only).
+	Failovers int64 `json:"failovers,omitempty"`
 }
 
 // RateUnit is the unit of every rate in summary.json and of every "/s"

@@ -31,6 +31,7 @@ import (
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/loadgen/balance"
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/consistency"
 	"github.com/golive-dev/golive/scenarios/evidence"
@@ -138,10 +139,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End}}
 	r.runKey = strconv.FormatInt(r.started.UnixNano(), 36)
 	r.warnShort()
-	r.say("starting the %s testbed (%s, %d signers)", tkind, profile, sc.System.Signers)
+	r.say("starting the %s testbed (%s, %d signers, %d portals)", tkind, profile, sc.System.Signers, max(sc.System.Portals, 1))
 	tb, err := testbed.Start(ctx, testbed.Options{
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
-		Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
+		Portals: max(sc.System.Portals, 1),
+		Binary:  o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
 		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby,
 	})
 	if err != nil {
@@ -259,12 +261,21 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	r.client = portalclient.New(tb.PortalURL())
 	r.client.AdminToken = tb.AdminToken()
 	r.client.HTTP = &http.Client{Timeout: 30 * time.Second}
+	if urls := testbed.PortalURLs(tb); len(urls) > 1 {
+		// The set-up, probes and ticket follow-ups spread over the portals
+		// like the load does: no portal is the harness's own single point.
+		spread, err := balance.New(urls, nil)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		r.client.HTTP.Transport = spread
+	}
 	direct := portalclient.New(tb.DirectPortalURL())
 	direct.AdminToken = tb.AdminToken()
 	events := &rundir.Events{}
 	// Faults the testbed cannot apply are refused before any load.
 	probeClock := simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now(), Scale: r.timescale}
-	if err := newFaultRunner(tb, probeClock, r.log).validate(sc.Faults, sc.System.Signers); err != nil {
+	if err := newFaultRunner(tb, probeClock, r.log).validate(sc.Faults, sc.System); err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", sc.Name, err)
 	}
 
@@ -324,9 +335,8 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	// The business day starts now, on the portal and in the load alike.
 	r.clock = simclock.Clock{SimStart: sc.Clock.Start, WallStart: time.Now().Add(lead), Scale: r.timescale}
-	if err := direct.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{
-		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
-		r.log.Warn("setting the portal's business clock", "err", err)
+	for _, u := range testbed.DirectPortalURLs(tb) {
+		r.setBusinessClock(ctx, u)
 	}
 	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
 	classes := r.classes(setups)
@@ -342,11 +352,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// The live buckets merge every class (see judgeLive).
 	r.live, r.stopLoad = threshold.NewLive(exprs).WithRates(r.timescale, nil), stopLoad
 	defer stopLoad()
-	faults := newFaultRunner(tb, r.clock, r.log)
+	faults := newFaultRunner(&portalClocks{Testbed: tb, set: r.setBusinessClock}, r.clock, r.log)
 	faultsDone := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		faults.run(loadCtx, sc.Faults, sc.System.Signers)
+		faults.run(loadCtx, sc.Faults, sc.System)
 	}()
 	scr := &scraper{url: tb.DirectPortalURL(), token: r.o.MetricsToken, http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
 	scrCtx, stopScrape := context.WithCancel(context.WithoutCancel(ctx))
@@ -371,6 +381,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		// the pacers cover the scenario's simulated span, no more, no less.
 		totals, loadErr = loadgen.Run(loadCtx, loadgen.Plan{
 			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Slow: slow, Dir: r.o.Out,
+			Portals:  testbed.PortalURLs(tb),
 			Observer: r.observe, Progress: r.onProgress, Logger: r.log, Start: r.clock.WallStart,
 		})
 	}
@@ -869,4 +880,20 @@ func parseTarget(s string) (testbed.Kind, string, error) {
 	}
 	k, err := testbed.ParseKind(s)
 	return k, "", err
+}
+
+// businessClockTimeout bounds one PUT of the business clock.
+const businessClockTimeout = 10 * time.Second
+
+// setBusinessClock sets the run's business day on the portal at
+// directURL (every portal keeps its own copy in memory).
+func (r *run) setBusinessClock(ctx context.Context, directURL string) {
+	c := portalclient.New(directURL)
+	c.AdminToken = r.tb.AdminToken()
+	ctx, cancel := context.WithTimeout(ctx, businessClockTimeout)
+	defer cancel()
+	if err := c.Admin(ctx, http.MethodPut, "/v1/admin/business-clock", portalapi.BusinessClock{
+		SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Timescale: r.clock.Scale}, nil); err != nil {
+		r.log.Warn("setting the portal's business clock", "portal", directURL, "err", err)
+	}
 }

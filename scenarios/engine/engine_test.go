@@ -282,7 +282,7 @@ faults:
 		t.Fatal(err)
 	}
 	clock := simclockAt(sc.Clock.Start, 60)
-	got := chaosFaults(sc.Faults, 3, clock)
+	got := chaosFaults(sc.Faults, spec.System{Signers: 3}, clock)
 	if len(got) != 6 {
 		t.Fatalf("%d faults: %+v", len(got), got)
 	}
@@ -300,6 +300,39 @@ faults:
 	// The parameters reach chaos as written, toxicity included.
 	if f := got[5]; f.Kind != fault.Reset || f.Params != (fault.Params{After: 250 * time.Millisecond, Toxicity: 0.25}) || f.Start != 100*time.Second {
 		t.Errorf("reset: %+v", f)
+	}
+}
+
+// TestChaosSchedulePortals: with several portals a fault on one portal
+// reaches that replica alone, and one on client->portal every client link,
+// each its own chaos fault (chaos knows no "every portal" link).
+func TestChaosSchedulePortals(t *testing.T) {
+	sc, err := spec.Parse([]byte(`
+name: sched
+description: Fault schedule with two portals.
+clock: {date: 2021-06-15, start: "10:00", end: "12:00", timescale: 60}
+system: {profile: hardened, signers: 2, portals: 2}
+traffic:
+  - {name: issue, kind: issue, pharmacies: 1, demand: [{at: "10:00", rate: 1}, {at: "12:00", rate: 1}]}
+faults:
+  - {kind: kill, target: portal-2, at: "10:40"}
+  - {kind: restart, target: portal-2, at: "11:20"}
+  - {kind: partition, target: "client->portal", at: "11:30", until: "11:31"}
+`), "sched.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := chaosFaults(sc.Faults, sc.System, simclockAt(sc.Clock.Start, 60))
+	if len(got) != 3 {
+		t.Fatalf("%d faults: %+v", len(got), got)
+	}
+	if got[0].Kind != "kill" || got[0].Target != "portal-2" || got[0].Duration != 40*time.Second {
+		t.Errorf("kill: %+v", got[0])
+	}
+	for i, want := range []string{"client->portal-1", "client->portal-2"} {
+		if f := got[1+i]; f.Kind != fault.Partition || f.Target != want {
+			t.Errorf("partition %d: %+v, want target %s", i, f, want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/golive-dev/golive/chaos"
@@ -17,7 +18,7 @@ import (
 // schedule (wall offsets from the load's start). A kill or stop without a
 // window that a later restart ends is undone (started) at that restart,
 // and the restart itself is dropped: chaos's undo of a kill is the start.
-func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chaos.Fault {
+func chaosFaults(faults []spec.Fault, sys spec.System, clock simclock.Clock) []chaos.Fault {
 	offset := func(t time.Time) time.Duration { return max(clock.Wall(t).Sub(clock.WallStart), 0) }
 	// nextRestart is the first restart of target after t (zero: none).
 	nextRestart := func(target spec.Target, t time.Time) time.Time {
@@ -42,8 +43,9 @@ func chaosFaults(faults []spec.Fault, replicas int, clock simclock.Clock) []chao
 		if f.Kind == fault.Restart && consumed[string(f.Target)+"@"+f.At.String()] {
 			continue
 		}
-		targets := f.Target.Expand(max(replicas, 1))
-		if f.Kind.Network() && len(targets) > 1 {
+		sys.Signers = max(sys.Signers, 1)
+		targets := f.Target.ExpandIn(sys)
+		if f.Kind.Network() && len(targets) > 1 && string(f.Target) == chaos.SignerLinks {
 			targets = []string{string(f.Target)} // chaos expands portal->signers itself
 		}
 		for _, target := range targets {
@@ -75,14 +77,14 @@ func newFaultRunner(tb testbed.Testbed, clock simclock.Clock, log *slog.Logger) 
 }
 
 // validate refuses faults the testbed cannot apply before any load starts.
-func (fr *faultRunner) validate(faults []spec.Fault, replicas int) error {
-	return chaos.Validate(fr.tb, chaosFaults(faults, replicas, fr.clock))
+func (fr *faultRunner) validate(faults []spec.Fault, sys spec.System) error {
+	return chaos.Validate(fr.tb, chaosFaults(faults, sys, fr.clock))
 }
 
 // run applies and undoes faults on schedule until ctx ends; call it at the
 // clock's WallStart.
-func (fr *faultRunner) run(ctx context.Context, faults []spec.Fault, replicas int) {
-	cf := chaosFaults(faults, replicas, fr.clock)
+func (fr *faultRunner) run(ctx context.Context, faults []spec.Fault, sys spec.System) {
+	cf := chaosFaults(faults, sys, fr.clock)
 	if len(cf) == 0 {
 		return
 	}
@@ -114,4 +116,39 @@ func (fr *faultRunner) events() []rundir.Fault {
 		out = append(out, fe)
 	}
 	return out
+}
+
+// portalClocks is the testbed as the fault runner sees it: a portal it
+// starts again (the undo of a kill, a restart) gets the run's business
+// clock back, which a portal keeps in memory only.
+type portalClocks struct {
+	testbed.Testbed
+	set func(ctx context.Context, directURL string)
+}
+
+func (p *portalClocks) Start(ctx context.Context, name string) error {
+	if err := p.Testbed.Start(ctx, name); err != nil {
+		return err
+	}
+	p.resync(ctx, name)
+	return nil
+}
+
+func (p *portalClocks) Restart(ctx context.Context, name string) error {
+	if err := p.Testbed.Restart(ctx, name); err != nil {
+		return err
+	}
+	p.resync(ctx, name)
+	return nil
+}
+
+func (p *portalClocks) resync(ctx context.Context, name string) {
+	if name != testbed.Portal && !strings.HasPrefix(name, testbed.Portal+"-") {
+		return
+	}
+	for _, c := range p.Components() {
+		if c.Name == name {
+			p.set(ctx, c.URL)
+		}
+	}
 }

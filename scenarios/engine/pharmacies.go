@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
+	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/loadgen"
 )
@@ -58,6 +60,13 @@ func (a *accounts) token(ctx context.Context, ph *portalclient.Pharmacy) (string
 		a.mu.Unlock()
 
 		err := a.client.LoginPharmacy(ctx, &cp)
+		var pr problem.Problem
+		if err != nil && ctx.Err() == nil && !errors.As(err, &pr) {
+			// No answer (a portal died under the login): a login is safe
+			// to send again, and with several portals the client's
+			// balancing sends it to another one.
+			err = a.client.LoginPharmacy(ctx, &cp)
+		}
 		a.mu.Lock()
 		if err == nil {
 			ph.Token, ph.Refresh, ph.TokenExpires = cp.Token, cp.Refresh, cp.TokenExpires

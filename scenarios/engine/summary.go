@@ -42,7 +42,8 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	n := func(v uint64) int64 { return int64(v) }
 	s.Requests = rundir.Requests{Total: n(t.Requests), Actions: n(t.Actions), OK: n(t.OK), Deferred: n(t.Deferred),
 		TicketDone: n(t.TicketDone), Rejected: n(t.Rejected), Overload: n(t.Overload), Error: n(t.Error), Timeout: n(t.Timeout),
-		Transport: n(t.Transport), Retries: n(t.Retries), RetryAmplification: t.RetryAmplification}
+		Transport: n(t.Transport), Retries: n(t.Retries), RetryAmplification: t.RetryAmplification,
+		PastTimeout: t.PastTimeout, Failovers: t.Failovers}
 	s.Latency, s.Service = latencyOf(t.Latency), latencyOf(t.Service)
 	s.LateSends, s.DroppedSends = n(t.Late), n(t.Dropped)
 	s.Machine = r.machine
@@ -70,7 +71,7 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	s.Workers = r.o.Workers
 	s.WorkerHealth = r.workerHealth
 	s.System = &rundir.System{Registry: r.sc.System.Registry, RegistryStandby: r.sc.System.RegistryStandby,
-		Signers: max(r.sc.System.Signers, 1)}
+		Signers: max(r.sc.System.Signers, 1), Portals: len(testbed.PortalURLs(r.tb))}
 	if s.System.Registry == "" {
 		s.System.Registry = spec.RegistrySQLite
 	}

@@ -177,6 +177,8 @@ func summaryClasses(sc *spec.Scenario, metric string) []spec.Class {
 		return classesWhere(sc, func(c spec.Class) bool { return c.Kind.Attacker() && c.Kind.Issues() })
 	case "lost", "duplicates", "acknowledged", "tickets_pending":
 		return classesWhere(sc, func(c spec.Class) bool { return c.Kind.Issues() })
+	case "past_timeout":
+		return classesWhere(sc, func(spec.Class) bool { return true })
 	}
 	return nil
 }

@@ -37,8 +37,10 @@ func (f Fault) Active(t time.Time) bool {
 }
 
 // Target names what a fault acts on: a component ("portal", "signer-2",
-// "signers" for every replica) or a link "from->to" ("client->portal",
-// "portal->signer-2", "portal->signers").
+// "signers" for every replica; with several portals "portal-2", and
+// "portal" or "portals" for every one) or a link "from->to"
+// ("client->portal", "client->portal-2", "portal->signer-2",
+// "portal->signers"). The portals share their links to the signers.
 type Target string
 
 // Link splits a link target; ok is false for a component.
@@ -51,24 +53,49 @@ func (t Target) Link() (from, to string, ok bool) {
 const RegistryTarget Target = "registry"
 
 // Expand lists the single components or links t covers in a topology of
-// replicas signers: "signers" -> signer-1..signer-N, "portal->signers" ->
-// portal->signer-1..N. It is nil when t names nothing that exists.
+// replicas signers and one portal: "signers" -> signer-1..signer-N,
+// "portal->signers" -> portal->signer-1..N. It is nil when t names nothing
+// that exists.
 func (t Target) Expand(replicas int) []string {
+	return t.ExpandIn(System{Signers: replicas, Portals: 1})
+}
+
+// ExpandIn is Expand in sys's topology: with several portals "portal"
+// and "portals" cover portal-1..portal-N, and "client->portal" every
+// client link.
+func (t Target) ExpandIn(sys System) []string {
+	replicas, portals := sys.Signers, max(sys.Portals, 1)
+	numbered := func(c, prefix string, n int) []string {
+		k, err := strconv.Atoi(strings.TrimPrefix(c, prefix))
+		if err == nil && k >= 1 && k <= n && strconv.Itoa(k) == strings.TrimPrefix(c, prefix) {
+			return []string{c}
+		}
+		return nil
+	}
+	all := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%d", prefix, i+1)
+		}
+		return out
+	}
 	expand := func(c string) []string {
 		switch {
-		case c == "portal", c == string(RegistryTarget):
+		case c == string(RegistryTarget):
 			return []string{c}
+		case c == "portal" || c == "portals":
+			if portals == 1 {
+				return []string{"portal"}
+			}
+			return all("portal-", portals)
+		case strings.HasPrefix(c, "portal-"):
+			if portals > 1 {
+				return numbered(c, "portal-", portals)
+			}
 		case c == "signers":
-			out := make([]string, replicas)
-			for i := range out {
-				out[i] = fmt.Sprintf("signer-%d", i+1)
-			}
-			return out
+			return all("signer-", replicas)
 		case strings.HasPrefix(c, "signer-"):
-			n, err := strconv.Atoi(strings.TrimPrefix(c, "signer-"))
-			if err == nil && n >= 1 && n <= replicas && strconv.Itoa(n) == strings.TrimPrefix(c, "signer-") {
-				return []string{c}
-			}
+			return numbered(c, "signer-", replicas)
 		}
 		return nil
 	}
@@ -79,11 +106,11 @@ func (t Target) Expand(replicas int) []string {
 	var ends []string
 	switch from {
 	case "client":
-		if to == "portal" {
-			ends = []string{"portal"}
+		if to == "portal" || to == "portals" || strings.HasPrefix(to, "portal-") {
+			ends = expand(to)
 		}
 	case "portal":
-		if to != "portal" {
+		if !strings.HasPrefix(to, "portal") {
 			ends = expand(to)
 		}
 	}
@@ -114,12 +141,18 @@ func (t Target) Signers(replicas int) []int {
 }
 
 // targetsFor lists the valid targets of a kind, for error messages.
-func targetsFor(k fault.Kind, replicas int) string {
+func targetsFor(k fault.Kind, sys System) string {
 	if k == fault.KillPrimary {
 		return string(RegistryTarget)
 	}
-	if k.Network() {
-		return fmt.Sprintf("client->portal, portal->signers, portal->signer-1..%d", replicas)
+	if sys.Portals > 1 {
+		if k.Network() {
+			return fmt.Sprintf("client->portal, client->portal-1..%d, portal->signers, portal->signer-1..%d", sys.Portals, sys.Signers)
+		}
+		return fmt.Sprintf("portal (every one), portal-1..%d, signers, signer-1..%d", sys.Portals, sys.Signers)
 	}
-	return fmt.Sprintf("portal, signers, signer-1..%d", replicas)
+	if k.Network() {
+		return fmt.Sprintf("client->portal, portal->signers, portal->signer-1..%d", sys.Signers)
+	}
+	return fmt.Sprintf("portal, signers, signer-1..%d", sys.Signers)
 }

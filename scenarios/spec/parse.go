@@ -80,7 +80,7 @@ func syntaxError(file string, err error) Error {
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
-	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portalapi.ProfileHardened, Signers: 1, Registry: RegistrySQLite}}
+	s := &Scenario{Seed: 1, DemandScale: 1, System: System{Profile: portalapi.ProfileHardened, Signers: 1, Portals: 1, Registry: RegistrySQLite}}
 	f, ok := d.mapping(root, "scenario", "name", "description", "seed", "demand_scale", "clock", "system",
 		"traffic", "faults", "phases", "thresholds", "checks", "profiles", "capacity")
 	if !ok {
@@ -250,8 +250,8 @@ func (d *decoder) clock(n *yaml.Node, capacity *Capacity) Clock {
 }
 
 func (d *decoder) system(n *yaml.Node) System {
-	sys := System{Profile: portalapi.ProfileHardened, Signers: 1, Registry: RegistrySQLite}
-	f, ok := d.mapping(n, "system", "profile", "signers", "hsm", "portal", "signer", "registry", "registry_standby")
+	sys := System{Profile: portalapi.ProfileHardened, Signers: 1, Portals: 1, Registry: RegistrySQLite}
+	f, ok := d.mapping(n, "system", "profile", "signers", "portals", "hsm", "portal", "signer", "registry", "registry_standby")
 	if !ok {
 		return sys
 	}
@@ -266,6 +266,11 @@ func (d *decoder) system(n *yaml.Node) System {
 	if n := f.get("signers"); n != nil {
 		if v, ok := d.intIn(n, "system.signers", 1, 16); ok {
 			sys.Signers = v
+		}
+	}
+	if n := f.get("portals"); n != nil {
+		if v, ok := d.intIn(n, "system.portals", 1, MaxPortals); ok {
+			sys.Portals = v
 		}
 	}
 	if n := f.get("hsm"); n != nil {
@@ -285,6 +290,15 @@ func (d *decoder) system(n *yaml.Node) System {
 			} else {
 				sys.Registry = v
 			}
+		}
+	}
+	if sys.Portals > 1 {
+		// Several portals share one registry: PostgreSQL unless the
+		// scenario says otherwise, and SQLite (one file, one process) not.
+		if n := f.get("registry"); n == nil {
+			sys.Registry = RegistryPostgres
+		} else if sys.Registry == RegistrySQLite {
+			d.errorf(resolve(n), "system.registry: %d portals share one registry: use postgres (or leave registry out)", sys.Portals)
 		}
 	}
 	if n := f.get("registry_standby"); n != nil {

@@ -33,9 +33,9 @@ func (d *decoder) faults(n *yaml.Node, s *Scenario) []Fault {
 }
 
 // shareTarget reports whether two targets reach a common component or link.
-func shareTarget(a, b Target, replicas int) bool {
-	for _, x := range a.Expand(replicas) {
-		if contains(b.Expand(replicas), x) {
+func shareTarget(a, b Target, sys System) bool {
+	for _, x := range a.ExpandIn(sys) {
+		if contains(b.ExpandIn(sys), x) {
 			return true
 		}
 	}
@@ -54,7 +54,7 @@ func setFaultEnds(fs []Fault, s *Scenario) {
 		default:
 			f.End = s.Clock.End
 			for _, r := range fs {
-				if r.Kind == fault.Restart && r.At.After(f.At) && r.At.Before(f.End) && shareTarget(f.Target, r.Target, s.System.Signers) {
+				if r.Kind == fault.Restart && r.At.After(f.At) && r.At.Before(f.End) && shareTarget(f.Target, r.Target, s.System) {
 					f.End = r.At
 				}
 			}
@@ -92,20 +92,24 @@ func (d *decoder) fault(n *yaml.Node, path string, s *Scenario) (Fault, bool) {
 			// The registry's primary is a role, not a fixed process: the
 			// one kind that acts on it kills whichever node holds it.
 			if ft.Kind != fault.KillPrimary || ft.Target != RegistryTarget {
-				d.errorf(resolve(f.get("target")), "%s.target: %s acts on %s, and %s is hurt only by %s", path, kind, targetsFor(ft.Kind, s.System.Signers), RegistryTarget, fault.KillPrimary)
+				d.errorf(resolve(f.get("target")), "%s.target: %s acts on %s, and %s is hurt only by %s", path, kind, targetsFor(ft.Kind, s.System), RegistryTarget, fault.KillPrimary)
 				valid = false
 			} else if s.System.Registry != RegistryPostgres {
 				d.errorf(resolve(f.get("target")), "%s.target: %s needs a PostgreSQL registry: set system.registry: postgres (and registry_standby: true for a failover)", path, kind)
 				valid = false
 			}
-		case len(ft.Target.Expand(s.System.Signers)) == 0:
-			d.errorf(resolve(f.get("target")), "%s.target: %q does not exist with %d signer(s); targets are %s", path, target, s.System.Signers, targetsFor(ft.Kind, s.System.Signers))
+		case len(ft.Target.ExpandIn(s.System)) == 0:
+			topo := fmt.Sprintf("%d signer(s)", s.System.Signers)
+			if s.System.Portals > 1 {
+				topo = fmt.Sprintf("%d portals and %s", s.System.Portals, topo)
+			}
+			d.errorf(resolve(f.get("target")), "%s.target: %q does not exist with %s; targets are %s", path, target, topo, targetsFor(ft.Kind, s.System))
 			valid = false
 		case link && !spec.Network():
-			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a component (%s), not on the link %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
+			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a component (%s), not on the link %q", path, kind, targetsFor(ft.Kind, s.System), target)
 			valid = false
 		case !link && spec.Network():
-			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a link (%s), not on the component %q", path, kind, targetsFor(ft.Kind, s.System.Signers), target)
+			d.errorf(resolve(f.get("target")), "%s.target: %s acts on a link (%s), not on the component %q", path, kind, targetsFor(ft.Kind, s.System), target)
 			valid = false
 		}
 	} else {
@@ -243,7 +247,7 @@ func (d *decoder) checkFaultOverlaps(fs []Fault, s *Scenario) {
 	for i, f := range fs {
 		spans[i] = span{f: f, lo: f.At, hi: f.End}
 	}
-	shares := func(a, b span) bool { return shareTarget(a.f.Target, b.f.Target, s.System.Signers) }
+	shares := func(a, b span) bool { return shareTarget(a.f.Target, b.f.Target, s.System) }
 	order := make([]int, len(spans))
 	for i := range order {
 		order[i] = i

@@ -97,6 +97,9 @@ func (c Clock) Contains(t time.Time) bool {
 	return !t.Before(c.Start) && !t.After(c.End)
 }
 
+// MaxPortals bounds system.portals (the testbed's limit too).
+const MaxPortals = 16
+
 // System is the topology under test and its settings.
 type System struct {
 	// Profile is hardened or naive-2021 (portalapi.ProfileHardened,
@@ -105,6 +108,11 @@ type System struct {
 	// Signers is the number of signer replicas (default 1), named
 	// signer-1 .. signer-N in fault targets.
 	Signers int
+	// Portals is the number of portal replicas (default 1, named portal;
+	// with more, portal-1 .. portal-N in fault targets). More than one
+	// share a PostgreSQL registry, and clients spread their requests over
+	// them.
+	Portals int
 	// HSM overrides each signer's HSM model; zero fields keep the
 	// profile's preset (10 slots, 50 ms).
 	HSM HSM

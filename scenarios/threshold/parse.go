@@ -169,6 +169,7 @@ var summaryFigures = map[string]Kind{
 	"lost": Count, "duplicates": Count, "acknowledged": Count, "tickets_pending": Count,
 	"fraud_issued": Count, "fraud_escaped": Count, "fraud_revoked": Count,
 	"recovery_goodput_ratio": Ratio,
+	"past_timeout":           Count,
 }
 
 // Integrity says whether e judges what must hold however busy the machine

@@ -199,6 +199,7 @@ var figurePaths = map[string][]string{
 	"late_sends": {"late_sends"}, "dropped_sends": {"dropped_sends"},
 	"retry_amplification":    {"requests", "retry_amplification"},
 	"recovery_goodput_ratio": {"recovery", "goodput_ratio"},
+	"past_timeout":           {"requests", "past_timeout"},
 }
 
 // Figure implements Source.
