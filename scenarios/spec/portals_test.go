@@ -19,15 +19,19 @@ func TestSystemPortals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.System.Portals != 3 {
-		t.Errorf("portals = %d, want 3", s.System.Portals)
+	if s.System.Portals != 3 || s.System.Registry != RegistryPostgres {
+		t.Errorf("portals = %d on %s, want 3 on postgres (several portals imply it)", s.System.Portals, s.System.Registry)
+	}
+	if _, err := Parse([]byte(strings.Replace(portalsBase, "portals: 3", "portals: 3, registry: sqlite", 1)), "p.yaml"); err == nil ||
+		!strings.Contains(err.Error(), "share one registry") {
+		t.Errorf("3 portals on sqlite: %v, want a refusal", err)
 	}
 	one, err := Parse([]byte(strings.Replace(portalsBase, ", portals: 3", "", 1)), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.System.Portals != 1 {
-		t.Errorf("portals default = %d, want 1", one.System.Portals)
+	if one.System.Portals != 1 || one.System.Registry != RegistrySQLite {
+		t.Errorf("portals default = %d on %s, want 1 on sqlite (verdicts of existing scenarios unchanged)", one.System.Portals, one.System.Registry)
 	}
 	for _, bad := range []string{"portals: 0", "portals: 17", "portals: two"} {
 		_, err := Parse([]byte(strings.Replace(portalsBase, "portals: 3", bad, 1)), "p.yaml")
