@@ -214,6 +214,9 @@ func (tb *dockerTestbed) prepare(ctx context.Context) error {
 	if err := initData(ctx, o, tb.data, hostConfig, tb.logDir); err != nil {
 		return err
 	}
+	if err := shareSealKey(o, tb.data); err != nil {
+		return err
+	}
 	admin, err := os.ReadFile(filepath.Join(tb.data, "admin-token"))
 	if err != nil {
 		return fmt.Errorf("testbed: reading the admin token: %w", err)

@@ -134,6 +134,9 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 	if err := initData(ctx, o, tb.data, configArgs, tb.logDir); err != nil {
 		return err
 	}
+	if err := shareSealKey(o, tb.data); err != nil {
+		return err
+	}
 	admin, err := os.ReadFile(filepath.Join(tb.data, "admin-token"))
 	if err != nil {
 		return fmt.Errorf("testbed: reading the admin token: %w", err)

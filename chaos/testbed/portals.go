@@ -1,7 +1,10 @@
 package testbed
 
 import (
+	"crypto/rand"
 	"fmt"
+	"os"
+	"path/filepath"
 )
 
 // MaxPortals bounds Options.Portals.
@@ -92,4 +95,33 @@ func (tb *dockerTestbed) DirectPortalURLs() []string {
 		out[i] = tb.ctrs[p].url()
 	}
 	return out
+}
+
+// sealKeySize is the registry's seal key length (issuer/store).
+const sealKeySize = 32
+
+// shareSealKey writes the registry's seal key (DATA/registry/seal.key,
+// 32 random bytes, 0600) before several portals start: each would
+// otherwise create one on its first start, and the one that lost the race
+// would find the registry holding data sealed with a key it does not have.
+func shareSealKey(o Options, data string) error {
+	if o.Portals <= 1 {
+		return nil
+	}
+	dir := filepath.Join(data, "registry")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("testbed: registry directory: %w", err)
+	}
+	path := filepath.Join(dir, "seal.key")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	key := make([]byte, sealKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("testbed: seal key: %w", err)
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return fmt.Errorf("testbed: seal key: %w", err)
+	}
+	return nil
 }
