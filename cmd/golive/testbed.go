@@ -31,7 +31,7 @@ func newTestbedCmd() *cobra.Command {
 func newTestbedUpCmd() *cobra.Command {
 	var (
 		target, url, profile, binary, config, runID, logDir, simStart, adminToken, registry string
-		signers                                                                             int
+		signers, portals                                                                    int
 		timescale                                                                           float64
 		keep, standby                                                                       bool
 	)
@@ -53,12 +53,17 @@ docker when a daemon answers, else local.
 (the machine's PostgreSQL binaries locally, an image built from them on
 docker; the DSN reaches the portal in $GOLIVE_REGISTRY), and
 --registry-standby adds a synchronous standby that is promoted when the
-primary dies.`,
+primary dies.
+
+--portals N runs N portal replicas (portal-1..portal-N, each behind its own
+fault-proxy link client->portal-N) on one PostgreSQL registry: --registry
+defaults to postgres with more than one.`,
 		Example: `  golive testbed up
   golive testbed up --target local --signers 2 --profile naive-2021
   golive testbed up --target docker --binary ./golive --keep
   golive testbed up --target url --url http://127.0.0.1:8080
-  golive testbed up --target local --registry postgres --registry-standby`,
+  golive testbed up --target local --registry postgres --registry-standby
+  golive testbed up --target local --portals 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, err := testbed.ParseKind(target)
@@ -71,6 +76,12 @@ primary dies.`,
 			if signers < 1 || signers > 32 {
 				return usageErr("--signers %d: want 1 to 32", signers)
 			}
+			if portals < 1 || portals > testbed.MaxPortals {
+				return usageErr("--portals %d: want 1 to %d", portals, testbed.MaxPortals)
+			}
+			if portals > 1 && !cmd.Flags().Changed("registry") {
+				registry = testbed.RegistryPostgres // several portals share one registry
+			}
 			if timescale < 0 {
 				return usageErr("--timescale must not be negative")
 			}
@@ -80,7 +91,7 @@ primary dies.`,
 			if standby && registry != testbed.RegistryPostgres {
 				return usageErr("--registry-standby needs --registry postgres")
 			}
-			opts := testbed.Options{Kind: kind, URL: url, AdminToken: adminToken, Profile: profile, Signers: signers,
+			opts := testbed.Options{Kind: kind, URL: url, AdminToken: adminToken, Profile: profile, Signers: signers, Portals: portals,
 				Binary: binary, ConfigFile: config, RunID: runID, LogDir: logDir, KeepData: keep, Timescale: timescale,
 				Registry: registry, RegistryStandby: standby,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
@@ -97,6 +108,7 @@ primary dies.`,
 	f.StringVar(&url, "url", "", "base URL of an existing portal (--target url)")
 	f.StringVar(&adminToken, "admin-token", "", "admin token of an existing portal (--target url)")
 	f.IntVar(&signers, "signers", 3, "signer replicas")
+	f.IntVar(&portals, "portals", 1, "portal replicas (more than one share a PostgreSQL registry)")
 	f.StringVar(&profile, "profile", "hardened", "portal profile: hardened or naive-2021")
 	f.StringVar(&binary, "binary", "", "golive executable the components run (default: this one; docker needs a static build)")
 	f.StringVar(&config, "config", "", "settings overrides for every component (JSON or YAML, see golive serve --print-config)")
@@ -126,7 +138,7 @@ func testbedUp(ctx context.Context, out io.Writer, opts testbed.Options) error {
 		return tb.Close(cctx)
 	}
 	fmt.Fprintf(out, "golive: testbed %s ready (run %s)\n", tb.Kind(), tb.RunID())
-	fmt.Fprintf(out, "portal:        %s\n", tb.PortalURL())
+	fmt.Fprintf(out, "portal:        %s\n", strings.Join(testbed.PortalURLs(tb), ", "))
 	if tb.DirectPortalURL() != tb.PortalURL() {
 		fmt.Fprintf(out, "portal direct: %s\n", tb.DirectPortalURL())
 	}
