@@ -123,6 +123,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.WorkersDir != "" && o.Workers == 0 {
 		return nil, errors.New("engine: a workers directory needs a worker count")
 	}
+	if o.Workers > 0 && sc.System.Portals > 1 {
+		// Workers send to one portal URL today; spreading over replicas
+		// (loadgen/balance) happens in this process only.
+		return nil, fmt.Errorf("engine: %s runs %d portals, and load workers send to one portal: drop --workers for this scenario", sc.Name, sc.System.Portals)
+	}
 	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
 		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
 	}
