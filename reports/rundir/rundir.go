@@ -40,8 +40,8 @@ const (
 	SchemaMajor = 1
 	// Schema is what this golive writes: v1.1 added the rates' unit and
 	// count, goodput_classes and timeseries.csv's delivered, deferrals and
-	// accepted.
-	Schema = "golive.summary/v1.1"
+	// accepted; v1.2 added browsers (the browser journeys).
+	Schema = "golive.summary/v1.2"
 )
 
 // ErrSchema is what errors.Is finds in the error for a summary.json of

@@ -74,6 +74,9 @@ type Summary struct {
 	// back after a registry failover (nil without one). Both additive.
 	System   *System   `json:"system,omitempty"`
 	Recovery *Recovery `json:"recovery,omitempty"`
+	// Browsers is what the browser journeys met (golive run --browsers);
+	// nil when none ran.
+	Browsers *Browsers `json:"browsers,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.
