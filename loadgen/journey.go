@@ -96,6 +96,9 @@ type JourneyPlan struct {
 	// Timeouts and pacing; zero values take the defaults above.
 	AnswerTimeout, TicketWait, HangShotAfter, Pause time.Duration
 	MaxShots                                        int
+	// Observe, if set, sees every journey as it ends (from several
+	// goroutines).
+	Observe func(JourneyResult)
 	// BeforeIssue, if set, is called when a form is filled, before
 	// "issue" is pressed: the moment a phone call at the counter lets a
 	// session expire (tests move the portal's clock here).
@@ -197,6 +200,9 @@ func RunJourneys(ctx context.Context, kind JourneyKind, p JourneyPlan) ([]Journe
 		mu.Lock()
 		out = append(out, r)
 		mu.Unlock()
+		if p.Observe != nil {
+			p.Observe(r)
+		}
 	})
 	var shots []rundir.BrowserShot
 	if s, ok := ex.(interface{ Shots() []rundir.BrowserShot }); ok {

@@ -309,3 +309,12 @@ func ms(v float64) string {
 		return fmt.Sprintf("%.2f ms", v)
 	}
 }
+
+// MillisText is a percentile in ms as a report says it, "none" when there
+// was nothing to measure (no journey got that far).
+func MillisText(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return TimeToCertText(v)
+}

@@ -68,7 +68,9 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 		return nil, fmt.Errorf("write report: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, newPage(run, charts)); err != nil {
+	pg := newPage(run, charts)
+	pg.Browsers = browserViews(run, outDir)
+	if err := htmlTemplate.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
 	if err := rundir.WriteFileAtomic(filepath.Join(outDir, HTMLFile), buf.Bytes()); err != nil {
@@ -153,6 +155,8 @@ type page struct {
 	PhasesNote, ClassLatencySource string
 	Notes                          []string
 	Capacity                       *capacityView
+	// Browsers are the browser journeys of each run (none without).
+	Browsers []browserView
 }
 
 // VerdictLine explains the verdict in one sentence.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
+	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports"
 	"github.com/golive-dev/golive/scenarios/engine"
 	"github.com/golive-dev/golive/scenarios/spec"
@@ -32,6 +33,7 @@ func newRunCmd() *cobra.Command {
 		workers                              int
 		workersDir                           string
 		workerCPUs                           []string
+		browsers                             int
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO|FILE",
@@ -42,6 +44,14 @@ attackers, replays the scenario's demand on its compressed clock with its
 faults, checks afterwards that nothing acknowledged was lost, evaluates the
 thresholds and writes DIR/results.gob, timeseries.csv, events.json,
 metrics.csv, summary.json and report.html.
+
+--browsers N adds N real headless Chromium sessions (Debian's chromium)
+of pharmacy staff beside the load, each signing in to the staff pages,
+filling the form and waiting for the PDF: summary.json's browsers holds
+their time to PDF per phase, and DIR/browsers/ screenshots (the first
+page of each phase and outcome, and every failed journey) that the report
+shows. Each browser is about a core under load: keep N at most the
+cores you can spare (3 on a 2-core machine is the ceiling).
 
 With several profiles (--profile naive-2021,hardened) each runs in turn into
 DIR/<profile>/ and the report compares them. A profile whose thresholds
@@ -60,6 +70,7 @@ failed but something was inconclusive. Ctrl-C stops the load, undoes the
 faults and still writes what was gathered.`,
 		Example: `  golive run launch-day
   golive run outage-tuesday --profile naive-2021,hardened --out out/tuesday
+  golive run outage-tuesday --target docker --browsers 3
   golive run my-scenario.yaml --target local --timescale 600 --demand-scale 2
   golive run forged-pharmacy --target url=https://staging.example --threshold 'fraud_escaped == 0'
   golive run launch-day --target docker --workers 3 --timescale 600   # three load-worker containers, one merged result`,
@@ -93,6 +104,12 @@ faults and still writes what was gathered.`,
 			if workersDir != "" && workers == 0 {
 				return usageErr("--workers-dir needs --workers N (how many workers will read their shards there)")
 			}
+			if browsers < 0 || browsers > loadgen.MaxJourneyUsers {
+				return usageErr("--browsers %d: want 0 to %d (each is a Chromium process)", browsers, loadgen.MaxJourneyUsers)
+			}
+			if browsers > 0 && loadgen.ChromiumPath() == "" {
+				return usageErr("--browsers needs Chromium on PATH: apt-get install -y chromium (or make test-deps)")
+			}
 			if out == "" {
 				out = filepath.Join("out", sc.Name)
 			}
@@ -123,6 +140,7 @@ faults and still writes what was gathered.`,
 					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
 					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
 					MetricsToken: metricsToken, CPUWaitLimit: cpuWaitLimit, Workers: workers, WorkersDir: workersDir, WorkerCPUSets: workerCPUs,
+					Browsers: browsers,
 				})
 				if sum != nil {
 					label := verdict.Label(sum.Verdict, sum.Reproduces)
@@ -136,6 +154,11 @@ faults and still writes what was gathered.`,
 							parts = append(parts, fmt.Sprintf("%s %d", w.Name, w.Requests))
 						}
 						fmt.Fprintf(cmd.OutOrStdout(), "  workers: %d, requests %s\n", sum.Workers, strings.Join(parts, " + "))
+					}
+					if b := sum.Browsers; b != nil {
+						fmt.Fprintf(cmd.OutOrStdout(), "  browsers: %d journeys, %d PDFs, %d tickets, %d busy, %d failed, %d timed out; time to PDF p50 %s p99 %s; forms lost %d\n",
+							b.Journeys, b.PDF, b.Ticket, b.Busy, b.Failed, b.Timeout, reports.MillisText(b.TimeToPDF.P50),
+							reports.MillisText(b.TimeToPDF.P99), b.FormsLost)
 					}
 					if t := sum.TimeToCert; t != nil {
 						fmt.Fprintf(cmd.OutOrStdout(), "  customers: %d, time to certificate p50 %s p99 %s, %.1f%% left without one\n",
@@ -194,6 +217,7 @@ faults and still writes what was gathered.`,
 	f.StringVar(&metricsToken, "metrics-token", os.Getenv("GOLIVE_METRICS_TOKEN"), "url target: the bearer token of the deployment's /metrics (default $GOLIVE_METRICS_TOKEN)")
 	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
 	f.Float64Var(&cpuWaitLimit, "cpu-wait-limit", engine.DefaultCPUWaitLimit, "seconds waited for a CPU per CPU second over which the machine counts as starved and a failed threshold is inconclusive (negative: never)")
+	f.IntVar(&browsers, "browsers", 0, "also drive N headless Chromium staff sessions through the staff pages (time to PDF, screenshots)")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
 	f.IntVar(&workers, "workers", 0, "send the load from N load workers (docker: containers, local: child processes) and merge their results (docs/workers.md); 0: from this process")
 	f.StringVar(&workersDir, "workers-dir", "", "with --workers: write the shards to DIR/worker-N for workers started elsewhere (Kubernetes: golive k8s render)")

@@ -44,16 +44,19 @@ func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 	dir := t.TempDir()
 	s := &Summary{Verdict: "pass", Scenario: "launch-day", Seed: 1 << 63, Timescale: 180, Started: t0.UTC(),
 		OfferedRate: Rate{Mean: 12.5, Peak: 20, Count: 100, Unit: RateUnit}, GoodputClasses: []string{"issue"},
-		System: &System{Registry: "postgres", Signers: 3, Portals: 2}, Requests: Requests{PastTimeout: 3, Failovers: 7}}
+		System: &System{Registry: "postgres", Signers: 3, Portals: 2}, Requests: Requests{PastTimeout: 3, Failovers: 7},
+		Browsers: &Browsers{Instances: 3, Phases: []BrowserPhase{{Name: "cut-off", BrowserCounts: BrowserCounts{Journeys: 2, Ticket: 2,
+			TimeToPDF: Percentiles(nil), TimeToAnswer: Percentiles([]time.Duration{300 * time.Millisecond, 900 * time.Millisecond})}}}}}
 	if err := WriteSummary(dir, s); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
 	// Every key of docs/run-format.md's example is written, old and new.
-	for _, k := range []string{`"schema": "golive.summary/v1.1"`, `"offered_rate"`, `"goodput"`, `"latency_ms"`, `"service_ms"`,
+	for _, k := range []string{`"schema": "golive.summary/v1.2"`, `"offered_rate"`, `"goodput"`, `"latency_ms"`, `"service_ms"`,
 		`"late_sends"`, `"dropped_sends"`, `"consistency"`, `"security"`, `"checks"`, `"thresholds"`, `"classes"`,
 		`"phases"`, `"probes"`, `"sim"`, `"requests"`, `"ticket_done"`, `"retry_amplification"`, `"unit": "per wall second"`, `"goodput_classes"`,
-		`"system"`, `"portals": 2`, `"registry": "postgres"`, `"past_timeout": 3`, `"failovers": 7`} {
+		`"system"`, `"portals": 2`, `"registry": "postgres"`, `"past_timeout": 3`, `"failovers": 7`,
+		`"browsers"`, `"time_to_pdf_ms"`, `"time_to_answer_ms"`, `"forms_lost"`, `"sessions_lost"`} {
 		if !bytes.Contains(raw, []byte(k)) {
 			t.Errorf("summary.json lacks %s", k)
 		}
@@ -65,6 +68,10 @@ func TestSummaryRoundTripKeepsKeys(t *testing.T) {
 	if got.Seed != s.Seed || !got.Started.Equal(s.Started) || got.OfferedRate != s.OfferedRate || got.GoodputClasses[0] != "issue" ||
 		got.System == nil || *got.System != *s.System || got.Requests.PastTimeout != 3 || got.Requests.Failovers != 7 {
 		t.Errorf("read back %+v", got)
+	}
+	if b := got.Browsers; b == nil || len(b.Phases) != 1 || b.Phases[0].TimeToAnswer.P99 == nil || *b.Phases[0].TimeToAnswer.P99 != 900 ||
+		b.Phases[0].TimeToPDF.P50 != nil || b.Phases[0].TimeToPDF.Count != 0 {
+		t.Errorf("browsers read back %+v", got.Browsers)
 	}
 	if _, err := ReadSummary(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing summary: %v", err)
@@ -231,5 +238,26 @@ func TestMetricsEventsCapacityHistogram(t *testing.T) {
 	var le *HistogramLineError
 	if _, err := ReadHistograms(strings.NewReader("issue,AAAA\n")); !errors.As(err, &le) || le.Line != 1 {
 		t.Errorf("corrupt line: %v", err)
+	}
+}
+
+func TestPercentilesNearestRank(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	p := Percentiles(ds)
+	if p.Count != 100 || *p.P50 != 50 || *p.P99 != 99 || *p.Max != 100 {
+		t.Errorf("1..100 ms: count %d p50 %v p99 %v max %v", p.Count, *p.P50, *p.P99, *p.Max)
+	}
+	if ds[0] != 100*time.Millisecond {
+		t.Error("Percentiles sorted its argument")
+	}
+	one := Percentiles([]time.Duration{1500 * time.Microsecond})
+	if *one.P50 != 1.5 || *one.P99 != 1.5 {
+		t.Errorf("one value: %+v", one)
+	}
+	if e := Percentiles(nil); e.Count != 0 || e.P50 != nil || e.P99 != nil || e.Max != nil {
+		t.Errorf("none: %+v", e)
 	}
 }

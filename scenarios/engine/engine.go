@@ -60,6 +60,9 @@ type Options struct {
 	// AdminToken and DataDir describe a url target's deployment: the admin
 	// token, and a directory holding its register.jsonl and mailbox/.
 	AdminToken, DataDir string
+	// Browsers is how many headless Chromium staff journeys run beside
+	// the load (0: none; at most loadgen.MaxJourneyUsers).
+	Browsers int
 	// MetricsToken is the bearer token the portal's /metrics asks for when
 	// it was served with one (empty: none sent).
 	MetricsToken string
@@ -127,6 +130,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		// Workers send to one portal URL today; spreading over replicas
 		// (loadgen/balance) happens in this process only.
 		return nil, fmt.Errorf("engine: %s runs %d portals, and load workers send to one portal: drop --workers for this scenario", sc.Name, sc.System.Portals)
+	}
+	if err := checkBrowsers(o.Browsers); err != nil {
+		return nil, err
 	}
 	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
 		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
@@ -239,6 +245,8 @@ type run struct {
 
 	// workerHealth is each load worker's account (Options.Workers).
 	workerHealth []rundir.WorkerHealth
+	// browsers are the browser journeys (nil without --browsers).
+	browsers *browserRun
 }
 
 type pendingTicket struct {
@@ -316,6 +324,20 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		}
 	}
 
+	// The browsers' pharmacies: their own, so their sessions, quotas and
+	// certificates are theirs alone.
+	var browserPhs []*portalclient.Pharmacy
+	if n := r.o.Browsers; n > 0 {
+		if next+n > len(entries) {
+			return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario and %d browsers need more", len(entries), n)
+		}
+		r.say("onboarding %d pharmacies for the browsers", n)
+		if browserPhs, err = onboardAll(ctx, r.client, mail, entries[next:next+n], nil); err != nil {
+			return nil, fmt.Errorf("engine: onboarding the browsers' pharmacies: %w", err)
+		}
+		next += n
+	}
+
 	// Steady state before the first fault: every component ready and one
 	// real issuance.
 	var legit *accounts
@@ -368,6 +390,10 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
+	if len(browserPhs) > 0 {
+		r.say("starting %d browsers", len(browserPhs))
+		r.browsers = r.startBrowsers(loadCtx, browserPhs, wallDur)
+	}
 	slow := r.slowAttacks(tb)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
@@ -390,6 +416,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 			Observer: r.observe, Progress: r.onProgress, Logger: r.log, Start: r.clock.WallStart,
 		})
 	}
+	// The last journeys end on their own (each is bounded by its
+	// timeouts); the faults stay until then.
+	r.browsers.wait()
 	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
 	interrupted := ctx.Err() != nil
 	for _, st := range totals.Slow {
@@ -814,14 +843,9 @@ func (r *run) onProgress(p loadgen.Progress) {
 	if r.progress == nil {
 		return
 	}
-	phase := ""
-	for _, ph := range r.sc.Phases {
-		if ph.Contains(p.Sim) {
-			phase = ph.Name
-		}
-	}
-	r.progress(fmt.Sprintf("%s %-16s offered %6.1f/s achieved %6.1f/s p99 %6s errors %d in-flight %d late %d",
-		p.Sim.Format("15:04"), phase, p.Offered, p.Achieved, p.P99.Round(time.Millisecond), p.Errors, p.InFlight, p.Late))
+	phase := r.phaseOf(p.Sim)
+	r.progress(fmt.Sprintf("%s %-16s offered %6.1f/s achieved %6.1f/s p99 %6s errors %d in-flight %d late %d%s",
+		p.Sim.Format("15:04"), phase, p.Offered, p.Achieved, p.P99.Round(time.Millisecond), p.Errors, p.InFlight, p.Late, r.browsers.progress()))
 }
 
 var _ io.Writer = (*os.File)(nil)

@@ -75,6 +75,7 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	if s.System.Registry == "" {
 		s.System.Registry = spec.RegistrySQLite
 	}
+	s.Browsers = r.browsers.summary(ev.Phases)
 	return s
 }
 
@@ -213,6 +214,17 @@ func (r *run) checks(s *Summary, ev *rundir.Events) []rundir.Check {
 			// a user action may retry, so the bound is per attempt.
 			c.OK = s.Service.Max <= ms(maxTimeout+time.Second)
 			c.Detail = fmt.Sprintf("slowest attempt %.0f ms, client timeout %s", s.Service.Max, maxTimeout)
+			if b := s.Browsers; b != nil {
+				// A page of the staff portal is bounded by the staff's
+				// patience the same way: every post answered in time.
+				slowest := 0.0
+				if b.TimeToAnswer.Max != nil {
+					slowest = *b.TimeToAnswer.Max
+				}
+				ok := b.Timeout == 0 && slowest <= b.AnswerTimeoutMS+ms(time.Second)
+				c.OK = c.OK && ok
+				c.Detail += fmt.Sprintf("; browsers: slowest page %.0f ms, %d without an answer within %.0f ms", slowest, b.Timeout, b.AnswerTimeoutMS)
+			}
 		case "fraud_contained":
 			c.OK = s.Security.FraudEscaped == 0
 			c.Detail = fmt.Sprintf("%d fraudulent certificates issued, %d revoked, %d escaped", s.Security.FraudIssued, s.Security.FraudRevoked, s.Security.FraudEscaped)

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/portal/portalclient"
+	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
+	"github.com/golive-dev/golive/scenarios/spec"
+)
+
+// Browser journeys (Options.Browsers): real headless Chromium sessions of
+// simulated pharmacy staff beside the scenario's API load, each with a
+// pharmacy of its own, on the same compressed clock and faults. What they
+// meet goes into summary.json's browsers and the screenshots into
+// DIR/browsers/.
+
+// ErrNoChromium is Run's error for browsers without a Chromium to drive.
+var ErrNoChromium = errors.New("browser journeys need Chromium: install Debian's chromium package (make test-deps, or apt-get install -y chromium)")
+
+// browserRun is the journeys of one run.
+type browserRun struct {
+	plan    loadgen.JourneyPlan
+	done    chan struct{}
+	results []loadgen.JourneyResult
+	shots   []rundir.BrowserShot
+	err     error
+	// seen and pdfs feed the progress line.
+	seen, pdfs atomic.Int64
+}
+
+// checkBrowsers refuses a browser count before anything starts.
+func checkBrowsers(n int) error {
+	if n < 0 || n > loadgen.MaxJourneyUsers {
+		return fmt.Errorf("engine: %d browsers, want 0 to %d", n, loadgen.MaxJourneyUsers)
+	}
+	if n > 0 && loadgen.ChromiumPath() == "" {
+		return ErrNoChromium
+	}
+	return nil
+}
+
+// browserTimeout is how long staff wait for a page: the first legitimate
+// issue class's client timeout, else loadgen's default.
+func (r *run) browserTimeout() time.Duration {
+	for _, c := range r.sc.Traffic {
+		if c.Kind == spec.KindIssue && c.Client.Timeout > 0 {
+			return c.Client.Timeout
+		}
+	}
+	return loadgen.DefaultAnswerTimeout
+}
+
+// phaseOf names the scenario phase of a simulated instant.
+func (r *run) phaseOf(sim time.Time) string {
+	name := ""
+	for _, ph := range r.sc.Phases {
+		if ph.Contains(sim) {
+			name = ph.Name
+		}
+	}
+	return name
+}
+
+// startBrowsers runs the journeys until wallDur has passed (or ctx ends);
+// wait for them with browserRun.wait.
+func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, wallDur time.Duration) *browserRun {
+	logins := make([]loadgen.JourneyLogin, len(phs))
+	for i, p := range phs {
+		logins[i] = loadgen.JourneyLogin{PharmacyID: p.ID, ClientID: p.ClientID, ClientSecret: p.ClientSecret}
+	}
+	b := &browserRun{done: make(chan struct{}), plan: loadgen.JourneyPlan{
+		BaseURL: r.tb.PortalURL(), Users: len(phs), Logins: logins, Duration: wallDur, Clock: r.clock,
+		Phase: r.phaseOf, Payloads: &loadgen.Payloads{Seed: r.seed + 1<<20}, Dir: r.o.Out,
+		AnswerTimeout: r.browserTimeout(), Logger: r.log,
+	}}
+	b.plan.Observe = func(j loadgen.JourneyResult) {
+		b.seen.Add(1)
+		if j.Outcome == loadgen.JourneyPDF {
+			b.pdfs.Add(1)
+		}
+	}
+	go func() {
+		defer close(b.done)
+		b.results, b.shots, b.err = loadgen.RunJourneys(ctx, loadgen.JourneyBrowser, b.plan)
+		if b.err != nil {
+			r.log.Warn("browser journeys", "err", b.err)
+		}
+	}()
+	return b
+}
+
+// progress is the journeys so far for the progress line ("" without).
+func (b *browserRun) progress() string {
+	if b == nil {
+		return ""
+	}
+	return fmt.Sprintf(" browsers %d/%d pdf", b.pdfs.Load(), b.seen.Load())
+}
+
+// wait returns once every journey has ended.
+func (b *browserRun) wait() {
+	if b != nil {
+		<-b.done
+	}
+}
+
+// summary is summary.json's browsers.
+func (b *browserRun) summary(phases []rundir.Phase) *rundir.Browsers {
+	if b == nil {
+		return nil
+	}
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = p.Name
+	}
+	return loadgen.SummarizeJourneys(b.plan.Users, b.plan.AnswerTimeout, names, b.results, b.shots)
+}
