@@ -551,3 +551,79 @@ func TestBrowserBusyAndFailed(t *testing.T) {
 		t.Fatal("the tab closed")
 	}
 }
+
+// TestBrowserNaiveHangAndSuspended: the 2021 reproduction at the counter.
+// With the signer not answering, naive-2021's page shows no banner and
+// takes no ticket: the form stands still until the signing client gives
+// up, then the busy page says the signing service did not answer. A
+// suspended pharmacy's post ends the session with a page saying why.
+func TestBrowserNaiveHangAndSuspended(t *testing.T) {
+	ctx := newTab(t)
+	env, _ := start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021})
+	ph := env.NewPharmacy(t)
+	dir := screenshotDir(t)
+	load(t, ctx, "opening sign-in", chromedp.Navigate(env.URL+portalapi.StaffSignIn))
+	signInBrowser(t, ctx, ph)
+	env.SetSigners(portaltest.SignerHang)
+	load(t, ctx, "opening the form", chromedp.Navigate(env.URL+portalapi.StaffIssuePrefix+portalapi.StaffKindVaccination))
+	typeVaccination(t, ctx, env, "Hängt", "Hannelore")
+
+	// While the post has no answer the form is all there is to see.
+	timeout := env.Config.SignCallTimeout.D()
+	hang := make(chan []byte, 1)
+	go func() {
+		time.Sleep(timeout / 2)
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		raw, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Errorf("screenshot of the hang: %v", err)
+		}
+		hang <- raw
+	}()
+	began := time.Now()
+	st := load(t, ctx, "issuing while the signer hangs", press(portalapi.StaffIDIssue))
+	took := time.Since(began)
+	raw := <-hang
+	if img, err := png.Decode(bytes.NewReader(raw)); err != nil {
+		t.Errorf("the hang's screenshot is no PNG: %v", err)
+	} else if sd, share := contrastStats(img); sd < 20 || share < 0.02 {
+		t.Errorf("the hang's screenshot looks blank (sd %.1f, %.1f%%)", sd, 100*share)
+	} else if err := os.WriteFile(filepath.Join(dir, "issue-naive-hang.png"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if took < timeout {
+		t.Errorf("the page answered after %v, before the signing client's timeout %v: no hang", took, timeout)
+	}
+	if st != http.StatusGatewayTimeout && st != http.StatusBadGateway && st != http.StatusServiceUnavailable {
+		t.Errorf("after the hang: status %d", st)
+	}
+	if pageName(t, ctx) != portalapi.StaffPageBusy {
+		t.Fatalf("after the hang: page %q heading %q", pageName(t, ctx), heading(t, ctx))
+	}
+	if n := run(t, ctx, "looking for a banner", chromedp.Evaluate[int](`document.querySelectorAll("#`+portalapi.StaffIDSignerDown+`").length`)); n != 0 {
+		t.Error("naive-2021 shows the cut-off banner")
+	}
+	if text := run(t, ctx, "reading the page", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "did not answer") {
+		t.Errorf("busy page after the hang: %q", text)
+	}
+	if v := run(t, ctx, "reading fn", chromedp.Value(chromedp.ID("fn"))); v != "Hängt" {
+		t.Errorf("the busy page lost the form: %q", v)
+	}
+	shot(t, ctx, dir, "busy-naive-signer", "The portal is busy right now")
+
+	env.SetSigners(portaltest.SignerUp)
+	if r := env.Admin(t, http.MethodPost, "/v1/admin/pharmacies/"+ph.ID+"/suspend", portalapi.AdminRequest{Reason: "test"}); r.Status != http.StatusOK {
+		t.Fatalf("suspending: %v", r)
+	}
+	if st := load(t, ctx, "issuing while suspended", press(portalapi.StaffIDIssue)); st != http.StatusForbidden {
+		t.Fatalf("suspended: status %d", st)
+	}
+	if text := run(t, ctx, "reading the page", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "suspended") {
+		t.Errorf("suspended page: %q", text)
+	}
+	shot(t, ctx, dir, "error-suspended", "Something went wrong")
+	if n := certCount(t, env, ph); n != 0 {
+		t.Fatalf("%d certificates, want 0", n)
+	}
+}
