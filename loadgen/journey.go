@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/reports/rundir"
 )
 
@@ -84,10 +83,15 @@ type JourneyPlan struct {
 	// Duration bounds the time journeys are started in (required);
 	// MaxJourneys, if > 0, their number per user.
 	Duration    time.Duration
+	// Start, if set, holds the journeys back until it is closed: the
+	// browsers start (one at a time, a busy machine starts three at once
+	// slowly) and sign in before it, and Duration counts from it.
+	Start <-chan struct{}
 	MaxJourneys int
-	// Clock tags each journey with its simulated instant; Phase names the
-	// scenario phase of a simulated instant ("" none).
-	Clock simclock.Clock
+	// Sim maps a wall instant to the simulated clock (nil: the wall
+	// clock), read only once Start has closed; Phase names the scenario
+	// phase of a simulated instant ("" none).
+	Sim   func(wall time.Time) time.Time
 	Phase func(sim time.Time) string
 	// Payloads gives the holders typed into the forms.
 	Payloads *Payloads
@@ -138,6 +142,9 @@ func (p *JourneyPlan) defaults() error {
 	}
 	if p.Payloads == nil {
 		p.Payloads = &Payloads{Seed: 1}
+	}
+	if p.Sim == nil {
+		p.Sim = func(t time.Time) time.Time { return t }
 	}
 	if p.Phase == nil {
 		p.Phase = func(time.Time) string { return "" }

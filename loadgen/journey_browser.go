@@ -37,8 +37,9 @@ type browserJourneys struct {
 
 // Named timeouts of a browser's life outside the journeys' own.
 const (
-	// browserStartTimeout bounds starting Chromium on a busy machine.
-	browserStartTimeout = 60 * time.Second
+	// browserStartTimeout bounds starting one Chromium on a busy machine
+	// (the others wait their turn).
+	browserStartTimeout = 2 * time.Minute
 	// fillTimeout bounds typing a form (no network).
 	fillTimeout = 10 * time.Second
 	// shotTimeout bounds one screenshot.
@@ -75,18 +76,35 @@ func (b *browserJourneys) Run(ctx context.Context, p JourneyPlan, observe func(J
 			return fmt.Errorf("loadgen: browser screenshots: %w", err)
 		}
 	}
-	end := time.Now().Add(p.Duration)
+	start := p.Start
+	if start == nil {
+		now := make(chan struct{})
+		close(now)
+		start = now
+	}
+	// end is set when start closes; users read it after that.
+	var end time.Time
+	began := make(chan struct{})
+	go func() {
+		select {
+		case <-start:
+			end = time.Now().Add(p.Duration)
+			close(began)
+		case <-ctx.Done():
+		}
+	}()
+	launch := make(chan struct{}, 1) // one browser starts at a time
 	errs := make([]error, p.Users)
 	var wg sync.WaitGroup
 	for u := range p.Users {
-		wg.Go(func() { errs[u] = b.user(ctx, u, end, observe) })
+		wg.Go(func() { errs[u] = b.user(ctx, u, launch, began, func() time.Time { return end }, observe) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // user is one counter: its own browser, journeys until end.
-func (b *browserJourneys) user(ctx context.Context, u int, end time.Time, observe func(JourneyResult)) error {
+func (b *browserJourneys) user(ctx context.Context, u int, launch chan struct{}, began <-chan struct{}, endOf func() time.Time, observe func(JourneyResult)) error {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(b.p.ExecPath), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("mute-audio", true))
@@ -96,20 +114,41 @@ func (b *browserJourneys) user(ctx context.Context, u int, end time.Time, observ
 	defer cancel()
 	// The first Run starts the browser and must not carry a deadline (it
 	// would bind the browser's life to it), so the wait is bounded here.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(tab) }()
 	select {
-	case err := <-started:
-		if err != nil {
-			return fmt.Errorf("loadgen: browser %d: starting chromium: %w", u, err)
-		}
-	case <-time.After(browserStartTimeout):
-		cancel()
-		return fmt.Errorf("loadgen: browser %d: chromium did not start within %v", u, browserStartTimeout)
+	case launch <- struct{}{}:
 	case <-ctx.Done():
 		return nil
 	}
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(tab) }()
+	var startErr error
+	select {
+	case err := <-started:
+		if err != nil {
+			startErr = fmt.Errorf("loadgen: browser %d: starting chromium: %w", u, err)
+		}
+	case <-time.After(browserStartTimeout):
+		cancel()
+		startErr = fmt.Errorf("loadgen: browser %d: chromium did not start within %v", u, browserStartTimeout)
+	case <-ctx.Done():
+	}
+	<-launch
+	if startErr != nil || ctx.Err() != nil {
+		return startErr
+	}
+	// Staff sign in before the day starts.
 	login := b.p.Logins[u%len(b.p.Logins)]
+	if _, err := navigate(tab, b.p.AnswerTimeout, chromedp.Navigate(strings.TrimRight(b.p.BaseURL, "/")+portalapi.StaffSignIn)); err == nil {
+		if _, err := b.signIn(tab, login); err != nil {
+			b.p.Logger.Info("browser sign-in before the start", "user", u, "err", err)
+		}
+	}
+	select {
+	case <-began:
+	case <-ctx.Done():
+		return nil
+	}
+	end := endOf()
 	for seq := 0; ctx.Err() == nil && time.Now().Before(end) && (b.p.MaxJourneys <= 0 || seq < b.p.MaxJourneys); seq++ {
 		r := b.journey(tab, u, seq, login)
 		if ctx.Err() != nil && r.Outcome != JourneyPDF {
@@ -240,7 +279,7 @@ func (b *browserJourneys) journey(tab context.Context, u, seq int, login Journey
 		return fail(JourneyFailed, "the form is page %q", st.Page)
 	}
 	now := time.Now()
-	r.Sim = b.p.Clock.Sim(now)
+	r.Sim = b.p.Sim(now)
 	r.Phase = b.p.Phase(r.Sim)
 	h := b.holder(u, seq, now)
 	if err := step(tab, fillTimeout, h.fill()); err != nil {

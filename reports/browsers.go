@@ -23,6 +23,7 @@ type browserView struct {
 	Name      string
 	Instances int
 	Timeout   string
+	Error     string
 	Rows      []browserRow
 	Shown     []shotView
 	More      []shotView
@@ -61,7 +62,7 @@ func browserViews(run *Run, outDir string) []browserView {
 		if b == nil {
 			continue
 		}
-		v := browserView{Instances: b.Instances, Timeout: ms(b.AnswerTimeoutMS)}
+		v := browserView{Instances: b.Instances, Timeout: ms(b.AnswerTimeoutMS), Error: b.Error}
 		if len(run.Profiles) > 0 {
 			v.Name = r.Name
 		}

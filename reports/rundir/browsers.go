@@ -21,6 +21,9 @@ type Browsers struct {
 	// AnswerTimeoutMS is how long a browser waits for a page before it
 	// gives up (the staff's patience, the issue class's client timeout).
 	AnswerTimeoutMS float64 `json:"answer_timeout_ms"`
+	// Error says why browsers did not run or stopped (e.g. Chromium did
+	// not start); their journeys until then are counted.
+	Error string `json:"error,omitempty"`
 	BrowserCounts
 	Phases []BrowserPhase `json:"phases"`
 	// Screenshots are the pages kept: the first of each phase and outcome

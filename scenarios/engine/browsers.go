@@ -66,16 +66,18 @@ func (r *run) phaseOf(sim time.Time) string {
 	return name
 }
 
-// startBrowsers runs the journeys until wallDur has passed (or ctx ends);
-// wait for them with browserRun.wait.
-func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, wallDur time.Duration) *browserRun {
+// startBrowsers launches the browsers and signs them in; their journeys
+// begin when start closes (the business day's start, after r.clock is
+// set) and run until wallDur has passed from then (or ctx ends). Wait for
+// them with browserRun.wait.
+func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, start <-chan struct{}, wallDur time.Duration) *browserRun {
 	logins := make([]loadgen.JourneyLogin, len(phs))
 	for i, p := range phs {
 		logins[i] = loadgen.JourneyLogin{PharmacyID: p.ID, ClientID: p.ClientID, ClientSecret: p.ClientSecret}
 	}
 	b := &browserRun{done: make(chan struct{}), plan: loadgen.JourneyPlan{
-		BaseURL: r.tb.PortalURL(), Users: len(phs), Logins: logins, Duration: wallDur, Clock: r.clock,
-		Phase: r.phaseOf, Payloads: &loadgen.Payloads{Seed: r.seed + 1<<20}, Dir: r.o.Out,
+		BaseURL: r.tb.PortalURL(), Users: len(phs), Logins: logins, Duration: wallDur, Start: start,
+		Sim: func(t time.Time) time.Time { return r.clock.Sim(t) }, Phase: r.phaseOf, Payloads: &loadgen.Payloads{Seed: r.seed + 1<<20}, Dir: r.o.Out,
 		AnswerTimeout: r.browserTimeout(), Logger: r.log,
 	}}
 	b.plan.Observe = func(j loadgen.JourneyResult) {
@@ -118,5 +120,9 @@ func (b *browserRun) summary(phases []rundir.Phase) *rundir.Browsers {
 	for i, p := range phases {
 		names[i] = p.Name
 	}
-	return loadgen.SummarizeJourneys(b.plan.Users, b.plan.AnswerTimeout, names, b.results, b.shots)
+	s := loadgen.SummarizeJourneys(b.plan.Users, b.plan.AnswerTimeout, names, b.results, b.shots)
+	if b.err != nil {
+		s.Error = b.err.Error()
+	}
+	return s
 }

@@ -337,6 +337,17 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		}
 		next += n
 	}
+	// They start now, while the testbed is still quiet (three browsers
+	// starting at once under load take minutes on two cores), and begin
+	// their journeys with the business day.
+	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
+	dayStarts := make(chan struct{})
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	if len(browserPhs) > 0 {
+		r.say("starting %d browsers", len(browserPhs))
+		r.browsers = r.startBrowsers(loadCtx, browserPhs, dayStarts, wallDur)
+	}
 
 	// Steady state before the first fault: every component ready and one
 	// real issuance.
@@ -365,7 +376,6 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	for _, u := range testbed.DirectPortalURLs(tb) {
 		r.setBusinessClock(ctx, u)
 	}
-	wallDur := time.Duration(float64(sc.Clock.SimDuration()) / r.timescale)
 	classes := r.classes(setups)
 	if workers != nil {
 		if err := workers.writeShards(setups, wallDur); err != nil {
@@ -373,12 +383,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		}
 	}
 	time.Sleep(time.Until(r.clock.WallStart))
+	close(dayStarts)
 
 	// Faults and metrics run beside the load.
-	loadCtx, stopLoad := context.WithCancel(ctx)
 	// The live buckets merge every class (see judgeLive).
 	r.live, r.stopLoad = threshold.NewLive(exprs).WithRates(r.timescale, nil), stopLoad
-	defer stopLoad()
 	faults := newFaultRunner(&portalClocks{Testbed: tb, set: r.setBusinessClock}, r.clock, r.log)
 	faultsDone := make(chan struct{})
 	go func() {
@@ -390,10 +399,6 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
-	if len(browserPhs) > 0 {
-		r.say("starting %d browsers", len(browserPhs))
-		r.browsers = r.startBrowsers(loadCtx, browserPhs, wallDur)
-	}
 	slow := r.slowAttacks(tb)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
