@@ -87,6 +87,9 @@ type JourneyPlan struct {
 	// browsers start (one at a time, a busy machine starts three at once
 	// slowly) and sign in before it, and Duration counts from it.
 	Start <-chan struct{}
+	// Ready, if set, is called once when every browser has started and
+	// signed in (or given up), so a caller can hold Start until then.
+	Ready func()
 	MaxJourneys int
 	// Sim maps a wall instant to the simulated clock (nil: the wall
 	// clock), read only once Start has closed; Phase names the scenario

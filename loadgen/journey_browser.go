@@ -94,17 +94,30 @@ func (b *browserJourneys) Run(ctx context.Context, p JourneyPlan, observe func(J
 		}
 	}()
 	launch := make(chan struct{}, 1) // one browser starts at a time
+	var ready sync.WaitGroup
+	ready.Add(p.Users)
+	go func() {
+		ready.Wait()
+		if p.Ready != nil {
+			p.Ready()
+		}
+	}()
 	errs := make([]error, p.Users)
 	var wg sync.WaitGroup
 	for u := range p.Users {
-		wg.Go(func() { errs[u] = b.user(ctx, u, launch, began, func() time.Time { return end }, observe) })
+		wg.Go(func() {
+			var once sync.Once
+			isReady := func() { once.Do(ready.Done) }
+			defer isReady()
+			errs[u] = b.user(ctx, u, launch, isReady, began, func() time.Time { return end }, observe)
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // user is one counter: its own browser, journeys until end.
-func (b *browserJourneys) user(ctx context.Context, u int, launch chan struct{}, began <-chan struct{}, endOf func() time.Time, observe func(JourneyResult)) error {
+func (b *browserJourneys) user(ctx context.Context, u int, launch chan struct{}, ready func(), began <-chan struct{}, endOf func() time.Time, observe func(JourneyResult)) error {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(b.p.ExecPath), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("mute-audio", true))
@@ -143,6 +156,7 @@ func (b *browserJourneys) user(ctx context.Context, u int, launch chan struct{},
 			b.p.Logger.Info("browser sign-in before the start", "user", u, "err", err)
 		}
 	}
+	ready()
 	select {
 	case <-began:
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ var ErrNoChromium = errors.New("browser journeys need Chromium: install Debian's
 type browserRun struct {
 	plan    loadgen.JourneyPlan
 	done    chan struct{}
+	ready   chan struct{} // closed when every browser is up and signed in
 	results []loadgen.JourneyResult
 	shots   []rundir.BrowserShot
 	err     error
@@ -75,11 +77,13 @@ func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, s
 	for i, p := range phs {
 		logins[i] = loadgen.JourneyLogin{PharmacyID: p.ID, ClientID: p.ClientID, ClientSecret: p.ClientSecret}
 	}
-	b := &browserRun{done: make(chan struct{}), plan: loadgen.JourneyPlan{
+	b := &browserRun{done: make(chan struct{}), ready: make(chan struct{}), plan: loadgen.JourneyPlan{
 		BaseURL: r.tb.PortalURL(), Users: len(phs), Logins: logins, Duration: wallDur, Start: start,
 		Sim: func(t time.Time) time.Time { return r.clock.Sim(t) }, Phase: r.phaseOf, Payloads: &loadgen.Payloads{Seed: r.seed + 1<<20}, Dir: r.o.Out,
 		AnswerTimeout: r.browserTimeout(), Logger: r.log,
 	}}
+	var once sync.Once
+	b.plan.Ready = func() { once.Do(func() { close(b.ready) }) }
 	b.plan.Observe = func(j loadgen.JourneyResult) {
 		b.seen.Add(1)
 		if j.Outcome == loadgen.JourneyPDF {
@@ -102,6 +106,23 @@ func (b *browserRun) progress() string {
 		return ""
 	}
 	return fmt.Sprintf(" browsers %d/%d pdf", b.pdfs.Load(), b.seen.Load())
+}
+
+// browsersReadyTimeout bounds the wait for the browsers before the
+// business day starts without the slow ones.
+const browsersReadyTimeout = 5 * time.Minute
+
+// awaitReady waits until every browser is up and signed in.
+func (b *browserRun) awaitReady(ctx context.Context) {
+	if b == nil {
+		return
+	}
+	select {
+	case <-b.ready:
+	case <-b.done:
+	case <-ctx.Done():
+	case <-time.After(browsersReadyTimeout):
+	}
 }
 
 // wait returns once every journey has ended.

@@ -359,6 +359,10 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		}
 	}
 	events.Probes = append(events.Probes, r.probe(ctx, "before", legit))
+	if r.browsers != nil {
+		r.say("waiting for the browsers to start and sign in")
+		r.browsers.awaitReady(ctx)
+	}
 
 	// Workers start before the day does: how long a container takes to
 	// come up is nobody's business but the testbed's.
