@@ -82,14 +82,14 @@ type JourneyPlan struct {
 	Logins []JourneyLogin
 	// Duration bounds the time journeys are started in (required);
 	// MaxJourneys, if > 0, their number per user.
-	Duration    time.Duration
+	Duration time.Duration
 	// Start, if set, holds the journeys back until it is closed: the
 	// browsers start (one at a time, a busy machine starts three at once
 	// slowly) and sign in before it, and Duration counts from it.
 	Start <-chan struct{}
 	// Ready, if set, is called once when every browser has started and
 	// signed in (or given up), so a caller can hold Start until then.
-	Ready func()
+	Ready       func()
 	MaxJourneys int
 	// Sim maps a wall instant to the simulated clock (nil: the wall
 	// clock), read only once Start has closed; Phase names the scenario
