@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,12 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/golive-dev/golive/issuer/dcc"
@@ -40,10 +40,13 @@ const (
 	// browserStartTimeout bounds starting one Chromium on a busy machine
 	// (the others wait their turn).
 	browserStartTimeout = 2 * time.Minute
-	// fillTimeout bounds typing a form (no network).
-	fillTimeout = 10 * time.Second
-	// shotTimeout bounds one screenshot.
-	shotTimeout = 10 * time.Second
+	// fillTimeout bounds filling a form or reading a page (no network;
+	// generous: a machine under load answers DevTools calls slowly).
+	fillTimeout = 30 * time.Second
+	// shotTimeout bounds one screenshot (a busy machine is slow at it);
+	// hangShotTimeout one taken while a post is pending.
+	shotTimeout     = 30 * time.Second
+	hangShotTimeout = 5 * time.Second
 )
 
 // ChromiumPath finds Debian's chromium on PATH ("" when there is none).
@@ -220,16 +223,24 @@ func readPage(ctx context.Context) (pageState, error) {
 	return chromedp.Run(sctx, chromedp.Evaluate[pageState](pageStateJS))
 }
 
-// typeInto types text as a keyboard with an input method does (SendKeys
-// knows only a US layout, names have umlauts).
-func typeInto(id, text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		// The fields are empty on a fresh page, so typing is all it takes.
-		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.ID(id))); err != nil {
+// fillJS sets the fields by id in one round trip to the browser (a
+// journey measures the portal from pressing "issue", not typing; keystroke
+// by keystroke costs dozens of DevTools calls per form, which a busy
+// machine cannot spare for three browsers) and says which were missing.
+func fillJS(fields [][2]string) chromedp.Action[chromedp.Void] {
+	b, _ := json.Marshal(fields)
+	js := `(() => { const missing = []; for (const [id, v] of ` + string(b) + `) {
+const e = document.getElementById(id); if (!e) { missing.push(id); continue; } e.value = v; }
+return missing.join(","); })()`
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		missing, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
 			return err
 		}
-		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: text})
-		return err
+		if missing != "" {
+			return fmt.Errorf("the page has no field %s", missing)
+		}
+		return nil
 	})
 }
 
@@ -246,21 +257,25 @@ func (b *browserJourneys) holder(u, seq int, now time.Time) holder {
 }
 
 func (h holder) fill() chromedp.Action[chromedp.Void] {
+	return fillJS([][2]string{{"fn", h.fn}, {"gn", h.gn}, {"dob", h.dob}, {"mp", "EU/1/20/1528"}, {"dt", h.dt},
+		{"dn", "2"}, {"sd", "2"}})
+}
+
+// press presses a button (one round trip, like fillJS).
+func press(id string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		return chromedp.Do(ctx, typeInto("fn", h.fn), typeInto("gn", h.gn), typeInto("dob", h.dob),
-			chromedp.SetValue(chromedp.ID("mp"), "EU/1/20/1528"), chromedp.SetValue(chromedp.ID("dt"), h.dt),
-			chromedp.SetValue(chromedp.ID("dn"), "2"), chromedp.SetValue(chromedp.ID("sd"), "2"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById(`+
+			strconv.Quote(id)+`); if (!b) return false; b.click(); return true; })()`))
+		if err == nil && !ok {
+			err = fmt.Errorf("the page has no button %s", id)
+		}
+		return err
 	})
 }
 
-// press activates a button from the keyboard, as at a counter.
-func press(id string) chromedp.Action[chromedp.Void] {
-	return chromedp.SendKeys(chromedp.ID(id), "\r")
-}
-
 func (b *browserJourneys) signIn(tab context.Context, login JourneyLogin) (int64, error) {
-	if err := step(tab, fillTimeout, typeInto(portalapi.StaffIDClientID, login.ClientID),
-		typeInto(portalapi.StaffIDClientSecret, login.ClientSecret)); err != nil {
+	if err := step(tab, fillTimeout, fillJS([][2]string{{portalapi.StaffIDClientID, login.ClientID},
+		{portalapi.StaffIDClientSecret, login.ClientSecret}})); err != nil {
 		return 0, fmt.Errorf("typing the sign-in: %w", err)
 	}
 	return navigate(tab, b.p.AnswerTimeout, press(portalapi.StaffIDSignIn))
@@ -335,7 +350,7 @@ func (b *browserJourneys) journey(tab context.Context, u, seq int, login Journey
 			return fail(JourneyFailed, "reading the answer: %v", err)
 		}
 	}
-	r.ToAnswer, r.Page, r.Banner = time.Since(r.Pressed), st.Page, st.Banner
+	r.Page, r.Banner = st.Page, st.Banner
 	b.photograph(tab, r, st.Page, st.Page, st.Banner)
 
 	switch st.Page {
@@ -379,15 +394,21 @@ func (b *browserJourneys) journey(tab context.Context, u, seq int, login Journey
 // (the form standing still, as the 2021 button did).
 func (b *browserJourneys) post(tab context.Context, r *JourneyResult, u, seq int) (int64, error) {
 	done := make(chan struct{})
+	snap := *r
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		select {
 		case <-done:
 		case <-time.After(b.p.HangShotAfter):
-			b.photograph(tab, *r, "hang", portalapi.StaffPageIssue, false)
+			// A capture that meets the answer's navigation never ends:
+			// bounded short, so it cannot hold up the journey.
+			b.photographWithin(tab, snap, "hang", portalapi.StaffPageIssue, false, hangShotTimeout)
 		}
 	})
 	status, err := navigate(tab, b.p.AnswerTimeout, press(portalapi.StaffIDIssue))
+	if err == nil {
+		r.ToAnswer = time.Since(r.Pressed) // before waiting for the photographer
+	}
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -413,6 +434,10 @@ var failedState = map[string]bool{string(JourneyBusy): true, string(JourneyFaile
 // photograph keeps a screenshot of the page: the first of each phase and
 // state, and those of failed journeys.
 func (b *browserJourneys) photograph(tab context.Context, r JourneyResult, state, page string, banner bool) {
+	b.photographWithin(tab, r, state, page, banner, shotTimeout)
+}
+
+func (b *browserJourneys) photographWithin(tab context.Context, r JourneyResult, state, page string, banner bool, timeout time.Duration) {
 	if b.p.Dir == "" {
 		return
 	}
@@ -428,11 +453,16 @@ func (b *browserJourneys) photograph(tab context.Context, r JourneyResult, state
 	b.seen[key] = true
 	b.mu.Unlock()
 	after := time.Since(r.Pressed)
-	sctx, cancel := context.WithTimeout(tab, shotTimeout)
+	sctx, cancel := context.WithTimeout(tab, timeout)
 	png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
 	cancel()
 	if err != nil {
 		b.p.Logger.Info("browser screenshot", "state", state, "err", err)
+		if first { // let a later journey of this phase try again
+			b.mu.Lock()
+			delete(b.seen, key)
+			b.mu.Unlock()
+		}
 		return
 	}
 	phase := r.Phase
