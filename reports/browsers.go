@@ -74,12 +74,20 @@ func browserViews(run *Run, outDir string) []browserView {
 		if err != nil {
 			rel = r.Dir
 		}
-		order := map[string]int{}
+		// Each state is shown from the phase where it was most common (a
+		// ticket from the cut-off, not the one a busy morning made),
+		// earlier phases first among equals.
+		order, counts := map[string]int{}, map[string]rundir.BrowserCounts{}
 		for i, p := range b.Phases {
-			order[p.Name] = i
+			order[p.Name], counts[p.Name] = i, p.BrowserCounts
 		}
 		shots := slices.Clone(b.Screenshots)
-		slices.SortStableFunc(shots, func(x, y rundir.BrowserShot) int { return order[x.Phase] - order[y.Phase] })
+		slices.SortStableFunc(shots, func(x, y rundir.BrowserShot) int {
+			if sx, sy := stateCount(counts[x.Phase], x.State), stateCount(counts[y.Phase], y.State); sx != sy {
+				return int(sy - sx)
+			}
+			return order[x.Phase] - order[y.Phase]
+		})
 		shown := map[int]bool{}
 		for _, st := range shownStates {
 			for i, s := range shots {
@@ -98,6 +106,24 @@ func browserViews(run *Run, outDir string) []browserView {
 		out = append(out, v)
 	}
 	return out
+}
+
+// stateCount is how many journeys of a phase a screenshot state stands
+// for (hang: the slow answers, busy, timed out or taken for later).
+func stateCount(c rundir.BrowserCounts, state string) int64 {
+	switch state {
+	case "ticket":
+		return c.Ticket
+	case "busy":
+		return c.Busy
+	case "timeout":
+		return c.Timeout
+	case "hang":
+		return c.Busy + c.Timeout + c.Ticket
+	case "certificate":
+		return c.PDF
+	}
+	return c.Failed
 }
 
 func shotOf(rel string, s rundir.BrowserShot) shotView {

@@ -37,11 +37,14 @@ func TestBrowserSectionShowsPhasesAndScreenshots(t *testing.T) {
 	s.Browsers = &rundir.Browsers{Instances: 3, AnswerTimeoutMS: 30000,
 		BrowserCounts: rundir.BrowserCounts{Journeys: 7, PDF: 4, Ticket: 3, Banner: 3, TimeToPDF: rundir.Percentiles(ms(210, 230, 250, 1870))},
 		Phases: []rundir.BrowserPhase{
-			{Name: "morning", BrowserCounts: rundir.BrowserCounts{Journeys: 4, PDF: 4, TimeToPDF: rundir.Percentiles(ms(210, 230, 250, 1870))}},
+			{Name: "morning", BrowserCounts: rundir.BrowserCounts{Journeys: 5, PDF: 4, Ticket: 1, TimeToPDF: rundir.Percentiles(ms(210, 230, 250, 1870))}},
 			{Name: "cut-off", BrowserCounts: rundir.BrowserCounts{Journeys: 3, Ticket: 3, Banner: 3, FormsLost: 1, TimeToAnswer: rundir.Percentiles(ms(400, 410, 420))}},
 		},
 		Screenshots: []rundir.BrowserShot{
 			{File: "browsers/morning-certificate-u0-000.png", Phase: "morning", State: "certificate", Page: "certificate", AfterMS: 230},
+			// A ticket of a busy morning: shown only as a link, the
+			// cut-off's is the one to see.
+			{File: "browsers/morning-ticket-u0-001.png", Phase: "morning", State: "ticket", Page: "ticket", Banner: true, AfterMS: 9000},
 			{File: "browsers/cut-off-ticket-u1-004.png", Phase: "cut-off", State: "ticket", Page: "ticket", Banner: true, AfterMS: 410},
 			{File: "browsers/cut-off-ticket-u2-005.png", Phase: "cut-off", State: "ticket", Page: "ticket", Banner: true, AfterMS: 420},
 		}}
@@ -64,10 +67,13 @@ func TestBrowserSectionShowsPhasesAndScreenshots(t *testing.T) {
 	for _, want := range []string{"Time to PDF p99", "<td>morning</td>", "<td>cut-off</td>", "1.87 s", "230 ms",
 		`<img src="hardened/browsers/cut-off-ticket-u1-004.png"`, "with the cut-off banner",
 		`<img src="hardened/browsers/morning-certificate-u0-000.png"`, `href="hardened/browsers/cut-off-ticket-u2-005.png"`,
-		`class="num bad">1</td>`} {
+		`class="num bad">1</td>`, `href="hardened/browsers/morning-ticket-u0-001.png"`} {
 		if !strings.Contains(section, want) {
 			t.Errorf("browser section lacks %q:\n%s", want, section)
 		}
+	}
+	if strings.Contains(section, `<img src="hardened/browsers/morning-ticket`) {
+		t.Error("the morning's ticket is shown instead of the cut-off's")
 	}
 	// The cut-off's ticket is shown before the morning's certificate.
 	if strings.Index(section, "cut-off-ticket-u1") > strings.Index(section, "morning-certificate") {

@@ -212,6 +212,8 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"pki", "init", "--out", filepath.Join(t.TempDir(), "p"), "--alg", "HS256"},
 		{"cert", "issue", "--no-such-flag"},
 		{"pki", "init"},
+		{"run", "outage-tuesday", "--browsers", "99"}, // more browsers than loadgen.MaxJourneyUsers
+		{"run", "outage-tuesday", "--browsers", "-1"},
 	}
 	payload := `{"ver":"1.3.0","nam":{"fnt":"A"},"dob":"","r":[{"tg":"840539006","fr":"2021-05-01","co":"DE","is":"X","df":"2021-05-29","du":"2021-10-28"}]}`
 	for _, args := range cases {
