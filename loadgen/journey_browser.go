@@ -47,6 +47,8 @@ const (
 	// hangShotTimeout one taken while a post is pending.
 	shotTimeout     = 30 * time.Second
 	hangShotTimeout = 5 * time.Second
+	// shotTries is how often a screenshot of a page is tried.
+	shotTries = 2
 )
 
 // ChromiumPath finds Debian's chromium on PATH ("" when there is none).
@@ -453,9 +455,16 @@ func (b *browserJourneys) photographWithin(tab context.Context, r JourneyResult,
 	b.seen[key] = true
 	b.mu.Unlock()
 	after := time.Since(r.Pressed)
-	sctx, cancel := context.WithTimeout(tab, timeout)
-	png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
-	cancel()
+	var png []byte
+	var err error
+	for try := 0; try < shotTries; try++ { // a loaded renderer drops a capture now and then
+		sctx, cancel := context.WithTimeout(tab, timeout)
+		png, err = chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		cancel()
+		if err == nil || state == "hang" {
+			break
+		}
+	}
 	if err != nil {
 		b.p.Logger.Info("browser screenshot", "state", state, "err", err)
 		if first { // let a later journey of this phase try again
