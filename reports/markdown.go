@@ -48,6 +48,20 @@ func Markdown(r *Run) string {
 		}
 	}
 
+	if v := viewCost(r.Summary.Cost); v != nil {
+		fmt.Fprintf(&b, "\n### CPU per request\n\nFrom %s.\n\n| component | CPU | per request | per delivered certificate |\n| --- | --- | --- | --- |\n", mdEscape(v.Source))
+		for _, w := range v.Rows {
+			name := mdEscape(w.Component)
+			if w.Sum {
+				name = "**" + name + "**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, w.CPU, w.PerRequest, w.PerCert)
+		}
+		for _, n := range v.Notes {
+			fmt.Fprintf(&b, "\n> %s\n", mdEscape(n))
+		}
+	}
+
 	heading := "Thresholds and checks"
 	if len(r.Profiles) > 0 {
 		heading += " (" + r.Name + ")"

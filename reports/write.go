@@ -146,6 +146,7 @@ type page struct {
 	Headlines                      []Headline
 	Checks                         []Check
 	Consistency, Security          []kv
+	Cost                           *costView
 	Profiles                       []profileRow
 	Charts                         []chartView
 	Phases                         []phaseRow
@@ -227,6 +228,7 @@ func newPage(r *Run, charts []Chart) page {
 		Checks:      r.Checks(),
 		Notes:       r.Notes,
 		Capacity:    viewCapacity(r.Capacity),
+		Cost:        viewCost(s.Cost),
 	}
 	if len(r.Profiles) > 0 {
 		pg.Primary = r.Name

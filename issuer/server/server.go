@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,13 @@ func (s Settings) signerConfig(name, token string, biz *simclock.Clock) signer.C
 	}
 	c.ApplySettings(s.Signer)
 	c.Name, c.AuthToken, c.Country = name, token, s.Portal.Country
+	// A test-only knob: a deliberately slower signer for calibrating
+	// golive gate --ab (docs/gate.md). Unset in every real deployment.
+	if v := os.Getenv(signer.EnvExtraSignWork); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			c.ExtraSignWork = n
+		}
+	}
 	if biz != nil && c.LockoutFor > 0 {
 		c.LockoutFor = max(biz.WallDuration(c.LockoutFor), time.Second)
 	}

@@ -70,7 +70,19 @@ type Config struct {
 	MaxBodyBytes int64
 	// Clock is the signer's time source (time.Now when nil).
 	Clock func() time.Time
+
+	// ExtraSignWork (percent, 0 = none) makes every signature cost that
+	// much more signing work: the HCERT is encoded and signed again, and
+	// the copy thrown away, once per 100/ExtraSignWork signatures (25: one
+	// in four). It exists only to build a deliberately slower signer for
+	// calibrating the A/B gate (docs/gate.md); issuer/server sets it from
+	// EnvExtraSignWork and nothing else does.
+	ExtraSignWork int
 }
+
+// EnvExtraSignWork is the environment variable issuer/server reads into
+// Config.ExtraSignWork: a test-only knob, documented in docs/gate.md.
+const EnvExtraSignWork = "GOLIVE_TEST_SIGNER_EXTRA_WORK_PERCENT"
 
 // Day is 24 hours, for validity periods.
 const Day = 24 * time.Hour
@@ -128,6 +140,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.LockoutMark < 0 || c.LockoutFor < 0 {
 		return c, fmt.Errorf("signer: negative lockout setting")
+	}
+	if c.ExtraSignWork < 0 || c.ExtraSignWork > 1000 {
+		return c, fmt.Errorf("signer: ExtraSignWork %d%%: want 0 to 1000", c.ExtraSignWork)
 	}
 	if c.MaxValidity == nil {
 		c.MaxValidity = defaultMaxValidity()

@@ -261,3 +261,45 @@ func TestPercentilesNearestRank(t *testing.T) {
 		t.Errorf("none: %+v", e)
 	}
 }
+
+// TestCostRoundTrip: summary.json's cost is written and read back with
+// its per-request figures, and a summary without one reads as nil.
+func TestCostRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := &Summary{Verdict: "pass"}
+	if err := WriteSummary(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadSummary(dir); err != nil || got.Cost != nil {
+		t.Fatalf("without cost: %+v, %v", got.Cost, err)
+	}
+	c := &Cost{Source: CostSourceProc, WallSeconds: 10, Requests: 500, Delivered: 0}
+	c.Fill(map[string]float64{"portal": 1, "signer-1": 0.5}, nil, -1)
+	s.Cost = c
+	if err := WriteSummary(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
+	for _, key := range []string{`"cost"`, `"cpu_ms_per_request": 2`, `"cpu_ms_per_delivered": null`, `"source": "proc"`} {
+		if !strings.Contains(string(raw), key) {
+			t.Errorf("summary.json lacks %s:\n%s", key, raw)
+		}
+	}
+	got, err := ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := got.Cost.Component("portal")
+	if !ok || p.CPUMsPerRequest != 2 || p.CPUMsPerDelivered != nil {
+		t.Errorf("portal %+v %v", p, ok)
+	}
+	if sys, _ := got.Cost.Component("system"); sys.CPUSeconds != 1.5 || sys.CPUMsPerRequest != 3 {
+		t.Errorf("system %+v", sys)
+	}
+	if _, ok := got.Cost.Component("generator"); ok {
+		t.Error("a generator the meter could not read is reported")
+	}
+	if sg, ok := got.Cost.Component("signers"); !ok || sg.CPUSeconds != 0.5 {
+		t.Errorf("signers %+v %v", sg, ok)
+	}
+}

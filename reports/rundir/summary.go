@@ -77,6 +77,9 @@ type Summary struct {
 	// Browsers is what the browser journeys met (golive run --browsers);
 	// nil when none ran.
 	Browsers *Browsers `json:"browsers,omitempty"`
+	// Cost is the CPU the components spent per request (cost.go); nil
+	// when the testbed cannot tell (url) or the run predates it.
+	Cost *Cost `json:"cost,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.

@@ -214,6 +214,8 @@ type run struct {
 	// needs are the minimum event counts thresholds and checks declare
 	// (scenarios/evidence).
 	needs []evidence.Need
+	// cost meters the components' CPU over the load (nil on url).
+	cost *costMeter
 
 	client *portalclient.Client
 	clock  simclock.Clock
@@ -407,6 +409,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
+	// CPU per request: from the start of the load to the end of the drain.
+	r.cost = startCostMeter(tb, r.log)
+	defer r.cost.stop()
 	var totals loadgen.Totals
 	var loadErr error
 	if workers != nil {
@@ -453,6 +458,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		r.drain(drainCtx, scr, setups)
 	}
 	cancelDrain()
+	r.cost.stop()
 	r.waitedForTickets()
 	events.Probes = append(events.Probes, r.probe(context.WithoutCancel(ctx), "after", legit))
 	stopScrape()

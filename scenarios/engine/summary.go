@@ -144,6 +144,7 @@ func (r *run) write(s *Summary, ev *rundir.Events, scrapes []rundir.Scrape) erro
 		r.log.Warn("no rates or phase totals", "err", err)
 	}
 	r.fillTimeToCert(s, ev.Phases)
+	s.Cost = r.cost.cost(s.Requests.Total, s.Goodput.Count)
 	s.Evidence = r.evidence(rows)
 	s.Checks = r.checks(s, ev)
 	if err := rundir.WriteSummary(dir, s); err != nil {
