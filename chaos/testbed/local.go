@@ -432,6 +432,15 @@ func (tb *localTestbed) CPUTime(name string) (time.Duration, error) {
 	return proccpu.Process(pid)
 }
 
+// CPUTimeFine implements FineCPUReader from /proc/PID/task/*/schedstat.
+func (tb *localTestbed) CPUTimeFine(name string) (time.Duration, error) {
+	pid, err := tb.pid(name)
+	if err != nil {
+		return 0, err
+	}
+	return proccpu.OnCPU(pid)
+}
+
 // CPUWait implements CPUReader from /proc.
 func (tb *localTestbed) CPUWait(name string) (time.Duration, error) {
 	pid, err := tb.pid(name)

@@ -179,6 +179,15 @@ type CPUReader interface {
 	CPUWait(name string) (time.Duration, error)
 }
 
+// FineCPUReader is implemented by testbeds that can read a component's
+// CPU time finer than CPUReader's 10 ms ticks (local, from every thread's
+// schedstat). The A/B gate compares rounds of a few seconds with it.
+type FineCPUReader interface {
+	// CPUTimeFine is the on-CPU time of the component's live threads, in
+	// nanoseconds.
+	CPUTimeFine(name string) (time.Duration, error)
+}
+
 // Options say which testbed to start and how.
 type Options struct {
 	Kind Kind   // auto (default), docker, local or url

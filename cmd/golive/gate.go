@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,9 +22,10 @@ func newGateCmd() *cobra.Command {
 		exprs, baselines []string
 		maxReg           string
 		asJSON           bool
+		ab               abFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "gate RUN_DIR [--threshold EXPR]... [--baseline RUN_DIR|summary.json] [--max-regression 10%]",
+		Use:   "gate RUN_DIR [--threshold EXPR]... [--baseline RUN_DIR|summary.json] [--max-regression 10%] | gate --ab BASELINE_BIN CANDIDATE_BIN",
 		Short: "Pass or fail a run on its thresholds and against a baseline run (exit 0 pass, 1 fail, 2 usage, 3 inconclusive)",
 		Long: `Judges a run directory: the thresholds the run recorded in summary.json
 (re-evaluated from its files), every --threshold, and, with --baseline, a
@@ -42,20 +44,55 @@ e.g. "p99(issue) < 500ms", "rate(status>=500) < 1% over 1m",
 A threshold the run itself found it had too few events to judge
 (summary.json's evidence, docs/run-format.md) stays inconclusive here.
 
+With --ab, gate compares two golive builds instead of two runs: it starts
+the same system from each executable side by side (local child processes
+by default), lets them take turns at one constant issuance rate (A, B, then
+B, A, ...), and after every pair compares the CPU per request of each part
+(portal, signers, proxy; from the kernel's accounting) and the median
+latency. It stops as soon as a regression beyond half of --max-regression
+is certain, or every CPU figure is certainly within --max-regression, and
+at the latest when --budget runs out. See docs/gate.md for the test and its
+measured detection and false-alarm rates.
+
 Exit codes: 0 every check passed, 1 a check failed, 2 usage error, 3 no
 check failed but one of the run's thresholds could not be judged.`,
 		Example: `  golive gate runs/launch-day
   golive gate runs/today --baseline runs/yesterday --max-regression 10%
   golive gate runs/today --threshold 'p99(issue) < 500ms' --threshold 'rate(status>=500) < 1% over 1m'
   golive gate runs/today --baseline runs/yesterday/summary.json --json
-  golive gate runs/today --baseline runs/base1 --baseline runs/base2 --baseline runs/base3`,
+  golive gate runs/today --baseline runs/base1 --baseline runs/base2 --baseline runs/base3
+  golive gate --ab old/golive bin/golive --max-regression 10% --budget 5m`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if ab.on {
+				if len(args) != 2 {
+					return usageErr("gate --ab takes two golive executables, BASELINE_BIN CANDIDATE_BIN, got %d arguments (see 'golive gate --help')", len(args))
+				}
+				return nil
+			}
 			if len(args) != 1 {
 				return usageErr("gate takes one RUN_DIR, got %d arguments (see 'golive gate --help')", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ab.on {
+				limit, err := parsePercent(maxReg)
+				if err != nil {
+					return usageErr("--max-regression %q: %v", maxReg, err)
+				}
+				if ab.rate <= 0 || ab.round < time.Second || ab.budget < ab.round || ab.maxPairs < gate.ABMinPairs {
+					return usageErr("--rate %g, --round %s, --budget %s, --max-pairs %d: want a positive rate, rounds of 1s or more, a budget above a round and at least %d pairs",
+						ab.rate, ab.round, ab.budget, ab.maxPairs, gate.ABMinPairs)
+				}
+				failed, err := runAB(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1], ab, limit)
+				if err != nil {
+					return err
+				}
+				if failed {
+					return quietFail(verdict.ExitFail)
+				}
+				return nil
+			}
 			var opt gate.Options
 			for _, s := range exprs {
 				e, err := threshold.Parse(s)
@@ -97,6 +134,13 @@ check failed but one of the run's thresholds could not be judged.`,
 	f.StringArrayVar(&baselines, "baseline", nil, "a baseline run directory or its summary.json to compare with (repeat to pool several runs of the baseline build)")
 	f.StringVar(&maxReg, "max-regression", "10%", "how much worse than the baseline a run may be, when the difference is significant")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&ab.on, "ab", false, "compare two golive builds (BASELINE_BIN CANDIDATE_BIN) run in turns on this machine")
+	f.StringVar(&ab.target, "target", "local", "with --ab: where the builds' systems run (local or docker)")
+	f.Float64Var(&ab.rate, "rate", 40, "with --ab: issuances per second during a turn")
+	f.DurationVar(&ab.round, "round", 5*time.Second, "with --ab: how long each build's turn lasts")
+	f.DurationVar(&ab.budget, "budget", 5*time.Minute, "with --ab: wall time the whole comparison may take, set-up included")
+	f.IntVar(&ab.maxPairs, "max-pairs", 30, "with --ab: the most pairs of turns")
+	f.StringVar(&ab.logLevel, "log-level", "", "with --ab: log to stderr at this level (debug, info, warn, error)")
 	return cmd
 }
 
