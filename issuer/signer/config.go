@@ -71,12 +71,11 @@ type Config struct {
 	// Clock is the signer's time source (time.Now when nil).
 	Clock func() time.Time
 
-	// ExtraSignWork (percent, 0 = none) makes every signature cost that
-	// much more signing work: the HCERT is encoded and signed again, and
-	// the copy thrown away, once per 100/ExtraSignWork signatures (25: one
-	// in four). It exists only to build a deliberately slower signer for
-	// calibrating the A/B gate (docs/gate.md); issuer/server sets it from
-	// EnvExtraSignWork and nothing else does.
+	// ExtraSignWork (percent, 0 = none) makes the signer process spend
+	// that much more CPU on the same work (burnExtra). It exists only to
+	// build a deliberately costlier signer for calibrating the A/B gate
+	// (docs/gate.md); issuer/server sets it from EnvExtraSignWork and
+	// nothing else does.
 	ExtraSignWork int
 }
 

@@ -35,7 +35,6 @@ type Server struct {
 	token   [sha256.Size]byte // hash of AuthToken, compared in constant time
 	slots   chan struct{}     // the HSM: one element per busy slot
 	waiting atomic.Int64      // requests queued for a slot
-	extra   atomic.Int64      // ExtraSignWork percent owed, summed per signature
 	m       *metrics
 	handler http.Handler
 
@@ -74,6 +73,9 @@ func New(cfg Config, dsc *pki.KeyPair, logger *slog.Logger) (*Server, error) {
 	}
 	s.log = logger.With("signer", s.name, "profile", cfg.Profile)
 	s.m = newMetrics(s)
+	if cfg.ExtraSignWork > 0 {
+		go burnExtra(cfg.ExtraSignWork, nil)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc(signerapi.PathSign, s.serveSign)
@@ -450,20 +452,9 @@ func (s *Server) hsmSign(ctx context.Context, cert *dcc.Certificate, issuedAt, e
 			return "", fmt.Errorf("signer: client gone during signature: %w", ctx.Err())
 		}
 	}
-	opts := hcert.EncodeOptions{Issuer: s.cfg.Country, IssuedAt: issuedAt, ExpiresAt: expiresAt}
-	hc1, err := hcert.Encode(cert, s.dsc, opts)
+	hc1, err := hcert.Encode(cert, s.dsc, hcert.EncodeOptions{Issuer: s.cfg.Country, IssuedAt: issuedAt, ExpiresAt: expiresAt})
 	if err != nil {
 		return "", fmt.Errorf("signer: encoding HCERT: %w", err)
-	}
-	if p := int64(s.cfg.ExtraSignWork); p > 0 {
-		// Whole extra signatures, one each time the owed percentages
-		// reach 100, so the extra work is exactly p% on average.
-		for owed := s.extra.Add(p); owed >= 100; {
-			owed = s.extra.Add(-100)
-			if _, err := hcert.Encode(cert, s.dsc, opts); err != nil {
-				return "", fmt.Errorf("signer: encoding HCERT: %w", err)
-			}
-		}
 	}
 	return hc1, nil
 }
