@@ -3,38 +3,42 @@ package signer
 import (
 	"crypto/sha256"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestBurnExtraAddsItsShare: with the knob at 50%, the process spends
-// about 1.5 times the CPU of the work alone. CPU time, not wall time, so
-// a busy machine does not change the answer.
+// TestBurnExtraAddsItsShare: with the knob at 25%, the burner's own CPU
+// is a quarter of what the rest of the process used meanwhile. CPU time,
+// not wall time, so a busy machine does not change the answer.
 func TestBurnExtraAddsItsShare(t *testing.T) {
 	stop := make(chan struct{})
-	before := rusage(syscall.RUSAGE_SELF)
-	go burnExtra(50, stop)
+	burnt := make(chan time.Duration)
+	before := cpuClock(unix.CLOCK_PROCESS_CPUTIME_ID)
+	go func() { burnt <- burnExtra(25, stop) }()
 	workDone := make(chan time.Duration)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		var buf [32]byte
-		start := rusage(rusageThread)
-		for rusage(rusageThread)-start < 200*time.Millisecond {
+		start := cpuClock(unix.CLOCK_THREAD_CPUTIME_ID)
+		for cpuClock(unix.CLOCK_THREAD_CPUTIME_ID)-start < 200*time.Millisecond {
 			for range 1000 {
 				buf = sha256.Sum256(buf[:])
 			}
 		}
-		workDone <- rusage(rusageThread) - start
+		workDone <- cpuClock(unix.CLOCK_THREAD_CPUTIME_ID) - start
 	}()
 	work := <-workDone
 	time.Sleep(5 * burnPeriod) // the burner settles its last periods
 	close(stop)
-	total := rusage(syscall.RUSAGE_SELF) - before
-	ratio := float64(total) / float64(work)
-	t.Logf("work %v, process %v: %.2fx", work, total, ratio)
-	if ratio < 1.35 || ratio > 1.8 {
-		t.Errorf("the process spent %.2fx the work's CPU, want about 1.5x", ratio)
+	burn := <-burnt
+	total := cpuClock(unix.CLOCK_PROCESS_CPUTIME_ID) - before
+	rest := total - burn
+	share := float64(burn) / float64(rest)
+	t.Logf("work loop %v, rest of the process %v, burner %v: %.3f of the rest", work, rest, burn, share)
+	if rest < work || share < 0.22 || share > 0.28 {
+		t.Errorf("the burner spent %.3f of the rest's CPU, want 0.25", share)
 	}
 }

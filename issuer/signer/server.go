@@ -74,7 +74,7 @@ func New(cfg Config, dsc *pki.KeyPair, logger *slog.Logger) (*Server, error) {
 	s.log = logger.With("signer", s.name, "profile", cfg.Profile)
 	s.m = newMetrics(s)
 	if cfg.ExtraSignWork > 0 {
-		go burnExtra(cfg.ExtraSignWork, nil)
+		go burnExtra(cfg.ExtraSignWork, nil) // for the life of the process
 	}
 
 	mux := http.NewServeMux()
