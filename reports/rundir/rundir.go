@@ -40,7 +40,7 @@ const (
 	SchemaMajor = 1
 	// Schema is what this golive writes: v1.1 added the rates' unit and
 	// count, goodput_classes and timeseries.csv's delivered, deferrals and
-	// accepted; v1.2 added browsers (the browser journeys).
+	// accepted; v1.2 added browsers (the browser journeys) and cost.
 	Schema = "golive.summary/v1.2"
 )
 

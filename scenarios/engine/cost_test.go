@@ -123,6 +123,7 @@ func TestRunCostLocal(t *testing.T) {
 	for _, name := range want {
 		second := after[name] - before[name]
 		first := c.Components[name].CPUSeconds
+		t.Logf("%s: summary.json %.3f s, the test's schedstat reading %.3f s", name, first, second)
 		// Two readings of 10 ms ticks each, the after-probe's one
 		// issuance and the moments between the readings.
 		if tol := 0.05 + 0.1*second; math.Abs(first-second) > tol {
