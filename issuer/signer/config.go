@@ -72,10 +72,10 @@ type Config struct {
 	Clock func() time.Time
 
 	// ExtraSignWork (percent, 0 = none) makes the signer process spend
-	// that much more CPU on the same work (burnExtra). It exists only to
-	// build a deliberately costlier signer for calibrating the A/B gate
-	// (docs/gate.md); issuer/server sets it from EnvExtraSignWork and
-	// nothing else does.
+	// that much more CPU on the same work, burnt in the signature path
+	// (extraWork). It exists only to build a deliberately costlier signer
+	// for calibrating the A/B gate (docs/gate.md); issuer/server sets it
+	// from EnvExtraSignWork and nothing else does.
 	ExtraSignWork int
 }
 

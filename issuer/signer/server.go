@@ -35,6 +35,7 @@ type Server struct {
 	token   [sha256.Size]byte // hash of AuthToken, compared in constant time
 	slots   chan struct{}     // the HSM: one element per busy slot
 	waiting atomic.Int64      // requests queued for a slot
+	extra   *extraWork        // the calibration knob (Config.ExtraSignWork); nil: off
 	m       *metrics
 	handler http.Handler
 
@@ -74,7 +75,7 @@ func New(cfg Config, dsc *pki.KeyPair, logger *slog.Logger) (*Server, error) {
 	s.log = logger.With("signer", s.name, "profile", cfg.Profile)
 	s.m = newMetrics(s)
 	if cfg.ExtraSignWork > 0 {
-		go burnExtra(cfg.ExtraSignWork, nil) // for the life of the process
+		s.extra = newExtraWork(cfg.ExtraSignWork)
 	}
 
 	mux := http.NewServeMux()
@@ -455,6 +456,9 @@ func (s *Server) hsmSign(ctx context.Context, cert *dcc.Certificate, issuedAt, e
 	hc1, err := hcert.Encode(cert, s.dsc, hcert.EncodeOptions{Issuer: s.cfg.Country, IssuedAt: issuedAt, ExpiresAt: expiresAt})
 	if err != nil {
 		return "", fmt.Errorf("signer: encoding HCERT: %w", err)
+	}
+	if s.extra != nil {
+		s.extra.settle()
 	}
 	return hc1, nil
 }
