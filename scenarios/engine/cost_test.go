@@ -191,3 +191,38 @@ func componentOf(args []string) string {
 	}
 	return role
 }
+
+// TestRunCostDocker: on docker, summary.json's cost comes from each
+// container's cgroup and covers the same components.
+func TestRunCostDocker(t *testing.T) {
+	testbedtest.RequireDocker(t)
+	sc, err := spec.Parse([]byte(steadyCost), "steady-cost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "docker", Out: out, Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("costdocker")})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got, err := rundir.ReadSummary(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Cost
+	if c == nil || c.Source != rundir.CostSourceCgroup || c.Requests != sum.Requests.Total || c.Delivered < 100 {
+		t.Fatalf("cost %+v (summary: %d requests)", c, sum.Requests.Total)
+	}
+	want := []string{testbed.Portal, testbed.SignerName(1), testbed.SignerName(2), testbed.Proxy}
+	if names := c.Names(); strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("components %v, want %v", names, want)
+	}
+	for _, name := range want[:3] {
+		cc := c.Components[name]
+		if cc.CPUSeconds <= 0 || cc.CPUMsPerDelivered == nil || *cc.CPUMsPerDelivered <= 0 {
+			t.Errorf("%s: %+v", name, cc)
+		}
+		t.Logf("%s: %.3f s, %.3f ms/request", name, cc.CPUSeconds, cc.CPUMsPerRequest)
+	}
+}
