@@ -165,6 +165,16 @@ func evalWholeRun(src Source, e *Expr, res *Result, rc rateClock) error {
 	}
 	side := func(m *Metric) (measure, error) {
 		switch {
+		case m.Filter.Component != "":
+			name := m.Name + "(" + m.Filter.Component + ")"
+			v, ok, err := src.Figure(name)
+			if err != nil {
+				return measure{}, err
+			}
+			if !ok {
+				return measure{}, fmt.Errorf("%s is not in the run's summary (no cost, or no such component): %w", name, ErrNoData)
+			}
+			return measure{v, "summary.json cost"}, nil
 		case m.Kind == Latency && m.Filter.Class == TimeToCertClass:
 			return timeToCertSide(src, m, "")
 		case m.Kind == Latency:

@@ -49,6 +49,9 @@ func metricNames() []string {
 	for k := range summaryFigures {
 		names = append(names, k)
 	}
+	for k := range costFigures {
+		names = append(names, k)
+	}
 	for k := range bucketFigures {
 		names = append(names, k)
 	}

@@ -82,6 +82,9 @@ type Filter struct {
 	// ClassCol is the 1-based column of Class in the source, for errors
 	// that Check finds after parsing.
 	ClassCol int
+	// Component is the part of the system a cost metric (cpu_per_issue,
+	// cpu_per_request) prices: portal, signer-N, signers, proxy, system.
+	Component string
 }
 
 // StatusCond compares the HTTP status code.
@@ -181,6 +184,14 @@ func (e *Expr) Integrity() bool {
 		return true
 	}
 	return false
+}
+
+// costFigures are summary.json's cost (CPU time per request of a
+// component; docs/run-format.md#cost): times, whole-run only, with the
+// component in parentheses (default system).
+var costFigures = map[string]string{
+	"cpu_per_issue":   "cpu_ms_per_delivered",
+	"cpu_per_request": "cpu_ms_per_request",
 }
 
 // bucketFigures are computed from timeseries.csv buckets (and so can be
@@ -474,6 +485,9 @@ func (p *parser) metric() (Metric, error) {
 		}
 		m.Kind, m.Quantile = Latency, q/100
 	default:
+		if _, ok := costFigures[name]; ok {
+			return p.costMetric(m)
+		}
 		if k, ok := summaryFigures[name]; ok {
 			m.Kind, m.WholeRunOnly = k, true
 		} else if k, ok := bucketFigures[name]; ok {
@@ -507,6 +521,24 @@ func (p *parser) metric() (Metric, error) {
 	p.next()
 	if m.Kind != Fraction && m.Kind != Count && (m.Filter.Status != nil || m.Filter.Outcome != nil) {
 		return Metric{}, p.errAt(lp, "%s takes only a class filter, e.g. %s(issue)", m.Name, m.Name)
+	}
+	return m, nil
+}
+
+// costMetric reads a cost metric's optional "(COMPONENT)".
+func (p *parser) costMetric(m Metric) (Metric, error) {
+	m.Kind, m.WholeRunOnly, m.Filter.Component = Latency, true, "system"
+	if p.peek().kind != tLParen {
+		return m, nil
+	}
+	p.next()
+	c := p.next()
+	if c.kind != tIdent {
+		return Metric{}, p.errAt(c, "expected a component: portal, signer-1, signers, proxy or system")
+	}
+	m.Filter.Component = c.text // "signer-1" lexes as one identifier
+	if r := p.next(); r.kind != tRParen {
+		return Metric{}, p.errAt(r, `expected ")" after the component`)
 	}
 	return m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,8 +203,25 @@ var figurePaths = map[string][]string{
 	"past_timeout":           {"requests", "past_timeout"},
 }
 
-// Figure implements Source.
+// Figure implements Source. A cost figure is named with its component,
+// "cpu_per_issue(portal)".
 func (r *RunDir) Figure(name string) (float64, bool, error) {
+	if metric, comp, ok := strings.Cut(strings.TrimSuffix(name, ")"), "("); ok {
+		key, known := costFigures[metric]
+		if !known {
+			return 0, false, nil
+		}
+		sum, err := r.Summary()
+		if err != nil || sum == nil {
+			return 0, false, err
+		}
+		path := []string{"cost", "components", comp, key}
+		if comp == "system" || comp == "signers" {
+			path = []string{"cost", comp, key}
+		}
+		v, ok := lookup(sum, path...)
+		return v, ok, nil
+	}
 	path, known := figurePaths[name]
 	if !known {
 		return 0, false, nil
