@@ -76,6 +76,9 @@ check failed but one of the run's thresholds could not be judged.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ab.on {
+				if len(baselines) > 0 || len(exprs) > 0 || asJSON {
+					return usageErr("gate --ab compares two builds: --baseline, --threshold and --json belong to the RUN_DIR form")
+				}
 				limit, err := parsePercent(maxReg)
 				if err != nil {
 					return usageErr("--max-regression %q: %v", maxReg, err)

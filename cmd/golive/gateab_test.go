@@ -31,6 +31,7 @@ func TestGateABUsage(t *testing.T) {
 		{[]string{"gate", "--ab", exe, exe, "--round", "0s"}, "rounds of 1s or more"},
 		{[]string{"gate", "--ab", exe, exe, "--max-regression", "ten"}, "--max-regression"},
 		{[]string{"gate", "--ab", exe, exe, "--target", "url=http://127.0.0.1:1"}, "starts its own systems"},
+		{[]string{"gate", "--ab", exe, exe, "--baseline", "runs/old"}, "belong to the RUN_DIR form"},
 	} {
 		r := golive(t, "", c.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
