@@ -10,6 +10,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
 )
 
@@ -46,14 +47,12 @@ func EnsureImage(ctx context.Context, binary string, log *slog.Logger) (string, 
 		return "", err
 	}
 	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, tag); err == nil {
-		return tag, nil
-	} else if !cerrdefs.IsNotFound(err) {
-		return "", fmt.Errorf("testbed: looking for image %s: %w", tag, err)
-	}
-	dir, err := os.MkdirTemp("", "golive-image-")
+	dir, found, err := imageOrContext(ctx, cli, tag, "golive-image-")
 	if err != nil {
-		return "", fmt.Errorf("testbed: image build context: %w", err)
+		return "", err
+	}
+	if found {
+		return tag, nil
 	}
 	defer os.RemoveAll(dir)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
@@ -99,4 +98,20 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// imageOrContext says whether tag is built already (the content hash in
+// its name makes it current); if not, it makes an empty build context
+// directory for the caller to fill and remove.
+func imageOrContext(ctx context.Context, cli *client.Client, tag, prefix string) (dir string, found bool, err error) {
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		return "", true, nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return "", false, fmt.Errorf("testbed: looking for image %s: %w", tag, err)
+	}
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", false, fmt.Errorf("testbed: image build context: %w", err)
+	}
+	return dir, false, nil
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -129,14 +128,12 @@ func EnsurePGImage(ctx context.Context, binDir string, uid, gid uint32, log *slo
 		return "", err
 	}
 	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, tag); err == nil {
-		return tag, nil
-	} else if !cerrdefs.IsNotFound(err) {
-		return "", fmt.Errorf("testbed: looking for image %s: %w", tag, err)
-	}
-	dir, err := os.MkdirTemp("", "golive-pgimage-")
+	dir, found, err := imageOrContext(ctx, cli, tag, "golive-pgimage-")
 	if err != nil {
-		return "", fmt.Errorf("testbed: image build context: %w", err)
+		return "", err
+	}
+	if found {
+		return tag, nil
 	}
 	defer os.RemoveAll(dir)
 	rootfs := filepath.Join(dir, "rootfs")
