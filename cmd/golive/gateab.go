@@ -14,15 +14,13 @@ import (
 
 // abFlags are golive gate --ab's settings.
 type abFlags struct {
-	on        bool
-	target    string
-	rate      float64
-	round     time.Duration
-	budget    time.Duration
-	maxPairs  int
-	shareMin  float64
-	logLevel  string
-	maxRegStr string
+	on       bool
+	target   string
+	rate     float64
+	round    time.Duration
+	budget   time.Duration
+	maxPairs int
+	logLevel string
 }
 
 // abMinShare: a part of the system using less than this share of the

@@ -119,14 +119,12 @@ func TestWorkersHeldByDribblers(t *testing.T) {
 // counted; the cap is per source, so the count of open ones is too.
 func TestPerSourceRefusedCount(t *testing.T) {
 	cl, addr := serve(t, http.NotFoundHandler(), connlimit.Limits{PerSource: 2})
-	var conns []net.Conn
 	for range 4 {
 		c, err := net.DialTimeout("tcp", addr, patience)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		conns = append(conns, c)
 	}
 	waitFor(t, "two connections refused", func() bool { return cl.Refused() == 2 })
 	if n := cl.Open("127.0.0.1"); n != 2 {
