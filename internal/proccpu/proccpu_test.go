@@ -65,9 +65,12 @@ func TestSelfCountsWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burn CPU until the counter moves (its unit is 10 ms).
+	// Burn CPU until the counter has moved by several of its 10 ms units:
+	// the machine's counters advance by whole scheduler ticks, so a burn
+	// that the process's own (finer) counter sees may fall inside one.
+	const burn = 50 * time.Millisecond
 	x := 0
-	for after, _ := Self(); after <= before; after, _ = Self() {
+	for after, _ := Self(); after < before+burn; after, _ = Self() {
 		for i := range 1_000_000 {
 			x += i
 		}

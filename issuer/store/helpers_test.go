@@ -43,10 +43,18 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, db testDB)) {
 	}
 }
 
+// testWriteTimeout replaces the store's 10 s write bound in tests that
+// set none: there it only guards against a hang, and a race-instrumented
+// run beside CPU burners has taken longer than 10 s for one commit.
+const testWriteTimeout = time.Minute
+
 // openErr opens the registry (again).
 func (d testDB) openErr(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = testWriteTimeout
 	}
 	if d.backend == BackendPostgres {
 		return OpenPostgres(ctx, d.dsn, d.dir, opts)
