@@ -102,16 +102,19 @@ func (r *run) evidence(bs []threshold.Bucket) []verdict.Evidence {
 // fails as before.
 func (r *run) judge(s *Summary) {
 	s.Reasons, s.Inconclusive = nil, nil
-	integrityFailed, timingHeld := false, false
+	// hardFailed: a failure no busy machine excuses (see starved);
+	// timingHeld: a threshold or check on a timing figure held.
+	hardFailed, timingHeld := false, false
 	add := func(kind, name string, ok bool, why string) {
 		v, reasons := verdict.Decide(kind, name, ok, s.Evidence)
-		if ok && !integrity(kind, name) {
+		hard := integrity(kind, name)
+		if ok && !hard {
 			timingHeld = true
 		}
 		switch v {
 		case verdict.Fail:
 			s.Reasons = append(s.Reasons, why)
-			integrityFailed = integrityFailed || integrity(kind, name)
+			hardFailed = hardFailed || hard
 		case verdict.Inconclusive:
 			s.Inconclusive = append(s.Inconclusive, reasons...)
 		}
@@ -127,16 +130,21 @@ func (r *run) judge(s *Summary) {
 		if w.State == rundir.WorkerLost && w.Lost != nil {
 			s.Reasons = append(s.Reasons, fmt.Sprintf("worker %s lost at %s: %s; the results lack its share of the load",
 				w.Name, w.Lost.UTC().Format("15:04:05 UTC"), w.Reason))
+			hardFailed = true
 		}
 	}
 	if s.Aborted != "" {
 		s.Reasons = append(s.Reasons, "aborted: "+s.Aborted)
+		hardFailed = true
 	}
 	if s.Interrupted {
 		s.Reasons = append(s.Reasons, "interrupted")
+		hardFailed = true
 	}
 	s.Reproduces = r.sc.ReproducesFor(r.profile)
-	starved(s, integrityFailed, timingHeld)
+	if !hardFailed {
+		starved(s, timingHeld)
+	}
 	switch {
 	case len(s.Reasons) > 0:
 		s.Verdict = verdict.Fail
@@ -153,12 +161,12 @@ func (r *run) judge(s *Summary) {
 // may be fine; the scheduler was not) and a reproduction's failure when it
 // rests on a figure the machine alone may have caused (timingHeld: a
 // latency, an error rate held rather than only fraud or loss figures). A
-// pass stands: the design coped even so. An aborted or interrupted run
-// still fails, and so does one that lost or duplicated a certificate or
-// let fraud through (integrityFailed).
-func starved(s *Summary, integrityFailed, timingHeld bool) {
+// pass stands: the design coped even so. judge does not call it when a
+// failure is hard: an aborted or interrupted run, a lost load worker, a
+// lost or duplicated certificate or fraud let through.
+func starved(s *Summary, timingHeld bool) {
 	m := s.Machine
-	if m == nil || !m.Starved || integrityFailed || s.Aborted != "" || s.Interrupted {
+	if m == nil || !m.Starved {
 		return
 	}
 	why := m.Reason()

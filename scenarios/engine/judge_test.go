@@ -51,6 +51,7 @@ func TestPreflight(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
+	lostAt := time.Date(2026, 12, 2, 7, 19, 37, 0, time.UTC)
 	sc, err := spec.Builtin("insider-abuse")
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +89,10 @@ func TestJudge(t *testing.T) {
 		{name: "starved: a lost certificate still fails", profile: "hardened",
 			s: Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", Value: "47.1s"}, {Expr: "lost == 0", Value: "1"}},
 				Checks: []rundir.Check{{Name: "consistency", OK: true}}},
+			want: verdict.Fail, text: "fail", reasons: 2},
+		{name: "starved: a lost load worker still fails", profile: "hardened",
+			s: Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", Value: "47.1s"}},
+				WorkerHealth: []rundir.WorkerHealth{{Name: "worker-2", State: rundir.WorkerLost, Lost: &lostAt, Reason: "exit status 137"}}},
 			want: verdict.Fail, text: "fail", reasons: 2},
 		{name: "starved: a pass stands", profile: "hardened",
 			s:    Summary{Machine: starvedBy(9), Thresholds: []rundir.Threshold{{Expr: "p99(issue) < 5s", OK: true, Value: "1.2s"}}},
