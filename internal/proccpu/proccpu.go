@@ -62,7 +62,28 @@ func parseStat(b []byte) (time.Duration, error) {
 // Waited is the time pid's threads have spent runnable but waiting for a
 // CPU (the run delay of /proc/PID/task/*/schedstat): CPU starvation. Threads
 // that have exited take their share with them, so it is a lower bound.
-func Waited(pid int) (time.Duration, error) {
+func Waited(pid int) (time.Duration, error) { return sumSchedstat(pid, schedRunDelay) }
+
+// OnCPU is the time pid's live threads have run on a CPU, in nanoseconds
+// (the first field of /proc/PID/task/*/schedstat). Process counts in
+// 10 ms ticks; this is exact, for measurements too short for ticks. A
+// thread that exited takes its time with it (Go rarely ends threads), so
+// it can go back a little; callers comparing readings must allow for it.
+func OnCPU(pid int) (time.Duration, error) { return sumSchedstat(pid, schedOnCPU) }
+
+// WaitedSelf is Waited for this process.
+func WaitedSelf() (time.Duration, error) { return Waited(os.Getpid()) }
+
+// The fields of a schedstat line, "oncpu_ns delay_ns timeslices".
+const (
+	schedOnCPU    = 0
+	schedRunDelay = 1
+)
+
+var schedFieldNames = [...]string{schedOnCPU: "on-CPU time", schedRunDelay: "run delay"}
+
+// sumSchedstat adds one field of every live thread's schedstat.
+func sumSchedstat(pid, field int) (time.Duration, error) {
 	dir := fmt.Sprintf("/proc/%d/task", pid)
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
@@ -74,7 +95,7 @@ func Waited(pid int) (time.Duration, error) {
 		if err != nil {
 			continue // the thread exited meanwhile
 		}
-		d, err := parseSchedstat(b)
+		d, err := parseSchedstat(b, field)
 		if err != nil {
 			return 0, err
 		}
@@ -83,49 +104,15 @@ func Waited(pid int) (time.Duration, error) {
 	return sum, nil
 }
 
-// OnCPU is the time pid's live threads have run on a CPU, in nanoseconds
-// (the first field of /proc/PID/task/*/schedstat). Process counts in
-// 10 ms ticks; this is exact, for measurements too short for ticks. A
-// thread that exited takes its time with it (Go rarely ends threads), so
-// it can go back a little; callers comparing readings must allow for it.
-func OnCPU(pid int) (time.Duration, error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, fmt.Errorf("proccpu: %w", err)
-	}
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		f := strings.Fields(string(b))
-		if len(f) < 1 {
-			return 0, fmt.Errorf("proccpu: schedstat %q is empty", b)
-		}
-		n, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("proccpu: schedstat on-CPU time %q: %w", f[0], err)
-		}
-		sum += time.Duration(n)
-	}
-	return sum, nil
-}
-
-// WaitedSelf is Waited for this process.
-func WaitedSelf() (time.Duration, error) { return Waited(os.Getpid()) }
-
-// parseSchedstat reads the run delay, the second of "oncpu_ns delay_ns
-// timeslices".
-func parseSchedstat(b []byte) (time.Duration, error) {
+// parseSchedstat reads one field of a schedstat line, in nanoseconds.
+func parseSchedstat(b []byte, field int) (time.Duration, error) {
 	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("proccpu: schedstat %q has fewer than 2 fields", strings.TrimSpace(string(b)))
+	if len(f) <= field {
+		return 0, fmt.Errorf("proccpu: schedstat %q has fewer than %d fields", strings.TrimSpace(string(b)), field+1)
 	}
-	n, err := strconv.ParseUint(f[1], 10, 64)
+	n, err := strconv.ParseUint(f[field], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("proccpu: schedstat run delay %q: %w", f[1], err)
+		return 0, fmt.Errorf("proccpu: schedstat %s %q: %w", schedFieldNames[field], f[field], err)
 	}
 	return time.Duration(n), nil
 }

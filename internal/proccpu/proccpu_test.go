@@ -39,11 +39,14 @@ func TestParseMachine(t *testing.T) {
 }
 
 func TestParseSchedstat(t *testing.T) {
-	got, err := parseSchedstat([]byte("633141828 3278405189 2235\n"))
+	got, err := parseSchedstat([]byte("633141828 3278405189 2235\n"), schedRunDelay)
 	if err != nil || got != 3278405189*time.Nanosecond {
 		t.Errorf("run delay %v, %v", got, err)
 	}
-	if _, err := parseSchedstat([]byte("12")); err == nil {
+	if got, err := parseSchedstat([]byte("633141828 3278405189 2235\n"), schedOnCPU); err != nil || got != 633141828*time.Nanosecond {
+		t.Errorf("on-CPU time %v, %v", got, err)
+	}
+	if _, err := parseSchedstat([]byte("12"), schedRunDelay); err == nil {
 		t.Error("a one-field line parsed")
 	}
 	if runtime.GOOS == "linux" {
