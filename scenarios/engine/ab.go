@@ -5,18 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/golive-dev/golive/chaos/testbed"
-	"github.com/golive-dev/golive/issuer/portal/portalclient"
-	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/scenarios/capacity"
 )
 
@@ -208,11 +201,7 @@ func startABBuild(ctx context.Context, o ABOptions, binary, runID string) (*abBu
 		return nil, err
 	}
 	sc, profile := su.sc, su.profile
-	signerCfg, err := sc.SignerConfig(profile)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := serveConfigOf(su.portal, signerCfg, sc.RegisterSize())
+	_, cfg, err := su.serveConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -234,31 +223,10 @@ func startABBuild(ctx context.Context, o ABOptions, binary, runID string) (*abBu
 	if b.fine == nil && b.cpu == nil {
 		return b, fmt.Errorf("%w: the %s testbed cannot read CPU time", ErrABSetup, kind)
 	}
-	reg, mail, err := participants(tb, "")
+	b.runner, _, err = newIssueRunner(ctx, tb, sc, issueRunnerOptions{Pharmacies: o.Pharmacies, KeyPrefix: "ab-",
+		Timeout: defaultProbeTimeout, Logger: o.Logger})
 	if err != nil {
 		return b, err
-	}
-	client := portalclient.New(tb.DirectPortalURL())
-	client.AdminToken = tb.AdminToken()
-	n := min(o.Pharmacies, reg.Len())
-	phs, err := onboardAll(ctx, client, mail, reg.Entries()[:n], nil)
-	if err != nil {
-		return b, fmt.Errorf("engine: onboarding: %w", err)
-	}
-	acc := newAccounts(client, phs)
-	it := &loadgen.IssueTargets{BaseURL: tb.DirectPortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
-		Credentials: acc, KeyPrefix: "ab-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
-	var seq atomic.Uint64
-	b.runner = &capacityRunner{tb: tb, client: client, phs: phs, acc: acc, sc: sc, log: o.Logger, signers: sc.System.Signers,
-		metrics: &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 5 * time.Second}, sim: func(t time.Time) time.Time { return t }}}
-	b.runner.probe = capacity.HTTPProbe{
-		Targeter: func(t *vegeta.Target) error {
-			req, err := it.Request(ctx, seq.Add(1))
-			*t = req.Target
-			return err
-		},
-		Timeout: 5 * time.Second,
-		OK:      func(c uint16) bool { return c == http.StatusCreated },
 	}
 	return b, nil
 }

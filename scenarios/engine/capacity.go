@@ -22,6 +22,7 @@ import (
 	"github.com/golive-dev/golive/internal/proccpu"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
+	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/capacity"
@@ -98,6 +99,68 @@ type capacitySetup struct {
 	portal     portalapi.Config
 	slo        capacity.SLO
 	heldOut    []string
+}
+
+// serveConfig is the measured system's signer settings and the testbed's
+// serve configuration.
+func (su *capacitySetup) serveConfig() (signerapi.Settings, []byte, error) {
+	signerCfg, err := su.sc.SignerConfig(su.profile)
+	if err != nil {
+		return signerapi.Settings{}, nil, err
+	}
+	cfg, err := serveConfigOf(su.portal, signerCfg, su.sc.RegisterSize())
+	return signerCfg, cfg, err
+}
+
+// defaultProbeTimeout bounds one probe request when the class sets none.
+const defaultProbeTimeout = 5 * time.Second
+
+// issueRunnerOptions are what a capacity search and an A/B comparison
+// choose for their runner.
+type issueRunnerOptions struct {
+	DataDir    string // url target: where its register and mailbox are
+	Pharmacies int    // at most; the register may hold fewer
+	KeyPrefix  string // of the idempotency keys, before a per-run stamp
+	Timeout    time.Duration
+	Logger     *slog.Logger
+	Say        func(format string, a ...any) // progress, may be nil
+}
+
+// newIssueRunner onboards the pharmacies and returns a runner whose probe
+// issues certificates straight to the portal (no faults are injected, and
+// the fault proxy's copying would be priced as the system's), and the
+// number of pharmacies it onboarded.
+func newIssueRunner(ctx context.Context, tb testbed.Testbed, sc *spec.Scenario, o issueRunnerOptions) (*capacityRunner, int, error) {
+	reg, mail, err := participants(tb, o.DataDir)
+	if err != nil {
+		return nil, 0, err
+	}
+	client := portalclient.New(tb.DirectPortalURL())
+	client.AdminToken = tb.AdminToken()
+	n := min(o.Pharmacies, reg.Len())
+	if o.Say != nil {
+		o.Say("onboarding %d pharmacies", n)
+	}
+	phs, err := onboardAll(ctx, client, mail, reg.Entries()[:n], nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("engine: onboarding: %w", err)
+	}
+	acc := newAccounts(client, phs)
+	it := &loadgen.IssueTargets{BaseURL: tb.DirectPortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
+		Credentials: acc, KeyPrefix: o.KeyPrefix + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
+	var seq atomic.Uint64
+	run := &capacityRunner{tb: tb, client: client, phs: phs, acc: acc, sc: sc, log: o.Logger, signers: sc.System.Signers,
+		metrics: &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 5 * time.Second}, sim: func(t time.Time) time.Time { return t }}}
+	run.probe = capacity.HTTPProbe{
+		Targeter: func(t *vegeta.Target) error {
+			req, err := it.Request(ctx, seq.Add(1))
+			*t = req.Target
+			return err
+		},
+		Timeout: o.Timeout,
+		OK:      func(c uint16) bool { return c == http.StatusCreated },
+	}
+	return run, n, nil
 }
 
 // resolveCapacity picks the system, applies the overrides and holds the
@@ -194,11 +257,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 			o.Progress(fmt.Sprintf(format, a...))
 		}
 	}
-	signerCfg, err := sc.SignerConfig(profile)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := serveConfigOf(su.portal, signerCfg, sc.RegisterSize())
+	signerCfg, cfg, err := su.serveConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -227,46 +286,21 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		_ = tb.Close(cctx)
 	}()
 
-	reg, mail, err := participants(tb, o.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	// The load goes to the portal directly: a capacity search injects no
-	// faults, and the fault proxy's copying would be priced as the
-	// system's.
-	client := portalclient.New(tb.DirectPortalURL())
-	client.AdminToken = tb.AdminToken()
 	n := 40
 	class, _ := sc.Class(cs.Class)
 	if class.Pharmacies > 0 {
 		n = class.Pharmacies
 	}
-	n = min(n, capacityMaxPharmacies, reg.Len())
-	say("onboarding %d pharmacies", n)
-	phs, err := onboardAll(ctx, client, mail, reg.Entries()[:n], nil)
-	if err != nil {
-		return nil, fmt.Errorf("engine: onboarding: %w", err)
-	}
-	acc := newAccounts(client, phs)
-	it := &loadgen.IssueTargets{BaseURL: tb.DirectPortalURL(), Payloads: &loadgen.Payloads{Seed: uint64(max(sc.Seed, 1))},
-		Credentials: acc, KeyPrefix: "cap-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
-	var seq atomic.Uint64
 	timeout := class.Client.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = defaultProbeTimeout
 	}
-	run := &capacityRunner{tb: tb, client: client, phs: phs, acc: acc, sc: sc, log: log, signers: sc.System.Signers,
-		metrics: &scraper{url: tb.DirectPortalURL(), http: &http.Client{Timeout: 5 * time.Second}, sim: func(t time.Time) time.Time { return t }}}
-	run.probe = capacity.HTTPProbe{
-		Targeter: func(t *vegeta.Target) error {
-			req, err := it.Request(ctx, seq.Add(1))
-			*t = req.Target
-			return err
-		},
-		Timeout: timeout,
-		OK:      func(c uint16) bool { return c == http.StatusCreated },
-		Observe: run.observe,
+	run, n, err := newIssueRunner(ctx, tb, sc, issueRunnerOptions{DataDir: o.DataDir, Pharmacies: min(n, capacityMaxPharmacies),
+		KeyPrefix: "cap-", Timeout: timeout, Logger: log, Say: say})
+	if err != nil {
+		return nil, err
 	}
+	run.probe.Observe = run.observe
 	stepNo := 0
 	res, serr := capacity.Search(ctx, run, su.slo, capacity.Options{
 		Start: cs.StartRate, Max: cs.MaxRate, Growth: cs.Growth, Rel: cs.Precision, MaxSteps: cs.MaxSteps,
