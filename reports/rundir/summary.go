@@ -416,9 +416,13 @@ func writeJSON(path string, v any) error {
 
 // WriteFileAtomic replaces path atomically so a reader never sees half a
 // file (every run-directory file and the reports written beside them).
-func WriteFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path string, data []byte) error { return WriteFileAtomicMode(path, data, 0o644) }
+
+// WriteFileAtomicMode is WriteFileAtomic with the file's permissions (0600
+// for files that hold credentials, such as a load worker's shard).
+func WriteFileAtomicMode(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
 
@@ -318,17 +319,13 @@ func (f *finalsWriter) count() uint64 {
 }
 
 // writeJSONAtomic writes v to path through a rename, so a reader never
-// sees half a file.
+// sees half a file; 0600, since a shard holds pharmacies' credentials.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return rundir.WriteFileAtomicMode(path, b, 0o600)
 }
 
 // cpuSeconds is this process's CPU time so far.
