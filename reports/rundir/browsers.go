@@ -102,10 +102,17 @@ func Percentiles(ds []time.Duration) PercentilesMS {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	at := func(q float64) *float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		v := float64(s[min(max(i, 0), len(s)-1)].Microseconds()) / 1000
+		v := float64(NearestRank(s, q).Microseconds()) / 1000
 		return &v
 	}
 	p.P50, p.P99, p.Max = at(0.50), at(0.99), at(1)
 	return p
+}
+
+// NearestRank is the q-quantile (0 < q <= 1) of sorted, a non-empty
+// ascending slice, by the nearest-rank method: a value that occurred, the
+// ceil(q*n)-th smallest (time_to_cert_ms and the browsers' times alike).
+func NearestRank(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }

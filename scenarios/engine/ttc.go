@@ -89,12 +89,11 @@ func timeToCert(ws []certWait) TimeToCert {
 	t.LeftShare = float64(t.WithoutCert) / float64(t.Actions)
 	slices.Sort(ds)
 	at := func(q float64) *float64 {
-		i := int(math.Ceil(q*float64(len(ds)))) - 1
-		i = min(max(i, 0), len(ds)-1)
-		if ds[i] == waitNone {
+		d := rundir.NearestRank(ds, q)
+		if d == waitNone {
 			return nil
 		}
-		v := float64(ds[i].Microseconds()) / 1000
+		v := float64(d.Microseconds()) / 1000
 		return &v
 	}
 	t.P50, t.P90, t.P99, t.Max = at(0.50), at(0.90), at(0.99), at(1)
