@@ -40,7 +40,7 @@ func TestRegistryCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test in -short mode")
 	}
-	requirePostgres(t)
+	testbedtest.RequirePostgres(t)
 	ctx := context.Background()
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: testbed.KindLocal, Binary: testbedtest.Binary(t), Signers: 1,
 		RunID: testbedtest.RunID("pgcrash"), Registry: testbed.RegistryPostgres, RegistryStandby: true,

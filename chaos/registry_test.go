@@ -10,22 +10,9 @@ import (
 
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
-	"github.com/golive-dev/golive/internal/pgserver"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/scenarios/consistency"
 )
-
-// requirePostgres skips without PostgreSQL binaries, or fails under
-// GOLIVE_REQUIRE_POSTGRES=1.
-func requirePostgres(t *testing.T) {
-	t.Helper()
-	if _, err := pgserver.FindBinDir(); err != nil {
-		if os.Getenv("GOLIVE_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("GOLIVE_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: %v", err)
-		}
-		t.Skipf("no PostgreSQL (set GOLIVE_REQUIRE_POSTGRES=1 to fail instead): %v", err)
-	}
-}
 
 // registryTimeout bounds how long the portal may answer 503 while the
 // standby is promoted.
@@ -42,7 +29,7 @@ func TestLocalRegistryFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster and a local testbed")
 	}
-	requirePostgres(t)
+	testbedtest.RequirePostgres(t)
 	ctx := context.Background()
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: testbed.KindLocal, Binary: testbedtest.Binary(t), Signers: 1,
 		RunID: testbedtest.RunID("pgfail"), Registry: testbed.RegistryPostgres, RegistryStandby: true,

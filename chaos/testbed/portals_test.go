@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -14,26 +13,12 @@ import (
 
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
-	"github.com/golive-dev/golive/internal/pgserver"
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/loadgen/balance"
 )
-
-// requirePostgres skips without PostgreSQL's binaries, or fails under
-// GOLIVE_REQUIRE_POSTGRES=1 (CI), like pgtest.Require (which this package
-// cannot use: its servers are the testbed's own).
-func requirePostgres(t *testing.T) {
-	t.Helper()
-	if _, err := pgserver.FindBinDir(); err != nil {
-		if os.Getenv("GOLIVE_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("GOLIVE_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: %v", err)
-		}
-		t.Skipf("no PostgreSQL (set GOLIVE_REQUIRE_POSTGRES=1 to fail instead): %v", err)
-	}
-}
 
 func TestPortalNames(t *testing.T) {
 	if testbed.PortalName(1, 1) != "portal" || testbed.ClientPortalLink(1, 1) != testbed.LinkClientPortal {
@@ -55,7 +40,7 @@ func TestLocalTwoPortals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and four processes: skipped in -short")
 	}
-	requirePostgres(t)
+	testbedtest.RequirePostgres(t)
 	ctx := context.Background()
 	loc, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golive-dev/golive/chaos/testbed"
+	"github.com/golive-dev/golive/internal/pgserver"
 )
 
 var (
@@ -70,6 +71,20 @@ func RequireDocker(t testing.TB) {
 			t.Fatalf("GOLIVE_REQUIRE_DOCKER=1 but Docker is unreachable: %v", err)
 		}
 		t.Skipf("no Docker daemon (set GOLIVE_REQUIRE_DOCKER=1 to fail instead): %v", err)
+	}
+}
+
+// RequirePostgres skips the test without PostgreSQL's binaries, or fails
+// it when GOLIVE_REQUIRE_POSTGRES=1 (CI). Testbeds start their own servers
+// from the binaries, so this only looks for them (pgtest.Require starts a
+// shared server, which a testbed does not use).
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	if _, err := pgserver.FindBinDir(); err != nil {
+		if os.Getenv("GOLIVE_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("GOLIVE_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: %v", err)
+		}
+		t.Skipf("no PostgreSQL (set GOLIVE_REQUIRE_POSTGRES=1 to fail instead): %v", err)
 	}
 }
 
