@@ -22,9 +22,10 @@ import (
 // the run's network) and local (child processes).
 type WorkerHost interface {
 	// WorkerSpace is the directory the coordinator and its workers share,
-	// as this host sees it and as a worker sees it, and the portal's URL as
-	// a worker reaches it (through the fault proxy's client link).
-	WorkerSpace() (hostDir, workerDir, portalURL string)
+	// as this host sees it and as a worker sees it, and the portals' URLs
+	// as a worker reaches them (each through its fault proxy client link),
+	// in PortalURLs' order.
+	WorkerSpace() (hostDir, workerDir string, portalURLs []string)
 	// StartWorker starts the golive binary with args as the worker name
 	// (worker-1, ...); it returns once the worker is started, not ready.
 	StartWorker(ctx context.Context, w WorkerSpec) (WorkerProc, error)
@@ -55,9 +56,9 @@ const workersDir = "workers"
 
 // --- local: child processes ---
 
-func (tb *localTestbed) WorkerSpace() (string, string, string) {
+func (tb *localTestbed) WorkerSpace() (string, string, []string) {
 	d := filepath.Join(tb.work, workersDir)
-	return d, d, tb.PortalURL()
+	return d, d, tb.PortalURLs()
 }
 
 func (tb *localTestbed) StartWorker(_ context.Context, w WorkerSpec) (WorkerProc, error) {
@@ -134,9 +135,12 @@ func (p *localWorker) Kill(ctx context.Context) error {
 
 // --- docker: containers on the run's network ---
 
-func (tb *dockerTestbed) WorkerSpace() (string, string, string) {
-	return filepath.Join(tb.work, workersDir), workMount + "/" + workersDir,
-		fmt.Sprintf("http://%s:%d", Proxy, innerClientLnk)
+func (tb *dockerTestbed) WorkerSpace() (string, string, []string) {
+	urls := make([]string, len(tb.clients))
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://%s:%d", Proxy, innerClientLnk+i)
+	}
+	return filepath.Join(tb.work, workersDir), workMount + "/" + workersDir, urls
 }
 
 func (tb *dockerTestbed) StartWorker(ctx context.Context, w WorkerSpec) (WorkerProc, error) {

@@ -126,11 +126,6 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.WorkersDir != "" && o.Workers == 0 {
 		return nil, errors.New("engine: a workers directory needs a worker count")
 	}
-	if o.Workers > 0 && sc.System.Portals > 1 {
-		// Workers send to one portal URL today; spreading over replicas
-		// (loadgen/balance) happens in this process only.
-		return nil, fmt.Errorf("engine: %s runs %d portals, and load workers send to one portal: drop --workers for this scenario", sc.Name, sc.System.Portals)
-	}
 	if err := checkBrowsers(o.Browsers); err != nil {
 		return nil, err
 	}
@@ -172,6 +167,29 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 	return r.execute(ctx, exprs)
+}
+
+// portalClientTimeout bounds one set-up, probe or ticket follow-up call.
+const portalClientTimeout = 30 * time.Second
+
+// portalClientOf is the harness's own client of the portals at urls (the
+// first one, or spread over all of them like the load is): the set-up,
+// probes and ticket follow-ups of a run or a worker, so no portal is the
+// harness's own single point of failure.
+func portalClientOf(urls []string) (*portalclient.Client, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("engine: no portal URL")
+	}
+	c := portalclient.New(urls[0])
+	c.HTTP = &http.Client{Timeout: portalClientTimeout}
+	if len(urls) > 1 {
+		spread, err := balance.New(urls, nil)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		c.HTTP.Transport = spread
+	}
+	return c, nil
 }
 
 // maxWorkers bounds --workers (each is a process or container).
@@ -273,18 +291,12 @@ type classSetup struct {
 
 func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, error) {
 	sc, tb := r.sc, r.tb
-	r.client = portalclient.New(tb.PortalURL())
-	r.client.AdminToken = tb.AdminToken()
-	r.client.HTTP = &http.Client{Timeout: 30 * time.Second}
-	if urls := testbed.PortalURLs(tb); len(urls) > 1 {
-		// The set-up, probes and ticket follow-ups spread over the portals
-		// like the load does: no portal is the harness's own single point.
-		spread, err := balance.New(urls, nil)
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		r.client.HTTP.Transport = spread
+	client, err := portalClientOf(testbed.PortalURLs(tb))
+	if err != nil {
+		return nil, err
 	}
+	r.client = client
+	r.client.AdminToken = tb.AdminToken()
 	direct := portalclient.New(tb.DirectPortalURL())
 	direct.AdminToken = tb.AdminToken()
 	events := &rundir.Events{}

@@ -42,7 +42,8 @@ func WorkerName(i int) string { return "worker-" + strconv.Itoa(i+1) }
 type fleet struct {
 	r                             *run
 	ws                            []*fleetWorker
-	hostDir, workerDir, portalURL string
+	hostDir, workerDir string
+	portalURLs         []string
 	start                         time.Time
 	end                           time.Time // when the workers' load ends (before drain)
 }
@@ -70,7 +71,7 @@ func (w *fleetWorker) over() bool { return w.done != nil || w.lost != nil }
 // waits for its shard.json (writeShards), which fixes the start.
 func (r *run) launchWorkers(ctx context.Context) (*fleet, error) {
 	n := r.o.Workers
-	f := &fleet{r: r, hostDir: r.o.WorkersDir, workerDir: r.o.WorkersDir, portalURL: r.tb.PortalURL()}
+	f := &fleet{r: r, hostDir: r.o.WorkersDir, workerDir: r.o.WorkersDir, portalURLs: testbed.PortalURLs(r.tb)}
 	var host testbed.WorkerHost
 	if r.o.WorkersDir == "" {
 		h, ok := r.tb.(testbed.WorkerHost)
@@ -78,7 +79,7 @@ func (r *run) launchWorkers(ctx context.Context) (*fleet, error) {
 			return nil, fmt.Errorf("engine: %s cannot start workers: use --target docker or local, or --workers-dir for workers started elsewhere (golive k8s render)", r.tb.Kind())
 		}
 		host = h
-		f.hostDir, f.workerDir, f.portalURL = h.WorkerSpace()
+		f.hostDir, f.workerDir, f.portalURLs = h.WorkerSpace()
 	}
 	for i := range n {
 		w := &fleetWorker{name: WorkerName(i), index: i, dir: filepath.Join(f.hostDir, WorkerName(i))}
@@ -120,7 +121,7 @@ func (f *fleet) writeShards(setups []*classSetup, dur time.Duration) error {
 	r := f.r
 	f.start, f.end = r.clock.WallStart, r.clock.WallStart.Add(dur)
 	for _, w := range f.ws {
-		sp := r.shardFor(setups, w.index, len(f.ws), f.portalURL, dur)
+		sp := r.shardFor(setups, w.index, len(f.ws), f.portalURLs, dur)
 		sp.Name = w.name
 		if err := writeJSONAtomic(filepath.Join(w.dir, shardFile), sp); err != nil {
 			return fmt.Errorf("engine: writing %s's shard: %w", w.name, err)
@@ -141,10 +142,10 @@ func (f *fleet) writeShards(setups []*classSetup, dur time.Duration) error {
 
 // shardFor is worker i of n's shard: every class's pharmacies i, i+n, ...
 // (a class with fewer pharmacies than workers lends pharmacy i mod len).
-func (r *run) shardFor(setups []*classSetup, i, n int, portalURL string, dur time.Duration) shardSpec {
+func (r *run) shardFor(setups []*classSetup, i, n int, portalURLs []string, dur time.Duration) shardSpec {
 	sp := shardSpec{Version: shardVersion, Index: i, Count: n, ScenarioSource: r.sc.Source, ScenarioYAML: r.sc.Raw,
 		Profile: r.profile, Timescale: r.timescale, DemandScale: r.demandScale, Seed: r.seed, RunKey: r.runKey,
-		PortalURL: portalURL, SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Duration: dur}
+		PortalURL: portalURLs[0], PortalURLs: portalURLs, SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Duration: dur}
 	r.mu.Lock()
 	sp.Sample = r.sample
 	r.mu.Unlock()
@@ -348,6 +349,8 @@ func (f *fleet) merge(classes []loadgen.Class) (loadgen.Totals, error) {
 		h.LateSends = int64(w.hb.Late)
 		if d := w.done; d != nil {
 			h.Requests, h.Actions, h.LateSends, h.CPUSeconds = int64(d.Requests), int64(d.Actions), int64(d.Late), d.CPUSeconds
+			totals.PastTimeout += d.PastTimeout
+			totals.Failovers += d.Failovers
 			if i < len(per) && per[i].Requests != d.Requests {
 				errs = append(errs, fmt.Errorf("engine: %s counted %d requests, its files hold %d", w.name, d.Requests, per[i].Requests))
 			}

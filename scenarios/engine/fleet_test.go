@@ -132,3 +132,68 @@ func TestLostWorkerFailsTheRun(t *testing.T) {
 	}
 	t.Logf("reason: %s", reason)
 }
+
+// miniPortalFailover is portal-failover in 12 wall seconds: two portals on
+// one PostgreSQL registry, portal-2 killed for a third of the run.
+const miniPortalFailover = `
+name: mini-portal-failover
+description: One of two portals is killed under load.
+clock: {date: 2021-06-16, start: "10:00", end: "11:00", timescale: 300}
+system:
+  profile: hardened
+  portals: 2
+  signers: 1
+  hsm: {slots: 10, latency: 5ms}
+traffic:
+  - name: issue
+    kind: issue
+    pharmacies: 8
+    demand:
+      - {at: "10:00", rate: 15}
+      - {at: "11:00", rate: 15}
+    client: {timeout: 10s, retries: {max: 2, backoff_base: 200ms, backoff_max: 1s}, poll_tickets: true, honour_retry_after: true}
+faults:
+  - {kind: kill, target: portal-2, at: "10:20"}
+  - {kind: restart, target: portal-2, at: "10:40"}
+thresholds:
+  - lost == 0
+  - past_timeout == 0
+checks: [consistency, no_request_outlives_timeout]
+`
+
+// Two workers against two portals, one of them killed: each worker
+// spreads its requests over both portals (its failovers reach the
+// summary), nothing acknowledged is lost and no request outlives its
+// timeout, as with one process.
+func TestWorkersSeveralPortals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed")
+	}
+	testbedtest.RequirePostgres(t)
+	sc, err := spec.Parse([]byte(miniPortalFailover), "mini-portal-failover.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: t.TempDir(), Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("workersportals"), Workers: 2})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if sum.Verdict != "pass" {
+		t.Errorf("verdict %s: %v", sum.Verdict, sum.Reasons)
+	}
+	if sum.System == nil || sum.System.Portals != 2 || sum.Workers != 2 {
+		t.Fatalf("system %+v, workers %d: want 2 portals and 2 workers", sum.System, sum.Workers)
+	}
+	if sum.Requests.Failovers == 0 {
+		t.Errorf("no failovers with portal-2 down for a third of the run: the workers did not spread over both portals")
+	}
+	if sum.Requests.PastTimeout != 0 || sum.Consistency.Lost != 0 || sum.Consistency.Acknowledged < 100 {
+		t.Errorf("past timeout %d, consistency %+v", sum.Requests.PastTimeout, sum.Consistency)
+	}
+	for _, w := range sum.WorkerHealth {
+		if w.State != rundir.WorkerFinished || w.Requests == 0 {
+			t.Errorf("worker %+v", w)
+		}
+	}
+}

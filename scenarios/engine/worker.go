@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -66,8 +65,11 @@ type shardSpec struct {
 	DemandScale    float64 `json:"demand_scale"`
 	Seed           uint64  `json:"seed"`
 	// RunKey prefixes idempotency keys (the same as a single process's).
-	RunKey    string `json:"run_key"`
-	PortalURL string `json:"portal_url"`
+	RunKey string `json:"run_key"`
+	// PortalURL is the first portal; PortalURLs all of them (several
+	// portals: the worker spreads its requests like one process does).
+	PortalURL  string   `json:"portal_url"`
+	PortalURLs []string `json:"portal_urls,omitempty"`
 	// SimStart and WallStart are the run's clock; WallStart is the agreed
 	// instant the load begins.
 	SimStart  time.Time     `json:"sim_start"`
@@ -119,6 +121,9 @@ type workerDone struct {
 	Dropped    uint64    `json:"dropped"`
 	Finals     uint64    `json:"finals"`
 	CPUSeconds float64   `json:"cpu_seconds"`
+	// PastTimeout and Failovers are loadgen.Totals' of this worker.
+	PastTimeout int64 `json:"past_timeout"`
+	Failovers   int64 `json:"failovers"`
 	Error      string    `json:"error,omitempty"`
 }
 
@@ -159,8 +164,14 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	}()
 	defer func() { stop(); <-hbDone }()
 
-	client := portalclient.New(sp.PortalURL)
-	client.HTTP = &http.Client{Timeout: 30 * time.Second}
+	urls := sp.PortalURLs
+	if len(urls) == 0 {
+		urls = []string{sp.PortalURL} // a shard.json from before portal_urls
+	}
+	client, err := portalClientOf(urls)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	r := &run{sc: sc, log: log, profile: sp.Profile, timescale: sp.Timescale, demandScale: sp.DemandScale, seed: sp.Seed,
 		runKey: sp.RunKey, client: client, sample: sp.Sample, ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End},
 		clock: simclock.Clock{SimStart: sp.SimStart, WallStart: sp.WallStart, Scale: sp.Timescale}}
@@ -192,13 +203,13 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	hb.ready(time.Now())
 	log.Info("worker ready", "name", sp.Name, "shard", sp.Index, "of", sp.Count, "start", sp.WallStart)
 	totals, loadErr := loadgen.Run(ctx, loadgen.Plan{
-		Clock: r.clock, DemandScale: sp.DemandScale, Duration: sp.Duration, Classes: classes, Dir: o.Dir,
+		Clock: r.clock, DemandScale: sp.DemandScale, Duration: sp.Duration, Classes: classes, Dir: o.Dir, Portals: urls,
 		Observer: func(f loadgen.Final) { fw.write(f); r.observe(f) },
 		Progress: hb.progress, Logger: log, Shard: loadgen.Shard{Index: sp.Index, Count: sp.Count}, Start: sp.WallStart,
 	})
 	ferr := errors.Join(fw.flush(), ff.Close())
 	d := workerDone{Name: sp.Name, Ended: time.Now(), Requests: totals.Requests, Actions: totals.Actions, Late: totals.Late,
-		Dropped: totals.Dropped, Finals: fw.count(), CPUSeconds: cpuSeconds()}
+		Dropped: totals.Dropped, Finals: fw.count(), CPUSeconds: cpuSeconds(), PastTimeout: totals.PastTimeout, Failovers: totals.Failovers}
 	if err := errors.Join(loadErr, ferr); err != nil {
 		d.Error = err.Error()
 	}
