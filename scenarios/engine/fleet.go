@@ -40,12 +40,12 @@ func WorkerName(i int) string { return "worker-" + strconv.Itoa(i+1) }
 
 // fleet is the coordinator's view of its load workers.
 type fleet struct {
-	r                             *run
-	ws                            []*fleetWorker
+	r                  *run
+	ws                 []*fleetWorker
 	hostDir, workerDir string
 	portalURLs         []string
-	start                         time.Time
-	end                           time.Time // when the workers' load ends (before drain)
+	start              time.Time
+	end                time.Time // when the workers' load ends (before drain)
 }
 
 type fleetWorker struct {

@@ -122,9 +122,9 @@ type workerDone struct {
 	Finals     uint64    `json:"finals"`
 	CPUSeconds float64   `json:"cpu_seconds"`
 	// PastTimeout and Failovers are loadgen.Totals' of this worker.
-	PastTimeout int64 `json:"past_timeout"`
-	Failovers   int64 `json:"failovers"`
-	Error      string    `json:"error,omitempty"`
+	PastTimeout int64  `json:"past_timeout"`
+	Failovers   int64  `json:"failovers"`
+	Error       string `json:"error,omitempty"`
 }
 
 // WorkerOptions configure RunWorker.
