@@ -491,14 +491,25 @@ func (tb *dockerTestbed) Resume(ctx context.Context, n string) error {
 const statsTimeout = 5 * time.Second
 
 // CPUTime implements CPUReader from the container's CPU accounting.
+// A registry node is its container (the postmaster and its backends).
 func (tb *dockerTestbed) CPUTime(n string) (time.Duration, error) {
-	c, err := tb.comp(n)
-	if err != nil {
-		return 0, err
+	var id string
+	if i, ok := tb.registryNode(n); ok {
+		node, isDocker := tb.reg.nodes[i].(*dockerPG)
+		if !isDocker || node.containerID() == "" {
+			return 0, fmt.Errorf("testbed: %s has no container", n)
+		}
+		id = node.containerID()
+	} else {
+		c, err := tb.comp(n)
+		if err != nil {
+			return 0, err
+		}
+		id = c.id
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
 	defer cancel()
-	resp, err := tb.cli.ContainerStatsOneShot(ctx, c.id)
+	resp, err := tb.cli.ContainerStatsOneShot(ctx, id)
 	if err != nil {
 		return 0, fmt.Errorf("testbed: stats of %s: %w", n, err)
 	}

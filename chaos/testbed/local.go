@@ -423,8 +423,17 @@ func (tb *localTestbed) proc(name string) (*localProc, error) {
 	return nil, fmt.Errorf("testbed: %q: %w", name, ErrUnknownComponent)
 }
 
-// CPUTime implements CPUReader from /proc.
+// CPUTime implements CPUReader from /proc. A registry node is its
+// postmaster's process group: the server and every backend, live or
+// reaped.
 func (tb *localTestbed) CPUTime(name string) (time.Duration, error) {
+	if i, ok := tb.registryNode(name); ok {
+		pid := tb.reg.nodes[i].server().PID()
+		if pid == 0 {
+			return 0, fmt.Errorf("testbed: %s is not running", name)
+		}
+		return proccpu.Group(pid)
+	}
 	pid, err := tb.pid(name)
 	if err != nil {
 		return 0, err

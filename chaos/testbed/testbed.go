@@ -172,11 +172,25 @@ type Testbed interface {
 // request in CPU seconds with it.
 type CPUReader interface {
 	// CPUTime is the CPU time (user + system) the component's current
-	// process has used since it started.
+	// process has used since it started; a registry node's (Metered)
+	// counts the database server with its backends.
 	CPUTime(name string) (time.Duration, error)
 	// CPUWait is the time its threads were runnable but waited for a CPU
 	// (an error wrapping ErrUnsupported where that is not known).
 	CPUWait(name string) (time.Duration, error)
+}
+
+// Metered names what a CPUReader reads in tb: its components and its
+// PostgreSQL registry's nodes.
+func Metered(tb Testbed) []string {
+	var out []string
+	for _, c := range tb.Components() {
+		out = append(out, c.Name)
+	}
+	if r := RegistryOf(tb); r != nil {
+		out = append(out, r.Nodes()...)
+	}
+	return out
 }
 
 // FineCPUReader is implemented by testbeds that can read a component's

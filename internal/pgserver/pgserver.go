@@ -404,6 +404,20 @@ func (s *Server) Running() bool {
 	}
 }
 
+// PID is the postmaster's process id while it runs (it leads its own
+// process group, backends included), 0 when it does not.
+func (s *Server) PID() int {
+	if !s.Running() {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop shuts the server down cleanly (fast shutdown: running transactions
 // are rolled back, a checkpoint is written), SIGKILL after stopTimeout.
 func (s *Server) Stop() error {

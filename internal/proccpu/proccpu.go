@@ -38,25 +38,81 @@ func statFile(path string) (time.Duration, error) {
 	return parseStat(b)
 }
 
-// parseStat reads utime and stime (fields 14 and 15) of a /proc/PID/stat
-// line. The command name (field 2) may hold spaces and parentheses, so
-// fields are counted after its last ')'.
-func parseStat(b []byte) (time.Duration, error) {
+// Group is the CPU time of process group pgid: every live member's
+// (user + system, all threads) and what the leader's reaped children used
+// (cutime + cstime). A server that forks a process per connection and
+// reaps it, like PostgreSQL's postmaster in its own group, is counted
+// whole: a backend's time moves into its leader's when it exits, so a
+// reading never goes back while the leader lives.
+func Group(pgid int) (time.Duration, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("proccpu: %w", err)
+	}
+	var sum time.Duration
+	leader := false
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		st, err := parseGroupStat(b)
+		if err != nil || st.pgrp != pgid {
+			continue
+		}
+		sum += st.own
+		if pid == pgid {
+			sum += st.children
+			leader = true
+		}
+	}
+	if !leader {
+		return 0, fmt.Errorf("proccpu: process group %d has no leader", pgid)
+	}
+	return sum, nil
+}
+
+// groupStat is what Group needs of a stat line.
+type groupStat struct {
+	pgrp          int
+	own, children time.Duration
+}
+
+// parseGroupStat reads pgrp (field 5), utime and stime (14, 15) and
+// cutime and cstime (16, 17) of a /proc/PID/stat line. The command name
+// (field 2) may hold spaces and parentheses, so fields are counted after
+// its last ')'.
+func parseGroupStat(b []byte) (groupStat, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("proccpu: stat line without a command name")
+		return groupStat{}, errors.New("proccpu: stat line without a command name")
 	}
 	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): utime is field 14, f[11]; stime f[12].
-	if len(f) < 13 {
-		return 0, fmt.Errorf("proccpu: stat line has %d fields after the name, want at least 13", len(f))
+	// f[0] is field 3: pgrp is f[2], utime f[11], stime f[12], cutime
+	// f[13], cstime f[14].
+	if len(f) < 15 {
+		return groupStat{}, fmt.Errorf("proccpu: stat line has %d fields after the name, want at least 15", len(f))
 	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	s, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("proccpu: utime %q, stime %q are not numbers", f[11], f[12])
+	var n [5]uint64
+	for j, k := range []int{2, 11, 12, 13, 14} {
+		v, err := strconv.ParseUint(f[k], 10, 64)
+		if err != nil {
+			return groupStat{}, fmt.Errorf("proccpu: stat field %d %q is not a number", k+3, f[k])
+		}
+		n[j] = v
 	}
-	return ticks(u + s), nil
+	return groupStat{pgrp: int(n[0]), own: ticks(n[1] + n[2]), children: ticks(n[3] + n[4])}, nil
+}
+
+// parseStat reads utime and stime (fields 14 and 15) of a /proc/PID/stat
+// line.
+func parseStat(b []byte) (time.Duration, error) {
+	st, err := parseGroupStat(b)
+	return st.own, err
 }
 
 // Waited is the time pid's threads have spent runnable but waiting for a

@@ -79,23 +79,23 @@ func (m *costMeter) loop() {
 // (stopped, killed) keeps its last reading; one whose counter went back
 // was replaced, and everything its new process used counts.
 func (m *costMeter) sample() {
-	for _, c := range m.tb.Components() {
-		t, err := m.cr.CPUTime(c.Name)
+	for _, name := range testbed.Metered(m.tb) {
+		t, err := m.cr.CPUTime(name)
 		if err != nil {
 			continue
 		}
 		m.mu.Lock()
-		last, seen := m.last[c.Name]
+		last, seen := m.last[name]
 		switch {
 		case !seen:
-			m.used[c.Name] = 0 // the first reading is the baseline
+			m.used[name] = 0 // the first reading is the baseline
 		case t >= last:
-			m.used[c.Name] += t - last
+			m.used[name] += t - last
 		default:
-			m.used[c.Name] += t
-			m.restarts[c.Name]++
+			m.used[name] += t
+			m.restarts[name]++
 		}
-		m.last[c.Name] = t
+		m.last[name] = t
 		m.mu.Unlock()
 	}
 }
