@@ -28,7 +28,8 @@ func newCapacityCmd() *cobra.Command {
 		target, sloText, forecast, profile, out, scenario, logLevel, system string
 		demandScale                                                         float64
 		adminToken, dataDir                                                 string
-		signers, hsmSlots                                                   int
+		signers, hsmSlots, portals                                          int
+		registry                                                            string
 		keepControls                                                        bool
 	)
 	cmd := &cobra.Command{
@@ -68,6 +69,7 @@ summary.json, summary.md and report.html. Exit status 0 when the capacity
 covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 		Example: `  golive capacity --target local --forecast launch-day
   golive capacity --target local --forecast launch-day --signers 1     # apply the advice
+  golive capacity --target local --forecast launch-day --registry postgres --portals 3
   golive capacity --slo "p99<200ms,success>=99%" --forecast launch-day --demand-scale 30
   golive capacity --forecast launch-day --system forecast --slo "p99<3s"
   golive capacity --scenario my-capacity.yaml --out out/cap`,
@@ -104,6 +106,17 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 			if signers < 0 || signers > 32 || hsmSlots < 0 {
 				return usageErr("--signers %d / --hsm-slots %d: want 1 to 32 signers and a positive slot count (0 keeps the scenario's)", signers, hsmSlots)
 			}
+			if portals < 0 || portals > spec.MaxPortals {
+				return usageErr("--portals %d: want 1 to %d portals (0 keeps the scenario's)", portals, spec.MaxPortals)
+			}
+			switch registry {
+			case "", spec.RegistrySQLite, spec.RegistryPostgres:
+			default:
+				return usageErr("--registry %q: want sqlite or postgres", registry)
+			}
+			if portals > 1 && registry == spec.RegistrySQLite {
+				return usageErr("--portals %d --registry sqlite: several portals share one registry; use --registry postgres (or leave it out)", portals)
+			}
 			slo, err := parseSLO(sloText)
 			if err != nil {
 				return usageErr("--slo %q: %v (e.g. \"p99<200ms,success>=99%%\")", sloText, err)
@@ -124,6 +137,7 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 			}
 			opts := engine.CapacityOptions{
 				Scenario: sc, Forecast: fc, SystemFromForecast: system == "forecast", Signers: signers, HSMSlots: hsmSlots,
+				Portals: portals, Registry: registry,
 				KeepControls: keepControls, DemandScale: demandScale, SLO: slo, Target: target, Profile: profile,
 				Out: out, Progress: progress, Logger: log, AdminToken: adminToken, DataDir: dataDir,
 			}
@@ -164,6 +178,8 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 	f.StringVar(&system, "system", "scenario", "measure the --scenario's system (scenario) or the forecast scenario's (forecast)")
 	f.IntVar(&signers, "signers", 0, "signer replicas of the measured system (default: the scenario's)")
 	f.IntVar(&hsmSlots, "hsm-slots", 0, "HSM slots per signer replica (default: the scenario's)")
+	f.IntVar(&portals, "portals", 0, "portal replicas of the measured system, spread over by the probe (default: the scenario's; more than 1 needs --registry postgres, the default then)")
+	f.StringVar(&registry, "registry", "", "the measured system's registry: sqlite or postgres (default: the scenario's)")
 	f.BoolVar(&keepControls, "keep-controls", false, "measure with the per-pharmacy quota and anomaly suspension as configured (default: held out)")
 	f.StringVar(&out, "out", "", "output directory (default out/capacity)")
 	f.StringVar(&adminToken, "admin-token", os.Getenv("GOLIVE_ADMIN_TOKEN"), "url target: the deployment's admin token (default $GOLIVE_ADMIN_TOKEN)")

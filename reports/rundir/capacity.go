@@ -33,7 +33,12 @@ type Capacity struct {
 	// what its HSM model can sign per second and replica (slots /
 	// latency), the analytic figure; MeasuredSignerRPS is the capacity per
 	// replica, the one sizing uses.
-	Signers           int     `json:"signers"`
+	Signers int `json:"signers"`
+	// Portals and Registry are the measured system's portal replicas and
+	// registry backend ("sqlite", "postgres"); added 2026-12-02, absent
+	// from older files (read as 1 portal on sqlite).
+	Portals           int     `json:"portals,omitempty"`
+	Registry          string  `json:"registry,omitempty"`
 	HSMSlots          int     `json:"hsm_slots"`
 	HSMLatencyMS      float64 `json:"hsm_latency_ms"`
 	SignerRPS         float64 `json:"signer_rps_each"`

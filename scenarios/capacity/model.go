@@ -19,8 +19,10 @@ type System struct {
 	HSMLatency time.Duration // per signature
 	// IssueConcurrency is the portal's admission limit on issuance (0:
 	// none): at most that many requests in flight, each holding its slot
-	// at least one signature long.
+	// at least one signature long. Portals replicas each have their own
+	// (0 is one portal).
 	IssueConcurrency int
+	Portals          int
 	// Shed is true when a signer refuses a request at once while all its
 	// slots are busy (the hardened signer) instead of queueing it; MaxLoss
 	// is the share of requests the SLO lets fail (1 - min success).
@@ -144,8 +146,13 @@ func (s System) Bounds(cost *CPUCost, step time.Duration) []Bound {
 		out = append(out, Bound{Resource: ResourceCPU, RPS: cost.Available / cost.Total, Basis: basis})
 	}
 	if s.IssueConcurrency > 0 && s.HSMLatency > 0 {
-		out = append(out, Bound{Resource: ResourceAdmission, RPS: float64(s.IssueConcurrency) / s.HSMLatency.Seconds(),
-			Basis: fmt.Sprintf("%d in flight / %s a signature at least", s.IssueConcurrency, s.HSMLatency)})
+		portals := max(s.Portals, 1)
+		basis := fmt.Sprintf("%d in flight / %s a signature at least", s.IssueConcurrency, s.HSMLatency)
+		if portals > 1 {
+			basis = fmt.Sprintf("%d portals x %s", portals, basis)
+		}
+		out = append(out, Bound{Resource: ResourceAdmission, RPS: float64(portals*s.IssueConcurrency) / s.HSMLatency.Seconds(),
+			Basis: basis})
 	}
 	if s.Pharmacies > 0 && s.QuotaRate > 0 && step > 0 {
 		r := float64(s.Pharmacies) * (s.QuotaRate + float64(s.QuotaBurst)/step.Seconds())

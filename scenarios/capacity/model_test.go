@@ -47,6 +47,13 @@ func TestAnalyticBounds(t *testing.T) {
 			t.Errorf("%s: control %v", bd.Resource, bd.Control)
 		}
 	}
+	// Each portal replica admits its own 64 in flight.
+	sys.Portals = 3
+	for _, bd := range sys.Bounds(cost, 20*time.Second) {
+		if bd.Resource == ResourceAdmission && math.Abs(bd.RPS-3*1280) > 1e-6 {
+			t.Errorf("3 portals' admission: %.1f/s, want 3840 (%s)", bd.RPS, bd.Basis)
+		}
+	}
 }
 
 func TestSheddingBound(t *testing.T) {

@@ -267,3 +267,33 @@ func TestHTTPProbeReportsAStoppedLoad(t *testing.T) {
 		t.Errorf("a stopped load judged %v/%q", j.Pass, j.Cause)
 	}
 }
+
+// TestHTTPProbeSpreadsOverReplicas: with several replicas every one takes
+// its turn (the targets name only the first), and a dead one costs no
+// failed request: the same request goes to the next.
+func TestHTTPProbeSpreadsOverReplicas(t *testing.T) {
+	var hits [2]atomic.Int64
+	var srvs [2]*httptest.Server
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			w.WriteHeader(http.StatusCreated)
+		}))
+		defer srvs[i].Close()
+	}
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	probe := HTTPProbe{Targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "POST", URL: srvs[0].URL + "/v1/certificates"}),
+		Replicas: []string{srvs[0].URL, srvs[1].URL, deadURL}, Timeout: 10 * time.Second}
+	st, err := probe.Step(context.Background(), Plan{Rate: 60, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcomes.OK != st.Requests || st.Requests < 50 {
+		t.Errorf("%d of %d requests ok: %+v", st.Outcomes.OK, st.Requests, st.Outcomes)
+	}
+	if hits[0].Load() < 10 || hits[1].Load() < 10 {
+		t.Errorf("replica hits %d and %d: not spread", hits[0].Load(), hits[1].Load())
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/golive-dev/golive/loadgen"
+	"github.com/golive-dev/golive/loadgen/balance"
 )
 
 // HTTPProbe runs vegeta at a constant rate against the targets Targeter
@@ -25,7 +28,19 @@ type HTTPProbe struct {
 	OK func(code uint16) bool
 	// Observe, when set, sees every result (e.g. to time 503s).
 	Observe func(*vegeta.Result)
+	// Replicas are the base URLs of several portals: requests go to each
+	// in turn (loadgen/balance), as the pharmacies' clients spread them.
+	// Empty or one: the targets' own URL.
+	Replicas []string
 }
+
+// probeKeepAlive is the TCP keep-alive period of the probe's connections
+// to several portals (vegeta's own default).
+const probeKeepAlive = 30 * time.Second
+
+// probeConnections bounds the probe's idle connections per host (vegeta's
+// Connections): no step is limited by connection reuse.
+const probeConnections = 10000
 
 // Run is a Probe: Step for h.Duration.
 func (h HTTPProbe) Run(ctx context.Context, rate float64) (Step, error) {
@@ -65,7 +80,18 @@ func (h HTTPProbe) Step(ctx context.Context, p Plan) (Step, error) {
 		}
 		return err
 	}
-	atk := vegeta.NewAttacker(vegeta.Timeout(h.Timeout), vegeta.KeepAlive(true), vegeta.Connections(10000))
+	opts := []func(*vegeta.Attacker){vegeta.Timeout(h.Timeout), vegeta.KeepAlive(true), vegeta.Connections(probeConnections)}
+	if len(h.Replicas) > 1 {
+		tr := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: probeConnections,
+			DialContext: (&net.Dialer{Timeout: h.Timeout, KeepAlive: probeKeepAlive}).DialContext}
+		spread, err := balance.New(h.Replicas, tr)
+		if err != nil {
+			return Step{}, fmt.Errorf("capacity: %w", err)
+		}
+		defer spread.CloseIdleConnections()
+		opts = append(opts, vegeta.Client(&http.Client{Timeout: h.Timeout, Transport: spread}))
+	}
+	atk := vegeta.NewAttacker(opts...)
 	// A rate with a fraction (bisection) keeps it: per nanosecond-exact
 	// intervals rather than a rounded per-second count.
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: time.Second * 1000}

@@ -44,8 +44,10 @@ type CapacityOptions struct {
 	// Scenario's.
 	SystemFromForecast bool
 	// Signers and HSMSlots replace the system's when > 0 (to apply the
-	// advice of an earlier search).
-	Signers, HSMSlots int
+	// advice of an earlier search); Portals and Registry ("sqlite",
+	// "postgres") likewise when set (several portals imply postgres).
+	Signers, HSMSlots, Portals int
+	Registry                   string
 	// KeepControls measures with the per-pharmacy quota and the anomaly
 	// detector's suspension and revocation as the system configures them.
 	// By default they are held out: they limit what one account may do,
@@ -157,8 +159,9 @@ func newIssueRunner(ctx context.Context, tb testbed.Testbed, sc *spec.Scenario, 
 			*t = req.Target
 			return err
 		},
-		Timeout: o.Timeout,
-		OK:      func(c uint16) bool { return c == http.StatusCreated },
+		Timeout:  o.Timeout,
+		OK:       func(c uint16) bool { return c == http.StatusCreated },
+		Replicas: testbed.DirectPortalURLs(tb),
 	}
 	return run, n, nil
 }
@@ -191,6 +194,18 @@ func resolveCapacity(o CapacityOptions) (*capacitySetup, error) {
 	}
 	if o.HSMSlots > 0 {
 		cp.System.HSM.Slots = o.HSMSlots
+	}
+	if o.Registry != "" {
+		cp.System.Registry = o.Registry
+	}
+	if o.Portals > 0 {
+		cp.System.Portals = o.Portals
+		if o.Portals > 1 && o.Registry == "" {
+			cp.System.Registry = spec.RegistryPostgres
+		}
+	}
+	if cp.System.Portals > 1 && cp.System.Registry != spec.RegistryPostgres {
+		return nil, fmt.Errorf("%w: %d portals share one registry: use --registry postgres", ErrCapacitySetup, cp.System.Portals)
 	}
 	if cp.System.Signers < 1 {
 		cp.System.Signers = 1
@@ -275,8 +290,9 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		say("held out of the measurement: %s", strings.Join(su.heldOut, "; "))
 	}
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile,
-		Signers: sc.System.Signers, Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: sc.Clock.Timescale,
-		Logger: log, RunID: o.RunID})
+		Signers: sc.System.Signers, Portals: max(sc.System.Portals, 1), Registry: sc.System.Registry,
+		RegistryStandby: sc.System.RegistryStandby, Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start,
+		Timescale: sc.Clock.Timescale, Logger: log, RunID: o.RunID})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}
@@ -316,7 +332,8 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	}
 
 	out := &CapacityResult{CapacityRPS: res.Capacity, Bounded: res.Bounded, Profile: profile, Target: string(tb.Kind()),
-		Signers: sc.System.Signers, HSMSlots: signerCfg.HSMSlots, HSMLatencyMS: ms(signerCfg.HSMLatency.D()),
+		Signers: sc.System.Signers, Portals: max(sc.System.Portals, 1), Registry: sc.System.Registry,
+		HSMSlots: signerCfg.HSMSlots, HSMLatencyMS: ms(signerCfg.HSMLatency.D()),
 		Scenario: o.scenarioName(), SystemFrom: su.systemFrom, Pharmacies: n, ControlsHeldOut: su.heldOut, Started: started.UTC()}
 	out.SLO.P99MS, out.SLO.MinSuccess, out.SLO.MinGoodput, out.SLO.MinRequests = ms(su.slo.P99), su.slo.MinSuccess, su.slo.MinGoodput, su.slo.MinRequests
 	if out.SLO.MinGoodput == 0 {
@@ -329,7 +346,7 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 		out.Steps = append(out.Steps, stepRecord(s))
 	}
 	sys := capacity.System{Signers: sc.System.Signers, HSMSlots: signerCfg.HSMSlots, HSMLatency: signerCfg.HSMLatency.D(),
-		IssueConcurrency: su.portal.Limits.Issue.MaxConcurrent, Pharmacies: n, Shed: signerCfg.Shed, MaxLoss: 1 - out.SLO.MinSuccess}
+		IssueConcurrency: su.portal.Limits.Issue.MaxConcurrent, Portals: max(sc.System.Portals, 1), Pharmacies: n, Shed: signerCfg.Shed, MaxLoss: 1 - out.SLO.MinSuccess}
 	if q := su.portal.PharmacyQuota; q.Enabled {
 		sys.QuotaRate, sys.QuotaBurst = q.Rate, q.Burst
 	}
@@ -621,18 +638,18 @@ func (r *capacityRunner) cpu() cpuReading {
 	if !ok {
 		return rd
 	}
-	for _, c := range r.tb.Components() {
-		part := c.Name
-		if strings.HasPrefix(part, "signer-") {
-			part = "signers"
-		}
-		t, err := cr.CPUTime(c.Name)
+	for _, name := range testbed.Metered(r.tb) {
+		part := capacityPart(name)
+		t, err := cr.CPUTime(name)
 		if err != nil {
-			r.log.Warn("reading CPU time", "component", c.Name, "err", err)
+			r.log.Warn("reading CPU time", "component", name, "err", err)
 			return rd
 		}
 		rd.parts[part] += t
-		if w, err := cr.CPUWait(c.Name); err == nil && rd.waited != nil {
+		if part == capacityRegistry {
+			continue // a process group's run-queue wait is not read
+		}
+		if w, err := cr.CPUWait(name); err == nil && rd.waited != nil {
 			rd.waited[part] += w
 		} else {
 			rd.waited = nil
@@ -651,6 +668,27 @@ func (r *capacityRunner) cpu() cpuReading {
 	}
 	rd.parts["generator"], rd.machine, rd.ok = self, machine, true
 	return rd
+}
+
+// The capacity model's tiers: replicas of one role are priced together
+// (a request goes to one portal and one signer of several).
+const (
+	capacityPortal   = "portal"
+	capacitySigners  = "signers"
+	capacityRegistry = "registry"
+)
+
+// capacityPart is the tier a metered component's CPU counts in.
+func capacityPart(name string) string {
+	switch {
+	case strings.HasPrefix(name, "signer-"):
+		return capacitySigners
+	case strings.HasPrefix(name, "portal-"):
+		return capacityPortal
+	case strings.HasPrefix(name, "registry-"):
+		return capacityRegistry
+	}
+	return name
 }
 
 // since is the CPU used between two readings; nil when either failed.

@@ -88,6 +88,33 @@ func TestCapacitySystemChoice(t *testing.T) {
 	}
 }
 
+// TestCapacityTopology: --portals and --registry change the measured
+// system; several portals imply PostgreSQL and refuse SQLite; the tiers
+// price replicas together.
+func TestCapacityTopology(t *testing.T) {
+	sc := builtin(t, "capacity")
+	su, err := resolveCapacity(CapacityOptions{Scenario: sc, Portals: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su.sc.System.Portals != 3 || su.sc.System.Registry != spec.RegistryPostgres || sc.System.Portals > 1 {
+		t.Errorf("3 portals: %+v (scenario now %d portals)", su.sc.System, sc.System.Portals)
+	}
+	su, err = resolveCapacity(CapacityOptions{Scenario: sc, Registry: spec.RegistryPostgres})
+	if err != nil || su.sc.System.Portals > 1 || su.sc.System.Registry != spec.RegistryPostgres {
+		t.Errorf("postgres, one portal: %+v, %v", su.sc.System, err)
+	}
+	if _, err := resolveCapacity(CapacityOptions{Scenario: sc, Portals: 2, Registry: spec.RegistrySQLite}); !errors.Is(err, ErrCapacitySetup) {
+		t.Errorf("2 portals on SQLite: %v, want a setup error", err)
+	}
+	for name, want := range map[string]string{"portal": "portal", "portal-2": "portal", "signer-3": "signers",
+		"registry-1": "registry", "registry-2": "registry", "proxy": "proxy"} {
+		if got := capacityPart(name); got != want {
+			t.Errorf("capacityPart(%s) = %s, want %s", name, got, want)
+		}
+	}
+}
+
 func sloOf(p99 time.Duration) capacity.SLO { return capacity.SLO{P99: p99} }
 
 // TestCPUReadingSince: the run's parts are priced from their own
