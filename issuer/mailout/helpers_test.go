@@ -28,7 +28,7 @@ type env struct {
 	tokens map[string]string // centre id -> token
 }
 
-func startEnv(t *testing.T, mutate func(*mailoutapi.Config)) *env {
+func startEnv(t testing.TB, mutate func(*mailoutapi.Config)) *env {
 	t.Helper()
 	e := &env{lanes: overload.NewLanes(time.Millisecond),
 		tokens: map[string]string{"ZI01": NewCentreToken(), "ZI02": NewCentreToken()}}
