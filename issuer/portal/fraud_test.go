@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portaltest"
 	"github.com/golive-dev/golive/issuer/simclock"
+	"github.com/golive-dev/golive/issuer/store"
 )
 
 // TestInsiderNightBurst replays the 2021 insider abuse: a pharmacy's access
@@ -325,3 +327,34 @@ func TestBusinessClockAdmin(t *testing.T) {
 		t.Fatalf("%d certificates before suspension in the business night, want 1..19", issued)
 	}
 }
+
+// TestSuspensionElsewhereHolds: a suspension written to the registry by
+// another portal (several portals share one registry) stops this portal
+// serving the pharmacy within the status cache's bound, although this
+// portal had the pharmacy cached as active.
+func TestSuspensionElsewhereHolds(t *testing.T) {
+	env := portaltest.Start(t, portaltest.Options{Clock: morningClock(t)})
+	ph := env.NewPharmacy(t)
+	iss := env.MustIssue(t, ph, dcc.TypeVaccination) // cached active here
+	if err := env.Store.SetPharmacyStatus(context.Background(), ph.ID, store.PharmacySuspended, "portal-2"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(suspensionSeenWithin)
+	for {
+		r := env.Do(t, portaltest.Request{Method: http.MethodGet, Path: iss.Links.Self, Token: ph.Token})
+		if r.Status == http.StatusForbidden && r.Problem.Code == "pharmacy_suspended" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v %d after %v: a suspension made through another portal is not seen here", r.Problem.Code, r.Status, suspensionSeenWithin)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := env.Issue(t, ph.Token, portaltest.NewKey(), env.Payload(t, dcc.TypeTest)); r.Status != http.StatusForbidden {
+		t.Errorf("issue after the suspension was seen: %v", r)
+	}
+}
+
+// suspensionSeenWithin is far above the portal's status cache bound (2 s):
+// it catches a cache that never refreshes, not a slow machine.
+const suspensionSeenWithin = 30 * time.Second

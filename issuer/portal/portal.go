@@ -146,9 +146,12 @@ type Portal struct {
 	failures    failureCounts
 
 	// status caches pharmacy states so every authenticated request does not
-	// read the registry; changes made here update it.
+	// read the registry; changes made here update it at once, and an entry
+	// older than statusCacheTTL is read again, so a change made through
+	// another portal of the same registry (a suspension above all) holds
+	// here within that bound.
 	statusMu sync.RWMutex
-	status   map[string]store.PharmacyStatus
+	status   map[string]statusEntry
 
 	// inFlight holds idempotency keys being worked on in this process, so a
 	// concurrent duplicate gets 409 instead of a second signature.
@@ -194,7 +197,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		log:          deps.Logger,
 		clock:        deps.Clock,
 		rnd:          deps.Rand,
-		status:       map[string]store.PharmacyStatus{},
+		status:       map[string]statusEntry{},
 		inFlight:     map[string]struct{}{},
 		wakeDrain:    make(chan struct{}, 1),
 		closed:       make(chan struct{}),
@@ -383,10 +386,10 @@ func (p *Portal) cleanupLoop(ctx context.Context) {
 // pharmacyStatus returns a pharmacy's state, from the cache or the registry.
 func (p *Portal) pharmacyStatus(ctx context.Context, id string) (store.PharmacyStatus, error) {
 	p.statusMu.RLock()
-	st, ok := p.status[id]
+	e, ok := p.status[id]
 	p.statusMu.RUnlock()
-	if ok {
-		return st, nil
+	if ok && time.Since(e.at) < statusCacheTTL {
+		return e.status, nil
 	}
 	rec, err := p.reg.Pharmacy(ctx, id)
 	if err != nil {
@@ -398,6 +401,18 @@ func (p *Portal) pharmacyStatus(ctx context.Context, id string) (store.PharmacyS
 
 func (p *Portal) setStatusCache(id string, status store.PharmacyStatus) {
 	p.statusMu.Lock()
-	p.status[id] = status
+	p.status[id] = statusEntry{status: status, at: time.Now()}
 	p.statusMu.Unlock()
 }
+
+// statusEntry is a cached pharmacy state and when it was read (wall clock:
+// the business clock may be simulated, freshness is real time).
+type statusEntry struct {
+	status store.PharmacyStatus
+	at     time.Time
+}
+
+// statusCacheTTL bounds how long a pharmacy's cached state is trusted: a
+// suspension made through another portal stops this one issuing for the
+// pharmacy within it. One registry read per active pharmacy per TTL.
+const statusCacheTTL = 2 * time.Second
