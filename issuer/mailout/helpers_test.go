@@ -57,6 +57,19 @@ func startEnv(t testing.TB, mutate func(*mailoutapi.Config)) *env {
 	return e
 }
 
+// startSmallEnv is startEnv with small bounds (50 items a job, maxPending
+// items waiting, 64 KiB bodies) for hostile and fuzzed input, with a
+// pharmacy's access token (not a centre's) and centre ZI01's token.
+func startSmallEnv(tb testing.TB, maxPending int) (e *env, pharmacyToken, zi1 string) {
+	tb.Helper()
+	e = startEnv(tb, func(c *mailoutapi.Config) {
+		c.MaxItems = 50
+		c.MaxPendingItems = maxPending
+		c.MaxBodyBytes = 64 << 10
+	})
+	return e, e.Login(tb, e.NewPharmacy(tb)).AccessToken, e.tokens["ZI01"]
+}
+
 // items makes n valid items with keys prefix-0000...
 func (e *env) items(t *testing.T, prefix string, n int) []mailoutapi.Item {
 	t.Helper()

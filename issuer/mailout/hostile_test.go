@@ -18,14 +18,7 @@ import (
 // at fault; nothing of a refused job is accepted; the mail-out keeps
 // answering.
 func TestHostileRequests(t *testing.T) {
-	e := startEnv(t, func(c *mailoutapi.Config) {
-		c.MaxItems = 50
-		c.MaxPendingItems = 60
-		c.MaxBodyBytes = 64 << 10
-	})
-	ph := e.NewPharmacy(t)
-	pharmacyToken := e.Login(t, ph).AccessToken
-	zi1 := e.tokens["ZI01"]
+	e, pharmacyToken, zi1 := startSmallEnv(t, 60)
 
 	// A job of ZI01 to look at, and one item key it holds.
 	first := e.submit(t, "ZI01", "", mailoutapi.JobRequest{Items: e.items(t, "held", 2)})
