@@ -35,9 +35,13 @@ type Summary struct {
 	WallSeconds float64   `json:"wall_seconds"`
 	Interrupted bool      `json:"interrupted,omitempty"`
 	// Aborted says which abortOnFail threshold stopped the load.
-	Aborted  string   `json:"aborted,omitempty"`
-	Sim      SimSpan  `json:"sim"`
-	Requests Requests `json:"requests"`
+	Aborted string `json:"aborted,omitempty"`
+	// FaultError says why the fault schedule did not run as written (a
+	// fault that could not be applied or undone); the run then fails, as
+	// it did not test what the scenario says. Added 2026-12-02.
+	FaultError string   `json:"fault_error,omitempty"`
+	Sim        SimSpan  `json:"sim"`
+	Requests   Requests `json:"requests"`
 	// OfferedRate and Goodput are per wall second (RateUnit) over the
 	// GoodputClasses; see Rates for the definitions.
 	OfferedRate Rate `json:"offered_rate"`

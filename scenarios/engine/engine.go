@@ -262,6 +262,7 @@ type run struct {
 	live     *threshold.Live
 	stopLoad context.CancelFunc
 	aborted  string
+	faultErr error // the fault schedule's, set before faultsDone closes
 
 	// workerHealth is each load worker's account (Options.Workers).
 	workerHealth []rundir.WorkerHealth
@@ -410,7 +411,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	faultsDone := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		faults.run(loadCtx, sc.Faults, sc.System)
+		r.faultErr = faults.run(loadCtx, sc.Faults, sc.System)
 	}()
 	scr := &scraper{url: tb.DirectPortalURL(), token: r.o.MetricsToken, http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
 	scrCtx, stopScrape := context.WithCancel(context.WithoutCancel(ctx))

@@ -82,18 +82,21 @@ func (fr *faultRunner) validate(faults []spec.Fault, sys spec.System) error {
 }
 
 // run applies and undoes faults on schedule until ctx ends; call it at the
-// clock's WallStart.
-func (fr *faultRunner) run(ctx context.Context, faults []spec.Fault, sys spec.System) {
+// clock's WallStart. Its error says what did not run as written (nil when
+// ctx ended it).
+func (fr *faultRunner) run(ctx context.Context, faults []spec.Fault, sys spec.System) error {
 	cf := chaosFaults(faults, sys, fr.clock)
 	if len(cf) == 0 {
-		return
+		return nil
 	}
 	if d := time.Until(fr.clock.WallStart); d > 0 {
 		time.Sleep(d)
 	}
 	if err := fr.in.Run(ctx, cf); err != nil && ctx.Err() == nil {
 		fr.log.Warn("faults", "err", err)
+		return err
 	}
+	return nil
 }
 
 // undoAll undoes every fault still in effect (end of run, Ctrl-C).
@@ -125,6 +128,10 @@ type portalClocks struct {
 	testbed.Testbed
 	set func(ctx context.Context, directURL string)
 }
+
+// Registry passes the testbed's PostgreSQL registry through: the embedded
+// interface alone would hide it, and kill-primary would find no cluster.
+func (p *portalClocks) Registry() testbed.RegistryCluster { return testbed.RegistryOf(p.Testbed) }
 
 func (p *portalClocks) Start(ctx context.Context, name string) error {
 	if err := p.Testbed.Start(ctx, name); err != nil {

@@ -137,6 +137,10 @@ func (r *run) judge(s *Summary) {
 		s.Reasons = append(s.Reasons, "aborted: "+s.Aborted)
 		hardFailed = true
 	}
+	if s.FaultError != "" {
+		s.Reasons = append(s.Reasons, "the faults did not run as the scenario says: "+s.FaultError)
+		hardFailed = true
+	}
 	if s.Interrupted {
 		s.Reasons = append(s.Reasons, "interrupted")
 		hardFailed = true

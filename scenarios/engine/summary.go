@@ -68,6 +68,9 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	s.Security = sec
 	s.Probes = ev.Probes
 	s.Aborted = r.aborted
+	if r.faultErr != nil {
+		s.FaultError = r.faultErr.Error()
+	}
 	s.Workers = r.o.Workers
 	s.WorkerHealth = r.workerHealth
 	s.System = &rundir.System{Registry: r.sc.System.Registry, RegistryStandby: r.sc.System.RegistryStandby,
