@@ -191,6 +191,9 @@ type JourneyResult struct {
 	// was not filled again after signing in.
 	SessionLost, FormLost bool
 	Err                   string
+	// UVCI is the certificate the journey got (its page's UVCI), for the
+	// after-run check that nothing acknowledged was lost; "" without one.
+	UVCI string
 }
 
 // RunJourneys runs the plan with the executor kind and returns every

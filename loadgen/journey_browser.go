@@ -213,11 +213,13 @@ type pageState struct {
 	Banner bool   `json:"banner"`
 	FN     string `json:"fn"`
 	PDF    string `json:"pdf"`
+	UVCI   string `json:"uvci"`
 }
 
 const pageStateJS = `(() => { const v = id => { const e = document.getElementById(id); return e ? (e.value || e.getAttribute("href") || "") : ""; };
 return {page: (document.body && document.body.dataset.page) || "", banner: !!document.getElementById("` + portalapi.StaffIDSignerDown + `"),
-fn: v("fn"), pdf: v("` + portalapi.StaffIDPDF + `")}; })()`
+fn: v("fn"), pdf: v("` + portalapi.StaffIDPDF + `"),
+uvci: ((document.getElementById("` + portalapi.StaffIDUVCI + `") || {}).textContent || "").trim()}; })()`
 
 func readPage(ctx context.Context) (pageState, error) {
 	sctx, cancel := context.WithTimeout(ctx, fillTimeout)
@@ -387,7 +389,7 @@ func (b *browserJourneys) journey(tab context.Context, u, seq int, login Journey
 	if resp.Status != http.StatusOK || resp.MimeType != "application/pdf" {
 		return fail(JourneyFailed, "the PDF: %d %s", resp.Status, resp.MimeType)
 	}
-	r.ToPDF, r.Outcome = time.Since(r.Pressed), JourneyPDF
+	r.ToPDF, r.Outcome, r.UVCI = time.Since(r.Pressed), JourneyPDF, st.UVCI
 	return r
 }
 

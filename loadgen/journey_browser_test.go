@@ -155,8 +155,19 @@ func TestBrowserJourneysIssueAndKeepForms(t *testing.T) {
 		t.Errorf("no screenshot of the certificate: %+v", shots)
 	}
 	// Both issued once: the kept form carried its Idempotency-Key.
-	if cs, err := env.Store.CertificatesByPharmacy(t.Context(), ph.ID); err != nil || len(cs) != 2 {
+	cs, err := env.Store.CertificatesByPharmacy(t.Context(), ph.ID)
+	if err != nil || len(cs) != 2 {
 		t.Errorf("%d certificates (%v), want 2", len(cs), err)
+	}
+	// Each journey names the certificate it got, for the after-run check.
+	stored := map[string]bool{}
+	for _, c := range cs {
+		stored[c.UVCI] = true
+	}
+	for i, r := range rs {
+		if !stored[r.UVCI] {
+			t.Errorf("journey %d got UVCI %q, not one of the pharmacy's certificates", i, r.UVCI)
+		}
 	}
 }
 

@@ -11,8 +11,12 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
+	"github.com/golive-dev/golive/scenarios/consistency"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
+
+// browserClass names the browsers' certificates in the consistency check.
+const browserClass = "browsers"
 
 // Browser journeys (Options.Browsers): real headless Chromium sessions of
 // simulated pharmacy staff beside the scenario's API load, each with a
@@ -88,6 +92,11 @@ func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, s
 		b.seen.Add(1)
 		if j.Outcome == loadgen.JourneyPDF {
 			b.pdfs.Add(1)
+		}
+		// A certificate shown to staff is acknowledged like a 201: the
+		// after-run check must find it in the registry.
+		if j.Outcome == loadgen.JourneyPDF && j.UVCI != "" && j.User >= 0 && j.User < len(logins) {
+			r.ack(consistency.Ack{Class: browserClass, PharmacyID: logins[j.User].PharmacyID, UVCI: j.UVCI})
 		}
 	}
 	go func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/chaos/testbed/testbedtest"
+	"github.com/golive-dev/golive/loadgen"
 	"github.com/golive-dev/golive/reports/rundir"
 	"github.com/golive-dev/golive/scenarios/spec"
 )
@@ -133,6 +134,18 @@ func TestLostWorkerFailsTheRun(t *testing.T) {
 	t.Logf("reason: %s", reason)
 }
 
+// miniSteadyIssue is the failover tests' load: 15 issuances a second from
+// 8 pharmacies for the hour 10:00-11:00, retried with their keys.
+const miniSteadyIssue = `traffic:
+  - name: issue
+    kind: issue
+    pharmacies: 8
+    demand:
+      - {at: "10:00", rate: 15}
+      - {at: "11:00", rate: 15}
+    client: {timeout: 10s, retries: {max: 3, backoff_base: 200ms, backoff_max: 1s}, poll_tickets: true, honour_retry_after: true}
+`
+
 // miniPortalFailover is portal-failover in 12 wall seconds: two portals on
 // one PostgreSQL registry, portal-2 killed for a third of the run.
 const miniPortalFailover = `
@@ -144,15 +157,7 @@ system:
   portals: 2
   signers: 1
   hsm: {slots: 10, latency: 5ms}
-traffic:
-  - name: issue
-    kind: issue
-    pharmacies: 8
-    demand:
-      - {at: "10:00", rate: 15}
-      - {at: "11:00", rate: 15}
-    client: {timeout: 10s, retries: {max: 2, backoff_base: 200ms, backoff_max: 1s}, poll_tickets: true, honour_retry_after: true}
-faults:
+` + miniSteadyIssue + `faults:
   - {kind: kill, target: portal-2, at: "10:20"}
   - {kind: restart, target: portal-2, at: "10:40"}
 thresholds:
@@ -211,15 +216,7 @@ system:
   hsm: {slots: 10, latency: 5ms}
   registry: postgres
   registry_standby: true
-traffic:
-  - name: issue
-    kind: issue
-    pharmacies: 8
-    demand:
-      - {at: "10:00", rate: 15}
-      - {at: "11:00", rate: 15}
-    client: {timeout: 10s, retries: {max: 3, backoff_base: 200ms, backoff_max: 1s}, poll_tickets: true, honour_retry_after: true}
-faults:
+` + miniSteadyIssue + `faults:
   - {kind: kill-primary, target: registry, at: "10:20"}
 thresholds:
   - lost == 0
@@ -263,5 +260,47 @@ func TestRunRegistryFailoverLocal(t *testing.T) {
 	}
 	if sum.Consistency.Lost != 0 || sum.Consistency.Acknowledged < 100 {
 		t.Errorf("consistency %+v", sum.Consistency)
+	}
+}
+
+// TestRunBrowsersAcknowledged: a certificate a browser journey was shown
+// is acknowledged like a 201, so the after-run check looks for it: the
+// run's acknowledgements are the API's plus the browsers' PDFs.
+func TestRunBrowsersAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a testbed and Chromium")
+	}
+	if loadgen.ChromiumPath() == "" {
+		if os.Getenv("GOLIVE_REQUIRE_CHROMIUM") == "1" {
+			t.Fatal("GOLIVE_REQUIRE_CHROMIUM=1 but no chromium on PATH (make test-deps)")
+		}
+		t.Skip("no chromium on PATH (set GOLIVE_REQUIRE_CHROMIUM=1 to fail instead)")
+	}
+	src := strings.Replace(miniOutage, "faults:\n  - {kind: partition, target: \"portal->signers\", at: \"11:20\", until: \"11:35\"}\n", "", 1)
+	src = strings.Replace(src, "timescale: 360", "timescale: 120", 1) // 30 s: time for several journeys
+	sc, err := spec.Parse([]byte(src), "mini-browsers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), Options{Scenario: sc, Target: "local", Out: t.TempDir(), Binary: testbedtest.Binary(t),
+		RunID: testbedtest.RunID("browsersack"), Browsers: 1})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if sum.Browsers == nil || sum.Browsers.PDF == 0 {
+		t.Fatalf("browsers %+v: no journey got its PDF", sum.Browsers)
+	}
+	// The load's certificates and the steady-state probes' own issuances.
+	api := sum.Requests.OK + sum.Requests.TicketDone
+	for _, p := range sum.Probes {
+		for _, c := range p.Checks {
+			if c.Check == "issue" && c.OK {
+				api++
+			}
+		}
+	}
+	if got := sum.Consistency.Acknowledged - api; got != sum.Browsers.PDF || sum.Consistency.Lost != 0 {
+		t.Errorf("acknowledged %d = API and probes %d + %d, want the browsers' %d PDFs beside them; consistency %+v",
+			sum.Consistency.Acknowledged, api, got, sum.Browsers.PDF, sum.Consistency)
 	}
 }
