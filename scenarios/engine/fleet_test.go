@@ -277,7 +277,7 @@ func TestRunBrowsersAcknowledged(t *testing.T) {
 		t.Skip("no chromium on PATH (set GOLIVE_REQUIRE_CHROMIUM=1 to fail instead)")
 	}
 	src := strings.Replace(miniOutage, "faults:\n  - {kind: partition, target: \"portal->signers\", at: \"11:20\", until: \"11:35\"}\n", "", 1)
-	src = strings.Replace(src, "timescale: 360", "timescale: 120", 1) // 30 s: time for several journeys
+	src = strings.Replace(src, "timescale: 360", "timescale: 200", 1) // 18 s: time for several journeys
 	sc, err := spec.Parse([]byte(src), "mini-browsers.yaml")
 	if err != nil {
 		t.Fatal(err)
