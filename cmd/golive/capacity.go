@@ -114,9 +114,6 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 			default:
 				return usageErr("--registry %q: want sqlite or postgres", registry)
 			}
-			if portals > 1 && registry == spec.RegistrySQLite {
-				return usageErr("--portals %d --registry sqlite: several portals share one registry; use --registry postgres (or leave it out)", portals)
-			}
 			slo, err := parseSLO(sloText)
 			if err != nil {
 				return usageErr("--slo %q: %v (e.g. \"p99<200ms,success>=99%%\")", sloText, err)

@@ -18,6 +18,9 @@ func TestCapacityUsageErrors(t *testing.T) {
 		{[]string{"--system", "forecast"}, `--slo, e.g. "p99<1.8s"`},
 		{[]string{"--signers", "40"}, "want 1 to 32 signers"},
 		{[]string{"--scenario", "launch-day"}, "has no capacity section"},
+		{[]string{"--portals", "99"}, "want 1 to"},
+		{[]string{"--registry", "oracle"}, "want sqlite or postgres"},
+		{[]string{"--portals", "2", "--registry", "sqlite"}, "use --registry postgres"},
 	} {
 		r := golive(t, "", append([]string{"capacity", "--target", "local", "--out", t.TempDir()}, c.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {

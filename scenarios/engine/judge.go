@@ -167,7 +167,8 @@ func (r *run) judge(s *Summary) {
 // latency, an error rate held rather than only fraud or loss figures). A
 // pass stands: the design coped even so. judge does not call it when a
 // failure is hard: an aborted or interrupted run, a lost load worker, a
-// lost or duplicated certificate or fraud let through.
+// fault schedule that did not run, a lost or duplicated certificate or
+// fraud let through.
 func starved(s *Summary, timingHeld bool) {
 	m := s.Machine
 	if m == nil || !m.Starved {
