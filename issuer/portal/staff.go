@@ -38,7 +38,8 @@ func (p *Portal) newStaffWeb(key []byte) (http.Handler, error) {
 		BodyReadTimeout:  p.cfg.HTTP.BodyReadTimeout.D(),
 		// A double click waits for the first post as long as that one can
 		// take: the issuance deadline, or the sign call when there is none.
-		InUseWait: max(p.cfg.IssueDeadline.D(), p.cfg.SignCallTimeout.D()),
+		InUseWait:     max(p.cfg.IssueDeadline.D(), p.cfg.SignCallTimeout.D()),
+		WaitForSigner: p.cfg.StaffWeb.WaitForSigner.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: staff web: %w", err)

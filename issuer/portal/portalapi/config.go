@@ -285,6 +285,14 @@ type StaffWebConfig struct {
 	// SecureCookies marks the staff cookies Secure on plain HTTP too, for
 	// a portal behind a proxy that ends TLS (over TLS they always are).
 	SecureCookies bool `json:"secure_cookies"`
+	// WaitForSigner is how long the issuance page keeps sending a form
+	// again (same Idempotency-Key, so at most one certificate) while the
+	// answer is that no signer could sign, before it says so. 0 answers at
+	// once. The 2021 page did not say so: "you press 'create PDF' and
+	// then nothing happens" (../shared/seeds), so staff waited until they
+	// gave up; naive-2021 reproduces that with a wait longer than any
+	// browser's patience. A client that leaves ends the wait.
+	WaitForSigner Duration `json:"wait_for_signer,omitempty"`
 }
 
 // HardenedConfig is the design that survives 2021: register-checked
@@ -421,7 +429,7 @@ func Naive2021Config() Config {
 		ReadyRequiresSigner: true,
 		CleanupInterval:     Duration(time.Minute),
 		StaffWeb: StaffWebConfig{SessionIdle: Duration(30 * time.Minute), SessionMaxAge: Duration(12 * time.Hour),
-			KeepFormsOnExpiry: false},
+			KeepFormsOnExpiry: false, WaitForSigner: Duration(2 * time.Minute)},
 	}
 }
 
@@ -523,8 +531,8 @@ func (c Config) Validate() error {
 			bad("anomaly: %v", err)
 		}
 	}
-	if c.StaffWeb.SessionIdle < 0 || c.StaffWeb.SessionMaxAge < 0 {
-		bad("staff_web: session_idle and session_max_age must not be negative")
+	if c.StaffWeb.SessionIdle < 0 || c.StaffWeb.SessionMaxAge < 0 || c.StaffWeb.WaitForSigner < 0 {
+		bad("staff_web: session_idle, session_max_age and wait_for_signer must not be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -22,6 +22,9 @@ const (
 	// inUsePoll is the longest pause between looks at a form post still
 	// in progress.
 	inUsePoll = 250 * time.Millisecond
+	// signerWaitPause is the pause between sends of a post waiting for a
+	// signer (Options.WaitForSigner).
+	signerWaitPause = time.Second
 )
 
 func seeOther(rw http.ResponseWriter, r *http.Request, path string) {
@@ -320,6 +323,7 @@ func (w *Web) issue(rw http.ResponseWriter, r *http.Request) {
 	req := w.payload(k, d)
 	header := http.Header{"Idempotency-Key": {d.Key}}
 	giveUp := time.Now().Add(w.opts.InUseWait)
+	signerGiveUp := time.Now().Add(w.opts.WaitForSigner)
 	for {
 		res, err := w.authed(r.Context(), r, s, http.MethodPost, "/v1/certificates", header, req)
 		if errors.Is(err, errSessionEnded) {
@@ -345,9 +349,20 @@ func (w *Web) issue(rw http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
+		if noSigner(res) && time.Now().Before(signerGiveUp) {
+			if sleep(r.Context(), signerWaitPause) {
+				continue
+			}
+			return // the client left: nobody reads an answer
+		}
 		w.issueAnswer(rw, r, v, s, k, d, res)
 		return
 	}
+}
+
+// noSigner reports an answer saying no signer could sign the request.
+func noSigner(res *apiResponse) bool {
+	return res.prob != nil && (res.prob.Code == "signer_timeout" || res.prob.Code == "signer_unavailable")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -409,7 +424,7 @@ func (w *Web) issueAnswer(rw http.ResponseWriter, r *http.Request, v *view, s *s
 		w.renderIssue(rw, v, res.status, k, d, fieldErrors(k, pr)) // the error summary says it
 	case res.status == http.StatusTooManyRequests:
 		busy(v.F("busy.quota", ra))
-	case pr.Code == "signer_timeout" || pr.Code == "signer_unavailable":
+	case noSigner(res):
 		busy(v.T("busy.signer"))
 	case res.status == http.StatusGatewayTimeout:
 		busy(v.T("busy.timeout"))

@@ -732,3 +732,45 @@ func TestAccessTokenRefresh(t *testing.T) {
 		t.Fatalf("%d certificates, want 1", n)
 	}
 }
+
+// TestNaive2021WaitsForSigner: naive-2021's page does not say that no
+// signer answered; it sends the form again (the same key) until one does,
+// so a signer back within the wait turns the standing form into the
+// certificate, issued once. The hardened page answers at the first "no
+// signer" (its own test: TestOverloadIsAPage and the banner tests).
+func TestNaive2021WaitsForSigner(t *testing.T) {
+	env, _ := start(t, portaltest.Options{Profile: portalapi.ProfileNaive2021, Mutate: func(c *portalapi.Config) {
+		c.StaffWeb.WaitForSigner = portalapi.Duration(time.Minute)
+	}})
+	ph := env.NewPharmacy(t)
+	s := newStaff(t, env)
+	form := s.signIn(ph)
+	env.SetSigners(portaltest.SignerDown)
+	answered := make(chan *page, 1)
+	go func() { answered <- s.submit(form, portalapi.StaffKindVaccination, vaccination(env, "Geduld", "Gerda")) }()
+	// At least one send has failed for want of a signer before it comes back.
+	deadline := time.Now().Add(time.Minute)
+	for !signErrors(t, env) {
+		select {
+		case p := <-answered:
+			t.Fatalf("the page answered while no signer could sign: %d %q %s", p.status, p.name(), p.text())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no send failed for want of a signer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	env.SetSigners(portaltest.SignerUp)
+	p := <-answered
+	if cert := s.follow(p); cert.name() != portalapi.StaffPageCertificate {
+		t.Fatalf("after the signer came back: %d page %q %s", p.status, cert.name(), cert.text())
+	}
+}
+
+// signErrors reports whether the portal counted a failed sign call.
+func signErrors(t *testing.T, env *portaltest.Env) bool {
+	t.Helper()
+	r := env.Do(t, portaltest.Request{Method: http.MethodGet, Path: "/metrics"})
+	return strings.Contains(string(r.Body), "\nportal_sign_errors_total{")
+}

@@ -73,6 +73,10 @@ type Options struct {
 	// InUseWait is how long a post waits for an earlier post of the same
 	// form still in progress (a double click) before saying so (default 5 s).
 	InUseWait time.Duration
+	// WaitForSigner is how long a post keeps being sent again while no
+	// signer can sign, before the page says so (0: at once; see
+	// portalapi.StaffWebConfig.WaitForSigner).
+	WaitForSigner time.Duration
 }
 
 // Web serves the staff pages under portalapi.StaffRoot.
