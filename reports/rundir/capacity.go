@@ -43,7 +43,7 @@ type Capacity struct {
 	HSMLatencyMS      float64 `json:"hsm_latency_ms"`
 	SignerRPS         float64 `json:"signer_rps_each"`
 	MeasuredSignerRPS float64 `json:"measured_signer_rps_each"`
-	// NeededSigners = ceil(forecast peak x reserve / MeasuredSignerRPS);
+	// NeededSigners = ceil(forecast peak x reserve / Sizing.PerSignerRPS);
 	// NeededHSMSlots is the slots each current replica would need instead.
 	NeededSigners  int    `json:"needed_signers"`
 	NeededHSMSlots int    `json:"needed_hsm_slots_each"`
@@ -234,6 +234,17 @@ type CapacitySizing struct {
 	// HSM slots each of the current signers would need instead.
 	NeededSigners int `json:"needed_signers"`
 	NeededSlots   int `json:"needed_slots_each"`
+	// SpareSigners is the replicas kept beyond NeededSigners so that one
+	// can fail and the target still holds (N+1: no single point of
+	// failure); RecommendedSigners = NeededSigners + SpareSigners is what
+	// Apply sets.
+	SpareSigners       int `json:"spare_signers,omitempty"`
+	RecommendedSigners int `json:"recommended_signers,omitempty"`
+	// PerSignerBasis says where PerSignerRPS comes from: "measured"
+	// (capacity / signers, when the replicas bound the run) or "hsm model"
+	// (slots / latency, when something else bound it and the measured
+	// rate per replica says less than a replica can do).
+	PerSignerBasis string `json:"per_signer_basis,omitempty"`
 	// NeededCores is the CPU the target rate costs at the measured price
 	// per request (0: not measured).
 	NeededCores float64 `json:"needed_cores,omitempty"`

@@ -273,15 +273,32 @@ func problemKeys(st Step) []string {
 }
 
 // Reserve is the margin sizing keeps over the forecast peak: a quarter for
-// the surge's noise and a replica's failure.
+// the surge's noise.
 const Reserve = 1.25
+
+// SpareSigners is the replicas sizing keeps beyond what carries the
+// target, so that losing one keeps it (N+1): advice never ends at one
+// replica, a single point of failure.
+const SpareSigners = 1
+
+// The bases of a per-replica rate (rundir.CapacitySizing.PerSignerBasis).
+const (
+	BasisMeasured = "measured"
+	BasisHSMModel = "hsm model"
+)
 
 // Sizing is the advice: what the forecast peak needs, from measured rates.
 type Sizing = rundir.CapacitySizing
 
-// Size turns a measured capacity into advice for a forecast peak. The
-// per-replica rate is the measured one (capacity / signers): that is what a
-// replica delivered in this system, whatever its HSM model allows.
+// Size turns a measured capacity into advice for a forecast peak. When the
+// replicas bound the run (HSM, shedding), the per-replica rate is the
+// measured one (capacity / signers): what a replica delivered in this
+// system, whatever its HSM model allows. When something else bound it (the
+// CPU of a shared machine, say), the measured rate per replica only says
+// how much the others let through, and sizing replicas from it would add
+// replicas that do not help: the HSM model's rate (slots / latency) is
+// used, or the measured one when that is higher. The count carries the
+// target with SpareSigners more (N+1).
 func Size(capacity float64, sys System, peak float64, b Binding, cost *CPUCost) Sizing {
 	signers, slots := max(sys.Signers, 1), max(sys.HSMSlots, 1)
 	z := Sizing{PeakRPS: peak, Reserve: Reserve, TargetRPS: peak * Reserve}
@@ -293,9 +310,15 @@ func Size(capacity float64, sys System, peak float64, b Binding, cost *CPUCost) 
 		z.Advice = fmt.Sprintf("no capacity measured (even the first rate failed; binding: %s): lower capacity.start_rate or look at the first step's reasons", b.Resource)
 		return z
 	}
-	z.PerSignerRPS = capacity / float64(signers)
+	z.PerSignerRPS, z.PerSignerBasis = capacity/float64(signers), BasisMeasured
+	replicasBound := b.Resource == ResourceHSM || b.Resource == ResourceShedding
+	if model := float64(slots) / sys.HSMLatency.Seconds(); !replicasBound && sys.HSMLatency > 0 && model > z.PerSignerRPS {
+		z.PerSignerRPS, z.PerSignerBasis = model, BasisHSMModel
+	}
 	z.PerSlotRPS = z.PerSignerRPS / float64(slots)
 	z.NeededSigners = max(int(math.Ceil(z.TargetRPS/z.PerSignerRPS-1e-9)), 1)
+	z.SpareSigners = SpareSigners
+	z.RecommendedSigners = z.NeededSigners + z.SpareSigners
 	z.NeededSlots = max(int(math.Ceil(z.TargetRPS/(float64(signers)*z.PerSlotRPS)-1e-9)), 1)
 	if cost != nil && cost.Total > 0 {
 		z.NeededCores = z.TargetRPS * cost.Total
@@ -311,17 +334,18 @@ func Size(capacity float64, sys System, peak float64, b Binding, cost *CPUCost) 
 	if z.NeededSigners == 1 {
 		covers = "covers"
 	}
+	spare := fmt.Sprintf("; keep %s (%d+%d: one can fail)", replicas(z.RecommendedSigners), z.NeededSigners, z.SpareSigners)
 	switch {
 	case capacity >= z.TargetRPS:
-		z.Advice = fmt.Sprintf("capacity %.0f/s covers the forecast peak %.1f/s %.1fx (binding: %s); %s of %d HSM slots %s %.1f/s (the peak x%.2f) at the measured %.1f/s per replica (now %d)",
-			capacity, peak, headroom, b.Resource, replicas(z.NeededSigners), slots, covers, z.TargetRPS, Reserve, z.PerSignerRPS, signers)
-		if z.NeededSigners != signers {
-			z.Apply = fmt.Sprintf("--signers %d", z.NeededSigners)
+		z.Advice = fmt.Sprintf("capacity %.0f/s covers the forecast peak %.1f/s %.1fx (binding: %s); %s of %d HSM slots %s %.1f/s (the peak x%.2f) at the %s %.1f/s per replica (now %d)",
+			capacity, peak, headroom, b.Resource, replicas(z.NeededSigners), slots, covers, z.TargetRPS, Reserve, z.PerSignerBasis, z.PerSignerRPS, signers) + spare
+		if z.RecommendedSigners != signers {
+			z.Apply = fmt.Sprintf("--signers %d", z.RecommendedSigners)
 		}
-	case b.Resource == ResourceHSM || b.Resource == ResourceShedding:
+	case replicasBound:
 		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s (binding: HSM): run %s (now %d) or %d HSM slots each, for %.1f/s (the peak x%.2f) at the measured %.1f/s per replica",
-			capacity, headroom, peak, replicas(z.NeededSigners), signers, z.NeededSlots, z.TargetRPS, Reserve, z.PerSignerRPS)
-		z.Apply = fmt.Sprintf("--signers %d", z.NeededSigners)
+			capacity, headroom, peak, replicas(z.NeededSigners), signers, z.NeededSlots, z.TargetRPS, Reserve, z.PerSignerRPS) + spare
+		z.Apply = fmt.Sprintf("--signers %d", z.RecommendedSigners)
 	case b.Resource == ResourceCPU && cost != nil:
 		z.Advice = fmt.Sprintf("capacity %.0f/s is %.2fx the forecast peak %.1f/s (binding: CPU): more signer replicas do not help; %.1f/s (the peak x%.2f) needs about %.1f cores at the measured %.2f ms CPU per request",
 			capacity, headroom, peak, z.TargetRPS, Reserve, z.NeededCores, cost.Total*1000)
