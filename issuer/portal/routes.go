@@ -3,7 +3,6 @@ package portal
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -811,21 +810,8 @@ func (h *headerProbe) Header() http.Header         { return h.header }
 func (h *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerProbe) WriteHeader(code int)        { h.status = code }
 
-// writeJSON sends v as JSON; API responses are never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		problem.Write(w, problem.Internal("could not encode the response"))
-		return
-	}
-	body = append(body, '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
+// writeJSON is problem.WriteJSON: one encoding for every API answer.
+func writeJSON(w http.ResponseWriter, status int, v any) { problem.WriteJSON(w, status, v) }
 
 // writeBinary sends a PNG or PDF; they carry personal data: no caching.
 func writeBinary(w http.ResponseWriter, contentType, disposition string, body []byte) {

@@ -294,3 +294,21 @@ func GatewayTimeout(detail string) Problem {
 func Internal(detail string) Problem {
 	return New(http.StatusInternalServerError, "internal", detail)
 }
+
+// WriteJSON sends v as an API's JSON answer (the other side of Write):
+// never cached, since API answers are per caller. A value that does not
+// encode becomes a 500 problem.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		Write(w, Internal("could not encode the answer"))
+		return
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
