@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/golive-dev/golive/internal/pgtest"
 	"github.com/golive-dev/golive/issuer/dcc"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
@@ -28,11 +29,13 @@ import (
 
 var slo = capacity.SLO{P99: 50 * time.Millisecond, MinSuccess: 0.99, MinGoodput: 0.95}
 
-// BenchmarkIssuanceCeiling is issue #3's speed target: the issuance rate
-// of `serve --role all` at p99 <= 50 ms against the rate of a bare ECDSA
-// endpoint under the same SLO (target ratio >= 0.6), then overload at 5x
-// the found capacity (goodput >= 90% of capacity, 503s within 5 ms p99).
-// Run it with -benchtime 1x: one measurement takes about two minutes.
+// BenchmarkIssuanceCeiling is issue #3's and issue 18's speed target: the
+// issuance rate of `serve --role all` at p99 <= 50 ms against the rate of
+// a bare ECDSA endpoint under the same SLO (issue 18: ratio >= 0.25 per
+// core; $GOLIVE_BENCH_REGISTRY picks SQLite or PostgreSQL), then overload
+// at 5x the found capacity, $GOLIVE_BENCH_OVERLOAD_RUNS times (default
+// 10; target in 9 of 10: goodput >= 0.9 of capacity, 503s within 10 ms
+// p99 on the client). Run it with -benchtime 1x: it takes a few minutes.
 // Servers run on serverCPU, vegeta on generatorCPU (pin_test.go).
 func BenchmarkIssuanceCeiling(b *testing.B) {
 	ctx := context.Background()
@@ -77,47 +80,100 @@ func BenchmarkIssuanceCeiling(b *testing.B) {
 		}
 		ratio := issueRes.Capacity / bareRes.Capacity
 
-		// Overload: 5x the issuer's capacity for 3 s.
-		var mu sync.Mutex
-		var rejected []time.Duration
-		codes := map[uint16]int{}
-		over := capacity.HTTPProbe{
-			Targeter: issueTargeter(srv.url, pharmacies, payloads), Duration: 3 * time.Second, Timeout: 5 * time.Second,
-			OK: func(c uint16) bool { return c == http.StatusCreated },
-			Observe: func(r *vegeta.Result) {
-				mu.Lock()
-				codes[r.Code]++
-				if r.Code == http.StatusServiceUnavailable {
-					rejected = append(rejected, r.Latency)
-				}
-				mu.Unlock()
-			},
+		// Overload: 5x the issuer's capacity for 3 s, overloadRuns times
+		// (the target must hold in 9 of 10).
+		runs, met := overloadRuns(b), 0
+		var goodputRatios, rejectP99s []float64
+		for run := 1; run <= runs; run++ {
+			o := overload(b, ctx, srv, pharmacies, payloads, issueRes.Capacity)
+			ok := o.goodput/issueRes.Capacity >= overloadGoodputTarget && o.p99Reject <= overloadRejectP99Target && o.rejected > 0
+			if ok {
+				met++
+			}
+			goodputRatios = append(goodputRatios, o.goodput/issueRes.Capacity)
+			rejectP99s = append(rejectP99s, ms(o.p99Reject))
+			fmt.Fprintf(os.Stderr, "overload run %d/%d at 5x (%.0f/s): goodput %.0f/s = %.2f of capacity (target >= %.1f), %d 503s with p99 %.2f ms on the client (target <= %v), <= %.2f ms server-side; answers %v (%d of %.0f offered); target met: %v\n",
+				run, runs, 5*issueRes.Capacity, o.goodput, o.goodput/issueRes.Capacity, overloadGoodputTarget, o.rejected, ms(o.p99Reject), overloadRejectP99Target,
+				ms(o.serverP99), o.codes, o.answered, 5*issueRes.Capacity*3, ok)
 		}
-		shedBefore := shedHistogram(b, srv.url)
-		st, err := over.Run(ctx, 5*issueRes.Capacity)
-		if err != nil {
-			b.Fatalf("overload: %v", err)
-		}
-		p99Reject := percentile(rejected, 0.99)
-		serverP99 := shedHistogram(b, srv.url).minus(shedBefore).quantile(0.99)
-		fmt.Fprintf(os.Stderr, "server-side time of those 503s (portal_shed_duration_seconds): p99 <= %.2f ms\n", ms(serverP99))
-		b.ReportMetric(ms(serverP99), "503-server-p99-ms")
-		fmt.Fprintf(os.Stderr, "bare %.0f/s, issuer %.0f/s (ratio %.2f, target >= 0.6); at 5x: goodput %.0f/s = %.2f of capacity (target >= 0.9), %d 503s with p99 %.2f ms (target <= 5 ms)",
-			bareRes.Capacity, issueRes.Capacity, ratio, st.Goodput, st.Goodput/issueRes.Capacity, len(rejected), ms(p99Reject))
-		answered := 0
-		for _, n := range codes {
-			answered += n
-		}
-		// Whether the generator delivered the overload at all: past what
-		// one core can send or the server's listen queue can hold, fewer
-		// requests go out than were offered.
-		fmt.Fprintf(os.Stderr, "; answers at 5x: %v (%d results of %.0f offered)\n", codes, answered, 5*issueRes.Capacity*3)
+		fmt.Fprintf(os.Stderr, "bare %.0f/s, issuer %.0f/s (ratio %.3f; issue 18 asks >= 0.25 per core); overload target met in %d of %d runs (issue 18 asks 9 of 10)\n",
+			bareRes.Capacity, issueRes.Capacity, ratio, met, runs)
+		b.ReportMetric(median(goodputRatios), "overload-goodput-ratio-median")
+		b.ReportMetric(median(rejectP99s), "503-p99-ms-median")
+		b.ReportMetric(float64(met), "overload-runs-met")
 		b.ReportMetric(bareRes.Capacity, "bare-rps")
 		b.ReportMetric(issueRes.Capacity, "issue-rps")
 		b.ReportMetric(ratio, "ratio")
-		b.ReportMetric(st.Goodput/issueRes.Capacity, "overload-goodput-ratio")
-		b.ReportMetric(ms(p99Reject), "503-p99-ms")
 	}
+}
+
+// Issue 18's overload targets at 5x capacity.
+const (
+	overloadGoodputTarget   = 0.9
+	overloadRejectP99Target = 10 * time.Millisecond
+	overloadRunsEnv         = "GOLIVE_BENCH_OVERLOAD_RUNS"
+	overloadRunsDefault     = 10
+	overloadStep            = 3 * time.Second
+	overloadClientTimeout   = 5 * time.Second
+)
+
+func overloadRuns(b *testing.B) int {
+	v := os.Getenv(overloadRunsEnv)
+	if v == "" {
+		return overloadRunsDefault
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		b.Fatalf("%s=%q: a count from 1 to 100", overloadRunsEnv, v)
+	}
+	return n
+}
+
+// overloadResult is one overload step as the client and the server saw it.
+type overloadResult struct {
+	goodput              float64
+	rejected, answered   int
+	p99Reject, serverP99 time.Duration
+	codes                map[uint16]int
+}
+
+// overload offers 5x capacity for overloadStep.
+func overload(b *testing.B, ctx context.Context, srv server, pharmacies []*portalclient.Pharmacy, payloads [][]byte, capacityRPS float64) overloadResult {
+	var mu sync.Mutex
+	var rejected []time.Duration
+	codes := map[uint16]int{}
+	over := capacity.HTTPProbe{
+		Targeter: issueTargeter(srv.url, pharmacies, payloads), Duration: overloadStep, Timeout: overloadClientTimeout,
+		OK: func(c uint16) bool { return c == http.StatusCreated },
+		Observe: func(r *vegeta.Result) {
+			mu.Lock()
+			codes[r.Code]++
+			if r.Code == http.StatusServiceUnavailable {
+				rejected = append(rejected, r.Latency)
+			}
+			mu.Unlock()
+		},
+	}
+	shedBefore := shedHistogram(b, srv.url)
+	st, err := over.Run(ctx, 5*capacityRPS)
+	if err != nil {
+		b.Fatalf("overload: %v", err)
+	}
+	out := overloadResult{goodput: st.Goodput, rejected: len(rejected), p99Reject: percentile(rejected, 0.99), codes: codes,
+		serverP99: shedHistogram(b, srv.url).minus(shedBefore).quantile(0.99)}
+	for _, n := range codes {
+		out.answered += n
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -180,14 +236,43 @@ func startServeWith(b *testing.B, bin string, more map[string]any) server {
 	data := filepath.Join(dir, "data")
 	// No HSM model: the bare endpoint signs in software too, and the
 	// 2021 HSM's 50 ms per signature alone would break a 50 ms p99.
-	cmd := exec.Command(bin, "serve", "--role", "all", "--profile", "hardened", "--data", data,
-		"--listen", "127.0.0.1:0", "--config", cfgPath, "--hsm-latency", "0s", "--log-level", "warn")
+	args := []string{"serve", "--role", "all", "--profile", "hardened", "--data", data,
+		"--listen", "127.0.0.1:0", "--config", cfgPath, "--hsm-latency", "0s", "--log-level", "warn"}
+	if dsn := benchRegistry(b); dsn != "" {
+		args = append(args, "--registry", dsn)
+	}
+	cmd := exec.Command(bin, args...)
 	url := startChild(b, cmd, filepath.Join(dir, "serve.log"))
 	admin, err := os.ReadFile(filepath.Join(data, "admin-token"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return server{url: url, dir: data, admin: string(admin), pid: cmd.Process.Pid}
+}
+
+// registryEnv=postgres runs the issuer on a PostgreSQL registry of its
+// own (a throwaway server from the machine's binaries, pinned to the
+// server's CPU with the issuer: the registry is part of the system
+// measured) instead of SQLite in its data directory.
+const registryEnv = "GOLIVE_BENCH_REGISTRY"
+
+// benchRegistry starts the registry registryEnv asks for and returns its
+// DSN, or "" for SQLite.
+func benchRegistry(b *testing.B) string {
+	switch v := os.Getenv(registryEnv); v {
+	case "", "sqlite":
+		return ""
+	case "postgres":
+		srv := pgtest.NewServer(b, nil)
+		if err := pinProcessTree(srv.PID(), serverCPU); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "registry: PostgreSQL (pid %d) on CPU %d\n", srv.PID(), serverCPU)
+		return srv.DSN("postgres")
+	default:
+		b.Fatalf("%s=%q: use sqlite or postgres", registryEnv, v)
+		return ""
+	}
 }
 
 func onboard(b *testing.B, ctx context.Context, srv server, n int) []*portalclient.Pharmacy {

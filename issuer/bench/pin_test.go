@@ -18,11 +18,14 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/golive-dev/golive/internal/pgtest"
 )
 
 // The load generator and the server under test each get a core of their
@@ -52,7 +55,7 @@ func TestMain(m *testing.M) {
 		serveBare()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // serveBare is the ceiling: one ECDSA P-256 signature of the request
@@ -212,4 +215,76 @@ func waitReady(b *testing.B, stdout io.Reader, logName string) string {
 		b.Fatalf("child did not become ready; see %s", logName)
 		return ""
 	}
+}
+
+// pinProcessTree moves every thread of pid and of its descendants to cpu
+// (a PostgreSQL server: the postmaster and the backends it has forked;
+// those it forks later inherit the postmaster's mask).
+func pinProcessTree(pid, cpu int) error {
+	if !pinning() {
+		return nil
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	for _, p := range append([]int{pid}, descendants(pid)...) {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		if err != nil {
+			continue // gone
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("pinning thread %d of %d to CPU %d: %w", tid, p, cpu, err)
+			}
+		}
+	}
+	return nil
+}
+
+// descendants lists the processes below pid (from /proc/*/stat).
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces: the fields after it start
+		// after the last ')'.
+		i := strings.LastIndexByte(string(raw), ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(raw[i+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(fields[1]); err == nil {
+			parent[p] = pp
+		}
+	}
+	var out []int
+	frontier := []int{pid}
+	for len(frontier) > 0 {
+		next := frontier[0]
+		frontier = frontier[1:]
+		for p, pp := range parent {
+			if pp == next {
+				out = append(out, p)
+				frontier = append(frontier, p)
+			}
+		}
+	}
+	return out
 }
