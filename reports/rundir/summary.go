@@ -305,6 +305,10 @@ type FinderClass struct {
 	// pharmacies themselves.
 	DeadListings int64 `json:"dead_listings"`
 	DeadEntries  int64 `json:"dead_entries"`
+	// FirstDead and LastDead are when (simulated clock) users received
+	// the first and the last dead listing; absent without one.
+	FirstDead *time.Time `json:"first_dead,omitempty"`
+	LastDead  *time.Time `json:"last_dead,omitempty"`
 	// GraceS is how long (wall seconds) a pharmacy must have failed before
 	// a listing of it as issuing counts: the finder's refresh, the
 	// portal's signing timeout and slack.

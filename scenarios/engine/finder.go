@@ -177,8 +177,9 @@ func (f *finderClass) observe(fin loadgen.Final) {
 	}
 }
 
-// summary judges every answer shown against the pharmacies' issuance.
-func (f *finderClass) summary() *rundir.FinderClass {
+// summary judges every answer shown against the pharmacies' issuance;
+// sim maps a wall instant to the simulated clock (nil: none).
+func (f *finderClass) summary(sim func(time.Time) time.Time) *rundir.FinderClass {
 	f.mu.Lock()
 	shown := append([]finderShown(nil), f.shown...)
 	f.mu.Unlock()
@@ -197,6 +198,17 @@ func (f *finderClass) summary() *rundir.FinderClass {
 		if dead > 0 {
 			out.DeadListings++
 			out.DeadEntries += int64(dead)
+			at := s.at
+			if sim != nil {
+				at = sim(at)
+			}
+			if out.FirstDead == nil || at.Before(*out.FirstDead) {
+				out.FirstDead = &at
+			}
+			if out.LastDead == nil || at.After(*out.LastDead) {
+				last := at
+				out.LastDead = &last
+			}
 		}
 	}
 	return out

@@ -73,7 +73,7 @@ func (r *run) publicSummaries(classes map[string]rundir.ClassSummary) {
 		}
 		if r.public != nil {
 			if f := r.public.finders[name]; f != nil {
-				cs.Finder = f.summary()
+				cs.Finder = f.summary(r.clock.Sim)
 				cs.DeadListings = &cs.Finder.DeadListings
 			}
 			if l := r.public.lists[name]; l != nil {
