@@ -98,7 +98,7 @@ traffic:
     kind: verifier-lists
     demand: [{shape: step, from: "11:00", until: "12:00", rate: 15}]
 faults:
-  - {kind: blackhole, target: "portal->signers", at: "11:15", until: "11:45"}
+  - {kind: blackhole, target: "portal->signers", at: "11:05", until: "11:55"}  # 25 s wall: well past the 10 s grace
 thresholds:
   - lost == 0
 `
