@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,10 @@ type Counts struct {
 	RetryAmplification float64
 	Late               uint64 // sends more than LateAfter behind their intended time
 	Dropped            uint64 // due but never sent
+	// BytesIn is the response bodies' bytes (as read, up to
+	// ClientConfig.MaxBody each); NotModified the attempts answered 304,
+	// a client's cache confirmed (finder and verifier-list classes).
+	BytesIn, NotModified uint64
 
 	// Latency is measured from the intended send time (what the user
 	// waited, client-side queueing included); Service from the actual send.
@@ -129,6 +134,7 @@ type classAgg struct {
 	name                                    string
 	offered, actions, requests, late, drops uint64
 	retries, delivered, deferrals, accepted uint64
+	bytesIn, notModified                    uint64
 	out                                     [len(outcomes)]uint64
 	lat, svc                                *hdr.Histogram
 	// The actions that got their certificate, those handed a ticket, and
@@ -243,6 +249,10 @@ func (a *Aggregator) Add(r *Record) (delivered, accepted bool) {
 		}
 		ca.requests++
 		ca.out[oi]++
+		ca.bytesIn += r.BytesIn
+		if r.Code == http.StatusNotModified {
+			ca.notModified++
+		}
 		if r.Late() {
 			ca.late++
 		}
@@ -466,6 +476,7 @@ func (ca *classAgg) counts() Counts {
 		OK: ca.out[0], Deferred: ca.out[1], TicketDone: ca.out[2], Rejected: ca.out[3], Overload: ca.out[4],
 		Error: ca.out[5], Timeout: ca.out[6], Transport: ca.out[7],
 		Retries: ca.retries, Late: ca.late, Dropped: ca.drops, Delivered: ca.delivered, Deferrals: ca.deferrals, Accepted: ca.accepted,
+		BytesIn: ca.bytesIn, NotModified: ca.notModified,
 		Latency: summarize(ca.lat), Service: summarize(ca.svc)}
 	if c.Actions > 0 {
 		c.RetryAmplification = float64(c.Requests) / float64(c.Actions)
@@ -492,6 +503,8 @@ func (a *Aggregator) Totals() Totals {
 		all.delivered += ca.delivered
 		all.deferrals += ca.deferrals
 		all.accepted += ca.accepted
+		all.bytesIn += ca.bytesIn
+		all.notModified += ca.notModified
 		for i := range all.out {
 			all.out[i] += ca.out[i]
 		}

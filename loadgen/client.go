@@ -110,7 +110,10 @@ type Final struct {
 	// Body is the final response's body (up to ClientConfig.MaxBody): the
 	// 201's certificate, the completed ticket, or the 202 when the ticket
 	// was still pending when the user stopped polling.
-	Body     []byte
+	Body []byte
+	// Header is the final response's header (nil without one): the
+	// ETag and signature a list or finder client keeps.
+	Header   http.Header
 	Error    string
 	Attempts int
 	Intended time.Time
@@ -210,7 +213,7 @@ func (c *classRun) act(seq uint64, intended time.Time, r Request) Final {
 	key := tgt.Header.Get("Idempotency-Key")
 	fin := func(a attempt) Final {
 		return Final{Class: c.name, Seq: seq, Tag: r.Tag, IdempotencyKey: key, Outcome: a.rec.Outcome,
-			Code: a.rec.Code, Body: a.body, Error: a.rec.Error, Attempts: int(n.Load()),
+			Code: a.rec.Code, Body: a.body, Header: a.header, Error: a.rec.Error, Attempts: int(n.Load()),
 			Intended: intended, Done: a.rec.End()}
 	}
 	res := c.first(seq, intended, r, &n)

@@ -97,6 +97,17 @@ func Markdown(r *Run) string {
 				count(s.Consistency.Lost), count(s.Consistency.Duplicates), count(s.Security.FraudEscaped))
 		}
 	}
+	if rows := trafficRows(r); len(rows) > 0 {
+		b.WriteString("\n### Requests, bytes and caches per class\n\n| profile | class | kind | requests | bytes | 304 | cache hit rate | dead listings | signature failures |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, w := range rows {
+			dead := w.Dead
+			if w.DeadBad {
+				dead = "**" + dead + "**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(w.Profile), mdEscape(w.Class), mdEscape(w.Kind),
+				w.Requests, w.Bytes, w.NotModified, w.CacheHit, dead, w.SigFail)
+		}
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range r.Notes {

@@ -70,6 +70,7 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 	var buf bytes.Buffer
 	pg := newPage(run, charts)
 	pg.Browsers = browserViews(run, outDir)
+	pg.Traffic = trafficRows(run)
 	if err := htmlTemplate.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
@@ -151,6 +152,7 @@ type page struct {
 	Charts                         []chartView
 	Phases                         []phaseRow
 	Classes                        []classRow
+	Traffic                        []trafficRow
 	Cells                          []cellRow
 	Faults                         []faultRow
 	PhasesNote, ClassLatencySource string

@@ -269,6 +269,67 @@ type ClassSummary struct {
 	Latency   LatencyMS `json:"latency_ms"`
 	// TimeToCert is the customers' time to certificate (issue classes).
 	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
+	// Kind is the class's traffic kind (scenario spec). Added 2026-12-02,
+	// as are the fields below.
+	Kind string `json:"kind,omitempty"`
+	// Bytes is the response bodies' bytes the class received (every
+	// attempt); NotModified its attempts answered 304.
+	Bytes       int64 `json:"bytes"`
+	NotModified int64 `json:"not_modified"`
+	// CacheHitRate is NotModified / Requests: the share of the class's
+	// requests its clients' caches answered after revalidating. Only for
+	// classes that revalidate (finder, verifier-lists).
+	CacheHitRate *float64 `json:"cache_hit_rate,omitempty"`
+	// Finder and Lists are what a finder or verifier-lists class judged.
+	Finder *FinderClass `json:"finder,omitempty"`
+	Lists  *ListsClass  `json:"lists,omitempty"`
+	// DeadListings (finder classes) is Finder.DeadListings, flat so that
+	// thresholds name it as dead_listings(CLASS).
+	DeadListings *int64 `json:"dead_listings,omitempty"`
+	// SignatureFailures (verifier-lists classes) is Lists.SignatureFailures.
+	SignatureFailures *int64 `json:"signature_failures,omitempty"`
+}
+
+// FinderClass is what a finder class's answers showed against what the
+// scenario's own pharmacies met when they issued (docs/run-format.md,
+// "Dead listings").
+type FinderClass struct {
+	// Answers are the answers users were shown: a 200's body, or the body
+	// a 304 confirmed.
+	Answers int64 `json:"answers"`
+	// Judged are the answers that listed at least one pharmacy with
+	// evidence at that moment (one of the scenario's issuing pharmacies).
+	Judged int64 `json:"judged"`
+	// DeadListings are the answers that listed as issuing at least one
+	// pharmacy that could not issue then; DeadEntries counts the listed
+	// pharmacies themselves.
+	DeadListings int64 `json:"dead_listings"`
+	DeadEntries  int64 `json:"dead_entries"`
+	// FirstDead and LastDead are when (simulated clock) users received
+	// the first and the last dead listing; absent without one.
+	FirstDead *time.Time `json:"first_dead,omitempty"`
+	LastDead  *time.Time `json:"last_dead,omitempty"`
+	// GraceS is how long (wall seconds) a pharmacy must have failed before
+	// a listing of it as issuing counts: the finder's refresh, the
+	// portal's signing timeout and slack.
+	GraceS float64 `json:"grace_s"`
+}
+
+// ListsClass is what a verifier-lists class's apps downloaded.
+type ListsClass struct {
+	// TrustList, Revocations and Deltas count the answers of each route
+	// with a body (200); FullDeltas the deltas that replaced the app's list.
+	TrustList   int64 `json:"trust_list"`
+	Revocations int64 `json:"revocations"`
+	Deltas      int64 `json:"deltas"`
+	FullDeltas  int64 `json:"full_deltas"`
+	// Verified counts the signatures checked with the pinned key;
+	// SignatureFailures those that did not verify (a missing header
+	// included). KeySource says where the key came from: "pinned" (the
+	// deployment's lists-signing.jwks.json) or "fetched" (/v1/lists/keys).
+	Verified          int64  `json:"verified"`
+	SignatureFailures int64  `json:"signature_failures"`
+	KeySource         string `json:"key_source,omitempty"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second

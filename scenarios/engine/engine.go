@@ -268,6 +268,8 @@ type run struct {
 	workerHealth []rundir.WorkerHealth
 	// browsers are the browser journeys (nil without --browsers).
 	browsers *browserRun
+	// public are the finder and verifier-lists classes (public.go).
+	public *publicClasses
 }
 
 type pendingTicket struct {
@@ -601,6 +603,8 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 			lc.Request = r.stuffingRequest(setups)
 		case spec.KindVerify:
 			lc.Request = r.verifyRequest()
+		case spec.KindFinder, spec.KindLists:
+			lc.Request = r.publicRequest(c, r.seed+uint64(i), setups)
 		}
 		out = append(out, lc)
 	}
@@ -687,6 +691,9 @@ func (r *run) verifyRequest() loadgen.RequestFunc {
 // observe collects what users saw acknowledged.
 func (r *run) observe(f loadgen.Final) {
 	kind := r.kinds[f.Class]
+	if r.observePublic(f, kind) {
+		return
+	}
 	fraud := kind.Attacker()
 	if kind == spec.KindCredentialStuffing && f.Code == http.StatusOK {
 		r.mu.Lock()

@@ -51,8 +51,10 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	for name, c := range t.Classes {
 		s.Classes[name] = rundir.ClassSummary{Requests: n(c.Requests), Actions: n(c.Actions), OK: n(c.OK + c.TicketDone),
 			Deferred: n(c.Deferred), Delivered: n(c.Delivered), Failed: n(c.Error + c.Timeout + c.Transport + c.Overload),
-			Late: n(c.Late), Latency: latencyOf(c.Latency)}
+			Late: n(c.Late), Latency: latencyOf(c.Latency),
+			Kind: string(r.kinds[name]), Bytes: n(c.BytesIn), NotModified: n(c.NotModified)}
 	}
+	r.publicSummaries(s.Classes)
 	r.mu.Lock()
 	sec := r.security
 	sec.StuffedLogins = int64(r.stuffed)

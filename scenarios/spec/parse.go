@@ -412,7 +412,7 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	}
 	c.Pharmacies = DefaultPharmacies(c.Kind)
 	if n := f.get("pharmacies"); n != nil {
-		if c.Kind == KindVerify || c.Kind.Slow() {
+		if c.Kind.accountless() {
 			d.errorf(f.keys["pharmacies"], "%s.pharmacies: a %s class uses no pharmacy accounts", path, c.Kind)
 		} else if v, ok := d.intIn(n, path+".pharmacies", 1, 20000); ok {
 			c.Pharmacies = v

@@ -182,6 +182,10 @@ const (
 	// KindSlowBody: attackers that declare a request body and send it
 	// one byte at a time.
 	KindSlowBody ClassKind = "slow-body"
+	// KindFinder, KindLists: citizens at the pharmacy finder, verifier
+	// apps downloading their lists (finder.go, lists.go).
+	KindFinder ClassKind = kindFinder
+	KindLists  ClassKind = kindLists
 )
 
 // MaxSlowConnections bounds a slow class's demand: the connections its
@@ -191,7 +195,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody}
+		KindSlowHeader, KindSlowBody, KindFinder, KindLists}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -312,6 +316,8 @@ func DefaultClient(kind ClassKind) Client {
 		return Client{Timeout: 10 * time.Second, Retries: Retries{Max: 0, BackoffBase: time.Second, BackoffMax: 10 * time.Second}}
 	case KindStolenCredentials:
 		return Client{Timeout: 30 * time.Second, Retries: Retries{Max: 1, BackoffBase: time.Second, BackoffMax: 10 * time.Second}, PollTickets: true}
+	case KindFinder, KindLists:
+		return publicClient()
 	case KindVerify:
 		return Client{Timeout: 5 * time.Second, Retries: Retries{Max: 1, BackoffBase: 500 * time.Millisecond, BackoffMax: 5 * time.Second}, HonourRetryAfter: true}
 	}

@@ -164,6 +164,16 @@ func evalWholeRun(src Source, e *Expr, res *Result, rc rateClock) error {
 		return bs, nil
 	}
 	side := func(m *Metric) (measure, error) {
+		if name, ok := classFigureName(m); ok {
+			v, ok, err := src.Figure(name)
+			if err != nil {
+				return measure{}, err
+			}
+			if !ok {
+				return measure{}, fmt.Errorf("%s is not in the run's summary (not a finder or verifier-lists class, or a run before it): %w", name, ErrNoData)
+			}
+			return measure{v, "summary.json classes"}, nil
+		}
 		switch {
 		case m.Filter.Component != "":
 			name := m.Name + "(" + m.Filter.Component + ")"

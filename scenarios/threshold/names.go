@@ -52,6 +52,9 @@ func metricNames() []string {
 	for k := range costFigures {
 		names = append(names, k)
 	}
+	for k := range classFigures {
+		names = append(names, k)
+	}
 	for k := range bucketFigures {
 		names = append(names, k)
 	}

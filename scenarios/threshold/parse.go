@@ -488,6 +488,9 @@ func (p *parser) metric() (Metric, error) {
 		if _, ok := costFigures[name]; ok {
 			return p.costMetric(m)
 		}
+		if _, ok := classFigures[name]; ok {
+			return p.classFigureMetric(m)
+		}
 		if k, ok := summaryFigures[name]; ok {
 			m.Kind, m.WholeRunOnly = k, true
 		} else if k, ok := bucketFigures[name]; ok {

@@ -206,6 +206,16 @@ var figurePaths = map[string][]string{
 // Figure implements Source. A cost figure is named with its component,
 // "cpu_per_issue(portal)".
 func (r *RunDir) Figure(name string) (float64, bool, error) {
+	if metric, class, ok := strings.Cut(strings.TrimSuffix(name, ")"), "("); ok {
+		if _, known := classFigures[metric]; known {
+			sum, err := r.Summary()
+			if err != nil || sum == nil {
+				return 0, false, err
+			}
+			v, ok := lookup(sum, "classes", class, metric)
+			return v, ok, nil
+		}
+	}
 	if metric, comp, ok := strings.Cut(strings.TrimSuffix(name, ")"), "("); ok {
 		key, known := costFigures[metric]
 		if !known {
