@@ -237,6 +237,9 @@ func TestBrowserJourneysCutOffTicket(t *testing.T) {
 // (TrustSPKI, as a TLS run tells it its portals' keys) gets its PDF; one
 // not told gets nothing.
 func TestBrowserJourneysOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium twice (tens of seconds)")
+	}
 	exe := chromium(t)
 	env := portaltest.Start(t, portaltest.Options{Clock: morning(t)})
 	ph := env.NewPharmacy(t)

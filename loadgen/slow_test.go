@@ -90,7 +90,7 @@ func TestSlowAttackersOverTLS(t *testing.T) {
 		return srv.URL, srv.Client().Transport.(*http.Transport).TLSClientConfig
 	}
 	run := func(kind SlowKind, base string, tc *tls.Config) SlowStats {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		a := SlowAttack{Name: string(kind), Kind: kind, URL: base + "/v1/token", Conns: Constant(4), Every: 50 * time.Millisecond, TLS: tc}
 		if err := a.check(); err != nil {

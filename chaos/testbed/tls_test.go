@@ -90,6 +90,9 @@ func checkTLS(t *testing.T, tb testbed.Testbed) map[string]*x509.Certificate {
 // TestLocalTLS: a local topology with TLS passes the lifecycle actions (a
 // restarted component serves its certificate again) and checkTLS.
 func TestLocalTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a topology and exercises its lifecycle (tens of seconds)")
+	}
 	ctx := context.Background()
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: testbed.KindLocal, Binary: testbedtest.Binary(t), Signers: 2, TLS: true, RunID: testbedtest.RunID(t.Name())})
 	if err != nil {
