@@ -3,6 +3,7 @@ package testbed_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"os"
@@ -119,5 +120,33 @@ func TestDockerTLS(t *testing.T) {
 		if !slices.Contains(c.DNSNames, name) || !slices.Contains(c.DNSNames, testbed.Proxy) {
 			t.Errorf("%s's certificate names %v: want its alias and %s", name, c.DNSNames, testbed.Proxy)
 		}
+	}
+}
+
+// ClientTLSFromPEM reads the CA a load worker gets in shard.json: none is
+// plain HTTP, anything but a PEM certificate is refused.
+func TestClientTLSFromPEM(t *testing.T) {
+	if tc, err := testbed.ClientTLSFromPEM(nil); tc != nil || err != nil {
+		t.Errorf("no CA: %v, %v; want plain HTTP", tc, err)
+	}
+	for _, bad := range []string{"not pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "\x00\xff"} {
+		if _, err := testbed.ClientTLSFromPEM([]byte(bad)); err == nil {
+			t.Errorf("%q accepted as a CA", bad)
+		}
+	}
+	ca, err := pki.NewTLSCA("ca", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pki.NewTLSServer(ca, "portal", []string{"127.0.0.1"}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := testbed.ClientTLSFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
+	if err != nil || tc == nil || tc.RootCAs == nil {
+		t.Fatalf("a CA certificate: %v, %v", tc, err)
+	}
+	if _, err := srv.Cert.Verify(x509.VerifyOptions{Roots: tc.RootCAs, DNSName: "127.0.0.1"}); err != nil {
+		t.Errorf("the pool does not verify the CA's certificates: %v", err)
 	}
 }
