@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/golive-dev/golive/chaos/testbed"
+
 	"github.com/golive-dev/golive/reports/rundir"
 )
 
@@ -35,6 +37,12 @@ func Deviations(ps []Probe) []Probe {
 // a deviation to report. issue may be nil (no issuance check).
 func SteadyState(ctx context.Context, t Target, phase string, within time.Duration, issue IssueFunc) []Probe {
 	hc := &http.Client{Timeout: 2 * time.Second}
+	// A testbed serving HTTPS is checked against its own CA.
+	if s, ok := t.(testbed.TLSServer); ok && s.CA() != nil {
+		tr := &http.Transport{TLSClientConfig: s.CA().ClientConfig()}
+		defer tr.CloseIdleConnections()
+		hc.Transport = tr
+	}
 	var out []Probe
 	for _, c := range t.Components() {
 		url := c.URL + c.ReadyPath

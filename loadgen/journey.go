@@ -112,7 +112,13 @@ type JourneyPlan struct {
 	BeforeIssue func(user, seq int)
 	// ExecPath is the browser binary ("" looks for chromium on PATH).
 	ExecPath string
-	Logger   *slog.Logger
+	// TrustSPKI are base64 SHA-256 hashes of the public keys of
+	// certificates the browser accepts although no root it knows signed
+	// them (Chromium's --ignore-certificate-errors-spki-list): a testbed's
+	// portal certificates, so the browsers trust those keys alone, not
+	// every certificate as --ignore-certificate-errors would.
+	TrustSPKI []string
+	Logger    *slog.Logger
 }
 
 func (p *JourneyPlan) defaults() error {

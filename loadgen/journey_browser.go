@@ -126,6 +126,9 @@ func (b *browserJourneys) user(ctx context.Context, u int, launch chan struct{},
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(b.p.ExecPath), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("mute-audio", true))
+	if len(b.p.TrustSPKI) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(b.p.TrustSPKI, ",")))
+	}
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	defer acancel()
 	tab, cancel := chromedp.NewContext(actx)

@@ -2,8 +2,13 @@ package loadgen_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"image/png"
 	"log/slog"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +229,37 @@ func TestBrowserJourneysCutOffTicket(t *testing.T) {
 	sum := loadgen.SummarizeJourneys(1, loadgen.DefaultAnswerTimeout, []string{"cut-off"}, rs, shots)
 	if c := sum.Phases[0]; c.Ticket != 1 || c.Banner != 1 || c.PDF != 0 || c.TimeToPDF.Count != 0 || c.TimeToAnswer.Count != 1 {
 		t.Errorf("summary of the cut-off: %+v", c)
+	}
+}
+
+// TestBrowserJourneysOverTLS: in front of an https portal whose
+// certificate no root signed, a browser told that certificate's key
+// (TrustSPKI, as a TLS run tells it its portals' keys) gets its PDF; one
+// not told gets nothing.
+func TestBrowserJourneysOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium twice (tens of seconds)")
+	}
+	exe := chromium(t)
+	env := portaltest.Start(t, portaltest.Options{Clock: morning(t)})
+	ph := env.NewPharmacy(t)
+	up, err := url.Parse(env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(up))
+	t.Cleanup(front.Close)
+	sum := sha256.Sum256(front.Certificate().RawSubjectPublicKeyInfo)
+	trust := base64.StdEncoding.EncodeToString(sum[:])
+	run := func(spki []string) []loadgen.JourneyResult {
+		rs, _ := runJourneys(t, loadgen.JourneyPlan{BaseURL: front.URL, Users: 1, Logins: login(ph), Duration: journeyRunTimeout,
+			MaxJourneys: 1, ExecPath: exe, TrustSPKI: spki, AnswerTimeout: 20 * time.Second})
+		return rs
+	}
+	if rs := run([]string{trust}); len(rs) != 1 || rs[0].Outcome != loadgen.JourneyPDF {
+		t.Fatalf("trusting the portal's key: %+v, want one PDF", rs)
+	}
+	if rs := run(nil); len(rs) == 1 && rs[0].Outcome == loadgen.JourneyPDF {
+		t.Errorf("a browser that trusts no key got a PDF from a certificate no root signed: %+v", rs)
 	}
 }

@@ -10,6 +10,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,9 @@ type Plan struct {
 	// with at most MaxConnsPerHost connections per host (0: no limit).
 	Transport       http.RoundTripper
 	MaxConnsPerHost int
+	// TLS is that default transport's client TLS: the CAs an https
+	// portal is verified against (a testbed's own; nil: the system's).
+	TLS *tls.Config
 	// Portals are the base URLs of the portal replicas. With more than
 	// one, every request goes to them in turn, whatever host its URL
 	// names, and fails over to the next with the same Idempotency-Key
@@ -199,6 +203,10 @@ func Run(ctx context.Context, p Plan) (Totals, error) {
 			MaxIdleConnsPerHost: vegeta.DefaultConnections,
 			MaxConnsPerHost:     p.MaxConnsPerHost,
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     p.TLS,
+			// TLS handshakes wait like dials: a saturated portal is slow
+			// to handshake, and the class timeouts judge the wait.
+			TLSHandshakeTimeout: 30 * time.Second,
 		}
 		defer tr.CloseIdleConnections()
 		rt = tr

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,10 @@ type SlowAttack struct {
 	// Source is the local address to connect from (default
 	// DefaultSlowSource; "-" lets the system choose).
 	Source string
+	// TLS is required for an https:// URL: each connection does its TLS
+	// handshake at full speed first (as a real attacker on an HTTPS site
+	// must), then sends slowly inside the encrypted stream.
+	TLS *tls.Config
 }
 
 // SlowStats is what an attack did.
@@ -96,8 +101,11 @@ func (a *SlowAttack) check() error {
 		return fmt.Errorf("loadgen: slow attack %s: no connection count", a.Name)
 	}
 	u, err := url.Parse(a.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return fmt.Errorf("loadgen: slow attack %s: target %q must be an http:// URL", a.Name, a.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("loadgen: slow attack %s: target %q must be an http:// or https:// URL", a.Name, a.URL)
+	}
+	if u.Scheme == "https" && a.TLS == nil {
+		return fmt.Errorf("loadgen: slow attack %s: an https:// target needs the client TLS (its CA)", a.Name)
 	}
 	if !loopbackHost(u.Hostname()) {
 		return fmt.Errorf("loadgen: slow attack %s: target %s is not on loopback: slow clients attack only the project's own testbed", a.Name, u.Host)
@@ -179,6 +187,14 @@ func runSlow(ctx context.Context, a SlowAttack, clock simclock.Clock, scale floa
 				}
 				return
 			}
+			if u.Scheme == "https" {
+				if c, err = slowHandshake(cctx, c, u, a.TLS); err != nil {
+					if cctx.Err() == nil {
+						dialFailed.Add(1)
+					}
+					return
+				}
+			}
 			opened.Add(1)
 			defer c.Close()
 			// The server's closing shows on the read side (an answer, EOF).
@@ -237,6 +253,23 @@ func runSlow(ctx context.Context, a SlowAttack, clock simclock.Clock, scale floa
 		case <-tick.C:
 		}
 	}
+}
+
+// slowHandshake is a slow client's TLS handshake over c, bounded like its
+// dial; on failure c is closed.
+func slowHandshake(ctx context.Context, c net.Conn, u *url.URL, tc *tls.Config) (net.Conn, error) {
+	cfg := tc.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	tlsConn := tls.Client(c, cfg)
+	hctx, cancel := context.WithTimeout(ctx, slowDialTimeout)
+	defer cancel()
+	if err := tlsConn.HandshakeContext(hctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return tlsConn, nil
 }
 
 // dribble writes b one byte every every, until ctx ends or a write fails.

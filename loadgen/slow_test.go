@@ -2,9 +2,11 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,48 @@ func TestSlowAttackersAgainstRealServers(t *testing.T) {
 			t.Fatalf("%+v: a header deadline does not bound a body", st)
 		}
 	})
+}
+
+// TestSlowAttackersOverTLS: against an https portal each slow client
+// completes its TLS handshake and then dribbles inside it. Bytes sent in
+// the clear would get a TLS server's 400 and a closed connection at once,
+// so connections held for the whole window prove the handshake.
+func TestSlowAttackersOverTLS(t *testing.T) {
+	clock := simclock.Clock{SimStart: time.Now(), WallStart: time.Now(), Scale: 1}
+	serve := func(readHeader time.Duration) (string, *tls.Config) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}))
+		srv.Config.ReadHeaderTimeout = readHeader
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv.URL, srv.Client().Transport.(*http.Transport).TLSClientConfig
+	}
+	run := func(kind SlowKind, base string, tc *tls.Config) SlowStats {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a := SlowAttack{Name: string(kind), Kind: kind, URL: base + "/v1/token", Conns: Constant(4), Every: 50 * time.Millisecond, TLS: tc}
+		if err := a.check(); err != nil {
+			t.Fatal(err)
+		}
+		return runSlow(ctx, a, clock, 1)
+	}
+	base, tc := serve(0)
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("test server at %s", base)
+	}
+	for _, kind := range SlowKinds() {
+		if st := run(kind, base, tc); st.CutOff != 0 || st.Opened != 4 || st.DialFailed != 0 {
+			t.Errorf("%s over TLS without deadlines: %+v, want 4 connections held throughout", kind, st)
+		}
+	}
+	if st := run(SlowHeader, base, &tls.Config{MinVersion: tls.VersionTLS12}); st.Opened != 0 || st.DialFailed == 0 {
+		t.Errorf("a client that does not trust the server's CA: %+v, want every handshake failed", st)
+	}
+	base, tc = serve(200 * time.Millisecond)
+	if st := run(SlowHeader, base, tc); st.CutOff == 0 || st.Opened <= 4 {
+		t.Errorf("over TLS with a header deadline: %+v, want connections cut off and reopened", st)
+	}
 }
 
 func TestSlowAttackRefusesNonLoopback(t *testing.T) {

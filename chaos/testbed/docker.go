@@ -93,6 +93,7 @@ type dockerTestbed struct {
 	network *testcontainers.DockerNetwork
 	links   []link
 	reg     *pgCluster // nil: SQLite in the data directory
+	ca      *CA        // nil: plain HTTP
 
 	mu       sync.Mutex
 	ctrs     map[string]*dockerComp
@@ -109,11 +110,17 @@ type dockerComp struct {
 	name      string
 	hostPort  int
 	readyPath string
+	scheme    string                   // "" is http; https with the run's CA
 	ctr       testcontainers.Container // nil until created
 	id        string
 }
 
-func (c *dockerComp) url() string { return "http://" + loopback(c.hostPort) }
+func (c *dockerComp) url() string {
+	if c.scheme == "" {
+		return "http://" + loopback(c.hostPort)
+	}
+	return c.scheme + "://" + loopback(c.hostPort)
+}
 
 func (tb *dockerTestbed) labels() map[string]string {
 	return map[string]string{LabelTestbed: "1", LabelRun: tb.opts.RunID, LabelOwner: strconv.Itoa(os.Getpid())}
@@ -222,6 +229,22 @@ func (tb *dockerTestbed) prepare(ctx context.Context) error {
 		return fmt.Errorf("testbed: reading the admin token: %w", err)
 	}
 	tb.admin = strings.TrimSpace(string(admin))
+	if o.TLS {
+		var names []string
+		for i := 1; i <= o.Portals; i++ {
+			names = append(names, PortalName(i, o.Portals))
+		}
+		for i := 1; i <= o.Signers; i++ {
+			names = append(names, SignerName(i))
+		}
+		// A component is dialled at its alias (direct), at "proxy" (the
+		// portal's signer links, the workers' client links) and at
+		// 127.0.0.1 (published ports, the client links from the host).
+		hosts := func(name string) []string { return append([]string{name, Proxy}, tlsHosts...) }
+		if tb.ca, err = issueTLS(o.RunID, tb.data, names, hosts); err != nil {
+			return err
+		}
+	}
 	// proxy API, per portal its client link and its own port, per signer its port.
 	ports, err := freePorts(1 + 2*o.Portals + o.Signers)
 	if err != nil {
@@ -236,11 +259,11 @@ func (tb *dockerTestbed) prepare(ctx context.Context) error {
 		tb.links = append(tb.links, link{ClientPortalLink(i, o.Portals), fmt.Sprintf("0.0.0.0:%d", innerClientLnk+i-1), fmt.Sprintf("%s:%d", name, innerHTTP)})
 	}
 	for i := 1; i <= o.Signers; i++ {
-		tb.add(&dockerComp{name: SignerName(i), hostPort: ports[2*o.Portals+i], readyPath: "/readyz"})
+		tb.add(&dockerComp{name: SignerName(i), hostPort: ports[2*o.Portals+i], readyPath: "/readyz", scheme: scheme(tb.ca)})
 		tb.links = append(tb.links, link{SignerLink(i), fmt.Sprintf("0.0.0.0:%d", innerSignerLnk+i), fmt.Sprintf("%s:%d", SignerName(i), innerHTTP)})
 	}
 	for i, name := range tb.portals {
-		tb.add(&dockerComp{name: name, hostPort: ports[2*i+2], readyPath: "/readyz"})
+		tb.add(&dockerComp{name: name, hostPort: ports[2*i+2], readyPath: "/readyz", scheme: scheme(tb.ca)})
 	}
 	return nil
 }
@@ -258,6 +281,7 @@ func (tb *dockerTestbed) args(name string) []string {
 		cfg = []string{"--config", workMount + "/" + configName(o.Config)}
 	}
 	data := workMount + "/data"
+	tlsFiles := data + "/" + tlsDir
 	listen := fmt.Sprintf("0.0.0.0:%d", innerHTTP)
 	switch {
 	case name == Proxy:
@@ -265,15 +289,17 @@ func (tb *dockerTestbed) args(name string) []string {
 	case tb.isPortal(name):
 		signers := make([]string, o.Signers)
 		for i := range signers {
-			signers[i] = fmt.Sprintf("http://%s:%d", Proxy, innerSignerLnk+i+1)
+			signers[i] = fmt.Sprintf("%s://%s:%d", scheme(tb.ca), Proxy, innerSignerLnk+i+1)
 		}
 		a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", data,
 			"--signers", strings.Join(signers, ","), "--listen", listen}
+		a = append(a, serveTLSArgs(tb.ca, tlsFiles, name, true)...)
 		return append(append(a, cfg...), clockArgs(o, tb.started)...)
 	default:
 		idx := strings.TrimPrefix(name, "signer-")
 		a := []string{"serve", "--role", "signer", "--profile", o.Profile, "--data", data,
 			"--signer-index", idx, "--listen", listen}
+		a = append(a, serveTLSArgs(tb.ca, tlsFiles, name, false)...)
 		return append(append(a, cfg...), clockArgs(o, tb.started)...)
 	}
 }
@@ -285,6 +311,9 @@ func (tb *dockerTestbed) run(ctx context.Context, name string) error {
 	exposed := []string{inner}
 	bindings := nat.PortMap{nat.Port(inner): {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(c.hostPort)}}}
 	strategy := wait.ForHTTP(c.readyPath).WithPort(nat.Port(inner))
+	if c.scheme == "https" {
+		strategy = strategy.WithTLS(true, tb.ca.ClientConfig())
+	}
 	if name == Proxy {
 		api := fmt.Sprintf("%d/tcp", innerProxyAPI)
 		exposed = []string{api}
@@ -386,6 +415,7 @@ func (tb *dockerTestbed) AdminToken() string      { return tb.admin }
 func (tb *dockerTestbed) DataDir() string         { return tb.data }
 func (tb *dockerTestbed) Links() []string         { return linkNames(tb.links) }
 func (tb *dockerTestbed) Supports(Op) error       { return nil }
+func (tb *dockerTestbed) CA() *CA                 { return tb.ca }
 
 func (tb *dockerTestbed) Components() []Component {
 	out := make([]Component, 0, len(tb.order))
@@ -449,7 +479,7 @@ func (tb *dockerTestbed) Start(ctx context.Context, n string) error {
 			return fmt.Errorf("testbed: starting %s: %w", n, err)
 		}
 	}
-	if err := waitReady(ctx, c.url(), c.readyPath, tb.opts.StartTimeout, nil); err != nil {
+	if err := waitReady(ctx, c.url(), c.readyPath, tb.ca.ClientConfig(), tb.opts.StartTimeout, nil); err != nil {
 		return fmt.Errorf("%w%s", err, tb.logTail(ctx, c))
 	}
 	if n == Proxy {

@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -56,11 +57,17 @@ func linkNames(links []link) []string {
 }
 
 // waitReady polls base+path until it answers 200, the component's process
-// ends (exited returns non-nil) or timeout passes.
-func waitReady(ctx context.Context, base, path string, timeout time.Duration, exited func() error) error {
+// ends (exited returns non-nil) or timeout passes; tc verifies an https
+// base (nil: plain HTTP or the system's roots).
+func waitReady(ctx context.Context, base, path string, tc *tls.Config, timeout time.Duration, exited func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hc := &http.Client{Timeout: 2 * time.Second}
+	if tc != nil {
+		tr := &http.Transport{TLSClientConfig: tc}
+		defer tr.CloseIdleConnections()
+		hc.Transport = tr
+	}
 	var last error
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)

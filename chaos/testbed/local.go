@@ -34,6 +34,7 @@ type localTestbed struct {
 	links    []link
 	procs    []*localProc // proxy, signers, portals: the start order
 	reg      *pgCluster   // nil: SQLite in the data directory
+	ca       *CA          // nil: plain HTTP
 
 	closeOnce sync.Once
 	closeErr  error
@@ -44,6 +45,7 @@ type localTestbed struct {
 type localProc struct {
 	name, role, readyPath string
 	port                  int
+	scheme                string          // "" is http; https with the run's CA
 	args                  func() []string // built at each start (the clock moves)
 	env                   []string        // added to the environment (the registry DSN)
 
@@ -54,7 +56,12 @@ type localProc struct {
 	paused  bool
 }
 
-func (p *localProc) url() string { return "http://" + loopback(p.port) }
+func (p *localProc) url() string {
+	if p.scheme == "" {
+		return "http://" + loopback(p.port)
+	}
+	return p.scheme + "://" + loopback(p.port)
+}
 
 func startLocal(ctx context.Context, opts Options) (_ Testbed, err error) {
 	work, err := makeWorkDir(opts.RunID)
@@ -142,6 +149,20 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 		return fmt.Errorf("testbed: reading the admin token: %w", err)
 	}
 	tb.admin = strings.TrimSpace(string(admin))
+	if o.TLS {
+		var names []string
+		for i := 1; i <= o.Portals; i++ {
+			names = append(names, PortalName(i, o.Portals))
+		}
+		for i := 1; i <= o.Signers; i++ {
+			names = append(names, SignerName(i))
+		}
+		// Every component and every proxy link listens on 127.0.0.1.
+		if tb.ca, err = issueTLS(o.RunID, tb.data, names, func(string) []string { return tlsHosts }); err != nil {
+			return err
+		}
+	}
+	tlsFiles := filepath.Join(tb.data, tlsDir)
 
 	// proxy API, then per portal its client link's port and its own,
 	// then per signer its port and its link's port.
@@ -157,20 +178,21 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 	for i := 1; i <= o.Portals; i++ {
 		client, port := ports[2*i-1], ports[2*i]
 		tb.clients = append(tb.clients, client)
-		p := &localProc{name: PortalName(i, o.Portals), role: "portal", readyPath: "/readyz", port: port}
+		p := &localProc{name: PortalName(i, o.Portals), role: "portal", readyPath: "/readyz", port: port, scheme: scheme(tb.ca)}
 		tb.links = append(tb.links, link{ClientPortalLink(i, o.Portals), loopback(client), loopback(port)})
 		portals = append(portals, p)
 	}
 	base := 2 * o.Portals
 	var signerURLs []string
 	for i := 1; i <= o.Signers; i++ {
-		s := &localProc{name: SignerName(i), role: "signer", readyPath: "/readyz", port: ports[base+2*i-1]}
+		s := &localProc{name: SignerName(i), role: "signer", readyPath: "/readyz", port: ports[base+2*i-1], scheme: scheme(tb.ca)}
 		linkPort := ports[base+2*i]
 		tb.links = append(tb.links, link{SignerLink(i), loopback(linkPort), loopback(s.port)})
-		signerURLs = append(signerURLs, "http://"+loopback(linkPort))
+		signerURLs = append(signerURLs, scheme(tb.ca)+"://"+loopback(linkPort))
 		s.args = func() []string {
 			a := []string{"serve", "--role", "signer", "--profile", o.Profile, "--data", tb.data,
 				"--signer-index", strconv.Itoa(i), "--listen", loopback(s.port)}
+			a = append(a, serveTLSArgs(tb.ca, tlsFiles, s.name, false)...)
 			return append(append(a, configArgs...), clockArgs(o, tb.started)...)
 		}
 		tb.procs = append(tb.procs, s)
@@ -179,6 +201,7 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 		portal.args = func() []string {
 			a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", tb.data,
 				"--signers", strings.Join(signerURLs, ","), "--listen", loopback(portal.port)}
+			a = append(a, serveTLSArgs(tb.ca, tlsFiles, portal.name, true)...)
 			return append(append(a, configArgs...), clockArgs(o, tb.started)...)
 		}
 	}
@@ -342,7 +365,7 @@ func (p *localProc) start(ctx context.Context, tb *localTestbed) error {
 	case <-ctx.Done():
 		return fmt.Errorf("testbed: starting %s: %w", p.name, ctx.Err())
 	}
-	return waitReady(ctx, p.url(), p.readyPath, tb.opts.StartTimeout, exited)
+	return waitReady(ctx, p.url(), p.readyPath, tb.ca.ClientConfig(), tb.opts.StartTimeout, exited)
 }
 
 // running reports whether a process is alive; p.mu must be held.
@@ -479,6 +502,7 @@ func (tb *localTestbed) DirectPortalURL() string { return tb.DirectPortalURLs()[
 func (tb *localTestbed) AdminToken() string      { return tb.admin }
 func (tb *localTestbed) DataDir() string         { return tb.data }
 func (tb *localTestbed) Links() []string         { return linkNames(tb.links) }
+func (tb *localTestbed) CA() *CA                 { return tb.ca }
 
 func (tb *localTestbed) Components() []Component {
 	out := make([]Component, 0, len(tb.procs))

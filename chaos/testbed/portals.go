@@ -58,7 +58,7 @@ func DirectPortalURLs(tb Testbed) []string {
 func (tb *localTestbed) PortalURLs() []string {
 	out := make([]string, len(tb.clients))
 	for i, c := range tb.clients {
-		out[i] = "http://" + loopback(c)
+		out[i] = scheme(tb.ca) + "://" + loopback(c)
 	}
 	return out
 }
@@ -84,7 +84,7 @@ func (tb *dockerTestbed) isPortal(name string) bool {
 func (tb *dockerTestbed) PortalURLs() []string {
 	out := make([]string, len(tb.clients))
 	for i, c := range tb.clients {
-		out[i] = "http://" + loopback(c)
+		out[i] = scheme(tb.ca) + "://" + loopback(c)
 	}
 	return out
 }

@@ -135,7 +135,7 @@ func TestLocalTwoPortals(t *testing.T) {
 	if err := tb.Start(ctx, "portal-1"); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := get(t, urls[0]+"/readyz", 5*time.Second); err != nil || code != http.StatusOK {
+	if code, err := get(t, testbed.ClientTLS(tb), urls[0]+"/readyz", 5*time.Second); err != nil || code != http.StatusOK {
 		t.Errorf("portal-1 after its restart, through its link: %d %v", code, err)
 	}
 }

@@ -244,6 +244,10 @@ type Options struct {
 	// to a PostgreSQL registry, and a watcher that promotes it when the
 	// primary stops answering.
 	RegistryStandby bool
+	// TLS serves the portals and the signers over HTTPS with certificates
+	// from a CA made for the run (DATA/tls; see CA and ClientTLS). url
+	// ignores it: a deployment brings its own certificates.
+	TLS bool
 	// StartTimeout bounds each component's start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger

@@ -2,6 +2,7 @@ package testbed_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -101,9 +102,15 @@ func TestURLTargetRefusesFaults(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string, timeout time.Duration) (int, error) {
+// get is GET url's status; tc verifies an https url (testbed.ClientTLS).
+func get(t *testing.T, tc *tls.Config, url string, timeout time.Duration) (int, error) {
 	t.Helper()
 	hc := &http.Client{Timeout: timeout}
+	if tc != nil {
+		tr := &http.Transport{TLSClientConfig: tc}
+		defer tr.CloseIdleConnections()
+		hc.Transport = tr
+	}
 	resp, err := hc.Get(url)
 	if err != nil {
 		return 0, err
@@ -115,11 +122,11 @@ func get(t *testing.T, url string, timeout time.Duration) (int, error) {
 func mustReady(t *testing.T, tb testbed.Testbed) {
 	t.Helper()
 	for _, c := range tb.Components() {
-		if code, err := get(t, c.URL+c.ReadyPath, 5*time.Second); err != nil || code != 200 {
+		if code, err := get(t, testbed.ClientTLS(tb), c.URL+c.ReadyPath, 5*time.Second); err != nil || code != 200 {
 			t.Errorf("%s %s%s: %d %v", c.Name, c.URL, c.ReadyPath, code, err)
 		}
 	}
-	if code, err := get(t, tb.PortalURL()+"/readyz", 5*time.Second); err != nil || code != 200 {
+	if code, err := get(t, testbed.ClientTLS(tb), tb.PortalURL()+"/readyz", 5*time.Second); err != nil || code != 200 {
 		t.Errorf("portal through the proxy: %d %v", code, err)
 	}
 }
@@ -152,20 +159,20 @@ func exerciseLifecycle(t *testing.T, tb testbed.Testbed) {
 	if err := tb.Kill(ctx, signer.Name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := get(t, signer.URL+"/readyz", 2*time.Second); !refused(err) {
+	if _, err := get(t, testbed.ClientTLS(tb), signer.URL+"/readyz", 2*time.Second); !refused(err) {
 		t.Errorf("killed signer answered: %v", err)
 	}
 	if err := tb.Start(ctx, signer.Name); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := get(t, signer.URL+"/readyz", 2*time.Second); err != nil || code != 200 {
+	if code, err := get(t, testbed.ClientTLS(tb), signer.URL+"/readyz", 2*time.Second); err != nil || code != 200 {
 		t.Errorf("restarted signer on the same URL: %d %v", code, err)
 	}
 
 	if err := tb.Pause(ctx, testbed.Portal); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := get(t, tb.DirectPortalURL()+"/readyz", 500*time.Millisecond); !timedOut(err) {
+	if _, err := get(t, testbed.ClientTLS(tb), tb.DirectPortalURL()+"/readyz", 500*time.Millisecond); !timedOut(err) {
 		t.Errorf("paused portal: %v, want a timeout", err)
 	}
 	if err := tb.Resume(ctx, testbed.Portal); err != nil {
@@ -179,7 +186,7 @@ func exerciseLifecycle(t *testing.T, tb testbed.Testbed) {
 	if err := tb.Stop(ctx, testbed.Portal); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := get(t, tb.DirectPortalURL()+"/readyz", 2*time.Second); !refused(err) {
+	if _, err := get(t, testbed.ClientTLS(tb), tb.DirectPortalURL()+"/readyz", 2*time.Second); !refused(err) {
 		t.Errorf("stopped portal answered: %v", err)
 	}
 	if err := tb.Start(ctx, testbed.Portal); err != nil {

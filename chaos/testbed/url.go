@@ -22,7 +22,7 @@ func startURL(ctx context.Context, opts Options) (Testbed, error) {
 		return nil, fmt.Errorf("testbed: url target needs a base URL like http://127.0.0.1:8080, got %q", opts.URL)
 	}
 	tb := &urlTestbed{opts: opts, base: strings.TrimRight(opts.URL, "/")}
-	if err := waitReady(ctx, tb.base, "/readyz", opts.StartTimeout, nil); err != nil {
+	if err := waitReady(ctx, tb.base, "/readyz", nil, opts.StartTimeout, nil); err != nil {
 		return nil, fmt.Errorf("testbed: the deployment at %s is not ready: %w", tb.base, err)
 	}
 	opts.Logger.Info("testbed: using an existing deployment; faults are unavailable", "url", tb.base)

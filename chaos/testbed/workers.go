@@ -138,7 +138,7 @@ func (p *localWorker) Kill(ctx context.Context) error {
 func (tb *dockerTestbed) WorkerSpace() (string, string, []string) {
 	urls := make([]string, len(tb.clients))
 	for i := range urls {
-		urls[i] = fmt.Sprintf("http://%s:%d", Proxy, innerClientLnk+i)
+		urls[i] = fmt.Sprintf("%s://%s:%d", scheme(tb.ca), Proxy, innerClientLnk+i)
 	}
 	return filepath.Join(tb.work, workersDir), workMount + "/" + workersDir, urls
 }

@@ -34,6 +34,7 @@ func newRunCmd() *cobra.Command {
 		workersDir                           string
 		workerCPUs                           []string
 		browsers                             int
+		useTLS                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO|FILE",
@@ -52,6 +53,13 @@ their time to PDF per phase, and DIR/browsers/ screenshots (the first
 page of each phase and outcome, and every failed journey) that the report
 shows. Each browser is about a core under load: keep N at most the
 cores you can spare (3 on a 2-core machine is the ceiling).
+
+--tls (or the scenario's system: {tls: true}) serves the portals and the
+signers over https with certificates from a CA the testbed makes for the
+run (docker and local targets): the load, the slow attackers, the probes,
+the metrics scrapes, the consistency check, the load workers and the
+browsers all trust that CA and nothing else, and summary.json's
+system.tls says the run used it. A url target is https when its URL is.
 
 With several profiles (--profile naive-2021,hardened) each runs in turn into
 DIR/<profile>/ and the report compares them. A profile whose thresholds
@@ -73,7 +81,8 @@ faults and still writes what was gathered.`,
   golive run outage-tuesday --target docker --browsers 3
   golive run my-scenario.yaml --target local --timescale 600 --demand-scale 2
   golive run forged-pharmacy --target url=https://staging.example --threshold 'fraud_escaped == 0'
-  golive run launch-day --target docker --workers 3 --timescale 600   # three load-worker containers, one merged result`,
+  golive run launch-day --target docker --workers 3 --timescale 600   # three load-worker containers, one merged result
+  golive run launch-day --target local --tls --timescale 1800          # https end to end, with a CA made for the run`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErr("run takes one scenario name or file (golive scenarios list shows the built-ins)")
@@ -140,7 +149,7 @@ faults and still writes what was gathered.`,
 					Scenario: sc, Target: target, Profile: p, Timescale: timescale, DemandScale: demandScale,
 					Out: dir, Seed: seed, Thresholds: thresholds, AdminToken: adminToken, DataDir: dataDir,
 					MetricsToken: metricsToken, CPUWaitLimit: cpuWaitLimit, Workers: workers, WorkersDir: workersDir, WorkerCPUSets: workerCPUs,
-					Browsers: browsers,
+					Browsers: browsers, TLS: useTLS,
 				})
 				if sum != nil {
 					label := verdict.Label(sum.Verdict, sum.Reproduces)
@@ -218,6 +227,7 @@ faults and still writes what was gathered.`,
 	f.StringVar(&dataDir, "data", "", "url target: a directory with the deployment's register.jsonl and mailbox/")
 	f.Float64Var(&cpuWaitLimit, "cpu-wait-limit", engine.DefaultCPUWaitLimit, "seconds waited for a CPU per CPU second over which the machine counts as starved and a failed threshold is inconclusive (negative: never)")
 	f.IntVar(&browsers, "browsers", 0, "also drive N headless Chromium staff sessions through the staff pages (time to PDF, screenshots)")
+	f.BoolVar(&useTLS, "tls", false, "serve the portals and signers over https with a CA the testbed makes for the run (same as the scenario's system.tls)")
 	f.StringVar(&logLevel, "log-level", "", "write logs to stderr at this level (debug, info, warn, error)")
 	f.IntVar(&workers, "workers", 0, "send the load from N load workers (docker: containers, local: child processes) and merge their results (docs/workers.md); 0: from this process")
 	f.StringVar(&workersDir, "workers-dir", "", "with --workers: write the shards to DIR/worker-N for workers started elsewhere (Kubernetes: golive k8s render)")

@@ -27,7 +27,7 @@ func newServeCmd() *cobra.Command {
 		timescale                                                                        float64
 	)
 	var schemaDir string // the official DCC schemas for POST /v1/verify
-	var tlsCert, tlsKey, tlsClientCA, metricsToken, sealKeyFile string
+	var tlsCert, tlsKey, tlsClientCA, signerCA, metricsToken, sealKeyFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reference issuer: portal, signer replicas, all in one, or the fault proxy",
@@ -53,8 +53,10 @@ line) names; its seal key stays outside the database (registry/seal.key or
 the options below), and every portal of one registry needs the same key.
 
 TLS: --tls-cert and --tls-key serve the portal over HTTPS (TLS 1.2 or
-newer, with HSTS); --tls-client-ca also asks every client for a certificate
-from that CA (mutual TLS). --metrics-token ($GOLIVE_METRICS_TOKEN) puts
+newer, with HSTS), or a signer (role signer); --tls-client-ca also asks
+every client of the portal for a certificate from that CA (mutual TLS), and
+--signer-ca is the CA a portal verifies its https:// signers against (a
+testbed run with --tls generates one; docs/scenarios.md). --metrics-token ($GOLIVE_METRICS_TOKEN) puts
 /metrics behind a bearer token. The registry's sealing key is best kept
 outside the data directory: --seal-key-file ($GOLIVE_SEAL_KEY_FILE), a 0600
 file of 32 raw bytes or 64 hex digits, or $GOLIVE_SEAL_KEY, the 64 hex
@@ -70,6 +72,8 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role portal --data ./data --signers http://127.0.0.1:9001,http://127.0.0.1:9002
   golive serve --role all --data ./data --registry postgres://golive@127.0.0.1:5432/registry
   golive serve --role all --data ./data --mailout
+  golive serve --role signer --data ./data --signer-index 1 --listen :9001 --tls-cert s1.pem --tls-key s1.key
+  golive serve --role portal --data ./data --signers https://127.0.0.1:9001 --signer-ca ca.pem --tls-cert p.pem --tls-key p.key
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,6 +107,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			set("tls-cert", func() { s.TLS.Cert = tlsCert })
 			set("tls-key", func() { s.TLS.Key = tlsKey })
 			set("tls-client-ca", func() { s.TLS.ClientCA = tlsClientCA })
+			set("signer-ca", func() { s.SignerClient.CA = signerCA })
 			// Secrets: a flag, else the environment, else the config file.
 			if v := os.Getenv("GOLIVE_METRICS_TOKEN"); v != "" {
 				s.MetricsToken = v
@@ -193,9 +198,10 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.StringVar(&signers, "signers", "", "comma-separated signer base URLs (role portal)")
 	f.StringVar(&registerFile, "register", "", "pharmacy register, JSON Lines (default DATA/register.jsonl)")
 	f.StringVar(&schemaDir, "schema-dir", "", "official DCC schemas (<version>.combined-schema.json) for POST /v1/verify's schema option")
-	f.StringVar(&tlsCert, "tls-cert", "", "portal: serve HTTPS with this PEM certificate (chain)")
-	f.StringVar(&tlsKey, "tls-key", "", "portal: the PEM private key of --tls-cert")
+	f.StringVar(&tlsCert, "tls-cert", "", "portal or signer: serve HTTPS with this PEM certificate (chain)")
+	f.StringVar(&tlsKey, "tls-key", "", "portal or signer: the PEM private key of --tls-cert")
 	f.StringVar(&tlsClientCA, "tls-client-ca", "", "portal: mutual TLS, clients need a certificate from these PEM CAs")
+	f.StringVar(&signerCA, "signer-ca", "", "portal: verify https:// signers against these PEM CAs (default: the system's roots)")
 	f.StringVar(&metricsToken, "metrics-token", "", "portal: bearer token GET /metrics asks for (default $GOLIVE_METRICS_TOKEN; empty: open)")
 	f.StringVar(&sealKeyFile, "seal-key-file", "", "registry sealing key file, mode 0600, outside the data directory (default $GOLIVE_SEAL_KEY_FILE, else DATA/registry/seal.key)")
 	f.StringVar(&registry, "registry", "", "registry database: empty for SQLite in DATA/registry, or a PostgreSQL DSN (postgres://user@host:5432/db, or host=... dbname=...; default $GOLIVE_REGISTRY)")

@@ -33,7 +33,7 @@ func newTestbedUpCmd() *cobra.Command {
 		target, url, profile, binary, config, runID, logDir, simStart, adminToken, registry string
 		signers, portals                                                                    int
 		timescale                                                                           float64
-		keep, standby                                                                       bool
+		keep, standby, useTLS                                                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -63,7 +63,8 @@ defaults to postgres with more than one.`,
   golive testbed up --target docker --binary ./golive --keep
   golive testbed up --target url --url http://127.0.0.1:8080
   golive testbed up --target local --registry postgres --registry-standby
-  golive testbed up --target local --portals 2`,
+  golive testbed up --target local --portals 2
+  golive testbed up --target local --tls       # https, with a CA made for the run (curl --cacert DATA/tls/ca.pem)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, err := testbed.ParseKind(target)
@@ -93,7 +94,7 @@ defaults to postgres with more than one.`,
 			}
 			opts := testbed.Options{Kind: kind, URL: url, AdminToken: adminToken, Profile: profile, Signers: signers, Portals: portals,
 				Binary: binary, ConfigFile: config, RunID: runID, LogDir: logDir, KeepData: keep, Timescale: timescale,
-				Registry: registry, RegistryStandby: standby,
+				Registry: registry, RegistryStandby: standby, TLS: useTLS,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
 			if simStart != "" {
 				if opts.SimStart, err = time.Parse(time.RFC3339, simStart); err != nil {
@@ -119,6 +120,7 @@ defaults to postgres with more than one.`,
 	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second")
 	f.StringVar(&registry, "registry", "sqlite", "the portal's registry: sqlite or postgres (a PostgreSQL cluster the testbed runs)")
 	f.BoolVar(&standby, "registry-standby", false, "with --registry postgres: a synchronous standby, promoted when the primary dies")
+	f.BoolVar(&useTLS, "tls", false, "serve the portals and signers over https with a CA made for the run (DATA/tls/ca.pem)")
 	return cmd
 }
 
@@ -147,6 +149,9 @@ func testbedUp(ctx context.Context, out io.Writer, opts testbed.Options) error {
 	}
 	if d := tb.DataDir(); d != "" {
 		fmt.Fprintf(out, "data:          %s\n", d)
+	}
+	if ca := testbed.CAOf(tb); ca != nil {
+		fmt.Fprintf(out, "tls CA:        %s\n", ca.File)
 	}
 	if reg := testbed.RegistryOf(tb); reg != nil {
 		// The DSN holds the cluster's password: name the nodes only.

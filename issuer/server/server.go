@@ -118,6 +118,10 @@ func (s Settings) clientConfig(endpoints []string, token string) signerclient.Co
 }
 
 func runSigner(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
+	tlsCfg, err := s.TLS.tlsConfig()
+	if err != nil {
+		return err
+	}
 	dir := s.pkiDir()
 	dsc, err := pki.LoadKeyPair(filepath.Join(dir, pki.DSCCertFile(s.SignerIndex)), filepath.Join(dir, pki.DSCKeyFile(s.SignerIndex)))
 	if err != nil {
@@ -135,7 +139,7 @@ func runSigner(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.L
 	if err != nil {
 		return fmt.Errorf("signer: listen %s: %w", s.Listen, err)
 	}
-	return serveHTTP(ctx, ln, nil, srv.Handler(), defaultHTTP, func(url string) { ready(RoleSigner, url) })
+	return serveHTTP(ctx, ln, tlsCfg, srv.Handler(), defaultHTTP, func(url string) { ready(RoleSigner, url) })
 }
 
 func runAll(ctx context.Context, s Settings, biz *simclock.Clock, log *slog.Logger, ready Ready) error {
@@ -218,6 +222,9 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	defer cancel()
 	scfg := s.clientConfig(endpoints, signerToken)
 	scfg.HTTPClient = hc
+	if scfg.TLS, err = s.SignerClient.tlsConfig(); err != nil {
+		return err
+	}
 	sc := signerclient.New(scfg, log)
 	sc.Start(ctx)
 	cfg := s.Portal

@@ -49,6 +49,10 @@ type SignerClientSettings struct {
 	HealthInterval  Duration `json:"health_interval"`
 	BreakerFailures int      `json:"breaker_failures"`
 	BreakerOpenFor  Duration `json:"breaker_open_for"`
+	// CA is a PEM bundle the signers' https:// certificates are verified
+	// against (--signer-ca; empty: the system's roots). A testbed run with
+	// TLS passes its own CA here.
+	CA string `json:"ca,omitempty"`
 }
 
 // StoreSettings tune the registry's writer.
@@ -70,10 +74,10 @@ type SimSettings struct {
 	Timescale float64   `json:"timescale"`
 }
 
-// TLSSettings serve the portal over HTTPS (roles all and portal). Cert
-// and Key are PEM files (the certificate file may hold the chain);
-// ClientCA, a PEM bundle, turns on mutual TLS: every client must present a
-// certificate that chains to it.
+// TLSSettings serve the portal (roles all and portal) or a signer (role
+// signer) over HTTPS. Cert and Key are PEM files (the certificate file
+// may hold the chain); ClientCA, a PEM bundle, turns on mutual TLS on the
+// portal: every client must present a certificate that chains to it.
 type TLSSettings struct {
 	Cert     string `json:"cert,omitempty"`
 	Key      string `json:"key,omitempty"`
@@ -284,11 +288,16 @@ func (s Settings) Validate() error {
 	}
 	if s.TLS.Enabled() || s.TLS.ClientCA != "" {
 		switch {
-		case s.Role != RoleAll && s.Role != RolePortal:
-			bad("tls serves the portal: role %s does not take --tls-cert, --tls-key or --tls-client-ca", s.Role)
+		case s.Role == RoleProxy:
+			bad("tls serves the portal or a signer: role proxy does not take --tls-cert, --tls-key or --tls-client-ca (TLS passes through the fault proxy)")
+		case s.Role == RoleSigner && s.TLS.ClientCA != "":
+			bad("--tls-client-ca (mutual TLS) is the portal's: a signer authenticates the portal by its token")
 		case s.TLS.Cert == "" || s.TLS.Key == "":
 			bad("tls needs both a certificate and a key (--tls-cert FILE --tls-key FILE)")
 		}
+	}
+	if s.SignerClient.CA != "" && s.Role != RolePortal {
+		bad("--signer-ca is the portal's trust in its signers (role portal), not role %s's", s.Role)
 	}
 	if s.SealKeyFile != "" && s.SealKey != "" {
 		bad("the sealing key comes from --seal-key-file or $GOLIVE_SEAL_KEY, not both")

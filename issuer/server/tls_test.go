@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -274,11 +275,75 @@ func TestServeTLSBadFiles(t *testing.T) {
 			t.Errorf("%s: Validate %v, want a tls error", name, err)
 		}
 	}
+	for name, mutate := range map[string]func(*Settings){
+		"tls on the proxy": func(s *Settings) { s.Role, s.TLS = RoleProxy, TLSSettings{Cert: "c.pem", Key: "k.pem"} },
+		"mutual TLS on a signer": func(s *Settings) {
+			s.Role, s.TLS = RoleSigner, TLSSettings{Cert: "c.pem", Key: "k.pem", ClientCA: "ca.pem"}
+		},
+		"signer CA on role all":    func(s *Settings) { s.SignerClient.CA = "ca.pem" },
+		"signer CA on role signer": func(s *Settings) { s.Role, s.SignerClient.CA = RoleSigner, "ca.pem" },
+	} {
+		s, _ := Defaults(portalapi.ProfileHardened)
+		s.SignerIndex = 1
+		mutate(&s)
+		if err := s.Validate(); err == nil {
+			t.Errorf("%s: Validate passed, want refused", name)
+		}
+	}
 	s, _ := Defaults(portalapi.ProfileHardened)
 	s.Role, s.SignerIndex = RoleSigner, 1
 	s.TLS = TLSSettings{Cert: "c.pem", Key: "k.pem"}
-	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "role signer") {
-		t.Errorf("tls on role signer: %v, want refused", err)
+	if err := s.Validate(); err != nil {
+		t.Errorf("tls on role signer: %v, want accepted", err)
+	}
+}
+
+// A signer serves HTTPS with --tls-cert, and the portal's signer client
+// trusts exactly the CA --signer-ca names: not the system's roots, not
+// another CA.
+func TestServeSignerTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, "golive test CA")
+	other := newTestCA(t, "another CA")
+	cert, key := ca.issue(t, "signer-1", x509.ExtKeyUsageServerAuth)
+	s := testSettings(t)
+	s.Role, s.SignerIndex = RoleSigner, 1
+	s.TLS = TLSSettings{Cert: writeFile(t, dir, "s.pem", cert), Key: writeFile(t, dir, "s.key", key)}
+	url, stop, err := runServe(t, s)
+	t.Cleanup(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("signer ready at %s, want https", url)
+	}
+	get := func(c SignerClientSettings) error {
+		tc, err := c.tlsConfig()
+		if err != nil {
+			return err
+		}
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		resp, err := hc.Get(url + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(SignerClientSettings{CA: writeFile(t, dir, "ca.pem", ca.pem)}); err != nil {
+		t.Errorf("with the signer's CA: %v", err)
+	}
+	if err := get(SignerClientSettings{CA: writeFile(t, dir, "other.pem", other.pem)}); err == nil {
+		t.Error("a client trusting another CA reached the signer")
+	}
+	if err := get(SignerClientSettings{}); err == nil {
+		t.Error("a client trusting the system's roots reached the signer")
+	}
+	if _, err := (SignerClientSettings{CA: writeFile(t, dir, "empty.pem", []byte("no pem"))}).tlsConfig(); err == nil {
+		t.Error("a CA file without a certificate was accepted")
 	}
 }
 

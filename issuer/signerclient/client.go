@@ -8,6 +8,7 @@ package signerclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,10 @@ type Config struct {
 	// HTTPClient sends the calls; nil builds one with a pooled transport.
 	// Its Timeout should be zero: attempts carry their own deadlines.
 	HTTPClient *http.Client
+	// TLS is that pooled transport's client TLS: the CAs https://
+	// endpoints are verified against (nil: the system's). An HTTPClient
+	// brings its own.
+	TLS *tls.Config
 }
 
 // SignRequest is what the portal asks a signer to sign.
@@ -158,6 +163,9 @@ func New(cfg Config, logger *slog.Logger) *Client {
 	if hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
+		if cfg.TLS != nil {
+			t.TLSClientConfig = cfg.TLS.Clone()
+		}
 		hc = &http.Client{Transport: t}
 	}
 	c := &Client{cfg: cfg, http: hc, log: logger}

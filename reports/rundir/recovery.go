@@ -16,6 +16,12 @@ type System struct {
 	// Portals is the number of portal replicas (several share the
 	// PostgreSQL registry; clients spread their requests over them).
 	Portals int `json:"portals,omitempty"`
+	// TLS: the clients reached the system over HTTPS (a testbed run with
+	// --tls or system.tls: its own CA; a url target given as https://).
+	TLS bool `json:"tls,omitempty"`
+	// PortalURL is the first portal as the clients reached it (through
+	// the fault proxy on docker and local).
+	PortalURL string `json:"portal_url,omitempty"`
 }
 
 // Failover is one promotion of the registry's standby (events.json

@@ -84,7 +84,7 @@ func (r *run) startBrowsers(ctx context.Context, phs []*portalclient.Pharmacy, s
 	b := &browserRun{done: make(chan struct{}), ready: make(chan struct{}), plan: loadgen.JourneyPlan{
 		BaseURL: r.tb.PortalURL(), Users: len(phs), Logins: logins, Duration: wallDur, Start: start,
 		Sim: func(t time.Time) time.Time { return r.clock.Sim(t) }, Phase: r.phaseOf, Payloads: &loadgen.Payloads{Seed: r.seed + 1<<20}, Dir: r.o.Out,
-		AnswerTimeout: r.browserTimeout(), Logger: r.log,
+		AnswerTimeout: r.browserTimeout(), Logger: r.log, TrustSPKI: r.browserTrust(),
 	}}
 	var once sync.Once
 	b.plan.Ready = func() { once.Do(func() { close(b.ready) }) }

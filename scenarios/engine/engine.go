@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type Options struct {
 	WorkersDir string
 	// WorkerCPUSets pins docker workers to CPU sets ("0", "2-3"), in turn.
 	WorkerCPUSets []string
+	// TLS serves the system over https with a CA the testbed makes for
+	// the run, trusted by every client of the harness (also on when the
+	// scenario says system.tls; see tls.go).
+	TLS bool
 	// Progress receives a live status line about every second (a
 	// terminal); nil keeps quiet.
 	Progress func(line string)
@@ -120,6 +125,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTLSTarget(o, tkind, url); err != nil {
+		return nil, err
+	}
 	if o.Workers < 0 || o.Workers > maxWorkers {
 		return nil, fmt.Errorf("engine: %d workers: want 0 (this process) to %d", o.Workers, maxWorkers)
 	}
@@ -150,12 +158,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile, Signers: max(sc.System.Signers, 1),
 		Portals: max(sc.System.Portals, 1),
 		Binary:  o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
-		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby,
+		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby, TLS: wantsTLS(o),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}
-	r.tb = tb
+	r.tb, r.tls = tb, testbed.ClientTLS(tb)
 	if tkind == testbed.KindAuto {
 		r.say("auto target: using %s (%s)", tb.Kind(), map[bool]string{true: "a Docker daemon answered", false: "no Docker daemon answered"}[tb.Kind() == testbed.KindDocker])
 	}
@@ -176,14 +184,14 @@ const portalClientTimeout = 30 * time.Second
 // first one, or spread over all of them like the load is): the set-up,
 // probes and ticket follow-ups of a run or a worker, so no portal is the
 // harness's own single point of failure.
-func portalClientOf(urls []string) (*portalclient.Client, error) {
+func portalClientOf(urls []string, tc *tls.Config) (*portalclient.Client, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("engine: no portal URL")
 	}
 	c := portalclient.New(urls[0])
-	c.HTTP = &http.Client{Timeout: portalClientTimeout}
+	c.HTTP = httpClient(tc, portalClientTimeout)
 	if len(urls) > 1 {
-		spread, err := balance.New(urls, nil)
+		spread, err := balance.New(urls, c.HTTP.Transport)
 		if err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -237,6 +245,7 @@ type run struct {
 
 	client *portalclient.Client
 	clock  simclock.Clock
+	tls    *tls.Config // the clients' TLS toward the system; nil: plain HTTP
 
 	mu      sync.Mutex
 	acks    []consistency.Ack
@@ -294,13 +303,13 @@ type classSetup struct {
 
 func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, error) {
 	sc, tb := r.sc, r.tb
-	client, err := portalClientOf(testbed.PortalURLs(tb))
+	client, err := portalClientOf(testbed.PortalURLs(tb), r.tls)
 	if err != nil {
 		return nil, err
 	}
 	r.client = client
 	r.client.AdminToken = tb.AdminToken()
-	direct := portalclient.New(tb.DirectPortalURL())
+	direct := r.portalClient(tb.DirectPortalURL())
 	direct.AdminToken = tb.AdminToken()
 	events := &rundir.Events{}
 	// Faults the testbed cannot apply are refused before any load.
@@ -415,7 +424,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		defer close(faultsDone)
 		r.faultErr = faults.run(loadCtx, sc.Faults, sc.System)
 	}()
-	scr := &scraper{url: tb.DirectPortalURL(), token: r.o.MetricsToken, http: &http.Client{Timeout: 2 * time.Second}, sim: r.clock.Sim}
+	scr := &scraper{url: tb.DirectPortalURL(), token: r.o.MetricsToken, http: httpClient(r.tls, 2*time.Second), sim: r.clock.Sim}
 	scrCtx, stopScrape := context.WithCancel(context.WithoutCancel(ctx))
 	scrDone := make(chan struct{})
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
@@ -441,7 +450,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		// the pacers cover the scenario's simulated span, no more, no less.
 		totals, loadErr = loadgen.Run(loadCtx, loadgen.Plan{
 			Clock: r.clock, DemandScale: r.demandScale, Duration: wallDur, Classes: classes, Slow: slow, Dir: r.o.Out,
-			Portals:  testbed.PortalURLs(tb),
+			Portals: testbed.PortalURLs(tb), TLS: r.tls,
 			Observer: r.observe, Progress: r.onProgress, Logger: r.log, Start: r.clock.WallStart,
 		})
 	}
@@ -482,7 +491,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// Nothing acknowledged lost?
 	r.say("checking consistency of %d acknowledged certificates", len(r.acks))
 	cctx, cancelCheck := context.WithTimeout(context.Background(), 5*time.Minute)
-	rep, cerr := consistency.Check(cctx, consistency.Config{BaseURL: tb.DirectPortalURL(), AdminToken: tb.AdminToken()}, r.acks)
+	rep, cerr := consistency.Check(cctx, consistency.Config{BaseURL: tb.DirectPortalURL(), AdminToken: tb.AdminToken(), HTTP: httpClient(r.tls, consistencyTimeout)}, r.acks)
 	cancelCheck()
 	if cerr != nil {
 		r.log.Error("consistency check failed to run", "err", cerr)
@@ -620,7 +629,7 @@ func (r *run) slowAttacks(tb testbed.Testbed) []loadgen.SlowAttack {
 		if !c.Kind.Slow() {
 			continue
 		}
-		a := loadgen.SlowAttack{Name: c.Name, Conns: c.Demand}
+		a := loadgen.SlowAttack{Name: c.Name, Conns: c.Demand, TLS: r.tls}
 		switch c.Kind {
 		case spec.KindSlowHeader:
 			a.Kind, a.URL = loadgen.SlowHeader, tb.DirectPortalURL()+"/v1/certificates"
@@ -952,7 +961,7 @@ const businessClockTimeout = 10 * time.Second
 // setBusinessClock sets the run's business day on the portal at
 // directURL (every portal keeps its own copy in memory).
 func (r *run) setBusinessClock(ctx context.Context, directURL string) {
-	c := portalclient.New(directURL)
+	c := r.portalClient(directURL)
 	c.AdminToken = r.tb.AdminToken()
 	ctx, cancel := context.WithTimeout(ctx, businessClockTimeout)
 	defer cancel()

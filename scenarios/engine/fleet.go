@@ -146,6 +146,7 @@ func (r *run) shardFor(setups []*classSetup, i, n int, portalURLs []string, dur 
 	sp := shardSpec{Version: shardVersion, Index: i, Count: n, ScenarioSource: r.sc.Source, ScenarioYAML: r.sc.Raw,
 		Profile: r.profile, Timescale: r.timescale, DemandScale: r.demandScale, Seed: r.seed, RunKey: r.runKey,
 		PortalURL: portalURLs[0], PortalURLs: portalURLs, SimStart: r.clock.SimStart, WallStart: r.clock.WallStart, Duration: dur}
+	sp.CA = string(r.caPEM())
 	r.mu.Lock()
 	sp.Sample = r.sample
 	r.mu.Unlock()

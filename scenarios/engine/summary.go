@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -77,6 +78,8 @@ func (r *run) summary(t loadgen.Totals, rep consistency.Report, cerr error, ev *
 	s.WorkerHealth = r.workerHealth
 	s.System = &rundir.System{Registry: r.sc.System.Registry, RegistryStandby: r.sc.System.RegistryStandby,
 		Signers: max(r.sc.System.Signers, 1), Portals: len(testbed.PortalURLs(r.tb))}
+	s.System.PortalURL = r.tb.PortalURL()
+	s.System.TLS = strings.HasPrefix(s.System.PortalURL, "https://")
 	if s.System.Registry == "" {
 		s.System.Registry = spec.RegistrySQLite
 	}

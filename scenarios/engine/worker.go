@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golive-dev/golive/chaos/testbed"
 	"github.com/golive-dev/golive/issuer/portal/portalclient"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/loadgen"
@@ -70,6 +71,9 @@ type shardSpec struct {
 	// portals: the worker spreads its requests like one process does).
 	PortalURL  string   `json:"portal_url"`
 	PortalURLs []string `json:"portal_urls,omitempty"`
+	// CA is the PEM certificate of the run's CA when the portals serve
+	// https (a TLS run; absent for plain HTTP): the worker trusts it alone.
+	CA string `json:"ca,omitempty"`
 	// SimStart and WallStart are the run's clock; WallStart is the agreed
 	// instant the load begins.
 	SimStart  time.Time     `json:"sim_start"`
@@ -168,12 +172,16 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	if len(urls) == 0 {
 		urls = []string{sp.PortalURL} // a shard.json from before portal_urls
 	}
-	client, err := portalClientOf(urls)
+	tc, err := testbed.ClientTLSFromPEM([]byte(sp.CA))
+	if err != nil {
+		return fmt.Errorf("worker: shard.json's CA: %w", err)
+	}
+	client, err := portalClientOf(urls, tc)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	r := &run{sc: sc, log: log, profile: sp.Profile, timescale: sp.Timescale, demandScale: sp.DemandScale, seed: sp.Seed,
-		runKey: sp.RunKey, client: client, sample: sp.Sample, ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End},
+		runKey: sp.RunKey, client: client, tls: tc, sample: sp.Sample, ticketsDone: map[string]time.Time{}, waits: &certWaits{end: sc.Clock.End},
 		clock: simclock.Clock{SimStart: sp.SimStart, WallStart: sp.WallStart, Scale: sp.Timescale}}
 	setups := make([]*classSetup, len(sc.Traffic))
 	for i, c := range sc.Traffic {
@@ -203,7 +211,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	hb.ready(time.Now())
 	log.Info("worker ready", "name", sp.Name, "shard", sp.Index, "of", sp.Count, "start", sp.WallStart)
 	totals, loadErr := loadgen.Run(ctx, loadgen.Plan{
-		Clock: r.clock, DemandScale: sp.DemandScale, Duration: sp.Duration, Classes: classes, Dir: o.Dir, Portals: urls,
+		Clock: r.clock, DemandScale: sp.DemandScale, Duration: sp.Duration, Classes: classes, Dir: o.Dir, Portals: urls, TLS: tc,
 		Observer: func(f loadgen.Final) { fw.write(f); r.observe(f) },
 		Progress: hb.progress, Logger: log, Shard: loadgen.Shard{Index: sp.Index, Count: sp.Count}, Start: sp.WallStart,
 	})

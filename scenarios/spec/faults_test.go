@@ -269,3 +269,21 @@ func TestRegistryFaultsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemTLSParse: system.tls is a boolean, false by default.
+func TestSystemTLSParse(t *testing.T) {
+	base := faultBase + "  - {kind: kill, target: portal, at: \"09:00\"}\n"
+	sc, err := Parse([]byte(strings.Replace(base, "signers: 2", "signers: 2, tls: true", 1)), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sc.System.TLS {
+		t.Error("system.tls: true not read")
+	}
+	if def, err := Parse([]byte(base), "f.yaml"); err != nil || def.System.TLS {
+		t.Errorf("default system.tls %v (%v), want false", def.System.TLS, err)
+	}
+	if _, err := Parse([]byte(strings.Replace(base, "signers: 2", "signers: 2, tls: maybe", 1)), "f.yaml"); err == nil || !strings.Contains(err.Error(), "system.tls") {
+		t.Errorf("tls: maybe: %v, want an error naming system.tls", err)
+	}
+}

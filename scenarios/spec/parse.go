@@ -251,7 +251,7 @@ func (d *decoder) clock(n *yaml.Node, capacity *Capacity) Clock {
 
 func (d *decoder) system(n *yaml.Node) System {
 	sys := System{Profile: portalapi.ProfileHardened, Signers: 1, Portals: 1, Registry: RegistrySQLite}
-	f, ok := d.mapping(n, "system", "profile", "signers", "portals", "hsm", "portal", "signer", "registry", "registry_standby")
+	f, ok := d.mapping(n, "system", "profile", "signers", "portals", "hsm", "portal", "signer", "registry", "registry_standby", "tls")
 	if !ok {
 		return sys
 	}
@@ -308,6 +308,9 @@ func (d *decoder) system(n *yaml.Node) System {
 			}
 			sys.RegistryStandby = v
 		}
+	}
+	if n := f.get("tls"); n != nil {
+		sys.TLS, _ = d.boolean(n, "system.tls")
 	}
 	if n := f.get("portal"); n != nil {
 		sys.Portal = d.portalOverrides(n, "system.portal")

@@ -131,6 +131,10 @@ type System struct {
 	// a PostgreSQL registry, promoted when the primary dies; the target
 	// of the kill-primary fault is "registry".
 	RegistryStandby bool
+	// TLS serves the portals and the signers over HTTPS with certificates
+	// from a CA the testbed makes for the run, and every client of the
+	// harness trusts that CA (golive run --tls turns it on too).
+	TLS bool
 }
 
 // Registry backends of System.Registry.
