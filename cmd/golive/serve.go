@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
 		simStart, logLevel, logFormat, cpuProfile                                        string
-		printConfig, initOnly, mailoutOn                                                 bool
+		printConfig, initOnly, mailoutOn, bookingOn                                      bool
 		replicas, signerIndex, hsmSlots, registerSize                                    int
 		hsmLatency                                                                       time.Duration
 		timescale                                                                        float64
@@ -70,6 +70,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role portal --data ./data --signers http://127.0.0.1:9001,http://127.0.0.1:9002
   golive serve --role all --data ./data --registry postgres://golive@127.0.0.1:5432/registry
   golive serve --role all --data ./data --mailout
+  golive serve --role all --data ./data --booking
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,6 +130,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			set("hsm-latency", func() { s.Signer.HSMLatency = signerapi.Duration(hsmLatency) })
 			set("log-level", func() { s.LogLevel = logLevel })
 			set("mailout", func() { s.Mailout.Enabled = mailoutOn })
+			set("booking", func() { s.Booking.Enabled = bookingOn })
 			set("timescale", func() { s.Sim.Timescale = timescale })
 			if f.Changed("sim-start") {
 				t, err := time.Parse(time.RFC3339, simStart)
@@ -212,6 +214,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	f.BoolVar(&mailoutOn, "mailout", false, "serve the vaccination centres' batch API (/v1/mailout/...; centre tokens in DATA/mailout-centres); same as mailout.enabled")
+	f.BoolVar(&bookingOn, "booking", false, "serve the pharmacies' appointment booking (/v1/booking/...; see docs/booking.md); same as booking.enabled")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")
 	return cmd
 }
