@@ -84,6 +84,11 @@ type Summary struct {
 	// Cost is the CPU the components spent per request (cost.go); nil
 	// when the testbed cannot tell (url) or the run predates it.
 	Cost *Cost `json:"cost,omitempty"`
+	// CameInVain is the booking classes' citizens who came at their
+	// booked time and left with nothing, unwarned (the sum of
+	// classes.*.booking.came_in_vain); nil without a booking class.
+	// Added 2026-12-02.
+	CameInVain *int64 `json:"came_in_vain,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.
@@ -269,6 +274,8 @@ type ClassSummary struct {
 	Latency   LatencyMS `json:"latency_ms"`
 	// TimeToCert is the customers' time to certificate (issue classes).
 	TimeToCert *TimeToCert `json:"time_to_cert_ms,omitempty"`
+	// Booking is a booking class's figures (booking.go); nil for others.
+	Booking *Booking `json:"booking,omitempty"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second

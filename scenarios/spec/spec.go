@@ -191,7 +191,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody}
+		KindSlowHeader, KindSlowBody, KindBooking}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -220,7 +220,9 @@ type Class struct {
 	// capacity search drives.
 	Demand Curve
 	Client Client
-	Pos    Pos
+	// Booking is a booking class's behaviour (nil for other kinds).
+	Booking *Booking
+	Pos     Pos
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).
@@ -335,6 +337,8 @@ func DefaultPharmacies(kind ClassKind) int {
 		return 20
 	case KindStolenCredentials:
 		return 1
+	case KindBooking:
+		return 20
 	}
 	return 0
 }
