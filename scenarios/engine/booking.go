@@ -321,4 +321,3 @@ func waitOf(ws []time.Duration) rundir.BookingWait {
 	}
 	return rundir.BookingWait{Count: int64(len(sorted)), P50: at(0.5), P99: at(0.99), Max: float64(sorted[len(sorted)-1].Microseconds()) / 1000}
 }
-
