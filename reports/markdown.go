@@ -97,6 +97,13 @@ func Markdown(r *Run) string {
 				count(s.Consistency.Lost), count(s.Consistency.Duplicates), count(s.Security.FraudEscaped))
 		}
 	}
+	if rows := bookingRows(r); len(rows) > 0 {
+		b.WriteString("\n### Booked customers\n\n| profile | class | visits | certificate | ticket | came in vain | warned | gave up | backlog max |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, w := range rows {
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", mdEscape(w.Profile), mdEscape(w.Class), w.Visits, w.Issued,
+				w.Tickets, w.CameInVain, w.Warned, w.GaveUp, w.BacklogMax)
+		}
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range r.Notes {
