@@ -108,6 +108,13 @@ func Markdown(r *Run) string {
 				w.Requests, w.Bytes, w.NotModified, w.CacheHit, dead, w.SigFail)
 		}
 	}
+	if rows := bookingRows(r); len(rows) > 0 {
+		b.WriteString("\n### Booked customers\n\n| profile | class | visits | certificate | ticket | came in vain | warned | gave up | backlog max |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, w := range rows {
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", mdEscape(w.Profile), mdEscape(w.Class), w.Visits, w.Issued,
+				w.Tickets, w.CameInVain, w.Warned, w.GaveUp, w.BacklogMax)
+		}
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range r.Notes {

@@ -71,6 +71,7 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 	pg := newPage(run, charts)
 	pg.Browsers = browserViews(run, outDir)
 	pg.Traffic = trafficRows(run)
+	pg.Bookings = bookingRows(run)
 	if err := htmlTemplate.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
@@ -160,6 +161,8 @@ type page struct {
 	Capacity                       *capacityView
 	// Browsers are the browser journeys of each run (none without).
 	Browsers []browserView
+	// Bookings are the booking classes of each run (none without).
+	Bookings []bookingRow
 }
 
 // VerdictLine explains the verdict in one sentence.

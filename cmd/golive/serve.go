@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
 		simStart, logLevel, logFormat, cpuProfile                                        string
-		printConfig, initOnly, mailoutOn                                                 bool
+		printConfig, initOnly, mailoutOn, bookingOn                                      bool
 		replicas, signerIndex, hsmSlots, registerSize                                    int
 		hsmLatency                                                                       time.Duration
 		timescale                                                                        float64
@@ -74,6 +74,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role all --data ./data --mailout
   golive serve --role signer --data ./data --signer-index 1 --listen :9001 --tls-cert s1.pem --tls-key s1.key
   golive serve --role portal --data ./data --signers https://127.0.0.1:9001 --signer-ca ca.pem --tls-cert p.pem --tls-key p.key
+  golive serve --role all --data ./data --booking
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -134,6 +135,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			set("hsm-latency", func() { s.Signer.HSMLatency = signerapi.Duration(hsmLatency) })
 			set("log-level", func() { s.LogLevel = logLevel })
 			set("mailout", func() { s.Mailout.Enabled = mailoutOn })
+			set("booking", func() { s.Booking.Enabled = bookingOn })
 			set("timescale", func() { s.Sim.Timescale = timescale })
 			if f.Changed("sim-start") {
 				t, err := time.Parse(time.RFC3339, simStart)
@@ -218,6 +220,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	f.BoolVar(&mailoutOn, "mailout", false, "serve the vaccination centres' batch API (/v1/mailout/...; centre tokens in DATA/mailout-centres); same as mailout.enabled")
+	f.BoolVar(&bookingOn, "booking", false, "serve the pharmacies' appointment booking (/v1/booking/...; see docs/booking.md); same as booking.enabled")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")
 	return cmd
 }

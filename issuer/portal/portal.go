@@ -316,6 +316,11 @@ func (p *Portal) Close() error {
 
 func (p *Portal) now() time.Time { return p.clock() }
 
+// BusinessNow is the business day's time now (the simulated clock a
+// scenario set, else the portal's clock): components that keep
+// appointments (the booking) live on it.
+func (p *Portal) BusinessNow() time.Time { return p.businessTime(p.now()) }
+
 // businessTime is the simulated business-day time at Clock time t.
 func (p *Portal) businessTime(t time.Time) time.Time {
 	b := p.business.Load()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -20,6 +21,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/booking"
+	"github.com/golive-dev/golive/issuer/booking/bookingapi"
 	"github.com/golive-dev/golive/issuer/connlimit"
 	"github.com/golive-dev/golive/issuer/dcc/dccschema"
 	"github.com/golive-dev/golive/issuer/finder"
@@ -260,6 +263,19 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		components = append(components, mo)
 		runs = append(runs, mo.Run)
 	}
+	// The booking lives on the portal's business clock, which exists once
+	// the portal does.
+	var bizPortal atomic.Pointer[portal.Portal]
+	if s.Booking.Enabled {
+		bcfg := s.Booking
+		bcfg.Profile = s.Profile
+		bk, err := newBooking(bcfg, s.Portal, tokenKey, st, sc, &bizPortal, log)
+		if err != nil {
+			return err
+		}
+		components = append(components, bk)
+		runs = append(runs, bk.Run)
+	}
 	deps := portal.Deps{
 		Store: st, TrustList: tl, Lists: ls, Components: components, Lanes: lanes,
 		Register: reg, Mailbox: mb, Signer: sc,
@@ -279,6 +295,7 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		return err
 	}
 	defer p.Close()
+	bizPortal.Store(p)
 	// The portal's workers and the components' refresh loops.
 	runs = append(runs, p.Run)
 	runDone := make(chan error, len(runs))
@@ -324,6 +341,32 @@ func newMailout(cfg mailoutapi.Config, l Layout, st *store.Store, sc *signerclie
 	}
 	log.Info("mail-out enabled", "centres", len(centres), "yield", cfg.Yield)
 	return m, lanes, nil
+}
+
+// newBooking builds the pharmacies' appointment booking over the portal's
+// registry: pharmacy access tokens are checked with the portal's token
+// key, issuance is followed through the signer client, and the business
+// clock is the portal's once it exists.
+func newBooking(cfg bookingapi.Config, pc portalapi.Config, tokenKey []byte, st *store.Store, sc *signerclient.Client,
+	p *atomic.Pointer[portal.Portal], log *slog.Logger) (*booking.Booking, error) {
+	tokens, err := auth.NewIssuer(tokenKey, pc.AccessTokenTTL.D(), nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err := booking.New(cfg, booking.Deps{Registry: st, Tokens: tokens, Key: tokenKey, Logger: log,
+		Now: func() time.Time {
+			if pp := p.Load(); pp != nil {
+				return pp.BusinessNow()
+			}
+			return time.Now()
+		},
+		IssuanceAvailable: func() bool { return sc.Available() > 0 },
+		PortalDefers:      pc.DeferOnSignerUnavailable})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("booking enabled", "follow_issuance", cfg.FollowIssuance, "portal_defers", pc.DeferOnSignerUnavailable)
+	return b, nil
 }
 
 // runProxy serves the toxiproxy API: testbeds create the proxies (client

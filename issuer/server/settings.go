@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/golive-dev/golive/issuer/booking/bookingapi"
 	"github.com/golive-dev/golive/issuer/duration"
 	"github.com/golive-dev/golive/issuer/finder/finderapi"
 	"github.com/golive-dev/golive/issuer/lists/listsapi"
@@ -143,7 +144,10 @@ type Settings struct {
 	Lists  listsapi.Config  `json:"lists"`
 	// Mailout is the vaccination centres' batch issuance, in the portal's
 	// process too; off unless mailout.enabled (or --mailout).
-	Mailout      mailoutapi.Config    `json:"mailout"`
+	Mailout mailoutapi.Config `json:"mailout"`
+	// Booking is the pharmacies' appointment booking, in the portal's
+	// process too; off unless booking.enabled (or --booking).
+	Booking      bookingapi.Config    `json:"booking"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -167,10 +171,14 @@ func Defaults(profile string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	bc, err := bookingapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
 	s := Settings{
 		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
 		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
-		Portal: pc, Finder: fc, Lists: lc, Mailout: mc,
+		Portal: pc, Finder: fc, Lists: lc, Mailout: mc, Booking: bc,
 	}
 	switch profile {
 	case portalapi.ProfileNaive2021:
@@ -314,6 +322,9 @@ func (s Settings) Validate() error {
 		}
 		if err := s.Mailout.Validate(); err != nil {
 			bad("mailout: %v", err)
+		}
+		if err := s.Booking.Validate(); err != nil {
+			bad("booking: %v", err)
 		}
 	}
 	return errors.Join(errs...)

@@ -84,6 +84,11 @@ type Summary struct {
 	// Cost is the CPU the components spent per request (cost.go); nil
 	// when the testbed cannot tell (url) or the run predates it.
 	Cost *Cost `json:"cost,omitempty"`
+	// CameInVain is the booking classes' citizens who came at their
+	// booked time and left with nothing, unwarned (the sum of
+	// classes.*.booking.came_in_vain); nil without a booking class.
+	// Added 2026-12-02.
+	CameInVain *int64 `json:"came_in_vain,omitempty"`
 }
 
 // Machine is how much the run waited for a CPU during the load.
@@ -288,6 +293,8 @@ type ClassSummary struct {
 	DeadListings *int64 `json:"dead_listings,omitempty"`
 	// SignatureFailures (verifier-lists classes) is Lists.SignatureFailures.
 	SignatureFailures *int64 `json:"signature_failures,omitempty"`
+	// Booking is a booking class's figures (booking.go); nil for others.
+	Booking *Booking `json:"booking,omitempty"`
 }
 
 // FinderClass is what a finder class's answers showed against what the

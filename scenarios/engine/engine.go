@@ -214,7 +214,11 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return serveConfigOf(pc, scfg, sc.RegisterSize())
+	cfg, err := serveConfigOf(pc, scfg, sc.RegisterSize())
+	if err != nil {
+		return nil, err
+	}
+	return withBooking(sc, cfg)
 }
 
 // serveConfigOf is the --config for a portal and a signer configuration
@@ -279,6 +283,8 @@ type run struct {
 	browsers *browserRun
 	// public are the finder and verifier-lists classes (public.go).
 	public *publicClasses
+	// bookings are the booking classes' citizens (booking.go).
+	bookings *bookingRuns
 }
 
 type pendingTicket struct {
@@ -332,7 +338,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		cs := &classSetup{spec: c, fraud: c.Kind.Attacker()}
 		setups[i] = cs
 		switch c.Kind {
-		case spec.KindIssue, spec.KindStolenCredentials:
+		case spec.KindIssue, spec.KindStolenCredentials, spec.KindBooking:
 			n := max(c.Pharmacies, 1)
 			if next+n > len(entries) {
 				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
@@ -438,6 +444,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	defer r.cost.stop()
 	var totals loadgen.Totals
 	var loadErr error
+	waitBookings := r.startBookings(loadCtx, setups, wallDur)
 	if workers != nil {
 		// Slow attackers hold connections from this process: they send
 		// next to nothing, so they need no sharding.
@@ -455,8 +462,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		})
 	}
 	// The last journeys end on their own (each is bounded by its
-	// timeouts); the faults stay until then.
+	// timeouts); the faults stay until then. So do the last visits.
 	r.browsers.wait()
+	waitBookings()
 	r.machine = machineOf(cpuBefore, readSelfCPU(), r.o.CPUWaitLimit)
 	interrupted := ctx.Err() != nil
 	for _, st := range totals.Slow {
@@ -504,6 +512,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// The run directory.
 	events.Phases = phasesOf(sc, r.clock)
 	sum := r.summary(totals, rep, cerr, events, interrupted)
+	r.bookingSummaries(sum)
 	for _, st := range totals.Slow {
 		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
 			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
@@ -570,6 +579,10 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		c := cs.spec
 		if c.Kind.Slow() {
 			continue // slowAttacks
+		}
+		if c.Kind == spec.KindBooking {
+			r.kinds[c.Name] = c.Kind
+			continue // startBookings
 		}
 		cl := c.Client
 		cc := loadgen.ClientConfig{Timeout: cl.Timeout, MaxRetries: cl.Retries.Max,

@@ -383,7 +383,7 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 }
 
 func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
-	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client")
+	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client", "booking")
 	if !ok {
 		return Class{}, false
 	}
@@ -452,6 +452,16 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	c.Client = DefaultClient(c.Kind)
 	if n := f.get("client"); n != nil {
 		d.client(n, path+".client", &c.Client)
+	}
+	switch n := f.get("booking"); {
+	case c.Kind == KindBooking:
+		b := DefaultBooking(s.Clock)
+		if n != nil {
+			b = d.booking(n, path+".booking", s)
+		}
+		c.Booking = &b
+	case n != nil:
+		d.errorf(f.keys["booking"], "%s.booking: only a booking class books", path)
 	}
 	return c, true
 }

@@ -199,7 +199,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody, KindFinder, KindLists}
+		KindSlowHeader, KindSlowBody, KindFinder, KindLists, KindBooking}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -228,7 +228,9 @@ type Class struct {
 	// capacity search drives.
 	Demand Curve
 	Client Client
-	Pos    Pos
+	// Booking is a booking class's behaviour (nil for other kinds).
+	Booking *Booking
+	Pos     Pos
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).
@@ -345,6 +347,8 @@ func DefaultPharmacies(kind ClassKind) int {
 		return 20
 	case KindStolenCredentials:
 		return 1
+	case KindBooking:
+		return 20
 	}
 	return 0
 }

@@ -173,6 +173,7 @@ var summaryFigures = map[string]Kind{
 	"fraud_issued": Count, "fraud_escaped": Count, "fraud_revoked": Count,
 	"recovery_goodput_ratio": Ratio,
 	"past_timeout":           Count,
+	"came_in_vain":           Count,
 }
 
 // Integrity says whether e judges what must hold however busy the machine

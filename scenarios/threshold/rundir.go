@@ -201,6 +201,7 @@ var figurePaths = map[string][]string{
 	"retry_amplification":    {"requests", "retry_amplification"},
 	"recovery_goodput_ratio": {"recovery", "goodput_ratio"},
 	"past_timeout":           {"requests", "past_timeout"},
+	"came_in_vain":           {"came_in_vain"},
 }
 
 // Figure implements Source. A cost figure is named with its component,
