@@ -22,6 +22,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/store"
+	"github.com/golive-dev/golive/issuer/vendors/vendorapi"
 )
 
 // Roles.
@@ -139,7 +140,11 @@ type Settings struct {
 	Lists  listsapi.Config  `json:"lists"`
 	// Mailout is the vaccination centres' batch issuance, in the portal's
 	// process too; off unless mailout.enabled (or --mailout).
-	Mailout      mailoutapi.Config    `json:"mailout"`
+	Mailout mailoutapi.Config `json:"mailout"`
+	// Vendors is vendor access (pharmacy-software vendors issuing for the
+	// pharmacies that delegated to them), in the portal's process; off
+	// unless vendors.enabled (or --vendors).
+	Vendors      vendorapi.Config     `json:"vendors"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -163,10 +168,14 @@ func Defaults(profile string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	vc, err := vendorapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
 	s := Settings{
 		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
 		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
-		Portal: pc, Finder: fc, Lists: lc, Mailout: mc,
+		Portal: pc, Finder: fc, Lists: lc, Mailout: mc, Vendors: vc,
 	}
 	switch profile {
 	case portalapi.ProfileNaive2021:
@@ -305,6 +314,9 @@ func (s Settings) Validate() error {
 		}
 		if err := s.Mailout.Validate(); err != nil {
 			bad("mailout: %v", err)
+		}
+		if err := s.Vendors.Validate(); err != nil {
+			bad("vendors: %v", err)
 		}
 	}
 	return errors.Join(errs...)
