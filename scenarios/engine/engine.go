@@ -129,6 +129,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := checkBrowsers(o.Browsers); err != nil {
 		return nil, err
 	}
+	if err := checkVendorRun(sc, o); err != nil {
+		return nil, err
+	}
 	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
 		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
 	}
@@ -206,7 +209,11 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return serveConfigOf(pc, scfg, sc.RegisterSize())
+	cfg, err := serveConfigOf(pc, scfg, sc.RegisterSize())
+	if err != nil {
+		return nil, err
+	}
+	return withVendors(cfg, sc, profile)
 }
 
 // serveConfigOf is the --config for a portal and a signer configuration
@@ -268,6 +275,8 @@ type run struct {
 	workerHealth []rundir.WorkerHealth
 	// browsers are the browser journeys (nil without --browsers).
 	browsers *browserRun
+	// vendors are the vendor classes' gateways (nil without one; vendor.go).
+	vendors *vendorRun
 }
 
 type pendingTicket struct {
@@ -321,7 +330,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		cs := &classSetup{spec: c, fraud: c.Kind.Attacker()}
 		setups[i] = cs
 		switch c.Kind {
-		case spec.KindIssue, spec.KindStolenCredentials:
+		case spec.KindIssue, spec.KindStolenCredentials, spec.KindVendor:
 			n := max(c.Pharmacies, 1)
 			if next+n > len(entries) {
 				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
@@ -337,6 +346,10 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 			phs := r.forge(ctx, mail, c, rnd)
 			cs.accounts = newAccounts(r.client, phs)
 		}
+	}
+
+	if err := r.startVendors(ctx, setups); err != nil {
+		return nil, err
 	}
 
 	// The browsers' pharmacies: their own, so their sessions, quotas and
@@ -403,6 +416,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	time.Sleep(time.Until(r.clock.WallStart))
 	close(dayStarts)
+	r.vendors.run(loadCtx, r.clock, r.say, r.log.Warn)
 
 	// Faults and metrics run beside the load.
 	// The live buckets merge every class (see judgeLive).
@@ -455,6 +469,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// Undo every fault, even after Ctrl-C.
 	stopLoad()
 	<-faultsDone
+	r.vendors.stop(r.log.Warn)
 	undoCtx, cancelUndo := context.WithTimeout(context.Background(), 2*time.Minute)
 	faults.undoAll(undoCtx)
 	cancelUndo()
@@ -493,6 +508,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// The run directory.
 	events.Phases = phasesOf(sc, r.clock)
 	sum := r.summary(totals, rep, cerr, events, interrupted)
+	r.vendors.summarize(sum)
 	for _, st := range totals.Slow {
 		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
 			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
@@ -577,7 +593,7 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		}
 		r.timeouts[c.Name] = cc.Timeout
 		r.kinds[c.Name] = c.Kind
-		if c.Kind == spec.KindIssue {
+		if c.Kind == spec.KindIssue || c.Kind == spec.KindVendor {
 			r.goodputClasses = append(r.goodputClasses, c.Name)
 		}
 		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}
@@ -601,6 +617,9 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 			lc.Request = r.stuffingRequest(setups)
 		case spec.KindVerify:
 			lc.Request = r.verifyRequest()
+		case spec.KindVendor:
+			lc.Demand = loadgen.DemandFunc(c.DemandAt)
+			lc.Request = r.vendorRequest(cs, payloads, runKey+"-"+c.Name+"-")
 		}
 		out = append(out, lc)
 	}
@@ -698,7 +717,8 @@ func (r *run) observe(f loadgen.Final) {
 		r.security.FraudAttempts++
 		r.mu.Unlock()
 	}
-	customer := kind == spec.KindIssue // a legitimate customer at the counter
+	r.vendors.observe(f)
+	customer := kind == spec.KindIssue || kind == spec.KindVendor // a legitimate customer at the counter
 	at := r.clock.Sim(f.Intended)
 	switch f.Outcome {
 	case loadgen.OutcomeOK:
@@ -817,7 +837,7 @@ func (r *run) waitedForTickets() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range r.tickets {
-		if r.kinds[t.class] != spec.KindIssue {
+		if k := r.kinds[t.class]; k != spec.KindIssue && k != spec.KindVendor {
 			continue
 		}
 		var done time.Time

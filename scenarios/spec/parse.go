@@ -380,7 +380,7 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 }
 
 func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
-	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client")
+	f, ok := d.mapping(n, path, append([]string{"name", "kind", "pharmacies", "mix", "demand", "client"}, vendorKeys...)...)
 	if !ok {
 		return Class{}, false
 	}
@@ -450,6 +450,7 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	if n := f.get("client"); n != nil {
 		d.client(n, path+".client", &c.Client)
 	}
+	d.vendorClass(f, path, &c)
 	return c, true
 }
 

@@ -191,7 +191,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody}
+		KindSlowHeader, KindSlowBody, KindVendor}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -220,12 +220,14 @@ type Class struct {
 	// capacity search drives.
 	Demand Curve
 	Client Client
+	// Vendor is a vendor class's vendors (vendor.go); nil for other kinds.
+	Vendor *VendorClass
 	Pos    Pos
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).
 func (k ClassKind) Issues() bool {
-	return k == KindIssue || k == KindForgedOnboarding || k == KindStolenCredentials
+	return k == KindIssue || k == KindForgedOnboarding || k == KindStolenCredentials || k == KindVendor
 }
 
 // Attacker reports whether the kind's traffic is fraud: what it obtains
@@ -312,6 +314,8 @@ func DefaultClient(kind ClassKind) Client {
 		return Client{Timeout: 10 * time.Second, Retries: Retries{Max: 0, BackoffBase: time.Second, BackoffMax: 10 * time.Second}}
 	case KindStolenCredentials:
 		return Client{Timeout: 30 * time.Second, Retries: Retries{Max: 1, BackoffBase: time.Second, BackoffMax: 10 * time.Second}, PollTickets: true}
+	case KindVendor:
+		return vendorClient()
 	case KindVerify:
 		return Client{Timeout: 5 * time.Second, Retries: Retries{Max: 1, BackoffBase: 500 * time.Millisecond, BackoffMax: 5 * time.Second}, HonourRetryAfter: true}
 	}
@@ -335,6 +339,8 @@ func DefaultPharmacies(kind ClassKind) int {
 		return 20
 	case KindStolenCredentials:
 		return 1
+	case KindVendor:
+		return 30
 	}
 	return 0
 }
