@@ -70,6 +70,7 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 	var buf bytes.Buffer
 	pg := newPage(run, charts)
 	pg.Browsers = browserViews(run, outDir)
+	pg.Vendors = vendorViews(run)
 	if err := htmlTemplate.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
@@ -158,6 +159,8 @@ type page struct {
 	Capacity                       *capacityView
 	// Browsers are the browser journeys of each run (none without).
 	Browsers []browserView
+	// Vendors are the vendor classes' per-vendor tables (none without).
+	Vendors []vendorView
 }
 
 // VerdictLine explains the verdict in one sentence.
