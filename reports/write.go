@@ -72,6 +72,7 @@ func WriteCharts(ctx context.Context, run *Run, outDir string) ([]Chart, error) 
 	pg.Browsers = browserViews(run, outDir)
 	pg.Traffic = trafficRows(run)
 	pg.Bookings = bookingRows(run)
+	pg.Vendors = vendorViews(run)
 	if err := htmlTemplate.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
 	}
@@ -163,6 +164,8 @@ type page struct {
 	Browsers []browserView
 	// Bookings are the booking classes of each run (none without).
 	Bookings []bookingRow
+	// Vendors are the vendor classes' per-vendor tables (none without).
+	Vendors []vendorView
 }
 
 // VerdictLine explains the verdict in one sentence.

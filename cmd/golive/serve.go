@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		role, profile, listen, data, pkiDir, signers, registerFile, configFile, registry string
 		simStart, logLevel, logFormat, cpuProfile                                        string
-		printConfig, initOnly, mailoutOn, bookingOn                                      bool
+		printConfig, initOnly, mailoutOn, bookingOn, vendorsOn                           bool
 		replicas, signerIndex, hsmSlots, registerSize                                    int
 		hsmLatency                                                                       time.Duration
 		timescale                                                                        float64
@@ -45,7 +45,9 @@ token (admin-token), the portal-to-signer secret (signer-token), the access
 token key (token.key), the key that signs the verifier apps' lists
 (lists-signing.key; its public half for apps to pin in
 lists-signing.jwks.json), the vaccination centres' mail-out tokens
-(mailout-centres; used with --mailout, see docs/mailout.md) and the
+(mailout-centres; used with --mailout, see docs/mailout.md; vendor access,
+--vendors, keeps vendors' public keys and delegations in vendors.json, see
+docs/vendor-access.md) and the
 activation mailbox (mailbox/). Secrets are
 written 0600. The registry lives in registry/ (SQLite), or in the PostgreSQL
 database --registry ($GOLIVE_REGISTRY, which keeps a password off the command
@@ -75,6 +77,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
   golive serve --role signer --data ./data --signer-index 1 --listen :9001 --tls-cert s1.pem --tls-key s1.key
   golive serve --role portal --data ./data --signers https://127.0.0.1:9001 --signer-ca ca.pem --tls-cert p.pem --tls-key p.key
   golive serve --role all --data ./data --booking
+  golive serve --role all --data ./data --vendors
   golive serve --role proxy --listen 127.0.0.1:8474`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -136,6 +139,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 			set("log-level", func() { s.LogLevel = logLevel })
 			set("mailout", func() { s.Mailout.Enabled = mailoutOn })
 			set("booking", func() { s.Booking.Enabled = bookingOn })
+			set("vendors", func() { s.Vendors.Enabled = vendorsOn })
 			set("timescale", func() { s.Sim.Timescale = timescale })
 			if f.Changed("sim-start") {
 				t, err := time.Parse(time.RFC3339, simStart)
@@ -219,6 +223,7 @@ prints "golive: <role> ready at http://HOST:PORT" (https with TLS) on stdout.`,
 	f.Float64Var(&timescale, "timescale", 0, "simulated seconds per wall second of the business day")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.BoolVar(&vendorsOn, "vendors", false, "serve vendor access (/v1/vendor/...; vendors' public keys and delegations in DATA/vendors.json, see docs/vendor-access.md); same as vendors.enabled")
 	f.BoolVar(&mailoutOn, "mailout", false, "serve the vaccination centres' batch API (/v1/mailout/...; centre tokens in DATA/mailout-centres); same as mailout.enabled")
 	f.BoolVar(&bookingOn, "booking", false, "serve the pharmacies' appointment booking (/v1/booking/...; see docs/booking.md); same as booking.enabled")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")

@@ -45,6 +45,7 @@ var forbiddenExact = []string{
 	"github.com/golive-dev/golive/issuer/signerclient",
 	"github.com/golive-dev/golive/issuer/finder",
 	"github.com/golive-dev/golive/issuer/lists",
+	"github.com/golive-dev/golive/issuer/vendors",
 }
 
 // gonumPDF is gonum/plot's PDF backend: package plot imports every backend

@@ -158,6 +158,9 @@ type Portal struct {
 	inFlightMu sync.Mutex
 	inFlight   map[string]struct{}
 
+	// directOff stops pharmacies' own issuance (vendor access goes on).
+	directOff atomic.Bool
+
 	backlog   atomic.Int64  // deferred tickets pending
 	wakeDrain chan struct{} // a new ticket or a signer recovery
 	closeOnce sync.Once

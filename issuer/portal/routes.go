@@ -69,6 +69,10 @@ func (p *Portal) routes() http.Handler {
 	handle("POST /v1/admin/registry/lookup", "admin", p.adminOnly(p.handleRegistryLookup))
 	handle("GET /v1/admin/business-clock", "admin", p.adminOnly(p.handleGetBusinessClock))
 	handle("PUT /v1/admin/business-clock", "admin", p.adminOnly(p.handleSetBusinessClock))
+	// Direct access: pharmacies' own issuance, switched off on 21 July 2021
+	// (onbehalf.go); vendor access is not affected.
+	handle("GET /v1/admin/direct-access", "admin", p.adminOnly(p.handleGetDirectAccess))
+	handle("PUT /v1/admin/direct-access", "admin", p.adminOnly(p.handleSetDirectAccess))
 
 	// The staff web portal: pages for people, which call the routes above
 	// in-process and are admitted there (package staffweb).
@@ -156,6 +160,10 @@ func (p *Portal) handleIssue(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	pharmacyID, pr := p.pharmacyAuth(r)
 	if pr != nil {
+		problem.Write(w, *pr)
+		return
+	}
+	if pr := p.directStopped(r); pr != nil {
 		problem.Write(w, *pr)
 		return
 	}
@@ -908,6 +916,11 @@ func (p *Portal) verify(hc1 string, opts hcert.VerifyOptions) VerifyResult {
 // pharmacyAuth checks the bearer access token and that its pharmacy is
 // active; it returns the pharmacy ID.
 func (p *Portal) pharmacyAuth(r *http.Request) (string, *problem.Problem) {
+	if ob, ok := onBehalfOf(r.Context()); ok {
+		// Vendor access authenticated the vendor and checked the
+		// delegation (onbehalf.go); the account must still be active.
+		return p.activePharmacy(r.Context(), ob.pharmacy)
+	}
 	tok, err := auth.BearerToken(r)
 	if err != nil {
 		code := "unauthorized"
@@ -930,23 +943,7 @@ func (p *Portal) pharmacyAuth(r *http.Request) (string, *problem.Problem) {
 		pr := problem.Forbidden("insufficient_scope", "this token cannot use the pharmacy API")
 		return "", &pr
 	}
-	st, err := p.pharmacyStatus(r.Context(), c.Subject)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		pr := problem.Unauthorized("invalid_token", "the access token is not valid")
-		return "", &pr
-	case err != nil:
-		p.log.Error("reading pharmacy status failed", "pharmacy_id", c.Subject, "err", err)
-		pr := registryProblem(err, "could not check the account")
-		return "", &pr
-	case st == store.PharmacySuspended:
-		pr := problem.Forbidden("pharmacy_suspended", "this pharmacy account is suspended")
-		return "", &pr
-	case st != store.PharmacyActive:
-		pr := problem.Forbidden("pharmacy_inactive", "this pharmacy account is not active")
-		return "", &pr
-	}
-	return c.Subject, nil
+	return p.activePharmacy(r.Context(), c.Subject)
 }
 
 // ownerOrAdmin authenticates a read: the admin gets "" (may read all), a

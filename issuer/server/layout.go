@@ -46,6 +46,10 @@ func (l Layout) Registry() string    { return filepath.Join(l.Dir, "registry") }
 // hashes in memory.
 func (l Layout) CentreTokens() string { return filepath.Join(l.Dir, "mailout-centres") }
 
+// Vendors holds the pharmacy-software vendors' public keys and the
+// pharmacies' delegations to them (vendor access, --vendors; mode 0600).
+func (l Layout) Vendors() string { return filepath.Join(l.Dir, "vendors.json") }
+
 // bootstrapCentres are the centres a new data directory gets tokens for.
 var bootstrapCentres = []string{"ZI01", "ZI02", "ZI03"}
 

@@ -39,6 +39,7 @@ import (
 	"github.com/golive-dev/golive/issuer/signerclient"
 	"github.com/golive-dev/golive/issuer/simclock"
 	"github.com/golive-dev/golive/issuer/store"
+	"github.com/golive-dev/golive/issuer/vendors"
 )
 
 // Ready is told each role's base URL once it listens.
@@ -276,6 +277,16 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 		components = append(components, bk)
 		runs = append(runs, bk.Run)
 	}
+	var vd *vendors.Vendors
+	if s.Vendors.Enabled {
+		vcfg := s.Vendors
+		vcfg.Profile = s.Profile
+		if vd, err = vendors.New(vcfg, vendors.Deps{File: l.Vendors(), AdminTokenHash: auth.HashToken(adminToken), Logger: log}); err != nil {
+			return err
+		}
+		components = append(components, vd)
+		log.Info("vendor access enabled", "delegation_required", vcfg.DelegationRequired, "quota", vcfg.Quota.Enabled)
+	}
 	deps := portal.Deps{
 		Store: st, TrustList: tl, Lists: ls, Components: components, Lanes: lanes,
 		Register: reg, Mailbox: mb, Signer: sc,
@@ -296,6 +307,9 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	}
 	defer p.Close()
 	bizPortal.Store(p)
+	if vd != nil {
+		vd.Attach(p)
+	}
 	// The portal's workers and the components' refresh loops.
 	runs = append(runs, p.Run)
 	runDone := make(chan error, len(runs))

@@ -23,6 +23,7 @@ import (
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/signer/signerapi"
 	"github.com/golive-dev/golive/issuer/store"
+	"github.com/golive-dev/golive/issuer/vendors/vendorapi"
 )
 
 // Roles.
@@ -147,7 +148,11 @@ type Settings struct {
 	Mailout mailoutapi.Config `json:"mailout"`
 	// Booking is the pharmacies' appointment booking, in the portal's
 	// process too; off unless booking.enabled (or --booking).
-	Booking      bookingapi.Config    `json:"booking"`
+	Booking bookingapi.Config `json:"booking"`
+	// Vendors is vendor access (pharmacy-software vendors issuing for the
+	// pharmacies that delegated to them), in the portal's process; off
+	// unless vendors.enabled (or --vendors).
+	Vendors      vendorapi.Config     `json:"vendors"`
 	Signer       SignerSettings       `json:"signer"`
 	SignerClient SignerClientSettings `json:"signer_client"`
 	Store        StoreSettings        `json:"store"`
@@ -175,10 +180,14 @@ func Defaults(profile string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	vc, err := vendorapi.ConfigForProfile(profile)
+	if err != nil {
+		return Settings{}, err
+	}
 	s := Settings{
 		Role: RoleAll, Profile: profile, Listen: "127.0.0.1:8080", Data: "golive-data",
 		Replicas: 3, RegisterSize: 2000, LogLevel: "info",
-		Portal: pc, Finder: fc, Lists: lc, Mailout: mc, Booking: bc,
+		Portal: pc, Finder: fc, Lists: lc, Mailout: mc, Booking: bc, Vendors: vc,
 	}
 	switch profile {
 	case portalapi.ProfileNaive2021:
@@ -325,6 +334,9 @@ func (s Settings) Validate() error {
 		}
 		if err := s.Booking.Validate(); err != nil {
 			bad("booking: %v", err)
+		}
+		if err := s.Vendors.Validate(); err != nil {
+			bad("vendors: %v", err)
 		}
 	}
 	return errors.Join(errs...)

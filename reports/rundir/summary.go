@@ -295,6 +295,11 @@ type ClassSummary struct {
 	SignatureFailures *int64 `json:"signature_failures,omitempty"`
 	// Booking is a booking class's figures (booking.go); nil for others.
 	Booking *Booking `json:"booking,omitempty"`
+	// Vendors breaks a vendor class down by vendor (kind vendor only).
+	Vendors map[string]VendorSummary `json:"vendors,omitempty"`
+	// DirectStoppedAt is when a vendor class's scenario switched direct
+	// portal access off (simulated time).
+	DirectStoppedAt *time.Time `json:"direct_stopped_at,omitempty"`
 }
 
 // FinderClass is what a finder class's answers showed against what the
@@ -337,6 +342,31 @@ type ListsClass struct {
 	Verified          int64  `json:"verified"`
 	SignatureFailures int64  `json:"signature_failures"`
 	KeySource         string `json:"key_source,omitempty"`
+}
+
+// VendorSummary is one pharmacy-software vendor's part of a vendor class:
+// what its pharmacies asked for and how it ended. Errors counts the
+// actions that ended without a certificate by how they ended: "STATUS
+// code" for an answer (problem code; "422 incompatible_format", "429
+// vendor_quota", "504 signer_timeout"), or the transport's failure:
+// gateway_down (connection refused: the vendor not ready or down),
+// timeout, connection_lost, transport_error.
+type VendorSummary struct {
+	Pharmacies int     `json:"pharmacies"`
+	Share      float64 `json:"share"`
+	Actions    int64   `json:"actions"`
+	// Requests counts attempts (retries and ticket polls included).
+	Requests int64 `json:"requests"`
+	// Issued counts actions that ended with a certificate (201 or a
+	// completed ticket); Pending those left with a ticket still open.
+	Issued  int64            `json:"issued"`
+	Pending int64            `json:"pending"`
+	Errors  map[string]int64 `json:"errors"`
+	// ReadyAt is when the vendor's access began to work (simulated);
+	// Fault and FaultUntil what its gateway did wrong and until when.
+	ReadyAt    *time.Time `json:"ready_at,omitempty"`
+	Fault      string     `json:"fault,omitempty"`
+	FaultUntil *time.Time `json:"fault_until,omitempty"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second

@@ -137,6 +137,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := checkBrowsers(o.Browsers); err != nil {
 		return nil, err
 	}
+	if err := checkVendorRun(sc, o); err != nil {
+		return nil, err
+	}
 	if tkind == testbed.KindURL && len(sc.Faults) > 0 {
 		return nil, fmt.Errorf("engine: %s injects %d faults, and a url target cannot be hurt: use --target docker or local", sc.Name, len(sc.Faults))
 	}
@@ -218,7 +221,10 @@ func serveConfig(sc *spec.Scenario, profile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return withBooking(sc, cfg)
+	if cfg, err = withBooking(sc, cfg); err != nil {
+		return nil, err
+	}
+	return withVendors(cfg, sc, profile)
 }
 
 // serveConfigOf is the --config for a portal and a signer configuration
@@ -285,6 +291,8 @@ type run struct {
 	public *publicClasses
 	// bookings are the booking classes' citizens (booking.go).
 	bookings *bookingRuns
+	// vendors are the vendor classes' gateways (nil without one; vendor.go).
+	vendors *vendorRun
 }
 
 type pendingTicket struct {
@@ -338,7 +346,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		cs := &classSetup{spec: c, fraud: c.Kind.Attacker()}
 		setups[i] = cs
 		switch c.Kind {
-		case spec.KindIssue, spec.KindStolenCredentials, spec.KindBooking:
+		case spec.KindIssue, spec.KindStolenCredentials, spec.KindBooking, spec.KindVendor:
 			n := max(c.Pharmacies, 1)
 			if next+n > len(entries) {
 				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
@@ -354,6 +362,10 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 			phs := r.forge(ctx, mail, c, rnd)
 			cs.accounts = newAccounts(r.client, phs)
 		}
+	}
+
+	if err := r.startVendors(ctx, setups); err != nil {
+		return nil, err
 	}
 
 	// The browsers' pharmacies: their own, so their sessions, quotas and
@@ -420,6 +432,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	}
 	time.Sleep(time.Until(r.clock.WallStart))
 	close(dayStarts)
+	r.vendors.run(loadCtx, r.clock, r.say, r.log.Warn)
 
 	// Faults and metrics run beside the load.
 	// The live buckets merge every class (see judgeLive).
@@ -474,6 +487,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// Undo every fault, even after Ctrl-C.
 	stopLoad()
 	<-faultsDone
+	r.vendors.stop(r.log.Warn)
 	undoCtx, cancelUndo := context.WithTimeout(context.Background(), 2*time.Minute)
 	faults.undoAll(undoCtx)
 	cancelUndo()
@@ -513,6 +527,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	events.Phases = phasesOf(sc, r.clock)
 	sum := r.summary(totals, rep, cerr, events, interrupted)
 	r.bookingSummaries(sum)
+	r.vendors.summarize(sum)
 	for _, st := range totals.Slow {
 		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
 			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
@@ -601,7 +616,7 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		}
 		r.timeouts[c.Name] = cc.Timeout
 		r.kinds[c.Name] = c.Kind
-		if c.Kind == spec.KindIssue {
+		if c.Kind == spec.KindIssue || c.Kind == spec.KindVendor {
 			r.goodputClasses = append(r.goodputClasses, c.Name)
 		}
 		lc := loadgen.Class{Name: c.Name, Demand: c.Demand, Client: cc}
@@ -627,6 +642,9 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 			lc.Request = r.verifyRequest()
 		case spec.KindFinder, spec.KindLists:
 			lc.Request = r.publicRequest(c, r.seed+uint64(i), setups)
+		case spec.KindVendor:
+			lc.Demand = loadgen.DemandFunc(c.DemandAt)
+			lc.Request = r.vendorRequest(cs, payloads, runKey+"-"+c.Name+"-")
 		}
 		out = append(out, lc)
 	}
@@ -727,7 +745,8 @@ func (r *run) observe(f loadgen.Final) {
 		r.security.FraudAttempts++
 		r.mu.Unlock()
 	}
-	customer := kind == spec.KindIssue // a legitimate customer at the counter
+	r.vendors.observe(f)
+	customer := kind == spec.KindIssue || kind == spec.KindVendor // a legitimate customer at the counter
 	at := r.clock.Sim(f.Intended)
 	switch f.Outcome {
 	case loadgen.OutcomeOK:
@@ -846,7 +865,7 @@ func (r *run) waitedForTickets() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range r.tickets {
-		if r.kinds[t.class] != spec.KindIssue {
+		if k := r.kinds[t.class]; k != spec.KindIssue && k != spec.KindVendor {
 			continue
 		}
 		var done time.Time

@@ -383,7 +383,7 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 }
 
 func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
-	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client", "booking")
+	f, ok := d.mapping(n, path, append([]string{"name", "kind", "pharmacies", "mix", "demand", "client", "booking"}, vendorKeys...)...)
 	if !ok {
 		return Class{}, false
 	}
@@ -463,6 +463,7 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	case n != nil:
 		d.errorf(f.keys["booking"], "%s.booking: only a booking class books", path)
 	}
+	d.vendorClass(f, path, &c)
 	return c, true
 }
 

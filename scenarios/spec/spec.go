@@ -199,7 +199,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody, KindFinder, KindLists, KindBooking}
+		KindSlowHeader, KindSlowBody, KindFinder, KindLists, KindBooking, KindVendor}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -230,12 +230,14 @@ type Class struct {
 	Client Client
 	// Booking is a booking class's behaviour (nil for other kinds).
 	Booking *Booking
-	Pos     Pos
+	// Vendor is a vendor class's vendors (vendor.go); nil for other kinds.
+	Vendor *VendorClass
+	Pos    Pos
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).
 func (k ClassKind) Issues() bool {
-	return k == KindIssue || k == KindForgedOnboarding || k == KindStolenCredentials
+	return k == KindIssue || k == KindForgedOnboarding || k == KindStolenCredentials || k == KindVendor
 }
 
 // Attacker reports whether the kind's traffic is fraud: what it obtains
@@ -324,6 +326,8 @@ func DefaultClient(kind ClassKind) Client {
 		return Client{Timeout: 30 * time.Second, Retries: Retries{Max: 1, BackoffBase: time.Second, BackoffMax: 10 * time.Second}, PollTickets: true}
 	case KindFinder, KindLists:
 		return publicClient()
+	case KindVendor:
+		return vendorClient()
 	case KindVerify:
 		return Client{Timeout: 5 * time.Second, Retries: Retries{Max: 1, BackoffBase: 500 * time.Millisecond, BackoffMax: 5 * time.Second}, HonourRetryAfter: true}
 	}
@@ -349,6 +353,8 @@ func DefaultPharmacies(kind ClassKind) int {
 		return 1
 	case KindBooking:
 		return 20
+	case KindVendor:
+		return 30
 	}
 	return 0
 }

@@ -747,7 +747,9 @@ func TestNaive2021WaitsForSigner(t *testing.T) {
 	form := s.signIn(ph)
 	env.SetSigners(portaltest.SignerDown)
 	answered := make(chan *page, 1)
-	go func() { answered <- s.submit(form, portalapi.StaffKindVaccination, vaccination(env, "Geduld", "Gerda")) }()
+	go func() {
+		answered <- s.submit(form, portalapi.StaffKindVaccination, vaccination(env, "Geduld", "Gerda"))
+	}()
 	// At least one send has failed for want of a signer before it comes back.
 	deadline := time.Now().Add(time.Minute)
 	for !signErrors(t, env) {
