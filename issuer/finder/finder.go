@@ -45,9 +45,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golive-dev/golive/issuer/finder/finderapi"
-	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/httpcache"
 	"github.com/golive-dev/golive/issuer/overload"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/store"
 )
 

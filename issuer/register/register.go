@@ -24,12 +24,12 @@ type Entry struct {
 	TelematikID string `json:"telematik_id"`
 	// BSNR and LANR identify a practice (see ValidBSNR, ValidLANR); a
 	// pharmacy has neither.
-	BSNR string `json:"bsnr,omitempty"`
-	LANR string `json:"lanr,omitempty"`
-	Name        string `json:"name"`
-	Street      string `json:"street"`
-	PostalCode  string `json:"postal_code"`
-	City        string `json:"city"`
+	BSNR       string `json:"bsnr,omitempty"`
+	LANR       string `json:"lanr,omitempty"`
+	Name       string `json:"name"`
+	Street     string `json:"street"`
+	PostalCode string `json:"postal_code"`
+	City       string `json:"city"`
 	// Email is the register's contact address: activation codes go here,
 	// never to an address the applicant types in.
 	Email string `json:"email"`
