@@ -244,6 +244,10 @@ type Options struct {
 	// to a PostgreSQL registry, and a watcher that promotes it when the
 	// primary stops answering.
 	RegistryStandby bool
+	// Mailout serves the vaccination centres' batch API on every portal
+	// (serve --mailout; the centres' tokens are in the data directory's
+	// mailout-centres, docs/mailout.md). url ignores it.
+	Mailout bool
 	// StartTimeout bounds each component's start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -400,4 +404,12 @@ func clockArgs(o Options, started time.Time) []string {
 		a = append(a, "--timescale", fmt.Sprint(o.Timescale))
 	}
 	return a
+}
+
+// mailoutArgs are the portal's flags for Options.Mailout.
+func mailoutArgs(o Options) []string {
+	if o.Mailout {
+		return []string{"--mailout"}
+	}
+	return nil
 }

@@ -151,6 +151,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Portals: max(sc.System.Portals, 1),
 		Binary:  o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
 		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby,
+		Mailout: sc.HasMailout(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
@@ -288,6 +289,9 @@ type classSetup struct {
 	spec     spec.Class
 	accounts *accounts
 	fraud    bool
+	// practices and mail onboard a practice class (parties.go).
+	practices []register.Entry
+	mail      portalclient.Mail
 }
 
 func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, error) {
@@ -322,6 +326,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		setups[i] = cs
 		switch c.Kind {
 		case spec.KindIssue, spec.KindStolenCredentials:
+			if c.IsPractice() {
+				break
+			}
 			n := max(c.Pharmacies, 1)
 			if next+n > len(entries) {
 				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
@@ -336,6 +343,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		case spec.KindForgedOnboarding:
 			phs := r.forge(ctx, mail, c, rnd)
 			cs.accounts = newAccounts(r.client, phs)
+		}
+		if c.IsPractice() { // party.go: from the practice register, now or at join_at
+			if err := r.setUpPractices(ctx, cs, mail); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -419,6 +431,12 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
 	slow := r.slowAttacks(tb)
+	mailouts, err := r.startMailouts(loadCtx, wallDur)
+	if err != nil {
+		stopScrape()
+		return nil, err
+	}
+	r.joinParties(loadCtx, setups)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
@@ -471,6 +489,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		r.drain(drainCtx, scr, setups)
 	}
 	cancelDrain()
+	mailoutClasses := r.finishMailouts(context.WithoutCancel(ctx), mailouts, interrupted)
 	r.cost.stop()
 	r.waitedForTickets()
 	events.Probes = append(events.Probes, r.probe(context.WithoutCancel(ctx), "after", legit))
@@ -493,6 +512,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// The run directory.
 	events.Phases = phasesOf(sc, r.clock)
 	sum := r.summary(totals, rep, cerr, events, interrupted)
+	addMailouts(sum, mailoutClasses)
 	for _, st := range totals.Slow {
 		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
 			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
@@ -559,6 +579,10 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		c := cs.spec
 		if c.Kind.Slow() {
 			continue // slowAttacks
+		}
+		if c.Kind == spec.KindMailout {
+			r.kinds[c.Name] = c.Kind
+			continue // mailout.go: jobs beside the pacers
 		}
 		cl := c.Client
 		cc := loadgen.ClientConfig{Timeout: cl.Timeout, MaxRetries: cl.Retries.Max,

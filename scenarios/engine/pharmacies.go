@@ -23,6 +23,9 @@ type accounts struct {
 	byID   map[string]*portalclient.Pharmacy
 	// refreshing guards one login per pharmacy at a time.
 	refreshing map[string]chan struct{}
+	// joined, when set, closes once a class that joins during the run
+	// (parties.go) has its accounts; Credential waits for it.
+	joined chan struct{}
 }
 
 func newAccounts(c *portalclient.Client, phs []*portalclient.Pharmacy) *accounts {
@@ -82,10 +85,22 @@ func (a *accounts) token(ctx context.Context, ph *portalclient.Pharmacy) (string
 
 // Credential implements loadgen.Credentials.
 func (a *accounts) Credential(ctx context.Context, seq uint64) (loadgen.Credential, error) {
-	if len(a.list) == 0 {
+	if a.joined != nil {
+		select {
+		case <-a.joined:
+		case <-ctx.Done():
+			return loadgen.Credential{}, ctx.Err()
+		}
+	}
+	a.mu.Lock()
+	empty := len(a.list) == 0
+	a.mu.Unlock()
+	if empty {
 		return loadgen.Credential{}, fmt.Errorf("no pharmacy accounts")
 	}
+	a.mu.Lock()
 	ph := a.list[loadgen.Pick(seq, len(a.list))]
+	a.mu.Unlock()
 	tok, err := a.token(ctx, ph)
 	if err != nil {
 		return loadgen.Credential{}, err

@@ -380,7 +380,7 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 }
 
 func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
-	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client")
+	f, ok := d.mapping(n, path, "name", "kind", "pharmacies", "mix", "demand", "client", "party", "join_at", "mailout")
 	if !ok {
 		return Class{}, false
 	}
@@ -412,7 +412,7 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	}
 	c.Pharmacies = DefaultPharmacies(c.Kind)
 	if n := f.get("pharmacies"); n != nil {
-		if c.Kind == KindVerify || c.Kind.Slow() {
+		if c.Kind == KindVerify || c.Kind.Slow() || c.Kind == KindMailout {
 			d.errorf(f.keys["pharmacies"], "%s.pharmacies: a %s class uses no pharmacy accounts", path, c.Kind)
 		} else if v, ok := d.intIn(n, path+".pharmacies", 1, 20000); ok {
 			c.Pharmacies = v
@@ -450,6 +450,8 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 	if n := f.get("client"); n != nil {
 		d.client(n, path+".client", &c.Client)
 	}
+	d.party(f, path, s, &c)
+	d.mailout(f, path, &c)
 	return c, true
 }
 

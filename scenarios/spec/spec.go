@@ -191,7 +191,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody}
+		KindSlowHeader, KindSlowBody, KindMailout}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -221,6 +221,14 @@ type Class struct {
 	Demand Curve
 	Client Client
 	Pos    Pos
+	// Party is who an issue class issues as: PartyPharmacy (the default)
+	// or PartyPractice; JoinAt, when set, is when its accounts onboard
+	// (party.go). Empty for other kinds.
+	Party  string
+	JoinAt time.Time
+	// Mailout is a mailout class's job settings (mailout.go); nil for
+	// other kinds.
+	Mailout *Mailout
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).
