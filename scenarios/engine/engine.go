@@ -380,7 +380,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// real issuance.
 	var legit *accounts
 	for _, cs := range setups {
-		if cs.spec.Kind == spec.KindIssue {
+		if cs.spec.Kind == spec.KindIssue && !cs.spec.Joins() {
 			legit = cs.accounts
 			break
 		}

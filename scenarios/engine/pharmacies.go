@@ -36,7 +36,11 @@ func newAccounts(c *portalclient.Client, phs []*portalclient.Pharmacy) *accounts
 	return a
 }
 
-func (a *accounts) len() int { return len(a.list) }
+func (a *accounts) len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.list)
+}
 
 // token returns a pharmacy's access token, logging in again when it is
 // about to expire.
