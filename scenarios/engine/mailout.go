@@ -119,9 +119,10 @@ func newMailoutRun(c spec.Class, base string, tokens []string, clock simclock.Cl
 		http: &http.Client{Timeout: c.Client.Timeout}, log: log}
 }
 
-// run turns demand into jobs from now for wall time d and polls the
-// jobs meanwhile; it returns when d has passed (submissions in flight
-// finish in finish).
+// run turns demand into jobs from the clock's WallStart for wall time d
+// (the load's span, as the pacers have it) and polls the jobs meanwhile;
+// it returns when d has passed or ctx ends, after submitting the letters
+// owed so far (submissions in flight finish in finish).
 func (m *mailoutRun) run(ctx context.Context, d time.Duration) {
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
@@ -129,7 +130,10 @@ func (m *mailoutRun) run(ctx context.Context, d time.Duration) {
 	sem := make(chan struct{}, mailoutMaxInFlight)
 	owed := 0.0
 	last := time.Now()
-	end := last.Add(d)
+	if last.Before(m.clock.WallStart) {
+		last = m.clock.WallStart
+	}
+	end := m.clock.WallStart.Add(d)
 	tick := time.NewTicker(mailoutTick)
 	defer tick.Stop()
 	submit := func(n int) {
@@ -145,8 +149,16 @@ func (m *mailoutRun) run(ctx context.Context, d time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			// The load stopped (its end, or an interruption): the letters
+			// of the last, unfinished batch go out too.
+			if n := int(owed); n >= 1 {
+				submit(n)
+			}
 			return
 		case now := <-tick.C:
+			if now.Before(last) {
+				continue // before the day starts
+			}
 			if now.After(end) {
 				now = end
 			}
