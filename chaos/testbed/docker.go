@@ -294,6 +294,7 @@ func (tb *dockerTestbed) args(name string) []string {
 		a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", data,
 			"--signers", strings.Join(signers, ","), "--listen", listen}
 		a = append(a, serveTLSArgs(tb.ca, tlsFiles, name, true)...)
+		a = append(a, mailoutArgs(o)...)
 		return append(append(a, cfg...), clockArgs(o, tb.started)...)
 	default:
 		idx := strings.TrimPrefix(name, "signer-")

@@ -202,6 +202,7 @@ func (tb *localTestbed) prepare(ctx context.Context) error {
 			a := []string{"serve", "--role", "portal", "--profile", o.Profile, "--data", tb.data,
 				"--signers", strings.Join(signerURLs, ","), "--listen", loopback(portal.port)}
 			a = append(a, serveTLSArgs(tb.ca, tlsFiles, portal.name, true)...)
+			a = append(a, mailoutArgs(o)...)
 			return append(append(a, configArgs...), clockArgs(o, tb.started)...)
 		}
 	}

@@ -248,6 +248,10 @@ type Options struct {
 	// from a CA made for the run (DATA/tls; see CA and ClientTLS). url
 	// ignores it: a deployment brings its own certificates.
 	TLS bool
+	// Mailout serves the vaccination centres' batch API on every portal
+	// (serve --mailout; the centres' tokens are in the data directory's
+	// mailout-centres, docs/mailout.md). url ignores it.
+	Mailout bool
 	// StartTimeout bounds each component's start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -404,4 +408,12 @@ func clockArgs(o Options, started time.Time) []string {
 		a = append(a, "--timescale", fmt.Sprint(o.Timescale))
 	}
 	return a
+}
+
+// mailoutArgs are the portal's flags for Options.Mailout.
+func mailoutArgs(o Options) []string {
+	if o.Mailout {
+		return []string{"--mailout"}
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ func newRegisterCmd() *cobra.Command {
 		Use:   "register",
 		Short: "Generate and check pharmacy registers (JSON Lines) for the portal",
 		Example: `  golive register generate --out register.jsonl --count 5000 --seed 42
+  golive register generate --kind practice --out practices.jsonl --count 500
   golive register check register.jsonl`,
 	}
 	cmd.AddCommand(newRegisterGenerateCmd(), newRegisterCheckCmd())
@@ -33,18 +34,25 @@ func newRegisterGenerateCmd() *cobra.Command {
 		out   string
 		count int
 		seed  uint64
+		kind  string
 	)
 	cmd := &cobra.Command{
-		Use:   "generate --out FILE|- [--count N] [--seed S]",
+		Use:   "generate --out FILE|- [--count N] [--seed S] [--kind pharmacy|practice]",
 		Short: "Write a synthetic pharmacy register with realistic German names and addresses",
 		Long: `Writes N synthetic, valid register entries as JSON Lines (the pharmacy
 register format the portal loads and 'golive register check' reads): distinct Telematik-IDs with valid check digits,
 German names and addresses, contact addresses under the reserved .example
 domain. The same --seed always gives the same bytes, and the same entries
 the test harness (portaltest) builds for that seed. The file is written
-atomically with mode 0644; --out - writes to standard output.`,
+atomically with mode 0644; --out - writes to standard output.
+
+--kind practice writes a doctors' practice register instead (the portal's
+DATA/practices.jsonl, see docs/doctors.md): Telematik-IDs of the physicians'
+sector 1, distinct BSNRs and LANRs with the KBV check digit; its seed stream
+is the one serve --init and portaltest use for practices.`,
 		Example: `  golive register generate --out register.jsonl
   golive register generate --out register.jsonl --count 18000 --seed 7
+  golive register generate --kind practice --out practices.jsonl --count 500
   golive register generate --out - --count 3 | head -1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,7 +64,15 @@ atomically with mode 0644; --out - writes to standard output.`,
 			}
 			// The same PCG seeding as portaltest, so a register generated
 			// here matches the one a test with that seed runs against.
-			entries := register.Generate(rand.New(rand.NewPCG(seed, seed+1)), count)
+			var entries []register.Entry
+			switch register.Kind(kind) {
+			case register.KindPharmacy:
+				entries = register.Generate(rand.New(rand.NewPCG(seed, seed+1)), count)
+			case register.KindPractice:
+				entries = register.GeneratePractices(rand.New(rand.NewPCG(seed, seed+2)), count)
+			default:
+				return usageErr("--kind %q: want pharmacy or practice", kind)
+			}
 			if out == "-" {
 				if err := writeEntries(cmd, entries); err != nil {
 					return failErr("cannot write the register to standard output: %v", err)
@@ -73,6 +89,7 @@ atomically with mode 0644; --out - writes to standard output.`,
 	cmd.Flags().StringVar(&out, "out", "", "register file to write (- for standard output)")
 	cmd.Flags().IntVar(&count, "count", 1000, fmt.Sprintf("number of entries (1 to %d)", maxRegisterCount))
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same register")
+	cmd.Flags().StringVar(&kind, "kind", string(register.KindPharmacy), "kind of party: pharmacy or practice (doctors' practices)")
 	return cmd
 }
 
@@ -96,7 +113,9 @@ func newRegisterCheckCmd() *cobra.Command {
 		Use:   "check FILE",
 		Short: "Load a register as the portal would and report its size or the first error",
 		Long: `Parses and validates every line of a JSON Lines register (Telematik-ID
-format and check digit, names, postal code, e-mail, duplicates). Prints
+format and check digit, names, postal code, e-mail, duplicates; a
+practice's BSNR and LANR). Every entry must be of one kind, a pharmacy
+register's or a practice register's. Prints
 "N entries, ok" and exits 0, or prints the first error with its line number
 and exits 1.`,
 		Example: `  golive register check register.jsonl`,
@@ -105,6 +124,11 @@ and exits 1.`,
 			reg, err := register.Load(args[0])
 			if err != nil {
 				return failErr("%v", err)
+			}
+			if es := reg.Entries(); len(es) > 0 {
+				if _, err := register.LoadKind(args[0], es[0].PartyKind()); err != nil {
+					return failErr("%v", err)
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d entries, ok\n", reg.Len())
 			return nil

@@ -183,3 +183,18 @@ func TestRegisterCheckCorrupted(t *testing.T) {
 		t.Errorf("missing file: exit %d, want 1", r.code)
 	}
 }
+
+func TestRegisterGeneratePractices(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "practices.jsonl")
+	mustOK(t, golive(t, "", "register", "generate", "--kind", "practice", "--out", file, "--count", "40"), "generate practices")
+	reg, err := register.LoadKind(file, register.KindPractice)
+	if err != nil || reg.Len() != 40 {
+		t.Fatalf("practice register: %v (%d entries)", err, reg.Len())
+	}
+	r := golive(t, "", "register", "check", file)
+	mustOK(t, r, "check practices")
+	if r := golive(t, "", "register", "generate", "--kind", "hospital", "--out", file); r.code == 0 {
+		t.Error("--kind hospital accepted")
+	}
+}

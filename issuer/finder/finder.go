@@ -47,6 +47,7 @@ import (
 	"github.com/golive-dev/golive/issuer/finder/finderapi"
 	"github.com/golive-dev/golive/issuer/httpcache"
 	"github.com/golive-dev/golive/issuer/overload"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/store"
 )
 
@@ -224,6 +225,12 @@ func (f *Finder) build(acts []store.PharmacyActivity, unavailableSince, now time
 	s := &snapshot{at: now, entries: make([]entry, 0, len(acts)), counts: map[finderapi.Status]int{},
 		cache: newAnswerCache(f.cfg.CacheEntries)}
 	for _, a := range acts {
+		if portalapi.PartyKindOf(a.ID) == portalapi.PartyPractice {
+			// The finder is the pharmacy finder (the association's list in
+			// 2021): a practice issues to its own patients, so it is not
+			// listed (docs/doctors.md).
+			continue
+		}
 		origin, ok := finderapi.Locate(a.PostalCode)
 		if !ok {
 			continue // no point to place it at (the register checks postcodes)

@@ -44,3 +44,6 @@ type (
 	RegistryLookupResult = portalapi.RegistryLookupResult
 	BusinessClock        = portalapi.BusinessClock
 )
+
+// partyKindOf is the kind of party an account ID names.
+var partyKindOf = portalapi.PartyKindOf

@@ -282,6 +282,11 @@ func (fe *fuzzEnv) seeds(tb testing.TB) []apiSeed {
 	issue := func(payload string) []byte { return []byte(`{"payload":` + payload + `}`) }
 	app, _ := json.Marshal(portaltest.ApplicationFor(fe.env.Entries[10], ""))
 	appSQL := bytes.Replace(app, []byte(`"name":"`), []byte(`"name":"x'); DROP TABLE pharmacies;-- `), 1)
+	// Doctors' practices: an honest application, and one with a
+	// pharmacy's Telematik-ID and over-long practice numbers.
+	practice, _ := json.Marshal(portaltest.ApplicationFor(fe.env.PracticeEntries[5], ""))
+	practiceBad := bytes.Replace(practice, []byte(`"telematik_id":"1`), []byte(`"telematik_id":"3`), 1)
+	practiceBad = bytes.Replace(practiceBad, []byte(`"bsnr":"`), []byte(`"bsnr":"99999999999999999999`), 1)
 	deep := strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000)
 	deepArr := strings.Repeat("[", 60000)
 	const js, none = "application/json", ""
@@ -316,6 +321,9 @@ func (fe *fuzzEnv) seeds(tb testing.TB) []apiSeed {
 		// Onboarding and login.
 		{"POST", "/v1/pharmacies", js, "", authNone, string(app)},
 		{"POST", "/v1/pharmacies", js, "", authNone, string(appSQL)},
+		{"POST", "/v1/pharmacies", js, "", authNone, string(practice)},
+		{"POST", "/v1/pharmacies", js, "", authNone, string(practiceBad)},
+		{"POST", "/v1/pharmacies", js, "", authNone, `{"party_kind":["practice"],"bsnr":1}`},
 		{"POST", "/v1/pharmacies/{victim}/activate", js, "", authNone, `{"code":"000000"}`},
 		{"POST", "/v1/pharmacies/%00/activate", js, "", authNone, `{"code":{}}`},
 		{"POST", "/v1/token", js, "", authNone, `{"grant_type":"client_credentials","client_id":"{client_id}","client_secret":"{client_secret}"}`},

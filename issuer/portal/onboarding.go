@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/golive-dev/golive/issuer/auth"
+	"github.com/golive-dev/golive/issuer/portal/portalapi"
 	"github.com/golive-dev/golive/issuer/problem"
 	"github.com/golive-dev/golive/issuer/register"
 	"github.com/golive-dev/golive/issuer/store"
@@ -93,24 +94,34 @@ func (p *Portal) validateApplication(a *Application) (string, *problem.Problem) 
 	if len(a.PostalCode) != 5 || strings.Trim(a.PostalCode, "0123456789") != "" {
 		add(&problem.FieldError{Field: "postal_code", Code: "format", Message: "postal_code must be 5 digits"})
 	}
-	// A Telematik-ID is 19 ASCII digits; whether its sector and check digit
-	// are right is the hardened check below.
+	// A Telematik-ID is 19 ASCII digits; whether its sector (the party's
+	// kind) and check digit are right is the hardened check below.
+	kind := partyKindOfApplication(a)
 	if len(a.TelematikID) != register.TelematikIDLen || strings.Trim(a.TelematikID, "0123456789") != "" {
 		add(&problem.FieldError{Field: "telematik_id", Code: "format", Message: "telematik_id must be 19 digits"})
 	} else if p.cfg.OnboardingCheckTelematikFormat {
-		if err := register.ValidTelematikID(a.TelematikID); err != nil {
+		if err := register.ValidTelematikIDOf(kind, a.TelematikID); err != nil {
 			code := "format"
-			if errors.Is(err, register.ErrTelematikCheckSum) {
+			switch {
+			case errors.Is(err, register.ErrTelematikSector):
+				code = "wrong_sector" // another kind of party's ID
+			case errors.Is(err, register.ErrTelematikCheckSum):
 				code = "check_digit"
 			}
-			add(&problem.FieldError{Field: "telematik_id", Code: code, Message: "telematik_id is not a valid pharmacy Telematik-ID"})
+			add(&problem.FieldError{Field: "telematik_id", Code: code, Message: "telematik_id is not a valid " + string(kind) + " Telematik-ID"})
 		}
+	}
+	for _, fe := range p.checkPracticeNumbers(kind, a) {
+		add(&fe)
 	}
 	if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Name != "" || addr.Address != a.Email || len(a.Email) > 254 {
 		add(&problem.FieldError{Field: "email", Code: "format", Message: "email must be a bare e-mail address"})
 	}
 	h := sha256.New()
 	for _, d := range []struct{ field, v string }{{"licence_document", a.LicenceDocument}, {"night_duty_notice", a.NightDutyNotice}} {
+		if d.field == "night_duty_notice" && kind == register.KindPractice && d.v == "" {
+			continue // a practice pays into no pharmacies' night-duty fund
+		}
 		doc, fe := p.checkDocument(d.field, d.v)
 		add(fe)
 		h.Write(doc)
@@ -126,27 +137,35 @@ func (p *Portal) validateApplication(a *Application) (string, *problem.Problem) 
 // register and sends the code to the register's address; in naive-2021 it
 // sends it to the address the applicant typed.
 func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted, *problem.Problem) {
+	kind, pr := p.admitParty(ctx, a)
+	if pr != nil {
+		return ApplicationAccepted{}, pr
+	}
 	docHash, pr := p.validateApplication(a)
 	if pr != nil {
 		return ApplicationAccepted{}, pr
 	}
 	sendTo := a.Email
 	verified := false
+	registerID := ""
+	if kind == register.KindPractice {
+		registerID = "bsnr:" + a.BSNR + "/lanr:" + a.LANR
+	}
 	if p.cfg.OnboardingVerifyRegister {
-		entry, ok := p.register.Lookup(a.TelematikID)
+		entry, ok := p.registerOf(kind).Lookup(a.TelematikID)
 		if !ok {
-			p.audit(ctx, "anonymous", "pharmacy.application_refused", a.TelematikID, map[string]any{"code": "telematik_id_unknown"})
-			pr := problem.New(http.StatusUnprocessableEntity, "telematik_id_unknown", "the Telematik-ID is not in the pharmacy register")
+			p.audit(ctx, "anonymous", "pharmacy.application_refused", a.TelematikID, map[string]any{"code": "telematik_id_unknown", "party_kind": kind})
+			pr := problem.New(http.StatusUnprocessableEntity, "telematik_id_unknown", "the Telematik-ID is not in the "+string(kind)+" register")
 			pr.Field = "telematik_id"
 			return ApplicationAccepted{}, &pr
 		}
-		if err := register.MatchApplication(entry, a.Name, a.Street, a.PostalCode, a.City); err != nil {
+		if err := matchParty(entry, a); err != nil {
 			var me *register.MismatchError
 			fields := []string{"name"}
 			if errors.As(err, &me) {
 				fields = me.Fields
 			}
-			p.audit(ctx, "anonymous", "pharmacy.application_refused", a.TelematikID, map[string]any{"code": "register_mismatch", "fields": fields})
+			p.audit(ctx, "anonymous", "pharmacy.application_refused", a.TelematikID, map[string]any{"code": "register_mismatch", "fields": fields, "party_kind": kind})
 			pr := problem.New(http.StatusUnprocessableEntity, "register_mismatch", "the application does not match the register entry for this Telematik-ID")
 			pr.Field = fields[0]
 			for _, f := range fields {
@@ -164,7 +183,7 @@ func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted
 		pr := problem.Internal("could not create an activation code")
 		return ApplicationAccepted{}, &pr
 	}
-	id, err := p.newPharmacyID()
+	id, err := p.newPartyID(kind)
 	if err != nil {
 		pr := problem.Internal("could not create an ID")
 		return ApplicationAccepted{}, &pr
@@ -172,7 +191,7 @@ func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted
 	now := p.now()
 	expires := now.Add(p.cfg.ActivationCodeTTL.D())
 	rec := store.Pharmacy{
-		ID: id, TelematikID: a.TelematikID, Status: store.PharmacyPending,
+		ID: id, TelematikID: a.TelematikID, RegisterID: registerID, Status: store.PharmacyPending,
 		Name: a.Name, Street: a.Street, PostalCode: a.PostalCode, City: a.City, Email: sendTo,
 		RegisterVerified: verified, DocumentsSHA256: docHash,
 		Credentials: store.Credentials{ActivationCodeHash: auth.HashToken(code), ActivationExpiresAt: expires, ActivationSentAt: now},
@@ -187,8 +206,8 @@ func (p *Portal) apply(ctx context.Context, a *Application) (ApplicationAccepted
 	}
 	p.setStatusCache(id, store.PharmacyPending)
 	p.sendCode(ctx, id, sendTo, code, expires)
-	p.log.Info("pharmacy application accepted", "pharmacy_id", id, "register_verified", verified)
-	return ApplicationAccepted{PharmacyID: id, Status: string(store.PharmacyPending)}, nil
+	p.log.Info("pharmacy application accepted", "pharmacy_id", id, "party_kind", kind, "register_verified", verified)
+	return ApplicationAccepted{PharmacyID: id, Status: string(store.PharmacyPending), PartyKind: string(kind)}, nil
 }
 
 // reapply answers an application for a Telematik-ID that has an account.
@@ -216,7 +235,7 @@ func (p *Portal) reapply(ctx context.Context, app store.Pharmacy) (ApplicationAc
 	if rec.Status != store.PharmacyPending {
 		return exists()
 	}
-	accepted := ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending)}
+	accepted := ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending), PartyKind: partyKindOf(rec.ID)}
 	if _, due := p.resendDue(rec); !due {
 		return accepted, nil // the code sent a moment ago is on its way
 	}
@@ -238,8 +257,8 @@ func (p *Portal) resendDue(rec store.Pharmacy) (time.Duration, bool) {
 // current address for its Telematik-ID (the stored one, the register's at
 // application time, when the entry has gone), else the address it gave.
 func (p *Portal) codeAddress(rec store.Pharmacy) string {
-	if p.cfg.ActivationToRegisterAddress && p.register != nil {
-		if entry, ok := p.register.Lookup(rec.TelematikID); ok {
+	if reg := p.registerOf(register.Kind(partyKindOf(rec.ID))); p.cfg.ActivationToRegisterAddress && reg != nil {
+		if entry, ok := reg.Lookup(rec.TelematikID); ok {
 			return entry.Email
 		}
 	}
@@ -281,8 +300,10 @@ func (p *Portal) renewCode(ctx context.Context, rec store.Pharmacy, app *store.P
 // answered: the applicant learns nothing about where the code would have
 // gone, and a resend is the remedy.
 func (p *Portal) sendCode(ctx context.Context, id, to, code string, expires time.Time) {
-	body := fmt.Sprintf("Your golive pharmacy account was approved.\n\npharmacy_id: %s\nactivation_code: %s\nvalid until: %s\n",
-		id, code, expires.UTC().Format(time.RFC3339))
+	// The "pharmacy_id:" line keeps its name for a practice too: clients
+	// read the account's ID from it.
+	body := fmt.Sprintf("Your golive %s account was approved.\n\npharmacy_id: %s\nactivation_code: %s\nvalid until: %s\n",
+		partyKindOf(id), id, code, expires.UTC().Format(time.RFC3339))
 	if err := p.mailbox.Send(context.WithoutCancel(ctx), to, "golive activation code", body); err != nil {
 		p.log.Error("activation code not delivered", "pharmacy_id", id, "err", err)
 	}
@@ -308,7 +329,7 @@ func (p *Portal) resendCode(ctx context.Context, id string) (ApplicationAccepted
 	if pr := p.renewCode(ctx, rec, nil, true, "resend", "anonymous"); pr != nil {
 		return ApplicationAccepted{}, pr
 	}
-	return ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending)}, nil
+	return ApplicationAccepted{PharmacyID: rec.ID, Status: string(store.PharmacyPending), PartyKind: partyKindOf(rec.ID)}, nil
 }
 
 // resetActivation is the admin's remedy for an application whose owner is
@@ -421,7 +442,7 @@ func (p *Portal) activate(ctx context.Context, id, code, source string) (Credent
 		return Credentials{}, &pr
 	}
 	p.setStatusCache(id, store.PharmacyActive)
-	return Credentials{PharmacyID: id, ClientID: clientID, ClientSecret: secret}, nil
+	return Credentials{PharmacyID: id, ClientID: clientID, ClientSecret: secret, PartyKind: partyKindOf(id)}, nil
 }
 
 // checkTokenHash compares a presented high-entropy token with its stored
@@ -432,14 +453,20 @@ func checkTokenHash(hash, token string) bool {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newPharmacyID is "P" and 12 characters of A-Z2-7: upper-case
-// alphanumerics, so the ID doubles as the pharmacy's UVCI issuer block.
-func (p *Portal) newPharmacyID() (string, error) {
+// newPartyID is "P" (a pharmacy) or "D" (a doctors' practice) and 12
+// characters of A-Z2-7: upper-case alphanumerics, so the ID doubles as the
+// party's UVCI issuer block, and every UVCI says which kind of party
+// issued it (the CWT's iss stays the country).
+func (p *Portal) newPartyID(kind register.Kind) (string, error) {
 	b := make([]byte, 8)
 	if _, err := io.ReadFull(p.rnd, b); err != nil {
-		return "", fmt.Errorf("pharmacy id: %w", err)
+		return "", fmt.Errorf("party id: %w", err)
 	}
-	return "P" + idEncoding.EncodeToString(b)[:12], nil
+	prefix := portalapi.PartyIDPrefixPharmacy
+	if kind == register.KindPractice {
+		prefix = portalapi.PartyIDPrefixPractice
+	}
+	return prefix + idEncoding.EncodeToString(b)[:12], nil
 }
 
 // randomCode is an activation code: 16 characters of A-Z2-7 (80 bits).

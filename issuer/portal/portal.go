@@ -69,6 +69,10 @@ type Deps struct {
 	Lanes *overload.Lanes
 	// Register is the pharmacy register onboarding checks against.
 	Register *register.Register
+	// Practices is the doctors' practice register practices' applications
+	// are checked against (nil: none is in it, so with
+	// onboarding_verify_register every practice is refused).
+	Practices *register.Register
 	// Mailbox delivers activation codes.
 	Mailbox register.Mailbox
 	// Signer signs (normally a *signerclient.Client, started by the caller).
@@ -119,6 +123,7 @@ type Portal struct {
 	lists      *lists.Lists
 	components []Component
 	register   *register.Register
+	practices  *register.Register
 	mailbox    register.Mailbox
 	signers    Signer
 	lanes      *overload.Lanes // nil: no background work to yield to
@@ -191,6 +196,7 @@ func New(cfg Config, deps Deps) (*Portal, error) {
 		trust:        deps.TrustList,
 		schemas:      deps.Schemas,
 		register:     deps.Register,
+		practices:    deps.Practices,
 		mailbox:      deps.Mailbox,
 		signers:      deps.Signer,
 		lanes:        deps.Lanes,

@@ -424,7 +424,7 @@ func (p *Portal) handleSuspend(w http.ResponseWriter, r *http.Request) {
 		p.writeRegistryError(w, "suspend", id, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(store.PharmacySuspended)})
+	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, PartyKind: partyKindOf(id), Status: string(store.PharmacySuspended)})
 }
 
 func (p *Portal) handleReinstate(w http.ResponseWriter, r *http.Request) {
@@ -439,7 +439,7 @@ func (p *Portal) handleReinstate(w http.ResponseWriter, r *http.Request) {
 		p.writeRegistryError(w, "reinstate", id, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(store.PharmacyActive)})
+	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, PartyKind: partyKindOf(id), Status: string(store.PharmacyActive)})
 }
 
 func (p *Portal) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
@@ -469,7 +469,7 @@ func (p *Portal) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, _ := p.pharmacyStatus(r.Context(), id)
-	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(st), Revoked: &n})
+	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, PartyKind: partyKindOf(id), Status: string(st), Revoked: &n})
 }
 
 func (p *Portal) handleResetActivation(w http.ResponseWriter, r *http.Request) {
@@ -481,7 +481,7 @@ func (p *Portal) handleResetActivation(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, *pr)
 		return
 	}
-	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, Status: string(store.PharmacyPending)})
+	writeJSON(w, http.StatusOK, PharmacyState{PharmacyID: id, PartyKind: partyKindOf(id), Status: string(store.PharmacyPending)})
 }
 
 // handleLoginFailures lists the daily counts of failed and throttled logins

@@ -127,7 +127,7 @@ func (p *Portal) token(ctx context.Context, req *TokenRequest, source string) (T
 	return TokenResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(exp.Sub(p.now()).Seconds()),
 		RefreshToken: refresh, RefreshExpiresIn: int(p.cfg.RefreshTokenTTL.D().Seconds()), Scope: scopePharmacy,
-		PharmacyID: subject,
+		PharmacyID: subject, PartyKind: partyKindOf(subject),
 	}, nil
 }
 

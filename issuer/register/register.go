@@ -15,13 +15,21 @@ import (
 	"unicode/utf8"
 )
 
-// Entry is one pharmacy in the register.
+// Entry is one issuing party in a register: a pharmacy (the pharmacy
+// register) or a doctors' practice (the practice register, Kind practice).
 type Entry struct {
+	// Kind is the party: "" or "pharmacy" in the pharmacy register,
+	// "practice" in the practice register (see PartyKind).
+	Kind        Kind   `json:"kind,omitempty"`
 	TelematikID string `json:"telematik_id"`
-	Name        string `json:"name"`
-	Street      string `json:"street"`
-	PostalCode  string `json:"postal_code"`
-	City        string `json:"city"`
+	// BSNR and LANR identify a practice (see ValidBSNR, ValidLANR); a
+	// pharmacy has neither.
+	BSNR       string `json:"bsnr,omitempty"`
+	LANR       string `json:"lanr,omitempty"`
+	Name       string `json:"name"`
+	Street     string `json:"street"`
+	PostalCode string `json:"postal_code"`
+	City       string `json:"city"`
 	// Email is the register's contact address: activation codes go here,
 	// never to an address the applicant types in.
 	Email string `json:"email"`
@@ -32,8 +40,22 @@ type Entry struct {
 
 // Validate checks one entry's fields.
 func (e Entry) Validate() error {
-	if err := ValidTelematikID(e.TelematikID); err != nil {
+	kind := e.PartyKind()
+	if !kind.Valid() {
+		return fmt.Errorf("kind %q is neither %s nor %s", e.Kind, KindPharmacy, KindPractice)
+	}
+	if err := ValidTelematikIDOf(kind, e.TelematikID); err != nil {
 		return err
+	}
+	if kind == KindPractice {
+		if err := ValidBSNR(e.BSNR); err != nil {
+			return err
+		}
+		if err := ValidLANR(e.LANR); err != nil {
+			return err
+		}
+	} else if e.BSNR != "" || e.LANR != "" {
+		return errors.New("a pharmacy entry has no bsnr or lanr")
 	}
 	for _, f := range []struct{ name, v string }{
 		{"name", e.Name}, {"street", e.Street}, {"city", e.City},

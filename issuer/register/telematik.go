@@ -29,12 +29,21 @@ const PharmacySector = '3'
 
 // Errors returned by ValidTelematikID, wrapped with detail.
 var (
-	ErrTelematikFormat   = errors.New("telematik-id: not 19 ASCII digits starting with 3")
+	ErrTelematikFormat   = errors.New("telematik-id: not 19 ASCII digits")
 	ErrTelematikCheckSum = errors.New("telematik-id: check digit mismatch")
+	// ErrTelematikSector: 19 digits, but the sector is another kind of
+	// party's (a pharmacy's ID in a practice's application).
+	ErrTelematikSector = errors.New("telematik-id: wrong sector")
 )
 
-// ValidTelematikID checks format, sector and Luhn check digit.
-func ValidTelematikID(s string) error {
+// ValidTelematikID checks a pharmacy Telematik-ID's format, sector and
+// Luhn check digit.
+func ValidTelematikID(s string) error { return ValidTelematikIDOf(KindPharmacy, s) }
+
+// ValidTelematikIDOf checks the Telematik-ID of a party of kind: its
+// sector must be the kind's (PharmacySector, PracticeSector), so a
+// pharmacy's ID never passes for a practice's or the other way round.
+func ValidTelematikIDOf(kind Kind, s string) error {
 	if len(s) != TelematikIDLen {
 		return fmt.Errorf("%w: length %d", ErrTelematikFormat, len(s))
 	}
@@ -43,8 +52,8 @@ func ValidTelematikID(s string) error {
 			return fmt.Errorf("%w: non-digit at position %d", ErrTelematikFormat, i+1)
 		}
 	}
-	if s[0] != PharmacySector {
-		return fmt.Errorf("%w: sector %c", ErrTelematikFormat, s[0])
+	if want := kind.Sector(); s[0] != want {
+		return fmt.Errorf("%w (%w): sector %c, a %s's is %c", ErrTelematikFormat, ErrTelematikSector, s[0], kind, want)
 	}
 	if want := LuhnDigit(s[:TelematikIDLen-1]); s[TelematikIDLen-1] != want {
 		return ErrTelematikCheckSum
@@ -79,9 +88,12 @@ func LuhnDigit(digits string) byte {
 }
 
 // NewTelematikID returns a valid random pharmacy Telematik-ID.
-func NewTelematikID(rnd *rand.Rand) string {
+func NewTelematikID(rnd *rand.Rand) string { return NewTelematikIDOf(KindPharmacy, rnd) }
+
+// NewTelematikIDOf returns a valid random Telematik-ID of a party of kind.
+func NewTelematikIDOf(kind Kind, rnd *rand.Rand) string {
 	b := make([]byte, TelematikIDLen)
-	b[0] = PharmacySector
+	b[0] = kind.Sector()
 	for i := 1; i < TelematikIDLen-1; i++ {
 		b[i] = byte('0' + rnd.IntN(10))
 	}

@@ -23,8 +23,12 @@ import (
 // and the directory 0700.
 type Layout struct{ Dir string }
 
-func (l Layout) PKI() string        { return filepath.Join(l.Dir, "pki") }
-func (l Layout) Register() string   { return filepath.Join(l.Dir, "register.jsonl") }
+func (l Layout) PKI() string      { return filepath.Join(l.Dir, "pki") }
+func (l Layout) Register() string { return filepath.Join(l.Dir, "register.jsonl") }
+
+// Practices is the doctors' practice register (JSON Lines, kind practice).
+func (l Layout) Practices() string { return filepath.Join(l.Dir, "practices.jsonl") }
+
 func (l Layout) AdminToken() string { return filepath.Join(l.Dir, "admin-token") }
 
 // SignerToken is the portal-to-signer shared secret.
@@ -60,7 +64,14 @@ type BootstrapOptions struct {
 	Country      string
 	// Seed makes the synthetic register reproducible (default 1).
 	Seed uint64
+	// PracticeRegisterSize is the size of a new synthetic practice
+	// register (0: DefaultPracticeRegisterSize).
+	PracticeRegisterSize int
 }
+
+// DefaultPracticeRegisterSize is how many practices a new data directory's
+// practice register holds.
+const DefaultPracticeRegisterSize = 500
 
 // Bootstrap creates what is missing of a data directory: a PKI with one
 // DSC per replica, a synthetic pharmacy register, the admin and signer
@@ -94,6 +105,18 @@ func Bootstrap(dir string, o BootstrapOptions) (bool, error) {
 	if !exists(l.Register()) {
 		entries := register.Generate(mrand.New(mrand.NewPCG(o.Seed, o.Seed+1)), o.RegisterSize)
 		if err := register.Save(l.Register(), entries); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	if !exists(l.Practices()) {
+		// Its own seed stream: adding practices changes no pharmacy.
+		n := o.PracticeRegisterSize
+		if n <= 0 {
+			n = DefaultPracticeRegisterSize
+		}
+		entries := register.GeneratePractices(mrand.New(mrand.NewPCG(o.Seed, o.Seed+2)), n)
+		if err := register.Save(l.Practices(), entries); err != nil {
 			return false, err
 		}
 		created = true

@@ -189,7 +189,12 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	if regPath == "" {
 		regPath = l.Register()
 	}
-	reg, err := register.Load(regPath)
+	reg, err := register.LoadKind(regPath, register.KindPharmacy)
+	if err != nil {
+		return err
+	}
+	// The doctors' practices' own register (docs/doctors.md).
+	practices, err := register.LoadKind(l.Practices(), register.KindPractice)
 	if err != nil {
 		return err
 	}
@@ -289,7 +294,7 @@ func runPortal(ctx context.Context, s Settings, biz *simclock.Clock, endpoints [
 	}
 	deps := portal.Deps{
 		Store: st, TrustList: tl, Lists: ls, Components: components, Lanes: lanes,
-		Register: reg, Mailbox: mb, Signer: sc,
+		Register: reg, Practices: practices, Mailbox: mb, Signer: sc,
 		AdminTokenHash: auth.HashToken(adminToken), TokenKey: tokenKey, Logger: log, Business: biz,
 		MetricsToken: s.MetricsToken,
 	}

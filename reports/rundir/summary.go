@@ -300,6 +300,10 @@ type ClassSummary struct {
 	// DirectStoppedAt is when a vendor class's scenario switched direct
 	// portal access off (simulated time).
 	DirectStoppedAt *time.Time `json:"direct_stopped_at,omitempty"`
+	// Mailout is a mailout class's jobs and items (mailout classes only;
+	// their Requests are the job submissions and status polls, Actions
+	// the items).
+	Mailout *MailoutClass `json:"mailout,omitempty"`
 }
 
 // FinderClass is what a finder class's answers showed against what the
@@ -367,6 +371,39 @@ type VendorSummary struct {
 	ReadyAt    *time.Time `json:"ready_at,omitempty"`
 	Fault      string     `json:"fault,omitempty"`
 	FaultUntil *time.Time `json:"fault_until,omitempty"`
+}
+
+// MailoutClass is what a mailout class's vaccination centres submitted
+// through the mail-out API and what became of it.
+type MailoutClass struct {
+	Centres int `json:"centres"`
+	// Jobs were submitted (each with its Idempotency-Key, retried as one
+	// job), JobsAccepted answered 202/200, JobsDone reached state done
+	// before the run's end, JobsRefused were given up on (an error
+	// answer, or no answer after the client's retries).
+	Jobs         int64 `json:"jobs"`
+	JobsAccepted int64 `json:"jobs_accepted"`
+	JobsDone     int64 `json:"jobs_done"`
+	JobsRefused  int64 `json:"jobs_refused"`
+	// Items is every item submitted, ItemsAccepted those of accepted
+	// jobs; of these ItemsDone were issued (a UVCI and an HC1),
+	// ItemsFailed refused by the signer, ItemsPending unfinished when the
+	// run stopped waiting (not lost: a later poll finds them), and
+	// ItemsLost missing from their job's items or without a UVCI (an
+	// accepted item the registry does not hold). DuplicateUVCIs counts
+	// UVCIs found on more than one item.
+	Items          int64 `json:"items"`
+	ItemsAccepted  int64 `json:"items_accepted"`
+	ItemsDone      int64 `json:"items_done"`
+	ItemsFailed    int64 `json:"items_failed"`
+	ItemsPending   int64 `json:"items_pending"`
+	ItemsLost      int64 `json:"items_lost"`
+	DuplicateUVCIs int64 `json:"duplicate_uvcis"`
+	// ItemLatency is from a job's submission to the poll that first saw
+	// each item finished (wall ms, so at the resolution of poll_every);
+	// JobCompletion from submission to the poll that saw the job done.
+	ItemLatency   LatencyMS `json:"item_latency_ms"`
+	JobCompletion LatencyMS `json:"job_completion_ms"`
 }
 
 // PhaseSummary is one phase's totals, from timeseries.csv. Per-second

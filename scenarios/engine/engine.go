@@ -162,6 +162,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		Portals: max(sc.System.Portals, 1),
 		Binary:  o.Binary, Config: cfg, SimStart: sc.Clock.Start, Timescale: timescale, Logger: log, RunID: o.RunID,
 		Registry: sc.System.Registry, RegistryStandby: sc.System.RegistryStandby, TLS: wantsTLS(o),
+		Mailout: sc.HasMailout(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
@@ -313,6 +314,9 @@ type classSetup struct {
 	spec     spec.Class
 	accounts *accounts
 	fraud    bool
+	// practices and mail onboard a practice class (parties.go).
+	practices []register.Entry
+	mail      portalclient.Mail
 }
 
 func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, error) {
@@ -347,6 +351,9 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		setups[i] = cs
 		switch c.Kind {
 		case spec.KindIssue, spec.KindStolenCredentials, spec.KindBooking, spec.KindVendor:
+			if c.IsPractice() {
+				break
+			}
 			n := max(c.Pharmacies, 1)
 			if next+n > len(entries) {
 				return nil, fmt.Errorf("engine: the register has %d pharmacies, the scenario needs more (class %s wants %d)", len(entries), c.Name, n)
@@ -361,6 +368,11 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		case spec.KindForgedOnboarding:
 			phs := r.forge(ctx, mail, c, rnd)
 			cs.accounts = newAccounts(r.client, phs)
+		}
+		if c.IsPractice() { // party.go: from the practice register, now or at join_at
+			if err := r.setUpPractices(ctx, cs, mail); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -397,7 +409,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	// real issuance.
 	var legit *accounts
 	for _, cs := range setups {
-		if cs.spec.Kind == spec.KindIssue {
+		if cs.spec.Kind == spec.KindIssue && !cs.spec.Joins() {
 			legit = cs.accounts
 			break
 		}
@@ -449,6 +461,12 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	go func() { defer close(scrDone); scr.run(scrCtx, time.Second) }()
 
 	slow := r.slowAttacks(tb)
+	mailouts, err := r.startMailouts(loadCtx, wallDur)
+	if err != nil {
+		stopScrape()
+		return nil, err
+	}
+	r.joinParties(loadCtx, setups)
 	cpuBefore := readSelfCPU()
 	r.say("replaying %s %s-%s at %gx (%s wall), demand x%g", sc.Name,
 		sc.Clock.Start.Format("15:04"), sc.Clock.End.Format("15:04"), r.timescale, wallDur.Round(time.Second), r.demandScale)
@@ -504,6 +522,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 		r.drain(drainCtx, scr, setups)
 	}
 	cancelDrain()
+	mailoutClasses := r.finishMailouts(context.WithoutCancel(ctx), mailouts, interrupted)
 	r.cost.stop()
 	r.waitedForTickets()
 	events.Probes = append(events.Probes, r.probe(context.WithoutCancel(ctx), "after", legit))
@@ -528,6 +547,7 @@ func (r *run) execute(ctx context.Context, exprs []*threshold.Expr) (*Summary, e
 	sum := r.summary(totals, rep, cerr, events, interrupted)
 	r.bookingSummaries(sum)
 	r.vendors.summarize(sum)
+	addMailouts(sum, mailoutClasses)
 	for _, st := range totals.Slow {
 		sum.SlowClients = append(sum.SlowClients, rundir.SlowClients{Class: st.Name, Kind: string(st.Kind),
 			Opened: st.Opened, MaxHeld: st.MaxHeld, CutOff: st.CutOff, DialFailed: st.DialFailed})
@@ -598,6 +618,10 @@ func (r *run) classes(setups []*classSetup) []loadgen.Class {
 		if c.Kind == spec.KindBooking {
 			r.kinds[c.Name] = c.Kind
 			continue // startBookings
+		}
+		if c.Kind == spec.KindMailout {
+			r.kinds[c.Name] = c.Kind
+			continue // mailout.go: jobs beside the pacers
 		}
 		cl := c.Client
 		cc := loadgen.ClientConfig{Timeout: cl.Timeout, MaxRetries: cl.Retries.Max,

@@ -23,6 +23,9 @@ type accounts struct {
 	byID   map[string]*portalclient.Pharmacy
 	// refreshing guards one login per pharmacy at a time.
 	refreshing map[string]chan struct{}
+	// joined, when set, closes once a class that joins during the run
+	// (parties.go) has its accounts; Credential waits for it.
+	joined chan struct{}
 }
 
 func newAccounts(c *portalclient.Client, phs []*portalclient.Pharmacy) *accounts {
@@ -33,7 +36,11 @@ func newAccounts(c *portalclient.Client, phs []*portalclient.Pharmacy) *accounts
 	return a
 }
 
-func (a *accounts) len() int { return len(a.list) }
+func (a *accounts) len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.list)
+}
 
 // token returns a pharmacy's access token, logging in again when it is
 // about to expire.
@@ -82,10 +89,22 @@ func (a *accounts) token(ctx context.Context, ph *portalclient.Pharmacy) (string
 
 // Credential implements loadgen.Credentials.
 func (a *accounts) Credential(ctx context.Context, seq uint64) (loadgen.Credential, error) {
-	if len(a.list) == 0 {
+	if a.joined != nil {
+		select {
+		case <-a.joined:
+		case <-ctx.Done():
+			return loadgen.Credential{}, ctx.Err()
+		}
+	}
+	a.mu.Lock()
+	empty := len(a.list) == 0
+	a.mu.Unlock()
+	if empty {
 		return loadgen.Credential{}, fmt.Errorf("no pharmacy accounts")
 	}
+	a.mu.Lock()
 	ph := a.list[loadgen.Pick(seq, len(a.list))]
+	a.mu.Unlock()
 	tok, err := a.token(ctx, ph)
 	if err != nil {
 		return loadgen.Credential{}, err

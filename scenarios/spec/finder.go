@@ -13,7 +13,7 @@ const kindFinder = "finder"
 // accounts (so `pharmacies` is refused): venues, citizens, apps and slow
 // attackers act without one.
 func (k ClassKind) accountless() bool {
-	return k == KindVerify || k.Slow() || k == KindFinder || k == KindLists
+	return k == KindVerify || k.Slow() || k == KindFinder || k == KindLists || k == KindMailout
 }
 
 // publicClient is how a browser or an app behaves towards a public,

@@ -383,7 +383,7 @@ func (d *decoder) traffic(n *yaml.Node, s *Scenario) []Class {
 }
 
 func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
-	f, ok := d.mapping(n, path, append([]string{"name", "kind", "pharmacies", "mix", "demand", "client", "booking"}, vendorKeys...)...)
+	f, ok := d.mapping(n, path, append([]string{"name", "kind", "pharmacies", "mix", "demand", "client", "booking", "party", "join_at", "mailout"}, vendorKeys...)...)
 	if !ok {
 		return Class{}, false
 	}
@@ -464,6 +464,8 @@ func (d *decoder) class(n *yaml.Node, path string, s *Scenario) (Class, bool) {
 		d.errorf(f.keys["booking"], "%s.booking: only a booking class books", path)
 	}
 	d.vendorClass(f, path, &c)
+	d.party(f, path, s, &c)
+	d.mailout(f, path, &c)
 	return c, true
 }
 

@@ -18,7 +18,7 @@ const (
 func registerNeed(classes []Class) int {
 	n := 0
 	for _, c := range classes {
-		if c.Kind == KindIssue || c.Kind == KindStolenCredentials || c.Kind == KindBooking || c.Kind == KindVendor {
+		if (c.Kind == KindIssue && !c.IsPractice()) || c.Kind == KindStolenCredentials || c.Kind == KindBooking || c.Kind == KindVendor {
 			n += max(c.Pharmacies, 1)
 		}
 	}

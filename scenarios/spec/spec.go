@@ -199,7 +199,7 @@ const MaxSlowConnections = 2000
 // ClassKinds lists every kind.
 func ClassKinds() []ClassKind {
 	return []ClassKind{KindIssue, KindForgedOnboarding, KindCredentialStuffing, KindStolenCredentials, KindVerify,
-		KindSlowHeader, KindSlowBody, KindFinder, KindLists, KindBooking, KindVendor}
+		KindSlowHeader, KindSlowBody, KindFinder, KindLists, KindBooking, KindVendor, KindMailout}
 }
 
 // Slow reports whether the kind holds connections by sending slowly: its
@@ -233,6 +233,14 @@ type Class struct {
 	// Vendor is a vendor class's vendors (vendor.go); nil for other kinds.
 	Vendor *VendorClass
 	Pos    Pos
+	// Party is who an issue class issues as: PartyPharmacy (the default)
+	// or PartyPractice; JoinAt, when set, is when its accounts onboard
+	// (party.go). Empty for other kinds.
+	Party  string
+	JoinAt time.Time
+	// Mailout is a mailout class's job settings (mailout.go); nil for
+	// other kinds.
+	Mailout *Mailout
 }
 
 // Issues reports whether the kind sends issuance requests (and so has a Mix).

@@ -196,6 +196,12 @@ type Config struct {
 	ActivationResendInterval Duration `json:"activation_resend_interval"`
 	// MaxDocumentBytes bounds each uploaded document (after base64).
 	MaxDocumentBytes int64 `json:"max_document_bytes"`
+	// PracticeOnboardingFrom is the first business day ("2006-01-02", in
+	// Europe/Berlin) doctors' practices may apply: before it an
+	// application with party_kind practice is 403
+	// practice_onboarding_not_open. It follows the portal's business
+	// clock (a scenario's simulated day). Empty: no practice may apply.
+	PracticeOnboardingFrom string `json:"practice_onboarding_from"`
 
 	// --- login ---
 
@@ -316,6 +322,7 @@ func HardenedConfig() Config {
 		ActivationAttemptWindow:     Duration(15 * time.Minute),
 		ActivationResendInterval:    Duration(5 * time.Minute),
 		MaxDocumentBytes:            2 << 20,
+		PracticeOnboardingFrom:      DefaultPracticeOnboardingFrom,
 		AccessTokenTTL:              Duration(60 * time.Second),
 		RefreshTokenTTL:             Duration(12 * time.Hour),
 		MaxRefreshTokens:            200000,
@@ -399,6 +406,7 @@ func Naive2021Config() Config {
 		ActivationMaxAttempts:          1000,
 		ActivationAttemptWindow:        Duration(15 * time.Minute),
 		MaxDocumentBytes:               2 << 20,
+		PracticeOnboardingFrom:         DefaultPracticeOnboardingFrom,
 		AccessTokenTTL:                 Duration(12 * time.Hour),
 		RefreshTokenTTL:                Duration(30 * 24 * time.Hour),
 		MaxRefreshTokens:               200000,
@@ -476,6 +484,9 @@ var uvciBlock = regexp.MustCompile(`^[A-Z0-9]{1,16}$`)
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, err := c.PracticeOnboardingStart(); err != nil {
+		bad("%v", err)
+	}
 	if len(c.Country) != 2 || strings.ToUpper(c.Country) != c.Country {
 		bad("country %q is not a two-letter upper-case code", c.Country)
 	}
@@ -600,4 +611,30 @@ func parseClock(s string) (time.Duration, error) {
 		return 0, errors.New("bad clock time")
 	}
 	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
+}
+
+// DefaultPracticeOnboardingFrom is when doctors' practices could first be
+// connected: Monday 12 July 2021 ("by mid-July").
+const DefaultPracticeOnboardingFrom = "2021-07-12"
+
+// practiceZone is the zone PracticeOnboardingFrom's day is in.
+var practiceZone = func() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CEST", 2*3600) // no tzdata: summer time, as in July
+}()
+
+// PracticeOnboardingStart is the instant practices may first apply
+// (midnight of PracticeOnboardingFrom in Europe/Berlin); zero when the
+// setting is empty (practices never may).
+func (c Config) PracticeOnboardingStart() (time.Time, error) {
+	if c.PracticeOnboardingFrom == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02", c.PracticeOnboardingFrom, practiceZone)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("practice_onboarding_from %q is not a date YYYY-MM-DD", c.PracticeOnboardingFrom)
+	}
+	return t, nil
 }

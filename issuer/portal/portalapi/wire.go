@@ -8,6 +8,7 @@ package portalapi
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,39 @@ type Application struct {
 	// the night-duty fund's notice (PDF, PNG or JPEG).
 	LicenceDocument string `json:"licence_document"`
 	NightDutyNotice string `json:"night_duty_notice"`
+	// PartyKind is the kind of party applying: "pharmacy" (the default
+	// when empty) or "practice" (a doctors' practice, onboarded against the
+	// practice register from PracticeOnboardingFrom; see docs/doctors.md).
+	// A practice gives its BSNR and LANR, its licence_document is its KV
+	// admission, and night_duty_notice is optional.
+	PartyKind string `json:"party_kind,omitempty"`
+	BSNR      string `json:"bsnr,omitempty"`
+	LANR      string `json:"lanr,omitempty"`
+}
+
+// Party kinds (Application.PartyKind and the party_kind of answers).
+const (
+	PartyPharmacy = "pharmacy"
+	PartyPractice = "practice"
+)
+
+// PartyIDPrefix* lead an account's ID (and so the party's block of every
+// UVCI it issues): a pharmacy's "P...", a practice's "D...".
+const (
+	PartyIDPrefixPharmacy = "P"
+	PartyIDPrefixPractice = "D"
+)
+
+// PartyKindOf is the kind of the party an account ID names ("" for an ID
+// of neither form).
+func PartyKindOf(partyID string) string {
+	switch {
+	case strings.HasPrefix(partyID, PartyIDPrefixPharmacy):
+		return PartyPharmacy
+	case strings.HasPrefix(partyID, PartyIDPrefixPractice):
+		return PartyPractice
+	}
+	return ""
 }
 
 // ApplicationAccepted is the 202 body of POST /v1/pharmacies (and of
@@ -30,6 +64,9 @@ type Application struct {
 type ApplicationAccepted struct {
 	PharmacyID string `json:"pharmacy_id"`
 	Status     string `json:"status"`
+	// PartyKind is "pharmacy" or "practice" (pharmacy_id is the account's
+	// ID either way: the name predates practices).
+	PartyKind string `json:"party_kind,omitempty"`
 }
 
 // Activation is the body of POST /v1/pharmacies/{id}/activate.
@@ -42,6 +79,7 @@ type Credentials struct {
 	PharmacyID   string `json:"pharmacy_id"`
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
+	PartyKind    string `json:"party_kind,omitempty"`
 }
 
 // TokenRequest is the body of POST /v1/token.
@@ -60,8 +98,10 @@ type TokenResponse struct {
 	RefreshToken     string `json:"refresh_token"`
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 	Scope            string `json:"scope"`
-	// PharmacyID is the pharmacy the tokens act for.
+	// PharmacyID is the pharmacy (or practice) the tokens act for.
 	PharmacyID string `json:"pharmacy_id,omitempty"`
+	// PartyKind is that party's kind, "pharmacy" or "practice".
+	PartyKind string `json:"party_kind,omitempty"`
 }
 
 // IssueRequest is the body of POST /v1/certificates.
@@ -204,6 +244,7 @@ type LoginFailurePage struct {
 type PharmacyState struct {
 	PharmacyID string `json:"pharmacy_id"`
 	Status     string `json:"status"`
+	PartyKind  string `json:"party_kind,omitempty"`
 	Revoked    *int   `json:"revoked,omitempty"`
 }
 

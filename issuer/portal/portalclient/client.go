@@ -287,6 +287,15 @@ func Application(e register.Entry, email string) portalapi.Application {
 	if email == "" {
 		email = e.Email
 	}
+	if e.PartyKind() == register.KindPractice {
+		// A practice: its KBV numbers, its KV admission, no night-duty notice.
+		return portalapi.Application{
+			PartyKind: portalapi.PartyPractice, BSNR: e.BSNR, LANR: e.LANR,
+			Name: e.Name, Street: e.Street, PostalCode: e.PostalCode, City: e.City,
+			TelematikID: e.TelematikID, Email: email,
+			LicenceDocument: base64.StdEncoding.EncodeToString(FakePDF("Zulassung zur vertragsärztlichen Versorgung " + e.Name)),
+		}
+	}
 	return portalapi.Application{
 		Name: e.Name, Street: e.Street, PostalCode: e.PostalCode, City: e.City,
 		TelematikID: e.TelematikID, Email: email,

@@ -153,20 +153,24 @@ func (s *SignerServer) serve(w http.ResponseWriter, r *http.Request) {
 
 // Env is a running issuer.
 type Env struct {
-	URL          string
-	Portal       *portal.Portal
-	Config       portalapi.Config
-	Store        *store.Store
-	PKI          *pki.Set
-	Register     *register.Register
-	Entries      []register.Entry
-	Mailbox      *register.DirMailbox
-	AdminToken   string
-	Signers      []*SignerServer
-	SignerClient *signerclient.Client
-	Clock        *Clock
-	HTTP         *http.Client
-	Dir          string
+	URL      string
+	Portal   *portal.Portal
+	Config   portalapi.Config
+	Store    *store.Store
+	PKI      *pki.Set
+	Register *register.Register
+	Entries  []register.Entry
+	// Practices is the doctors' practice register, PracticeEntries its
+	// entries (20, from the seed).
+	Practices       *register.Register
+	PracticeEntries []register.Entry
+	Mailbox         *register.DirMailbox
+	AdminToken      string
+	Signers         []*SignerServer
+	SignerClient    *signerclient.Client
+	Clock           *Clock
+	HTTP            *http.Client
+	Dir             string
 
 	mu      sync.Mutex
 	nextReg int // next unused register entry for NewPharmacy
@@ -240,6 +244,10 @@ func Start(t testing.TB, opts Options) *Env {
 	if e.Register, err = register.New(e.Entries); err != nil {
 		t.Fatalf("register: %v", err)
 	}
+	e.PracticeEntries = register.GeneratePractices(mrand.New(mrand.NewPCG(opts.Seed, opts.Seed+2)), 20)
+	if e.Practices, err = register.NewKind(register.KindPractice, e.PracticeEntries); err != nil {
+		t.Fatalf("practice register: %v", err)
+	}
 	if e.Mailbox, err = register.NewDirMailbox(filepath.Join(dir, "mail")); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +308,7 @@ func Start(t testing.TB, opts Options) *Env {
 
 	e.AdminToken = auth.NewSecret()
 	deps := portal.Deps{
-		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Mailbox: e.Mailbox,
+		Store: e.Store, TrustList: e.PKI.Trust, Register: e.Register, Practices: e.Practices, Mailbox: e.Mailbox,
 		Signer: e.SignerClient, AdminTokenHash: auth.HashToken(e.AdminToken),
 		Logger: opts.Logger, Clock: clock.Now, Business: opts.Business, Schemas: opts.Schemas,
 		MetricsToken: opts.MetricsToken,
