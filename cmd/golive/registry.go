@@ -63,7 +63,7 @@ A week of 2021 was 5-7 million certificates. On SQLite the file grows by
 about 1.4 KB per certificate (rows and indexes). Progress goes to stderr:
 a live line on a terminal, a line per million otherwise (none with --quiet).`,
 		Example: `  golive registry fill --data ./data --certificates 10000000
-  golive registry fill --data ./data --certificates 5000 --until 2021-06-14T07:00:00+02:00 --seed 1
+  golive registry fill --data ./data --certificates 5000 --seed 1 --pharmacies 50
   GOLIVE_REGISTRY=postgres://golive@127.0.0.1:5432/registry golive registry fill --data ./data --certificates 1000000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,7 +106,7 @@ a live line on a terminal, a line per million otherwise (none with --quiet).`,
 	f.IntVar(&pharmacies, "pharmacies", registryfill.DefaultPharmacies, "new pharmacies the certificates are spread over")
 	f.IntVar(&batch, "batch", registryfill.DefaultBatch, "certificates per transaction")
 	f.DurationVar(&span, "span", registryfill.DefaultSpan, "issue times are spread over this span before --until (inside the 7-day retention, so the portal's purge leaves them)")
-	f.StringVar(&until, "until", "", "end of the issue times (default now; for a simulated clock, its start, e.g. 2021-06-14T07:00:00+02:00)")
+	f.StringVar(&until, "until", "", "end of the issue times (default now: the portal's retention purge counts in wall-clock time, also under a simulated business clock, so older rows lose their HC1s at its first run)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the rows (default random; one seed writes the same keys again, so a second fill needs another)")
 	f.IntVar(&cacheMB, "cache-mb", 256, "SQLite page cache of the fill's connection in MB (restored afterwards)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines")
