@@ -78,22 +78,6 @@ func openSQLite(ctx context.Context, dbPath string, opts Options) (*sqliteEngine
 	return e, nil
 }
 
-// Page caches and memory mapping. SQLite's default cache is 2 MB per
-// connection: enough for an empty registry, but with a million
-// certificates the indexes that take an insert at a random place (UVCIs,
-// idempotency keys, the audit subject) are hundreds of MB, and each
-// issuance read most of their inner pages back from the file with a
-// system call each (the portal's CPU per certificate doubled at 1M
-// certificates; docs/BENCHMARKS.md, "Capacity as the registry grows").
-// The writer keeps the inner pages of every index in its cache; mmap
-// lets every connection read the rest from the kernel's page cache
-// without a copy. Both are bounds, not allocations.
-const (
-	sqliteWriterCacheKiB = 128 << 10 // 128 MiB
-	sqliteReaderCacheKiB = 16 << 10  // 16 MiB each of the 8 readers
-	sqliteMmapBytes      = 4 << 30   // 4 GiB of address space
-)
-
 // newSQLiteEngine opens the database file's connections.
 func newSQLiteEngine(ctx context.Context, dbPath string, opts Options) (*sqliteEngine, error) {
 	// Create the file ourselves: SQLite would use 0644, and gives its -wal
@@ -104,8 +88,7 @@ func newSQLiteEngine(ctx context.Context, dbPath string, opts Options) (*sqliteE
 	busy := opts.BusyTimeout.Milliseconds()
 	wdsn := fmt.Sprintf("%s?_txlock=immediate"+
 		"&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
-		"&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_pragma=temp_store(MEMORY)"+
-		"&_pragma=cache_size(%d)&_pragma=mmap_size(%d)", dbPath, busy, -sqliteWriterCacheKiB, sqliteMmapBytes)
+		"&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_pragma=temp_store(MEMORY)", dbPath, busy)
 	wdb, err := sql.Open("sqlite", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open writer: %w", err)
@@ -126,8 +109,7 @@ func newSQLiteEngine(ctx context.Context, dbPath string, opts Options) (*sqliteE
 	if err := wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 		return fail(fmt.Errorf("store: %s not in WAL mode (%q): %v", dbPath, mode, err))
 	}
-	rdsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=query_only(1)&_pragma=cache_size(%d)&_pragma=mmap_size(%d)",
-		dbPath, busy, -sqliteReaderCacheKiB, sqliteMmapBytes)
+	rdsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=query_only(1)", dbPath, busy)
 	e.rdb, err = sql.Open("sqlite", rdsn)
 	if err != nil {
 		return fail(fmt.Errorf("store: open readers: %w", err))
