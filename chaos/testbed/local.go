@@ -87,7 +87,14 @@ func startLocal(ctx context.Context, opts Options) (_ Testbed, err error) {
 	if err := populateLinks(tb.proxyAPI, tb.links); err != nil {
 		return nil, err
 	}
-	if opts.Registry == RegistryPostgres {
+	if err := seedRegistry(ctx, opts, tb.data); err != nil {
+		return nil, err
+	}
+	if opts.RegistryDSN != "" {
+		for _, p := range tb.procs[len(tb.procs)-opts.Portals:] {
+			p.env = []string{EnvRegistry + "=" + opts.RegistryDSN}
+		}
+	} else if opts.Registry == RegistryPostgres {
 		if tb.reg, err = startLocalRegistry(ctx, opts, work); err != nil {
 			return nil, err
 		}
@@ -679,3 +686,44 @@ func (tb *localTestbed) Registry() RegistryCluster {
 	}
 	return tb.reg
 }
+
+// seedRegistry copies the registry of o.RegistrySeed (a data directory
+// 'golive registry fill' filled) into data/registry: registry.db and its
+// seal key for SQLite, the seal key alone for an existing PostgreSQL
+// registry (o.RegistryDSN). The copy is the run's own; the seed stays as
+// it was.
+func seedRegistry(ctx context.Context, o Options, data string) error {
+	if o.RegistrySeed == "" {
+		return nil
+	}
+	src := filepath.Join(o.RegistrySeed, "registry")
+	dst := filepath.Join(data, "registry")
+	files := []string{"seal.key"}
+	if o.RegistryDSN == "" {
+		if o.Registry == RegistryPostgres {
+			return errors.New("testbed: a registry seed for the postgres registry needs the DSN of the filled database")
+		}
+		files = append(files, "registry.db")
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return fmt.Errorf("testbed: registry directory: %w", err)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(src, f)); err != nil {
+			return fmt.Errorf("testbed: registry seed %s: %w (fill it with golive registry fill --data %s)", o.RegistrySeed, err, o.RegistrySeed)
+		}
+		cctx, cancel := context.WithTimeout(ctx, seedCopyTimeout)
+		// cp, not io.Copy: sparse files and the kernel's copy_file_range.
+		out, err := exec.CommandContext(cctx, "cp", "--preserve=mode", filepath.Join(src, f), filepath.Join(dst, f)).CombinedOutput()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("testbed: copying the registry seed's %s: %v: %s", f, err, tail(out, 400))
+		}
+	}
+	o.Logger.Info("testbed: registry seeded", "seed", o.RegistrySeed, "files", files)
+	return nil
+}
+
+// seedCopyTimeout bounds copying one seed file (gigabytes for millions of
+// certificates).
+const seedCopyTimeout = 10 * time.Minute

@@ -252,6 +252,18 @@ type Options struct {
 	// (serve --mailout; the centres' tokens are in the data directory's
 	// mailout-centres, docs/mailout.md). url ignores it.
 	Mailout bool
+	// RegistrySeed is a data directory that 'golive registry fill' filled
+	// (local only): its registry/ (registry.db and seal.key for SQLite,
+	// seal.key for RegistryDSN) is copied into the run's data directory
+	// before the portal starts, so the portal starts on a registry that
+	// already holds millions of certificates. The seed itself is not
+	// changed.
+	RegistrySeed string
+	// RegistryDSN is an existing PostgreSQL registry the portals use
+	// instead of a cluster the testbed runs (local only; Registry must be
+	// postgres). Its seal key comes from RegistrySeed. The run's
+	// certificates stay in it.
+	RegistryDSN string
 	// StartTimeout bounds each component's start (default 60 s).
 	StartTimeout time.Duration
 	Logger       *slog.Logger
@@ -292,6 +304,15 @@ func (o *Options) defaults() error {
 	}
 	if o.RegistryStandby && reg != RegistryPostgres {
 		return errors.New("testbed: a registry standby needs the postgres registry")
+	}
+	if (o.RegistrySeed != "" || o.RegistryDSN != "") && o.Kind != KindLocal && o.Kind != KindAuto {
+		return errors.New("testbed: a registry seed or an existing registry DSN needs the local testbed")
+	}
+	if o.RegistryDSN != "" && (reg != RegistryPostgres || o.RegistryStandby) {
+		return errors.New("testbed: an existing registry DSN needs the postgres registry, without a standby")
+	}
+	if o.RegistryDSN != "" && o.RegistrySeed == "" {
+		return errors.New("testbed: an existing registry DSN needs a registry seed directory holding its seal key")
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
@@ -348,6 +369,10 @@ func Start(ctx context.Context, opts Options) (Testbed, error) {
 	case KindURL:
 		return startURL(ctx, opts)
 	case KindAuto:
+		if opts.RegistrySeed != "" || opts.RegistryDSN != "" {
+			opts.Kind = KindLocal // only the local testbed takes a seed
+			break
+		}
 		if err := DockerAvailable(ctx); err != nil {
 			opts.Logger.Info("testbed: using local child processes", "reason", err.Error())
 			opts.Kind = KindLocal

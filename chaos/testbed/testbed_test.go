@@ -53,11 +53,16 @@ func TestCheckStatic(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	ctx := context.Background()
 	for name, o := range map[string]testbed.Options{
-		"run id":      {Kind: testbed.KindLocal, RunID: "a b/c"},
-		"signers":     {Kind: testbed.KindLocal, Signers: -1},
-		"url":         {Kind: testbed.KindURL, URL: "ftp://x"},
-		"binary":      {Kind: testbed.KindLocal, Binary: "/nonexistent/golive"},
-		"both config": {Kind: testbed.KindLocal, Config: []byte("{}"), ConfigFile: "x.json"},
+		"run id":         {Kind: testbed.KindLocal, RunID: "a b/c"},
+		"signers":        {Kind: testbed.KindLocal, Signers: -1},
+		"url":            {Kind: testbed.KindURL, URL: "ftp://x"},
+		"binary":         {Kind: testbed.KindLocal, Binary: "/nonexistent/golive"},
+		"both config":    {Kind: testbed.KindLocal, Config: []byte("{}"), ConfigFile: "x.json"},
+		"seed on docker": {Kind: testbed.KindDocker, RegistrySeed: "seed"},
+		"dsn on sqlite":  {Kind: testbed.KindLocal, RegistrySeed: "seed", RegistryDSN: "postgres://h/db"},
+		"dsn, no seed":   {Kind: testbed.KindLocal, Registry: testbed.RegistryPostgres, RegistryDSN: "postgres://h/db"},
+		"dsn, standby": {Kind: testbed.KindLocal, Registry: testbed.RegistryPostgres, RegistryStandby: true,
+			RegistrySeed: "seed", RegistryDSN: "postgres://h/db"},
 	} {
 		if tb, err := testbed.Start(ctx, o); err == nil {
 			tb.Close(ctx)

@@ -29,7 +29,7 @@ func newCapacityCmd() *cobra.Command {
 		demandScale                                                         float64
 		adminToken, dataDir                                                 string
 		signers, hsmSlots, portals                                          int
-		registry                                                            string
+		registry, registrySeed, registryDSN                                 string
 		keepControls                                                        bool
 	)
 	cmd := &cobra.Command{
@@ -72,7 +72,9 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
   golive capacity --target local --forecast launch-day --registry postgres --portals 3
   golive capacity --slo "p99<200ms,success>=99%" --forecast launch-day --demand-scale 30
   golive capacity --forecast launch-day --system forecast --slo "p99<3s"
-  golive capacity --scenario my-capacity.yaml --out out/cap`,
+  golive capacity --scenario my-capacity.yaml --out out/cap
+  golive registry fill --data full --certificates 10000000 && \
+    golive capacity --target local --forecast launch-day --registry-seed full   # on a full registry`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var fc *spec.Scenario
@@ -114,6 +116,18 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 			default:
 				return usageErr("--registry %q: want sqlite or postgres", registry)
 			}
+			if registryDSN != "" && registry != spec.RegistryPostgres {
+				return usageErr("--registry-dsn needs --registry postgres")
+			}
+			if registryDSN != "" && registrySeed == "" {
+				return usageErr("--registry-dsn needs --registry-seed DIR (the data directory the fill wrote the seal key to)")
+			}
+			if registrySeed != "" && registry == spec.RegistryPostgres && registryDSN == "" {
+				return usageErr("--registry-seed with --registry postgres needs --registry-dsn (the database the fill wrote)")
+			}
+			if registrySeed != "" && target != "local" {
+				return usageErr("--registry-seed needs --target local")
+			}
 			slo, err := parseSLO(sloText)
 			if err != nil {
 				return usageErr("--slo %q: %v (e.g. \"p99<200ms,success>=99%%\")", sloText, err)
@@ -134,7 +148,7 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 			}
 			opts := engine.CapacityOptions{
 				Scenario: sc, Forecast: fc, SystemFromForecast: system == "forecast", Signers: signers, HSMSlots: hsmSlots,
-				Portals: portals, Registry: registry,
+				Portals: portals, Registry: registry, RegistrySeed: registrySeed, RegistryDSN: registryDSN,
 				KeepControls: keepControls, DemandScale: demandScale, SLO: slo, Target: target, Profile: profile,
 				Out: out, Progress: progress, Logger: log, AdminToken: adminToken, DataDir: dataDir,
 			}
@@ -177,6 +191,8 @@ covers the forecast peak, 1 when it does not, 2 on a usage error.`,
 	f.IntVar(&hsmSlots, "hsm-slots", 0, "HSM slots per signer replica (default: the scenario's)")
 	f.IntVar(&portals, "portals", 0, "portal replicas of the measured system, spread over by the probe (default: the scenario's; more than 1 needs --registry postgres, the default then)")
 	f.StringVar(&registry, "registry", "", "the measured system's registry: sqlite or postgres (default: the scenario's)")
+	f.StringVar(&registrySeed, "registry-seed", "", "start on a registry 'golive registry fill --data DIR' filled: DIR's SQLite registry is copied for the run (local target)")
+	f.StringVar(&registryDSN, "registry-dsn", "", "with --registry postgres and --registry-seed: the filled PostgreSQL database the portals use (instead of a fresh cluster)")
 	f.BoolVar(&keepControls, "keep-controls", false, "measure with the per-pharmacy quota and anomaly suspension as configured (default: held out)")
 	f.StringVar(&out, "out", "", "output directory (default out/capacity)")
 	f.StringVar(&adminToken, "admin-token", os.Getenv("GOLIVE_ADMIN_TOKEN"), "url target: the deployment's admin token (default $GOLIVE_ADMIN_TOKEN)")

@@ -408,27 +408,63 @@ func (s *Store) RevokedHashes(ctx context.Context) (map[HashType][][]byte, error
 	return out, nil
 }
 
+// purgeChunk bounds how many sealed HC1s one write transaction of
+// PurgeExpired drops. A backlog (a cleanup that was down for days, a
+// restored backup) purged in one transaction held a writer for its whole
+// length: with a million certificates past retention every issuance routed
+// to that writer timed out (docs/BENCHMARKS.md, "Capacity as the registry
+// grows"). A variable so tests can make it small.
+var purgeChunk = 2000
+
 // PurgeExpired drops, as of now: sealed HC1s of certificates issued more
-// than Retention ago; unfinished tickets created more than Retention ago
-// (they fail with code "expired" and lose their sealed request); and
-// reserved idempotency keys older than ReservationTTL.
+// than Retention ago (in transactions of at most purgeChunk, so issuance
+// goes on between them); unfinished tickets created more than Retention
+// ago (they fail with code "expired" and lose their sealed request); and
+// reserved idempotency keys older than ReservationTTL. Each transaction
+// that dropped something writes a store.purged audit event with its
+// counts.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (PurgeResult, error) {
 	var r PurgeResult
 	sealedBefore := now.Add(-s.opts.Retention).UnixNano()
 	reservedBefore := now.Add(-s.opts.ReservationTTL).UnixNano()
+	for {
+		var n int64
+		err := s.write(ctx, func(ctx context.Context, tx querier) error {
+			res, err := tx.ExecContext(ctx, `UPDATE certificates SET sealed_hc1 = NULL WHERE uvci IN
+				(SELECT uvci FROM certificates WHERE sealed_hc1 IS NOT NULL AND issued_at < ? LIMIT ?)`,
+				sealedBefore, purgeChunk)
+			if err != nil {
+				return fmt.Errorf("store: purge HC1s: %w", err)
+			}
+			if n, err = res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			return appendAudit(ctx, tx, now, "system", "store.purged", "",
+				map[string]any{"hc1s": n, "tickets": 0, "reservations": 0})
+		})
+		if err != nil {
+			return r, err
+		}
+		r.HC1s += n
+		if n < int64(purgeChunk) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+	}
+	var rest PurgeResult
 	err := s.write(ctx, func(ctx context.Context, tx querier) error {
-		r = PurgeResult{}
+		rest = PurgeResult{}
 		steps := []struct {
 			n    *int64
 			stmt string
 			args []any
 		}{
-			{&r.HC1s, `UPDATE certificates SET sealed_hc1 = NULL WHERE sealed_hc1 IS NOT NULL AND issued_at < ?`,
-				[]any{sealedBefore}},
-			{&r.Tickets, `UPDATE tickets SET state = 'failed', error_code = 'expired', sealed_request = NULL,
+			{&rest.Tickets, `UPDATE tickets SET state = 'failed', error_code = 'expired', sealed_request = NULL,
 				completed_at = ?, updated_at = ? WHERE state IN ('pending', 'signing') AND created_at < ?`,
 				[]any{now.UnixNano(), now.UnixNano(), sealedBefore}},
-			{&r.Reservations, `DELETE FROM idempotency WHERE state = 'reserved' AND created_at < ?`,
+			{&rest.Reservations, `DELETE FROM idempotency WHERE state = 'reserved' AND created_at < ?`,
 				[]any{reservedBefore}},
 		}
 		for _, st := range steps {
@@ -440,11 +476,12 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (PurgeResult, e
 				return fmt.Errorf("store: purge: %w", err)
 			}
 		}
-		if r == (PurgeResult{}) {
+		if rest == (PurgeResult{}) {
 			return nil
 		}
 		return appendAudit(ctx, tx, now, "system", "store.purged", "",
-			map[string]any{"hc1s": r.HC1s, "tickets": r.Tickets, "reservations": r.Reservations})
+			map[string]any{"hc1s": 0, "tickets": rest.Tickets, "reservations": rest.Reservations})
 	})
+	r.Tickets, r.Reservations = rest.Tickets, rest.Reservations
 	return r, err
 }

@@ -555,3 +555,44 @@ func testPurgeExpired(t *testing.T, db testDB) {
 		t.Errorf("expired ticket keeps its request: %d bytes, %v", len(sealed), err)
 	}
 }
+
+// TestPurgeExpiredInChunks: a backlog of expired HC1s is dropped in
+// transactions of at most purgeChunk, each with its audit event, and all
+// of it in one call; fresh HC1s stay.
+func TestPurgeExpiredInChunks(t *testing.T) { forEachBackend(t, testPurgeExpiredInChunks) }
+
+func testPurgeExpiredInChunks(t *testing.T, db testDB) {
+	defer func(n int) { purgeChunk = n }(purgeChunk)
+	purgeChunk = 2
+	ctx := context.Background()
+	clock := newTestClock()
+	s := db.open(t, Options{Clock: clock.Now, Retention: 48 * time.Hour})
+	p := mustPharmacy(t, s, "3-01.2.100001.801")
+	for i := range 5 {
+		u := fmt.Sprintf("URN:UVCI:01:DE:OLDCHUNK%d", i)
+		if _, err := s.IssueRecord(ctx, certFor(p.ID, u, clock.Now()), IdemBinding{}, hc1For(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(49 * time.Hour)
+	fresh := "URN:UVCI:01:DE:FRESHCHUNK"
+	if _, err := s.IssueRecord(ctx, certFor(p.ID, fresh, clock.Now()), IdemBinding{}, hc1For(fresh)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.PurgeExpired(ctx, clock.Now())
+	if err != nil || r.HC1s != 5 {
+		t.Fatalf("purge: %+v, %v; want 5 HC1s", r, err)
+	}
+	for i := range 5 {
+		if _, err := s.CertificateHC1(ctx, fmt.Sprintf("URN:UVCI:01:DE:OLDCHUNK%d", i)); !errors.Is(err, ErrPurged) {
+			t.Errorf("old HC1 %d: %v, want ErrPurged", i, err)
+		}
+	}
+	if _, err := s.CertificateHC1(ctx, fresh); err != nil {
+		t.Errorf("fresh HC1: %v", err)
+	}
+	ev, err := s.AuditLog(ctx, AuditFilter{Action: "store.purged"})
+	if err != nil || len(ev) != 3 {
+		t.Fatalf("purge audit events: %d, %v; want 3 (chunks of 2, 2, 1)", len(ev), err)
+	}
+}

@@ -48,6 +48,11 @@ type CapacityOptions struct {
 	// "postgres") likewise when set (several portals imply postgres).
 	Signers, HSMSlots, Portals int
 	Registry                   string
+	// RegistrySeed and RegistryDSN start the measured system on a
+	// registry that already holds certificates (testbed.Options; local
+	// target only): a data directory 'golive registry fill' filled, and
+	// for PostgreSQL the filled database.
+	RegistrySeed, RegistryDSN string
 	// KeepControls measures with the per-pharmacy quota and the anomaly
 	// detector's suspension and revocation as the system configures them.
 	// By default they are held out: they limit what one account may do,
@@ -292,7 +297,8 @@ func RunCapacity(ctx context.Context, o CapacityOptions) (*CapacityResult, error
 	tb, err := testbed.Start(ctx, testbed.Options{Kind: tkind, URL: url, AdminToken: o.AdminToken, Profile: profile,
 		Signers: sc.System.Signers, Portals: max(sc.System.Portals, 1), Registry: sc.System.Registry,
 		RegistryStandby: sc.System.RegistryStandby, Binary: o.Binary, Config: cfg, SimStart: sc.Clock.Start,
-		Timescale: sc.Clock.Timescale, Logger: log, RunID: o.RunID})
+		Timescale: sc.Clock.Timescale, Logger: log, RunID: o.RunID,
+		RegistrySeed: o.RegistrySeed, RegistryDSN: o.RegistryDSN})
 	if err != nil {
 		return nil, fmt.Errorf("engine: starting the testbed: %w", err)
 	}
