@@ -29,8 +29,6 @@ const scopePharmacy = "pharmacy"
 // registryRetryAfter is the Retry-After of a registry that does not answer.
 const registryRetryAfter = time.Second
 
-type pharmacyKey struct{}
-
 // admit is the admission control of every route.
 func (b *Booking) admit(h http.HandlerFunc) http.HandlerFunc {
 	if b.limiter == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/printout"
 	"github.com/golive-dev/golive/issuer/problem"
+	"github.com/golive-dev/golive/issuer/routemetrics"
 	"github.com/golive-dev/golive/issuer/store"
 )
 
@@ -695,19 +696,19 @@ func (p *Portal) instrument(route, limiter string, body bodyRule, h http.Handler
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		p.m.inFlight.Inc()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &routemetrics.Recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
 				p.log.Error("handler panic", "route", route, "panic", panicSummary(v))
-				if rec.status == 0 {
+				if rec.Status == 0 {
 					problem.Write(rec, problem.Internal("internal error"))
 				}
 			}
 			p.m.inFlight.Dec()
-			status := rec.status
+			status := rec.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -757,28 +758,6 @@ func panicSummary(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
-
-// statusRecorder remembers the status code for metrics.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // notFound answers unknown paths and wrong methods with problem bodies
 // instead of the mux's plain text.

@@ -72,7 +72,7 @@ func (m *Metrics) Wrap(route string, h http.Handler) http.Handler {
 	bytes := m.bytes.WithLabelValues(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := &Recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -80,44 +80,46 @@ func (m *Metrics) Wrap(route string, h http.Handler) http.Handler {
 				}
 				// The type only: a panic value may quote the request.
 				m.log.Error("handler panic", "route", route, "panic", fmt.Sprintf("%T", v))
-				if rec.status == 0 {
+				if rec.Status == 0 {
 					problem.Write(rec, problem.Internal("internal error"))
 				}
 			}
-			status := rec.status
+			status := rec.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
 			requests(status).Inc()
 			latency.Observe(time.Since(start).Seconds())
-			bytes.Add(float64(rec.bytes))
+			bytes.Add(float64(rec.Bytes))
 		}()
 		rec.Header().Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(rec, r)
 	})
 }
 
-// recorder remembers the status code and counts the body bytes.
-type recorder struct {
+// Recorder remembers the status code a handler answered and counts the
+// body bytes: what metrics and access logs read after the handler. One
+// type for every component's middleware.
+type Recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	Status int
+	Bytes  int
 }
 
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+func (r *Recorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+func (r *Recorder) Write(b []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
 	}
 	n, err := r.ResponseWriter.Write(b)
-	r.bytes += n
+	r.Bytes += n
 	return n, err
 }
 
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

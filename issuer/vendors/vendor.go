@@ -37,6 +37,7 @@ import (
 	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/portal"
 	"github.com/golive-dev/golive/issuer/problem"
+	"github.com/golive-dev/golive/issuer/routemetrics"
 	"github.com/golive-dev/golive/issuer/vendors/vendorapi"
 )
 
@@ -191,9 +192,9 @@ func validPharmacyID(s string) bool {
 func (v *Vendors) asPharmacy(w http.ResponseWriter, r *http.Request, vendor, pharmacy, path string) {
 	r2 := r.Clone(portal.OnBehalf(r.Context(), pharmacy, vendor))
 	r2.URL.Path, r2.URL.RawPath = path, ""
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &routemetrics.Recorder{ResponseWriter: w}
 	v.portal.Handler().ServeHTTP(rec, r2)
-	code := rec.status
+	code := rec.Status
 	if code == 0 {
 		code = http.StatusOK
 	}
@@ -269,28 +270,6 @@ func (v *Vendors) handleTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	v.asPharmacy(w, r, vendor, ph, "/v1/tickets/"+id)
 }
-
-// statusRecorder remembers the status the portal answered.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // ---------------------------------------------------------------- delegation
 

@@ -53,7 +53,6 @@ type vendorRun struct {
 	directs  []string                   // direct portal URLs: the admin's switch
 	admin    string
 	stopped  atomic.Bool // direct access switched off by the run
-	events   chan struct{}
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
