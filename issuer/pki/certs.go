@@ -43,9 +43,15 @@ func NewCSCA(country string, now time.Time) (*KeyPair, error) {
 	// X.509 times have second precision; truncating keeps the in-memory
 	// certificate equal to its parsed DER.
 	now = now.UTC().Truncate(time.Second)
+	return newCA("CSCA", pkix.Name{Country: []string{country}, CommonName: "golive CSCA " + country}, now, now.AddDate(cscaValidityYears, 0, 0))
+}
+
+// newCA makes a self-signed ECDSA P-256 CA that signs end-entity
+// certificates only (path length 0); what names the CA in errors.
+func newCA(what string, subject pkix.Name, notBefore, notAfter time.Time) (*KeyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("pki: generating CSCA key: %w", err)
+		return nil, fmt.Errorf("pki: generating %s key: %w", what, err)
 	}
 	serial, err := newSerial()
 	if err != nil {
@@ -53,9 +59,9 @@ func NewCSCA(country string, now time.Time) (*KeyPair, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{Country: []string{country}, CommonName: "golive CSCA " + country},
-		NotBefore:             now,
-		NotAfter:              now.AddDate(cscaValidityYears, 0, 0),
+		Subject:               subject,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -64,11 +70,11 @@ func NewCSCA(country string, now time.Time) (*KeyPair, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, fmt.Errorf("pki: creating CSCA certificate: %w", err)
+		return nil, fmt.Errorf("pki: creating %s certificate: %w", what, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("pki: parsing new CSCA certificate: %w", err)
+		return nil, fmt.Errorf("pki: parsing new %s certificate: %w", what, err)
 	}
 	return &KeyPair{Cert: cert, Key: key}, nil
 }

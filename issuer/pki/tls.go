@@ -38,34 +38,7 @@ func NewTLSCA(name string, now time.Time) (*KeyPair, error) {
 		now = time.Now()
 	}
 	now = now.UTC().Truncate(time.Second)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("pki: generating TLS CA key: %w", err)
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             now.Add(-tlsClockSkew),
-		NotAfter:              now.Add(TLSCAValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("pki: creating TLS CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("pki: parsing new TLS CA certificate: %w", err)
-	}
-	return &KeyPair{Cert: cert, Key: key}, nil
+	return newCA("TLS CA", pkix.Name{CommonName: name}, now.Add(-tlsClockSkew), now.Add(TLSCAValidity))
 }
 
 // NewTLSServer issues an ECDSA P-256 server certificate (serverAuth only)
