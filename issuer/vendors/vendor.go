@@ -204,18 +204,28 @@ func (v *Vendors) asPharmacy(w http.ResponseWriter, r *http.Request, vendor, pha
 	}
 }
 
-func (v *Vendors) handleIssue(w http.ResponseWriter, r *http.Request) {
+// caller authenticates the vendor and the pharmacy it acts for, or
+// answers the refusal (ok false).
+func (v *Vendors) caller(w http.ResponseWriter, r *http.Request) (vendor, pharmacy string, ok bool) {
 	if v.notReady(w) {
-		return
+		return "", "", false
 	}
 	vendor, pr := v.authenticate(r)
 	if pr != nil {
 		v.refuse(w, "", *pr)
-		return
+		return "", "", false
 	}
 	ph, pr := v.onBehalf(r, vendor)
 	if pr != nil {
 		v.refuse(w, vendor, *pr)
+		return "", "", false
+	}
+	return vendor, ph, true
+}
+
+func (v *Vendors) handleIssue(w http.ResponseWriter, r *http.Request) {
+	vendor, ph, ok := v.caller(w, r)
+	if !ok {
 		return
 	}
 	if v.quota != nil {
@@ -250,17 +260,8 @@ func (v *Vendors) handleIssue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (v *Vendors) handleTicket(w http.ResponseWriter, r *http.Request) {
-	if v.notReady(w) {
-		return
-	}
-	vendor, pr := v.authenticate(r)
-	if pr != nil {
-		v.refuse(w, "", *pr)
-		return
-	}
-	ph, pr := v.onBehalf(r, vendor)
-	if pr != nil {
-		v.refuse(w, vendor, *pr)
+	vendor, ph, ok := v.caller(w, r)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
