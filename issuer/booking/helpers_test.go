@@ -65,8 +65,20 @@ func (e *env) staffToken(t testing.TB) (string, string) {
 }
 
 // slotsFrom makes n slots every step from the next whole hour.
+// minLeadTime is how far ahead slotsFrom's first slot lies at least:
+// more than an e-mail notice takes (30 min) and the clock advances in
+// the tests (11 min).
+const minLeadTime = 45 * time.Minute
+
 func (e *env) slotsFrom(n int, step time.Duration, capacity int) []bookingapi.Slot {
-	start := e.Clock.Now().Truncate(time.Hour).Add(time.Hour)
+	// On a full hour at least minLeadTime ahead: a test that advances the
+	// clock or waits for an e-mail must not find its slot in the past
+	// because it ran late in an hour.
+	now := e.Clock.Now()
+	start := now.Truncate(time.Hour).Add(time.Hour)
+	if start.Sub(now) < minLeadTime {
+		start = start.Add(time.Hour)
+	}
 	out := make([]bookingapi.Slot, n)
 	for i := range out {
 		out[i] = bookingapi.Slot{Start: start.Add(time.Duration(i) * step), Capacity: capacity}
