@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -116,12 +115,8 @@ func (b *Booking) registryFailed(w http.ResponseWriter, op string, err error) {
 	b.refuse(w, p)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON is problem.WriteJSON: one encoding for every API answer.
+func writeJSON(w http.ResponseWriter, status int, v any) { problem.WriteJSON(w, status, v) }
 
 func bad(status int, code, field, detail string) problem.Problem {
 	p := problem.New(status, code, detail)

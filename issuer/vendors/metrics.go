@@ -1,9 +1,6 @@
 package vendors
 
 import (
-	"encoding/json"
-	"io"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golive-dev/golive/issuer/routemetrics"
@@ -36,5 +33,3 @@ func newMetrics(v *Vendors) *metrics {
 	m.Registry.MustRegister(m.vendorRequests, m.issued, m.incompatible)
 	return m
 }
-
-func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -414,9 +414,5 @@ func (v *Vendors) handleList(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, vendorapi.VendorList{Vendors: v.store.list()})
 }
 
-func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = jsonEncode(w, body)
-}
+// writeJSON is problem.WriteJSON: one encoding for every API answer.
+func writeJSON(w http.ResponseWriter, status int, body any) { problem.WriteJSON(w, status, body) }
