@@ -274,13 +274,23 @@ func (v *Vendors) handleTicket(w http.ResponseWriter, r *http.Request) {
 
 // ---------------------------------------------------------------- delegation
 
-func (v *Vendors) handleDelegate(w http.ResponseWriter, r *http.Request) {
+// pharmacy authenticates the pharmacy calling with its own token, or
+// answers the refusal (ok false).
+func (v *Vendors) pharmacy(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if v.notReady(w) {
-		return
+		return "", false
 	}
 	ph, pr := v.portal.PharmacyOf(r)
 	if pr != nil {
 		problem.Write(w, *pr)
+		return "", false
+	}
+	return ph, true
+}
+
+func (v *Vendors) handleDelegate(w http.ResponseWriter, r *http.Request) {
+	ph, ok := v.pharmacy(w, r)
+	if !ok {
 		return
 	}
 	var d vendorapi.Delegation
@@ -316,24 +326,16 @@ func (v *Vendors) handleDelegate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (v *Vendors) handleDelegations(w http.ResponseWriter, r *http.Request) {
-	if v.notReady(w) {
-		return
-	}
-	ph, pr := v.portal.PharmacyOf(r)
-	if pr != nil {
-		problem.Write(w, *pr)
+	ph, ok := v.pharmacy(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, vendorapi.Delegations{Pharmacy: ph, Vendors: v.store.delegations(ph)})
 }
 
 func (v *Vendors) handleWithdraw(w http.ResponseWriter, r *http.Request) {
-	if v.notReady(w) {
-		return
-	}
-	ph, pr := v.portal.PharmacyOf(r)
-	if pr != nil {
-		problem.Write(w, *pr)
+	ph, ok := v.pharmacy(w, r)
+	if !ok {
 		return
 	}
 	vendor := r.PathValue("vendor")
