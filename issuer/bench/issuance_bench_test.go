@@ -112,6 +112,7 @@ const (
 	overloadGoodputTarget   = 0.9
 	overloadRejectP99Target = 10 * time.Millisecond
 	overloadRunsEnv         = "GOLIVE_BENCH_OVERLOAD_RUNS"
+	portalConfigEnv         = "GOLIVE_BENCH_PORTAL_CONFIG"
 	overloadRunsDefault     = 10
 	overloadStep            = 3 * time.Second
 	overloadClientTimeout   = 5 * time.Second
@@ -227,6 +228,17 @@ func startServeWith(b *testing.B, bin string, more map[string]any) server {
 	}}
 	for k, v := range more {
 		cfg[k] = v
+	}
+	// $GOLIVE_BENCH_PORTAL_CONFIG: portal settings to try (a JSON object
+	// merged into "portal", e.g. {"http":{"max_conns":256}}).
+	if extra := os.Getenv(portalConfigEnv); extra != "" {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(extra), &m); err != nil {
+			b.Fatalf("%s: %v (want a JSON object of portal settings)", portalConfigEnv, err)
+		}
+		for k, v := range m {
+			cfg["portal"].(map[string]any)[k] = v
+		}
 	}
 	raw, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(dir, "bench-config.json")

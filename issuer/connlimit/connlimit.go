@@ -1,16 +1,21 @@
 // Package connlimit bounds what clients may hold of a server's connections:
 // a cap on the connections open at once from one source address (further
 // ones are closed as they are accepted: an abusive client costs itself its
-// excess connections, never others their service), and, to model the 2021
+// excess connections, never others their service), a cap on all open
+// connections (the excess gets a canned answer on accept, so a connection
+// storm drains the listen queue instead of overflowing it), and, to model the 2021
 // portal's thread-per-request web server, a pool of workers that a request
 // takes from its first byte until its answer is written.
 package connlimit
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Limits are a listener's bounds; 0 disables one.
@@ -23,7 +28,41 @@ type Limits struct {
 	// bytes unread (Apache's MaxRequestWorkers). A client that dribbles its
 	// headers holds a worker for as long as it keeps dribbling.
 	Workers int
+	// Total is the most connections open at once. One over it is handed,
+	// as it is accepted, to a goroutine that reads its request's head,
+	// writes TurnAway and closes it: the accept loop keeps draining the
+	// listen queue at a few microseconds a connection however busy the
+	// handlers are, where
+	// leaving the excess in the queue overflows it and the clients'
+	// dropped SYNs come back after 1 s and 3 s.
+	Total int
+	// TurnAway is a whole response (status line, headers, body) for the
+	// connections over Total; nil closes them without a byte.
+	TurnAway []byte
 }
+
+// turnAwayHeadWait bounds how long a turned-away connection waits for
+// its request's head: the answer must come after the request, or an
+// HTTP client takes it for an unsolicited response on an idle
+// connection and fails the request instead of reading the 503.
+const turnAwayHeadWait = time.Second
+
+// turnAwayLinger bounds how long a turned-away connection is kept after
+// its answer to read what the client still sends (closing with unread
+// bytes resets the connection, and the client may lose the answer).
+const turnAwayLinger = 100 * time.Millisecond
+
+// turnAwayDrain bounds the bytes read from a turned-away connection.
+const turnAwayDrain = 64 << 10
+
+// turnAwayHead bounds the bytes read while looking for the end of the
+// request's head.
+const turnAwayHead = 8 << 10
+
+// maxTurningAway bounds the connections being turned away at once; past
+// it the excess is closed without an answer, so a storm cannot make the
+// server hold an unbounded number of them.
+const maxTurningAway = 4096
 
 // Listener applies Limits to the connections it accepts. Serve with
 // Listener.ConnState as the http.Server's ConnState hook so that workers
@@ -35,6 +74,9 @@ type Listener struct {
 	mu       sync.Mutex
 	bySource map[string]int
 	refused  atomic.Uint64
+	open     atomic.Int64
+	turned   atomic.Uint64
+	turning  atomic.Int64
 }
 
 // Wrap bounds ln by lim.
@@ -49,6 +91,13 @@ func Wrap(ln net.Listener, lim Limits) *Listener {
 // Refused is how many connections were closed on accept because their
 // source held PerSource already.
 func (l *Listener) Refused() uint64 { return l.refused.Load() }
+
+// TurnedAway is how many connections were answered with TurnAway on
+// accept because Total were open.
+func (l *Listener) TurnedAway() uint64 { return l.turned.Load() }
+
+// OpenConns is how many accepted connections are open now.
+func (l *Listener) OpenConns() int { return int(l.open.Load()) }
 
 // Busy is how many workers requests hold now.
 func (l *Listener) Busy() int { return len(l.workers) }
@@ -68,6 +117,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.lim.Total > 0 && l.open.Load() >= int64(l.lim.Total) {
+			l.turned.Add(1)
+			if l.turning.Add(1) > maxTurningAway {
+				l.turning.Add(-1)
+				_ = c.Close()
+				continue
+			}
+			go func() {
+				defer l.turning.Add(-1)
+				turnAway(c, l.lim.TurnAway)
+			}()
+			continue
+		}
 		src := Source(c.RemoteAddr())
 		if l.lim.PerSource > 0 {
 			l.mu.Lock()
@@ -82,8 +144,39 @@ func (l *Listener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
+		l.open.Add(1)
 		return &conn{Conn: c, l: l, src: src, closed: make(chan struct{})}, nil
 	}
+}
+
+// turnAway answers c with msg and closes it: it reads the request's head
+// (up to turnAwayHead bytes, for up to turnAwayHeadWait), writes the
+// answer, half-closes so the client reads it to the end, then reads and
+// drops what the client still sends for up to turnAwayLinger so the close
+// does not reset the connection under the answer.
+func turnAway(c net.Conn, msg []byte) {
+	defer c.Close()
+	if len(msg) == 0 {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(turnAwayHeadWait))
+	head := make([]byte, 0, 1024)
+	buf := make([]byte, 1024)
+	for len(head) < turnAwayHead && !bytes.Contains(head, []byte("\r\n\r\n")) {
+		n, err := c.Read(buf)
+		head = append(head, buf[:n]...)
+		if err != nil {
+			return
+		}
+	}
+	_ = c.SetDeadline(time.Now().Add(turnAwayLinger))
+	if _, err := c.Write(msg); err != nil {
+		return
+	}
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, turnAwayDrain))
 }
 
 // ConnState hands a request's worker back when its connection goes idle
@@ -172,6 +265,7 @@ func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		c.l.open.Add(-1)
 		if c.l.lim.PerSource > 0 {
 			c.l.mu.Lock()
 			if c.l.bySource[c.src]--; c.l.bySource[c.src] <= 0 {

@@ -4,12 +4,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golive-dev/golive/issuer/connlimit"
+	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/portal/portalapi"
+	"github.com/golive-dev/golive/issuer/problem"
 )
 
 // patience bounds every wait; no test asserts that something happens
@@ -130,4 +133,44 @@ func TestPerSourceRefusedCount(t *testing.T) {
 	if n := cl.Open("127.0.0.1"); n != 2 {
 		t.Fatalf("127.0.0.1 holds %d connections, want 2", n)
 	}
+}
+
+// TestTotalTurnsAway: with two connections open and Total 2, a third
+// request gets the canned 503 "overloaded" with Retry-After (read in
+// full, not a reset), and once one of the two closes a request is served
+// again.
+func TestTotalTurnsAway(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	cl, addr := serve(t, ok, connlimit.Limits{Total: 2, TurnAway: overload.TurnAwayResponse()})
+	var held []net.Conn
+	for range 2 {
+		c, err := net.DialTimeout("tcp", addr, patience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	waitFor(t, "two connections open", func() bool { return cl.OpenConns() == 2 })
+	client := &http.Client{Timeout: patience, Transport: &http.Transport{}}
+	resp, err := client.Post("http://"+addr+"/v1/certificates", "application/json", strings.NewReader(`{"payload":{}}`))
+	if err != nil {
+		t.Fatalf("turned-away request: %v (want the canned 503, not a reset)", err)
+	}
+	p, err := problem.Read(resp)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || p.Code != "overloaded" || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("Content-Type") != problem.ContentType {
+		t.Fatalf("turned away: %d %v %+v %v", resp.StatusCode, resp.Header, p, err)
+	}
+	if n := cl.TurnedAway(); n != 1 {
+		t.Fatalf("turned away %d, want 1", n)
+	}
+	held[0].Close()
+	waitFor(t, "a connection freed", func() bool { return cl.OpenConns() == 1 })
+	resp, err = client.Get("http://" + addr + "/")
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("after a close: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -1,8 +1,10 @@
 package overload
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -55,6 +57,34 @@ func WriteReject(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	problem.Write(w, p)
 }
+
+// TurnAwayResponse is the whole HTTP/1.1 answer for a connection turned
+// away as it is accepted (connlimit.Limits.TurnAway): the limiter's 503
+// "overloaded" with Retry-After, and Connection: close. Made once at
+// start; writing it costs the accept loop one write.
+func TurnAwayResponse() []byte {
+	rec := &recorder{h: http.Header{}}
+	p := problem.Unavailable(minRetryAfter)
+	p.Code = "overloaded"
+	p.Detail = "server has too many open connections; retry after the indicated time"
+	problem.Write(rec, p)
+	resp := http.Response{StatusCode: rec.code, ProtoMajor: 1, ProtoMinor: 1, Header: rec.h,
+		Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())), ContentLength: int64(rec.body.Len()), Close: true}
+	var buf bytes.Buffer
+	_ = resp.Write(&buf) // a bytes.Buffer does not fail
+	return buf.Bytes()
+}
+
+// recorder keeps what problem.Write writes.
+type recorder struct {
+	h    http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.h }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
+func (r *recorder) Write(p []byte) (int, error) { return r.body.Write(p) }
 
 // DeadlineHeader carries the caller's absolute deadline (RFC 3339 with
 // nanoseconds, UTC). Absolute rather than remaining time so queueing on the

@@ -418,8 +418,12 @@ const shutdownTimeout = 10 * time.Second
 func serveHTTP(ctx context.Context, ln net.Listener, tc *tls.Config, h http.Handler, hc portal.HTTPConfig, onReady func(url string)) error {
 	srv := &http.Server{Handler: h, TLSConfig: tc}
 	hc.Apply(srv)
-	if hc.MaxConnsPerSource > 0 || hc.Workers > 0 {
-		cl := connlimit.Wrap(ln, connlimit.Limits{PerSource: hc.MaxConnsPerSource, Workers: hc.Workers})
+	if hc.MaxConnsPerSource > 0 || hc.Workers > 0 || hc.MaxConns > 0 {
+		lim := connlimit.Limits{PerSource: hc.MaxConnsPerSource, Workers: hc.Workers, Total: hc.MaxConns}
+		if tc == nil {
+			lim.TurnAway = overload.TurnAwayResponse()
+		}
+		cl := connlimit.Wrap(ln, lim)
 		ln, srv.ConnState = cl, cl.ConnState
 	}
 	errc := make(chan error, 1)

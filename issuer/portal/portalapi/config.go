@@ -117,6 +117,13 @@ type HTTPConfig struct {
 	// hold open; further ones are closed as they are accepted, so a client
 	// opening hundreds of slow connections costs itself, never others.
 	MaxConnsPerSource int `json:"max_conns_per_source"`
+	// MaxConns is the most connections open at once from all sources; one
+	// over it is answered 503 "overloaded" with Retry-After and closed,
+	// without its request reaching a handler (over TLS: closed without an
+	// answer, since the handshake is the expensive part). It keeps the accept loop draining the listen
+	// queue while the handlers have the CPU (docs/BENCHMARKS.md, overload).
+	// 0: no cap.
+	MaxConns int `json:"max_conns"`
 	// Workers models a thread-per-request web server (the 2021 portal's):
 	// a request holds one of Workers from its first byte until its answer
 	// is written, and waits, unread, while all are busy. 0: no pool (Go
@@ -505,7 +512,7 @@ func (c Config) Validate() error {
 		bad("login_throttle: limits must not be negative, and a limit needs a positive window and max_keys")
 	}
 	if h := c.HTTP; h.ReadHeaderTimeout < 0 || h.BodyReadTimeout < 0 || h.OnboardingBodyReadTimeout < 0 ||
-		h.ResponseTimeout < 0 || h.IdleTimeout < 0 || h.MaxHeaderBytes < 0 || h.MaxConnsPerSource < 0 || h.Workers < 0 {
+		h.ResponseTimeout < 0 || h.IdleTimeout < 0 || h.MaxHeaderBytes < 0 || h.MaxConnsPerSource < 0 || h.Workers < 0 || h.MaxConns < 0 {
 		bad("http timeouts and limits must not be negative")
 	}
 	if c.AccessTokenTTL.D() < time.Second || c.RefreshTokenTTL.D() < time.Second || c.MaxRefreshTokens < 1 {
