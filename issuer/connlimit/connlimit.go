@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,11 +78,13 @@ type Listener struct {
 	open     atomic.Int64
 	turned   atomic.Uint64
 	turning  atomic.Int64
+	idle     map[*conn]struct{} // keep-alive connections between requests; under mu
+	evicted  atomic.Uint64
 }
 
 // Wrap bounds ln by lim.
 func Wrap(ln net.Listener, lim Limits) *Listener {
-	l := &Listener{Listener: ln, lim: lim, bySource: map[string]int{}}
+	l := &Listener{Listener: ln, lim: lim, bySource: map[string]int{}, idle: map[*conn]struct{}{}}
 	if lim.Workers > 0 {
 		l.workers = make(chan struct{}, lim.Workers)
 	}
@@ -95,6 +98,17 @@ func (l *Listener) Refused() uint64 { return l.refused.Load() }
 // TurnedAway is how many connections were answered with TurnAway on
 // accept because Total were open.
 func (l *Listener) TurnedAway() uint64 { return l.turned.Load() }
+
+// EvictedIdle is how many idle keep-alive connections were closed to make
+// room for new ones under Total.
+func (l *Listener) EvictedIdle() uint64 { return l.evicted.Load() }
+
+// IdleConns is how many open connections wait between requests.
+func (l *Listener) IdleConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.idle)
+}
 
 // OpenConns is how many accepted connections are open now.
 func (l *Listener) OpenConns() int { return int(l.open.Load()) }
@@ -117,16 +131,21 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.lim.Total > 0 && l.open.Load() >= int64(l.lim.Total) {
+		if l.lim.Total > 0 && l.open.Load() >= int64(l.lim.Total) && !l.evictIdle() {
 			l.turned.Add(1)
 			if l.turning.Add(1) > maxTurningAway {
 				l.turning.Add(-1)
 				_ = c.Close()
 				continue
 			}
+			head, done := turnAwayNow(c, l.lim.TurnAway)
+			if done {
+				l.turning.Add(-1)
+				continue
+			}
 			go func() {
 				defer l.turning.Add(-1)
-				turnAway(c, l.lim.TurnAway)
+				turnAway(c, l.lim.TurnAway, head)
 			}()
 			continue
 		}
@@ -149,20 +168,43 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// turnAway answers c with msg and closes it: it reads the request's head
-// (up to turnAwayHead bytes, for up to turnAwayHeadWait), writes the
-// answer, half-closes so the client reads it to the end, then reads and
-// drops what the client still sends for up to turnAwayLinger so the close
-// does not reset the connection under the answer.
-func turnAway(c net.Conn, msg []byte) {
+// evictIdle closes a keep-alive connection that waits between requests,
+// to make room for a new one: idle connections cost their clients nothing
+// to reopen (and Go's client replays a request with an Idempotency-Key
+// that met the close), while left open they would hold the cap against
+// clients with work to send. Which idle connection goes is the map's
+// choice, at random: the accept loop does not scan.
+func (l *Listener) evictIdle() bool {
+	l.mu.Lock()
+	var victim *conn
+	for c := range l.idle {
+		victim = c
+		delete(l.idle, c)
+		break
+	}
+	l.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	l.evicted.Add(1)
+	_ = victim.Close()
+	return true
+}
+
+// turnAway answers c with msg and closes it, after turnAwayNow found the
+// request incomplete (head holds what it read): it reads the rest of the
+// request's head (up to turnAwayHead bytes, for up to turnAwayHeadWait),
+// writes the answer, half-closes so the client reads it to the end, then
+// reads and drops what the client still sends for up to turnAwayLinger so
+// the close does not reset the connection under the answer.
+func turnAway(c net.Conn, msg, head []byte) {
 	defer c.Close()
 	if len(msg) == 0 {
 		return
 	}
 	_ = c.SetReadDeadline(time.Now().Add(turnAwayHeadWait))
-	head := make([]byte, 0, 1024)
 	buf := make([]byte, 1024)
-	for len(head) < turnAwayHead && !bytes.Contains(head, []byte("\r\n\r\n")) {
+	for len(head) < turnAwayHead && headEnd(head) < 0 {
 		n, err := c.Read(buf)
 		head = append(head, buf[:n]...)
 		if err != nil {
@@ -179,18 +221,66 @@ func turnAway(c net.Conn, msg []byte) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, turnAwayDrain))
 }
 
+// headEnd is the offset just past the request head in b, or -1.
+func headEnd(b []byte) int {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return -1
+	}
+	return i + 4
+}
+
+// complete says whether b holds a whole request without a chunked body:
+// its head and Content-Length bytes of body.
+func complete(b []byte) bool {
+	end := headEnd(b)
+	if end < 0 {
+		return false
+	}
+	want := 0
+	for _, line := range bytes.Split(b[:end], []byte("\r\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(bytes.TrimSpace(k), []byte("Content-Length")):
+			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			if err != nil || n < 0 {
+				return false
+			}
+			want = n
+		case bytes.EqualFold(bytes.TrimSpace(k), []byte("Transfer-Encoding")):
+			return false
+		}
+	}
+	return len(b)-end >= want
+}
+
 // ConnState hands a request's worker back when its connection goes idle
-// or closes. Chain it into http.Server.ConnState.
+// or closes, and keeps the set of idle connections for Total. Chain it
+// into http.Server.ConnState.
 func (l *Listener) ConnState(c net.Conn, s http.ConnState) {
 	switch s {
-	case http.StateIdle, http.StateClosed, http.StateHijacked:
+	case http.StateIdle, http.StateClosed, http.StateHijacked, http.StateActive:
 	default:
 		return
 	}
 	// Under TLS the server sees the tls.Conn around ours.
 	for {
 		if cc, ok := c.(*conn); ok {
-			cc.release()
+			if l.lim.Total > 0 {
+				l.mu.Lock()
+				if s == http.StateIdle {
+					l.idle[cc] = struct{}{}
+				} else {
+					delete(l.idle, cc)
+				}
+				l.mu.Unlock()
+			}
+			if s != http.StateActive {
+				cc.release()
+			}
 			return
 		}
 		nc, ok := c.(interface{ NetConn() net.Conn })
@@ -266,13 +356,14 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.l.open.Add(-1)
+		c.l.mu.Lock()
+		delete(c.l.idle, c)
 		if c.l.lim.PerSource > 0 {
-			c.l.mu.Lock()
 			if c.l.bySource[c.src]--; c.l.bySource[c.src] <= 0 {
 				delete(c.l.bySource, c.src)
 			}
-			c.l.mu.Unlock()
 		}
+		c.l.mu.Unlock()
 		c.release()
 	})
 	return err

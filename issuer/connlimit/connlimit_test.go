@@ -174,3 +174,42 @@ func TestTotalTurnsAway(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestTotalEvictsIdle: at Total, a keep-alive connection waiting between
+// requests is closed to make room, so idle connections cannot hold the
+// cap against a client with a request; the idle client's next request
+// goes through on a new connection.
+func TestTotalEvictsIdle(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	cl, addr := serve(t, ok, connlimit.Limits{Total: 2, TurnAway: overload.TurnAwayResponse()})
+	get := func(c *http.Client) {
+		t.Helper()
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("status %d, want 204 (turned away although a connection was idle?)", resp.StatusCode)
+		}
+	}
+	var clients []*http.Client
+	for range 3 {
+		tr := &http.Transport{}
+		t.Cleanup(tr.CloseIdleConnections)
+		clients = append(clients, &http.Client{Timeout: patience, Transport: tr})
+	}
+	get(clients[0])
+	get(clients[1])
+	waitFor(t, "two keep-alive connections idle", func() bool { return cl.OpenConns() == 2 && cl.IdleConns() == 2 })
+	get(clients[2])
+	if n, m := cl.EvictedIdle(), cl.TurnedAway(); n != 1 || m != 0 {
+		t.Fatalf("evicted %d idle, turned away %d; want 1 and 0", n, m)
+	}
+	get(clients[0]) // its connection may be the one closed: Go's client redials
+	get(clients[1])
+	if n := cl.TurnedAway(); n != 0 {
+		t.Fatalf("turned away %d with idle connections to close", n)
+	}
+}

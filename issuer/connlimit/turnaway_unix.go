@@ -1,0 +1,52 @@
+//go:build unix
+
+package connlimit
+
+import (
+	"net"
+	"syscall"
+)
+
+// turnAwayNow answers c on the accept loop itself when its whole request
+// has arrived already (the usual case under a storm: the client sends as
+// soon as the handshake completes, and the connection waited in the
+// listen queue): one read and one write, both without waiting, and a
+// close that sends FIN since nothing is left unread. The 503 then reaches
+// the client however long the handlers keep the scheduler from running
+// another goroutine. Otherwise it returns what it read, for turnAway.
+func turnAwayNow(c net.Conn, msg []byte) (head []byte, done bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok || len(msg) == 0 {
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	buf := make([]byte, turnAwayHead)
+	n := 0
+	// Returning true from the callback makes the read one attempt: it
+	// never parks on the poller.
+	if err := rc.Read(func(fd uintptr) bool {
+		n, _ = syscall.Read(int(fd), buf)
+		return true
+	}); err != nil || n <= 0 {
+		return nil, false
+	}
+	head = buf[:n]
+	if !complete(head) {
+		return head, false
+	}
+	written := 0
+	if err := rc.Write(func(fd uintptr) bool {
+		written, _ = syscall.Write(int(fd), msg)
+		return true
+	}); err != nil || written != len(msg) {
+		// A fresh socket's send buffer takes a few hundred bytes; if it
+		// did not, the rest of the answer cannot follow without waiting.
+		_ = c.Close()
+		return nil, true
+	}
+	_ = c.Close()
+	return nil, true
+}
