@@ -10,6 +10,7 @@ package connlimit
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -80,11 +81,17 @@ type Listener struct {
 	turning  atomic.Int64
 	idle     map[*conn]struct{} // keep-alive connections between requests; under mu
 	evicted  atomic.Uint64
+	probes   atomic.Uint64
+	// handback carries probes found by turnAway goroutines to Accept;
+	// interrupted says Accept's listener deadline was set to wake it.
+	handback    chan handedBack
+	interrupted atomic.Bool
 }
 
 // Wrap bounds ln by lim.
 func Wrap(ln net.Listener, lim Limits) *Listener {
-	l := &Listener{Listener: ln, lim: lim, bySource: map[string]int{}, idle: map[*conn]struct{}{}}
+	l := &Listener{Listener: ln, lim: lim, bySource: map[string]int{}, idle: map[*conn]struct{}{},
+		handback: make(chan handedBack, maxTurningAway)}
 	if lim.Workers > 0 {
 		l.workers = make(chan struct{}, lim.Workers)
 	}
@@ -98,6 +105,10 @@ func (l *Listener) Refused() uint64 { return l.refused.Load() }
 // TurnedAway is how many connections were answered with TurnAway on
 // accept because Total were open.
 func (l *Listener) TurnedAway() uint64 { return l.turned.Load() }
+
+// ProbesPastTotal is how many probe requests (health, readiness, metrics)
+// were served on connections over Total.
+func (l *Listener) ProbesPastTotal() uint64 { return l.probes.Load() }
 
 // EvictedIdle is how many idle keep-alive connections were closed to make
 // room for new ones under Total.
@@ -123,29 +134,47 @@ func (l *Listener) Open(source string) int {
 	return l.bySource[source]
 }
 
-// Accept returns the next connection within the per-source cap; the
-// connections over it are closed without a byte read.
+// Accept returns the next connection within the caps: one over the
+// per-source cap is closed without a byte read, one over Total is turned
+// away (turnAwayNow, turnAway) unless it asks for a probe path.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
+		select {
+		case h := <-l.handback:
+			return l.admit(h.c, h.head), nil
+		default:
+		}
 		c, err := l.Listener.Accept()
 		if err != nil {
+			if l.interrupted.Swap(false) && isTimeout(err) {
+				// turnAway's wake-up for a handed-back probe.
+				if d, ok := l.Listener.(deadliner); ok {
+					_ = d.SetDeadline(time.Time{})
+				}
+				continue
+			}
 			return nil, err
 		}
 		if l.lim.Total > 0 && l.open.Load() >= int64(l.lim.Total) && !l.evictIdle() {
-			l.turned.Add(1)
 			if l.turning.Add(1) > maxTurningAway {
 				l.turning.Add(-1)
+				l.turned.Add(1)
 				_ = c.Close()
 				continue
 			}
-			head, done := turnAwayNow(c, l.lim.TurnAway)
-			if done {
+			head, st := turnAwayNow(c, l.lim.TurnAway)
+			switch st {
+			case answered:
 				l.turning.Add(-1)
+				l.turned.Add(1)
 				continue
+			case probe:
+				l.turning.Add(-1)
+				return l.admit(c, head), nil
 			}
 			go func() {
 				defer l.turning.Add(-1)
-				turnAway(c, l.lim.TurnAway, head)
+				l.turnAway(c, head)
 			}()
 			continue
 		}
@@ -166,6 +195,52 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.open.Add(1)
 		return &conn{Conn: c, l: l, src: src, closed: make(chan struct{})}, nil
 	}
+}
+
+// admit serves c past Total because it asks for a probe path; head is
+// what was read of it already. It counts as open but not against its
+// source, since it never took a per-source slot.
+func (l *Listener) admit(c net.Conn, head []byte) net.Conn {
+	l.open.Add(1)
+	l.probes.Add(1)
+	return &conn{Conn: c, l: l, closed: make(chan struct{}), pre: head, probe: true}
+}
+
+// probePaths are served past Total: health checks and the metrics scrape
+// must keep answering while the portal turns clients away, or an
+// orchestrator restarts a portal for being busy and the operator loses
+// sight of it exactly when it matters.
+var probePaths = [][]byte{[]byte("GET /healthz "), []byte("GET /readyz "), []byte("GET /metrics ")}
+
+func isProbe(head []byte) bool {
+	for _, p := range probePaths {
+		if bytes.HasPrefix(head, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// turnState is what turnAwayNow did with a connection.
+type turnState int
+
+const (
+	incomplete turnState = iota // its request has not all arrived: turnAway goes on
+	answered                    // answered (or closed) and done
+	probe                       // a probe request: to be served
+)
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// handedBack is a probe turnAway found, for Accept to serve.
+type handedBack struct {
+	c    net.Conn
+	head []byte
 }
 
 // evictIdle closes a keep-alive connection that waits between requests,
@@ -191,28 +266,39 @@ func (l *Listener) evictIdle() bool {
 	return true
 }
 
-// turnAway answers c with msg and closes it, after turnAwayNow found the
-// request incomplete (head holds what it read): it reads the rest of the
-// request's head (up to turnAwayHead bytes, for up to turnAwayHeadWait),
-// writes the answer, half-closes so the client reads it to the end, then
-// reads and drops what the client still sends for up to turnAwayLinger so
-// the close does not reset the connection under the answer.
-func turnAway(c net.Conn, msg, head []byte) {
-	defer c.Close()
-	if len(msg) == 0 {
-		return
-	}
+// turnAway answers c with TurnAway and closes it, after turnAwayNow found
+// the request incomplete (head holds what it read): it reads the rest of
+// the request's head (up to turnAwayHead bytes, for up to
+// turnAwayHeadWait); a probe goes back to Accept to be served; otherwise
+// it writes the answer, half-closes so the client reads it to the end,
+// then reads and drops what the client still sends for up to
+// turnAwayLinger so the close does not reset the connection under the
+// answer.
+func (l *Listener) turnAway(c net.Conn, head []byte) {
 	_ = c.SetReadDeadline(time.Now().Add(turnAwayHeadWait))
 	buf := make([]byte, 1024)
 	for len(head) < turnAwayHead && headEnd(head) < 0 {
 		n, err := c.Read(buf)
 		head = append(head, buf[:n]...)
 		if err != nil {
+			_ = c.Close()
 			return
 		}
 	}
+	if isProbe(head) {
+		_ = c.SetReadDeadline(time.Time{})
+		l.handback <- handedBack{c: c, head: head}
+		// Wake Accept if it waits for a new connection.
+		if d, ok := l.Listener.(deadliner); ok {
+			l.interrupted.Store(true)
+			_ = d.SetDeadline(time.Now())
+		}
+		return
+	}
+	l.turned.Add(1)
+	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(turnAwayLinger))
-	if _, err := c.Write(msg); err != nil {
+	if _, err := c.Write(l.lim.TurnAway); err != nil {
 		return
 	}
 	if hc, ok := c.(interface{ CloseWrite() error }); ok {
@@ -311,11 +397,18 @@ type conn struct {
 	held      bool
 	closeOnce sync.Once
 	closed    chan struct{}
+	pre       []byte // read before the server had the connection (a probe past Total)
+	probe     bool   // served past Total; holds no per-source slot
 }
 
 // Read takes a worker once a request's bytes arrive (not before: an idle
 // keep-alive connection holds none) and waits for one if all are busy.
 func (c *conn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.l.workers != nil {
 		c.acquire()
@@ -358,7 +451,7 @@ func (c *conn) Close() error {
 		c.l.open.Add(-1)
 		c.l.mu.Lock()
 		delete(c.l.idle, c)
-		if c.l.lim.PerSource > 0 {
+		if c.l.lim.PerSource > 0 && !c.probe {
 			if c.l.bySource[c.src]--; c.l.bySource[c.src] <= 0 {
 				delete(c.l.bySource, c.src)
 			}

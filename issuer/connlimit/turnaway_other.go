@@ -6,4 +6,10 @@ import "net"
 
 // turnAwayNow leaves every turned-away connection to turnAway where raw
 // sockets are not read this way.
-func turnAwayNow(net.Conn, []byte) ([]byte, bool) { return nil, false }
+func turnAwayNow(c net.Conn, msg []byte) ([]byte, turnState) {
+	if len(msg) == 0 {
+		_ = c.Close()
+		return nil, answered
+	}
+	return nil, incomplete
+}

@@ -38,8 +38,8 @@ func TestTurnAwayNowAnswersAWholeRequest(t *testing.T) {
 	// a moment to be readable before asking for the no-wait path.
 	var done bool
 	for deadline := time.Now().Add(patienceInternal); !done && time.Now().Before(deadline); {
-		var head []byte
-		head, done = turnAwayNow(srv, msg)
+		head, st := turnAwayNow(srv, msg)
+		done = st == answered
 		if !done && len(head) > 0 {
 			t.Fatalf("read %q and did not answer", head)
 		}
@@ -80,3 +80,68 @@ func TestComplete(t *testing.T) {
 }
 
 const patienceInternal = 10 * time.Second
+
+// TestProbeHandedBack: over Total, a probe whose request arrives only
+// after its connection was accepted (so the accept loop handed it to a
+// goroutine) is handed back and served, although no other connection
+// arrives to wake the accept loop; an ordinary request is turned away.
+func TestProbeHandedBack(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	l := Wrap(inner, Limits{Total: 1, TurnAway: msg})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+		ConnState: l.ConnState}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	addr := inner.Addr().String()
+	hold, err := net.Dial("tcp", addr) // holds the one slot, never idle
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	waitUntil(t, "the first connection open", func() bool { return l.OpenConns() == 1 })
+
+	ask := func(req string, want int) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		waitUntil(t, "the connection in a turnAway goroutine", func() bool { return l.turning.Load() == 1 })
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(patienceInternal))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%q: %d, want %d", req, resp.StatusCode, want)
+		}
+		waitUntil(t, "the goroutine done", func() bool { return l.turning.Load() == 0 })
+	}
+	ask("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", http.StatusNoContent)
+	if n := l.ProbesPastTotal(); n != 1 {
+		t.Fatalf("probes past total %d, want 1", n)
+	}
+	ask("POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", http.StatusServiceUnavailable)
+	if n := l.TurnedAway(); n != 1 {
+		t.Fatalf("turned away %d, want 1", n)
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patienceInternal); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

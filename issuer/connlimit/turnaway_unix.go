@@ -13,15 +13,20 @@ import (
 // listen queue): one read and one write, both without waiting, and a
 // close that sends FIN since nothing is left unread. The 503 then reaches
 // the client however long the handlers keep the scheduler from running
-// another goroutine. Otherwise it returns what it read, for turnAway.
-func turnAwayNow(c net.Conn, msg []byte) (head []byte, done bool) {
+// another goroutine. A whole probe request is left to be served. Otherwise
+// it returns what it read, for turnAway.
+func turnAwayNow(c net.Conn, msg []byte) (head []byte, st turnState) {
+	if len(msg) == 0 {
+		_ = c.Close()
+		return nil, answered
+	}
 	sc, ok := c.(syscall.Conn)
-	if !ok || len(msg) == 0 {
-		return nil, false
+	if !ok {
+		return nil, incomplete
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, false
+		return nil, incomplete
 	}
 	buf := make([]byte, turnAwayHead)
 	n := 0
@@ -31,11 +36,14 @@ func turnAwayNow(c net.Conn, msg []byte) (head []byte, done bool) {
 		n, _ = syscall.Read(int(fd), buf)
 		return true
 	}); err != nil || n <= 0 {
-		return nil, false
+		return nil, incomplete
 	}
 	head = buf[:n]
 	if !complete(head) {
-		return head, false
+		return head, incomplete
+	}
+	if isProbe(head) {
+		return head, probe
 	}
 	written := 0
 	if err := rc.Write(func(fd uintptr) bool {
@@ -45,8 +53,8 @@ func turnAwayNow(c net.Conn, msg []byte) (head []byte, done bool) {
 		// A fresh socket's send buffer takes a few hundred bytes; if it
 		// did not, the rest of the answer cannot follow without waiting.
 		_ = c.Close()
-		return nil, true
+		return nil, answered
 	}
 	_ = c.Close()
-	return nil, true
+	return nil, answered
 }
