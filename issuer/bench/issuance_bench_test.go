@@ -137,7 +137,7 @@ type overloadResult struct {
 	rejected, answered   int
 	p99Reject, serverP99 time.Duration
 	p50Reject            time.Duration
-	rejectOver1s         int   // 503s that took over a second: a dropped SYN's retry
+	rejectOver1s         int     // 503s that took over a second: a dropped SYN's retry
 	listenOverflows      int64   // the kernel's TcpExtListenOverflows during the run, all sockets
 	generatorCPU         float64 // the generator's CPU seconds per second: near 1, its core was full
 	codes                map[uint16]int
