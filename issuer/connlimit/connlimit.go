@@ -2,8 +2,9 @@
 // a cap on the connections open at once from one source address (further
 // ones are closed as they are accepted: an abusive client costs itself its
 // excess connections, never others their service), a cap on all open
-// connections (the excess gets a canned answer on accept, so a connection
-// storm drains the listen queue instead of overflowing it), and, to model the 2021
+// connections (the excess gets a canned 503 once its request is in, so a
+// connection storm drains the listen queue instead of overflowing it),
+// and, to model the 2021
 // portal's thread-per-request web server, a pool of workers that a request
 // takes from its first byte until its answer is written.
 package connlimit
@@ -30,13 +31,13 @@ type Limits struct {
 	// bytes unread (Apache's MaxRequestWorkers). A client that dribbles its
 	// headers holds a worker for as long as it keeps dribbling.
 	Workers int
-	// Total is the most connections open at once. One over it is handed,
-	// as it is accepted, to a goroutine that reads its request's head,
-	// writes TurnAway and closes it: the accept loop keeps draining the
-	// listen queue at a few microseconds a connection however busy the
-	// handlers are, where
-	// leaving the excess in the queue overflows it and the clients'
-	// dropped SYNs come back after 1 s and 3 s.
+	// Total is the most connections open at once. Over it an idle
+	// keep-alive connection is closed to make room; failing that, the new
+	// one gets TurnAway after its request (on the accept loop when the
+	// whole request is there, else in a goroutine that reads the head),
+	// and probe paths are served anyway. Leaving the excess in the listen
+	// queue would overflow it, and the clients' dropped SYNs come back
+	// after 1 s and 3 s.
 	Total int
 	// TurnAway is a whole response (status line, headers, body) for the
 	// connections over Total; nil closes them without a byte.
