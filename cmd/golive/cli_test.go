@@ -214,6 +214,9 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"pki", "init"},
 		{"run", "outage-tuesday", "--browsers", "99"}, // more browsers than loadgen.MaxJourneyUsers
 		{"run", "outage-tuesday", "--browsers", "-1"},
+		{"front"}, // no --backend
+		{"front", "--backend", "http://127.0.0.1:1", "--max-in-flight", "0"},
+		{"front", "--backend", "https://127.0.0.1:1"},
 	}
 	payload := `{"ver":"1.3.0","nam":{"fnt":"A"},"dob":"","r":[{"tg":"840539006","fr":"2021-05-01","co":"DE","is":"X","df":"2021-05-29","du":"2021-10-28"}]}`
 	for _, args := range cases {

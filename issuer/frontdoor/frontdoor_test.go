@@ -1,0 +1,311 @@
+package frontdoor_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golive-dev/golive/issuer/frontdoor"
+)
+
+// testWait bounds every wait of these tests; nothing here is a speed
+// check, only liveness.
+const testWait = 10 * time.Second
+
+// gate is a backend whose /slow requests wait until released.
+type gate struct {
+	entered chan string
+	release chan struct{}
+	mu      sync.Mutex
+	seen    []*http.Request
+	bodies  []string
+}
+
+func newGate() *gate { return &gate{entered: make(chan string, 100), release: make(chan struct{})} }
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	g.mu.Lock()
+	g.seen, g.bodies = append(g.seen, r), append(g.bodies, string(body))
+	g.mu.Unlock()
+	switch r.URL.Path {
+	case "/slow":
+		g.entered <- r.URL.Query().Get("n")
+		<-g.release
+	case "/big":
+		w.Write(bytes.Repeat([]byte("x"), 4<<20))
+		return
+	case "/healthz":
+		io.WriteString(w, "ok")
+		return
+	}
+	w.Header().Set("X-Backend", "yes")
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, "%s %s", r.Method, r.URL.RequestURI())
+}
+
+// start runs a front before h with c's limits and returns its URL.
+func start(t *testing.T, h http.Handler, c frontdoor.Config) string {
+	t.Helper()
+	be := httptest.NewServer(h)
+	t.Cleanup(be.Close)
+	u, _ := url.Parse(be.URL)
+	c.Backend = u
+	f, err := frontdoor.New(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func waitEntered(t *testing.T, g *gate, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-g.entered:
+		case <-time.After(testWait):
+			t.Fatalf("only %d of %d requests reached the backend", i, n)
+		}
+	}
+}
+
+type problemBody struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+}
+
+func decodeProblem(t *testing.T, resp *http.Response) problemBody {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExcessAnswered503KeepAlive(t *testing.T) {
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 2})
+	client := &http.Client{Timeout: testWait}
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(fmt.Sprintf("%s/slow?n=%d", base, i), "application/json", strings.NewReader("{}"))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	waitEntered(t, g, 2)
+
+	// The third is turned away by the front, on a connection it keeps.
+	var reused []bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) }}
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, base+"/v1/certificates", strings.NewReader(`{"a":1}`))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503 while 2 of 2 slots are taken", resp.StatusCode)
+		}
+		if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("Retry-After %q, want whole seconds >= 1", ra)
+		}
+		if p := decodeProblem(t, resp); p.Code != "overloaded" || p.Status != 503 {
+			t.Errorf("problem %+v, want 503 overloaded", p)
+		}
+		resp.Body.Close()
+		if resp.Close {
+			t.Error("the 503 closes the connection: clients would reconnect for every retry")
+		}
+	}
+	if len(reused) != 2 || !reused[1] {
+		t.Errorf("connection reuse %v, want the second 503 on the first's connection", reused)
+	}
+	g.mu.Lock()
+	for _, r := range g.seen {
+		if r.URL.Path == "/v1/certificates" {
+			t.Error("a turned-away request reached the backend")
+		}
+	}
+	g.mu.Unlock()
+
+	// Probes pass without a slot.
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with every slot taken: %d, want the backend's 200", resp.StatusCode)
+	}
+	resp.Body.Close()
+
+	close(g.release)
+	wg.Wait()
+	// Slots come back.
+	resp, err = client.Post(base+"/v1/certificates", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("after release: %d, want the backend's 201", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
+
+func TestPassesRequestAndAnswer(t *testing.T) {
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 4})
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/certificates?x=1&y=%2F", strings.NewReader(`{"dob":"1990"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Idempotency-Key", "k-1")
+	req.Host = "portal.example"
+	resp, err := (&http.Client{Timeout: testWait}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Backend") != "yes" || string(body) != "POST /v1/certificates?x=1&y=%2F" {
+		t.Fatalf("answer %d %q %q, want the backend's 201 as sent", resp.StatusCode, resp.Header.Get("X-Backend"), body)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.seen[0]
+	if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("Idempotency-Key") != "k-1" || r.Host != "portal.example" || g.bodies[0] != `{"dob":"1990"}` {
+		t.Errorf("backend saw Authorization %q, Idempotency-Key %q, Host %q, body %q", r.Header.Get("Authorization"), r.Header.Get("Idempotency-Key"), r.Host, g.bodies[0])
+	}
+}
+
+// A client that sends its body slowly, or reads its answer slowly, costs
+// itself a connection, never the portal's one slot.
+func TestSlowClientsDoNotHoldSlots(t *testing.T) {
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 1})
+	addr := strings.TrimPrefix(base, "http://")
+
+	// Half a body, then silence.
+	slowBody, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slowBody.Close()
+	fmt.Fprintf(slowBody, "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"half\":")
+
+	// An answer of 4 MiB nobody reads.
+	slowReader, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slowReader.Close()
+	if tc, ok := slowReader.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4 << 10)
+	}
+	fmt.Fprintf(slowReader, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(slowReader)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("big answer's status line %q, %v", line, err)
+	}
+
+	// Both hold a connection; the one slot is free for others.
+	for i := 0; i < 3; i++ {
+		resp, err := (&http.Client{Timeout: testWait}).Post(base+"/v1/certificates", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("request %d beside two slow clients: %d, want 201", i, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range g.bodies {
+		if strings.Contains(b, "half") {
+			t.Error("the backend got a request whose body had not arrived")
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 1})
+	resp, err := (&http.Client{Timeout: testWait}).Post(base+"/v1/mailout/jobs", "application/json", bytes.NewReader(make([]byte, frontdoor.MaxBodyBytes+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", resp.StatusCode)
+	} else if p := decodeProblem(t, resp); p.Code != "body_too_large" {
+		t.Errorf("oversized body: code %q, want body_too_large", p.Code)
+	}
+	resp.Body.Close()
+
+	// The portal gone: 502 with a code, not a hang or an empty answer.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead, _ := url.Parse("http://" + ln.Addr().String())
+	ln.Close()
+	f, err := frontdoor.New(frontdoor.Config{Backend: dead, MaxInFlight: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/certificates", strings.NewReader("{}")))
+	if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), `"code":"backend_unavailable"`) || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("portal down: %d %s, want 502 backend_unavailable with Retry-After", rec.Code, rec.Body)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	u := func(s string) *url.URL { v, _ := url.Parse(s); return v }
+	for _, tc := range []struct {
+		c    frontdoor.Config
+		want string // "" valid
+	}{
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1}, ""},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 16, MaxQueue: 4, MaxWait: time.Millisecond}, ""},
+		{frontdoor.Config{MaxInFlight: 1}, "backend"},
+		{frontdoor.Config{Backend: u("https://127.0.0.1:1"), MaxInFlight: 1}, "http://"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1")}, "max-in-flight"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: -1}, "max-queue"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: 2}, "max-wait"},
+	} {
+		err := tc.c.Validate()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
