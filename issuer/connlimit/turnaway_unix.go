@@ -4,8 +4,15 @@ package connlimit
 
 import (
 	"net"
+	"sync"
 	"syscall"
 )
+
+// headBufs keeps the read buffers of connections answered on the accept
+// loop: under a storm that is every turned-away connection, and a fresh
+// 8 KiB each would be garbage at the rate of the storm. A buffer whose
+// head is handed on (a probe, a partial request) leaves the pool.
+var headBufs = sync.Pool{New: func() any { b := make([]byte, turnAwayHead); return &b }}
 
 // turnAwayNow answers c on the accept loop itself when its whole request
 // has arrived already (the usual case under a storm: the client sends as
@@ -28,7 +35,8 @@ func turnAwayNow(c net.Conn, msg []byte) (head []byte, st turnState) {
 	if err != nil {
 		return nil, incomplete
 	}
-	buf := make([]byte, turnAwayHead)
+	bp := headBufs.Get().(*[]byte)
+	buf := *bp
 	n := 0
 	// Returning true from the callback makes the read one attempt: it
 	// never parks on the poller.
@@ -36,6 +44,7 @@ func turnAwayNow(c net.Conn, msg []byte) (head []byte, st turnState) {
 		n, _ = syscall.Read(int(fd), buf)
 		return true
 	}); err != nil || n <= 0 {
+		headBufs.Put(bp)
 		return nil, incomplete
 	}
 	head = buf[:n]
@@ -45,6 +54,7 @@ func turnAwayNow(c net.Conn, msg []byte) (head []byte, st turnState) {
 	if isProbe(head) {
 		return head, probe
 	}
+	headBufs.Put(bp) // the head is not needed past here
 	written := 0
 	if err := rc.Write(func(fd uintptr) bool {
 		written, _ = syscall.Write(int(fd), msg)
