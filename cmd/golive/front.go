@@ -17,8 +17,9 @@ func init() { addCommand(newFrontCmd) }
 func newFrontCmd() *cobra.Command {
 	var (
 		listen, backend, logLevel, cpuProfile string
-		c                                     = frontdoor.Config{MaxInFlight: frontdoor.DefaultMaxInFlight, MaxQueue: frontdoor.DefaultMaxQueue, MaxWait: frontdoor.DefaultMaxWait}
-		realtime                              bool
+		c                                     = frontdoor.Config{MaxInFlight: frontdoor.DefaultMaxInFlight, MaxQueue: frontdoor.DefaultMaxQueue, MaxWait: frontdoor.DefaultMaxWait,
+			MaxConnsPerSource: frontdoor.DefaultMaxConnsPerSource}
+		realtime bool
 	)
 	cmd := &cobra.Command{
 		Use:   "front",
@@ -94,6 +95,8 @@ Once listening it prints "golive: front ready at http://HOST:PORT".`,
 	fl.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "requests in the portal at once")
 	fl.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "requests waiting for a slot; the rest are answered 503 at once")
 	fl.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "longest wait in the queue before 503 queue_timeout")
+	fl.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once; over it an idle one is closed, else the new one is answered 503 (0: no bound)")
+	fl.IntVar(&c.MaxConnsPerSource, "max-conns-per-source", c.MaxConnsPerSource, "client connections one IP address may hold (0: no bound); behind a front the portal sees only the front's address")
 	fl.BoolVar(&realtime, "realtime", false, "run under SCHED_FIFO so the front answers first on a shared core (Linux, needs CAP_SYS_NICE)")
 	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")

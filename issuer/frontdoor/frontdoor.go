@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golive-dev/golive/issuer/connlimit"
 	"github.com/golive-dev/golive/issuer/overload"
 	"github.com/golive-dev/golive/issuer/problem"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	// portal's cores busy (its group commit needs a few at once).
 	MaxInFlight, MaxQueue int
 	MaxWait               time.Duration
+	// MaxConnsPerSource and MaxConns bound the clients' connections to
+	// the front (0: no bound), as the portal's http settings of the same
+	// names do when it listens itself: behind a front the portal sees one
+	// source, so the per-source cap has to be here.
+	MaxConnsPerSource, MaxConns int
 }
 
 // Defaults of `golive front`, from the overload benchmark on one core
@@ -58,6 +64,8 @@ const (
 	DefaultMaxInFlight = 16
 	DefaultMaxQueue    = 0
 	DefaultMaxWait     = 5 * time.Millisecond
+	// DefaultMaxConnsPerSource is the hardened portal's own default.
+	DefaultMaxConnsPerSource = 512
 )
 
 // GCPercent is the front's GOGC unless $GOGC is set: its live heap is a
@@ -102,6 +110,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-in-flight %d: want at least 1", c.MaxInFlight)
 	case c.MaxQueue < 0:
 		return fmt.Errorf("max-queue %d: want 0 or more", c.MaxQueue)
+	case c.MaxConnsPerSource < 0 || c.MaxConns < 0:
+		return fmt.Errorf("max-conns %d, max-conns-per-source %d: want 0 (no bound) or more", c.MaxConns, c.MaxConnsPerSource)
 	case c.MaxQueue > 0 && c.MaxWait <= 0:
 		return fmt.Errorf("max-wait %v: want a positive wait when max-queue is %d", c.MaxWait, c.MaxQueue)
 	}
@@ -110,6 +120,7 @@ func (c Config) Validate() error {
 
 // Front is the handler of one front door.
 type Front struct {
+	cfg     Config
 	limiter *overload.Limiter
 	proxy   *httputil.ReverseProxy
 }
@@ -150,7 +161,7 @@ func New(c Config, log *slog.Logger) (*Front, error) {
 	}
 	p.ModifyResponse = holdAnswer
 	l := overload.NewLimiter("front", c.MaxInFlight, c.MaxQueue, c.MaxWait)
-	return &Front{limiter: l, proxy: p}, nil
+	return &Front{cfg: c, limiter: l, proxy: p}, nil
 }
 
 // copyBuffers keeps the proxy's copy buffers (32 KiB each, allocated per
@@ -229,6 +240,10 @@ const shutdownTimeout = 10 * time.Second
 func (f *Front) Serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	srv := &http.Server{Handler: f, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if f.cfg.MaxConnsPerSource > 0 || f.cfg.MaxConns > 0 {
+		cl := connlimit.Wrap(ln, connlimit.Limits{PerSource: f.cfg.MaxConnsPerSource, Total: f.cfg.MaxConns, TurnAway: overload.TurnAwayResponse()})
+		ln, srv.ConnState = cl, cl.ConnState
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

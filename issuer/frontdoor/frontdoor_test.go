@@ -302,10 +302,64 @@ func TestConfigValidate(t *testing.T) {
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1")}, "max-in-flight"},
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: -1}, "max-queue"},
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: 2}, "max-wait"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxConns: -1}, "max-conns"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxConnsPerSource: -1}, "max-conns-per-source"},
 	} {
 		err := tc.c.Validate()
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
+	}
+}
+
+// Behind a front the portal sees one source, so the per-source cap is
+// the front's.
+func TestPerSourceCap(t *testing.T) {
+	base := start(t, newGate(), frontdoor.Config{MaxInFlight: 4, MaxConnsPerSource: 1})
+	addr := strings.TrimPrefix(base, "http://")
+	ask := func(c net.Conn) (string, error) {
+		_ = c.SetDeadline(time.Now().Add(testWait))
+		if _, err := fmt.Fprintf(c, "GET /v1/x HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return "", err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		return resp.Status, nil
+	}
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if st, err := ask(first); err != nil || !strings.HasPrefix(st, "201") {
+		t.Fatalf("first connection: %q %v, want 201", st, err)
+	}
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if st, err := ask(second); err == nil {
+		t.Fatalf("second connection from the same address answered %q, want it closed (cap 1)", st)
+	}
+	first.Close()
+	// Once the first is gone, the address may connect again.
+	var st string
+	for deadline := time.Now().Add(testWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		third, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err = ask(third)
+		third.Close()
+		if err == nil {
+			break
+		}
+	}
+	if !strings.HasPrefix(st, "201") {
+		t.Fatalf("after the first closed: %q, want 201", st)
 	}
 }
