@@ -49,7 +49,9 @@ func TestGateABUsage(t *testing.T) {
 //	GOLIVE_GATE_AB_CALIBRATE=1 go test -run TestGateABCalibrate -v -timeout 4h ./cmd/golive
 //
 // Knobs: _N comparisons each way (20), _PERCENT extra signer CPU (25),
-// _BUDGET per comparison (5m), _ARGS more gate flags (space-separated).
+// _BUDGET per comparison (5m), _ARGS more gate flags (space-separated),
+// _ONLY=regression to run only the A/A+PERCENT comparisons (the 10%
+// rate, once A/A has been measured).
 // Results and the machine's load are logged; docs/gate.md records them.
 func TestGateABCalibrate(t *testing.T) {
 	if os.Getenv("GOLIVE_GATE_AB_CALIBRATE") != "1" {
@@ -81,10 +83,21 @@ func TestGateABCalibrate(t *testing.T) {
 		wall        time.Duration
 		pairs       int
 	}
+	onlySlower := false
+	switch v := os.Getenv("GOLIVE_GATE_AB_CALIBRATE_ONLY"); v {
+	case "":
+	case "regression":
+		onlySlower = true
+	default:
+		t.Fatalf("GOLIVE_GATE_AB_CALIBRATE_ONLY=%q: want regression or nothing", v)
+	}
 	broken := 0
 	var same, slower []result
 	pairsRe := regexp.MustCompile(`\((\d+) pairs`)
 	for i := range 2 * n {
+		if onlySlower && i%2 == 0 {
+			continue
+		}
 		cand, label := base, "A/A"
 		if i%2 == 1 {
 			cand, label = slow, fmt.Sprintf("A/A+%d%%", pct)
@@ -117,6 +130,9 @@ func TestGateABCalibrate(t *testing.T) {
 		}
 	}
 	sum := func(rs []result) (fails int, median, worst time.Duration) {
+		if len(rs) == 0 {
+			return 0, 0, 0
+		}
 		var ws []time.Duration
 		for _, r := range rs {
 			if r.broke {
