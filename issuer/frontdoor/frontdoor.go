@@ -84,6 +84,7 @@ const (
 	bodyReadTimeout   = 30 * time.Second // the whole body, after the head
 	answerTimeout     = 60 * time.Second // writing the answer to the client
 	idleTimeout       = 90 * time.Second
+	maxHeaderBytes    = 32 << 10 // the hardened portal's http.max_header_bytes
 	backendDialTime   = 2 * time.Second
 	// MaxBodyBytes is the largest request body the front admits (the
 	// mail-out's batches are the largest, 8 MiB by default); larger is
@@ -192,7 +193,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					fmt.Sprintf("request body over %d bytes", MaxBodyBytes)))
 				return
 			}
-			// The client stopped sending: nobody is there to answer.
+			// A malformed chunk, a timeout or a client gone: answer
+			// (the write fails harmlessly when nobody reads it), never
+			// the 200 an empty handler would send.
+			problem.Write(w, problem.BadRequest("body_unreadable", "", "could not read request body"))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -238,7 +242,7 @@ const shutdownTimeout = 10 * time.Second
 
 // Serve answers on ln until ctx ends, then stops within shutdownTimeout.
 func (f *Front) Serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if f.cfg.MaxConnsPerSource > 0 || f.cfg.MaxConns > 0 {
 		cl := connlimit.Wrap(ln, connlimit.Limits{PerSource: f.cfg.MaxConnsPerSource, Total: f.cfg.MaxConns, TurnAway: overload.TurnAwayResponse()})

@@ -363,3 +363,73 @@ func TestPerSourceCap(t *testing.T) {
 		t.Fatalf("after the first closed: %q, want 201", st)
 	}
 }
+
+// TestHostileRequests sends malformed and smuggling-shaped requests over
+// a raw connection: each gets an error status (or a closed connection),
+// never a crash, and nothing but whole, well-formed requests reaches the
+// portal.
+func TestHostileRequests(t *testing.T) {
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 2})
+	addr := strings.TrimPrefix(base, "http://")
+	for _, tc := range []struct {
+		name, raw string
+		want      int // 0: the connection may just close
+	}{
+		{"garbage", "\x00\x01\x02 nonsense\r\n\r\n", 400},
+		{"no Host", "POST /v1/certificates HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400},
+		{"bad Content-Length", "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400},
+		{"two Content-Lengths", "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}", 400},
+		// Transfer-Encoding wins (RFC 9112 6.3): an empty body, then a
+		// second request of its own; the front re-frames both, so the
+		// portal cannot read the boundary differently.
+		{"CL and TE", "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v1/second HTTP/1.1\r\nHost: x\r\n\r\n", 201},
+		{"bad chunk size", "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+		{"chunked over the limit", "POST /v1/certificates HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			fmt.Sprintf("%x\r\n", frontdoor.MaxBodyBytes+1) + strings.Repeat("a", frontdoor.MaxBodyBytes+1) + "\r\n0\r\n\r\n", 413},
+		{"header over 32 KiB", "GET /v1/x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", 431},
+		{"unknown version", "GET /v1/x HTTP/9.9\r\nHost: x\r\n\r\n", 505},
+		{"absolute URI elsewhere", "GET http://evil.example/v1/x HTTP/1.1\r\nHost: evil.example\r\n\r\n", 201},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(testWait))
+			go io.WriteString(c, tc.raw) // a refused request may not be read to its end
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				if tc.want != 0 {
+					t.Fatalf("no answer (%v), want %d", err, tc.want)
+				}
+				return
+			}
+			resp.Body.Close()
+			if tc.want != 0 && resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == 0 && resp.StatusCode < 400 {
+				t.Errorf("status %d, want a refusal", resp.StatusCode)
+			}
+		})
+	}
+	// The front still serves, and the portal saw only whole requests, each
+	// as the front framed it.
+	resp, err := (&http.Client{Timeout: testWait}).Get(base + "/v1/after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var got []string
+	for i, r := range g.seen {
+		got = append(got, fmt.Sprintf("%s %s %q", r.Method, r.URL.Path, g.bodies[i]))
+	}
+	want := []string{`POST /v1/certificates ""`, `GET /v1/second ""`, `GET /v1/x ""`, `GET /v1/after ""`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the portal got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
