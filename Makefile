@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMailoutAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./issuer/mailout
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./issuer/booking
 	$(GO) test -run '^$$' -fuzz '^FuzzVendorAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./issuer/vendors
+	$(GO) test -run '^$$' -fuzz '^FuzzFrontRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./issuer/frontdoor
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
