@@ -234,9 +234,6 @@ func holdAnswer(resp *http.Response) error {
 	return nil
 }
 
-// Limiter is the front's admission limiter, for its counters.
-func (f *Front) Limiter() *overload.Limiter { return f.limiter }
-
 // shutdownTimeout bounds a graceful stop: requests in the portal finish.
 const shutdownTimeout = 10 * time.Second
 
