@@ -51,7 +51,7 @@ func TestGateABUsage(t *testing.T) {
 // Knobs: _N comparisons each way (20), _PERCENT extra signer CPU (25),
 // _BUDGET per comparison (5m), _ARGS more gate flags (space-separated),
 // _ONLY=regression to run only the A/A+PERCENT comparisons (the 10%
-// rate, once A/A has been measured).
+// rate, once A/A has been measured), _ONLY=same only the A/A ones.
 // Results and the machine's load are logged; docs/gate.md records them.
 func TestGateABCalibrate(t *testing.T) {
 	if os.Getenv("GOLIVE_GATE_AB_CALIBRATE") != "1" {
@@ -83,19 +83,21 @@ func TestGateABCalibrate(t *testing.T) {
 		wall        time.Duration
 		pairs       int
 	}
-	onlySlower := false
+	onlySlower, onlySame := false, false
 	switch v := os.Getenv("GOLIVE_GATE_AB_CALIBRATE_ONLY"); v {
 	case "":
 	case "regression":
 		onlySlower = true
+	case "same":
+		onlySame = true
 	default:
-		t.Fatalf("GOLIVE_GATE_AB_CALIBRATE_ONLY=%q: want regression or nothing", v)
+		t.Fatalf("GOLIVE_GATE_AB_CALIBRATE_ONLY=%q: want regression, same or nothing", v)
 	}
 	broken := 0
 	var same, slower []result
 	pairsRe := regexp.MustCompile(`\((\d+) pairs`)
 	for i := range 2 * n {
-		if onlySlower && i%2 == 0 {
+		if (onlySlower && i%2 == 0) || (onlySame && i%2 == 1) {
 			continue
 		}
 		cand, label := base, "A/A"
@@ -148,8 +150,16 @@ func TestGateABCalibrate(t *testing.T) {
 	}
 	fa, m1, w1 := sum(same)
 	det, m2, w2 := sum(slower)
-	t.Logf("false alarms (A/A): %d/%d; median %s, longest %s", fa, n, m1.Round(time.Second), w1.Round(time.Second))
-	t.Logf("detections (A/A+%d%%): %d/%d; median %s, longest %s", pct, det, n, m2.Round(time.Second), w2.Round(time.Second))
+	if onlySlower {
+		t.Logf("false alarms (A/A): not run (GOLIVE_GATE_AB_CALIBRATE_ONLY=regression)")
+	} else {
+		t.Logf("false alarms (A/A): %d/%d; median %s, longest %s", fa, n, m1.Round(time.Second), w1.Round(time.Second))
+	}
+	if onlySame {
+		t.Logf("detections (A/A+%d%%): not run (GOLIVE_GATE_AB_CALIBRATE_ONLY=same)", pct)
+	} else {
+		t.Logf("detections (A/A+%d%%): %d/%d; median %s, longest %s", pct, det, n, m2.Round(time.Second), w2.Round(time.Second))
+	}
 	t.Logf("broken comparisons (no verdict, counted in neither): %d", broken)
 }
 
