@@ -48,6 +48,9 @@ type Config struct {
 	// portal's cores busy (its group commit needs a few at once).
 	MaxInFlight, MaxQueue int
 	MaxWait               time.Duration
+	// AnswerTimeout bounds writing one answer to the client, from the
+	// request's arrival (0: DefaultAnswerTimeout).
+	AnswerTimeout time.Duration
 	// MaxConnsPerSource and MaxConns bound the clients' connections to
 	// the front (0: no bound), as the portal's http settings of the same
 	// names do when it listens itself: behind a front the portal sees one
@@ -82,10 +85,11 @@ const GCPercent = 400
 const (
 	readHeaderTimeout = 10 * time.Second
 	bodyReadTimeout   = 30 * time.Second // the whole body, after the head
-	answerTimeout     = 60 * time.Second // writing the answer to the client
-	idleTimeout       = 90 * time.Second
-	maxHeaderBytes    = 32 << 10 // the hardened portal's http.max_header_bytes
-	backendDialTime   = 2 * time.Second
+	// DefaultAnswerTimeout is Config.AnswerTimeout's default.
+	DefaultAnswerTimeout = 60 * time.Second
+	idleTimeout          = 90 * time.Second
+	maxHeaderBytes       = 32 << 10 // the hardened portal's http.max_header_bytes
+	backendDialTime      = 2 * time.Second
 	// MaxBodyBytes is the largest request body the front admits (the
 	// mail-out's batches are the largest, 8 MiB by default); larger is
 	// 413 body_too_large.
@@ -113,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max-queue %d: want 0 or more", c.MaxQueue)
 	case c.MaxConnsPerSource < 0 || c.MaxConns < 0:
 		return fmt.Errorf("max-conns %d, max-conns-per-source %d: want 0 (no bound) or more", c.MaxConns, c.MaxConnsPerSource)
+	case c.AnswerTimeout < 0:
+		return fmt.Errorf("answer timeout %v: want a positive duration, or 0 for %v", c.AnswerTimeout, DefaultAnswerTimeout)
 	case c.MaxQueue > 0 && c.MaxWait <= 0:
 		return fmt.Errorf("max-wait %v: want a positive wait when max-queue is %d", c.MaxWait, c.MaxQueue)
 	}
@@ -130,6 +136,9 @@ type Front struct {
 func New(c Config, log *slog.Logger) (*Front, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("frontdoor: %w", err)
+	}
+	if c.AnswerTimeout == 0 {
+		c.AnswerTimeout = DefaultAnswerTimeout
 	}
 	tr := &http.Transport{
 		DialContext: (&net.Dialer{Timeout: backendDialTime}).DialContext,
@@ -178,11 +187,16 @@ func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
 type releaseKey struct{}
 
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer gets a write deadline, the front's own 503s and the
+	// probes' too (a client that never reads a /metrics answer holds its
+	// goroutine for AnswerTimeout at most); net/http clears it after
+	// each request.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(f.cfg.AnswerTimeout))
 	if r.Method == http.MethodGet && probes[r.URL.Path] {
 		f.proxy.ServeHTTP(w, r)
 		return
 	}
-	rc := http.NewResponseController(w)
 	if r.Body != nil && r.Body != http.NoBody {
 		_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -208,7 +222,6 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release() // a no-op once holdAnswer gave the slot back
-	_ = rc.SetWriteDeadline(time.Now().Add(answerTimeout))
 	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), releaseKey{}, release)))
 }
 

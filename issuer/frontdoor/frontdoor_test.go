@@ -303,6 +303,7 @@ func TestConfigValidate(t *testing.T) {
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: -1}, "max-queue"},
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxQueue: 2}, "max-wait"},
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxConns: -1}, "max-conns"},
+		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, AnswerTimeout: -time.Second}, "answer timeout"},
 		{frontdoor.Config{Backend: u("http://127.0.0.1:1"), MaxInFlight: 1, MaxConnsPerSource: -1}, "max-conns-per-source"},
 	} {
 		err := tc.c.Validate()
@@ -431,5 +432,55 @@ func TestHostileRequests(t *testing.T) {
 	want := []string{`POST /v1/certificates ""`, `GET /v1/second ""`, `GET /v1/x ""`, `GET /v1/after ""`}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the portal got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Each answer has its own write deadline, none on the connection: a kept
+// connection whose last admitted request is older than the answer timeout
+// still gets its 503 and its probe answered.
+func TestKeptConnectionOutlivesAnswerTimeout(t *testing.T) {
+	const answerTimeout = 200 * time.Millisecond
+	g := newGate()
+	base := start(t, g, frontdoor.Config{MaxInFlight: 1, AnswerTimeout: answerTimeout})
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	ask := func(req string) int {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(testWait))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", strings.SplitN(req, "\r\n", 2)[0], err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ask("POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"); code != http.StatusCreated {
+		t.Fatalf("first request: %d, want 201", code)
+	}
+	// The one slot taken by another client, past the first answer's
+	// timeout.
+	go func() {
+		resp, err := (&http.Client{Timeout: testWait}).Get(base + "/slow?n=1")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitEntered(t, g, 1)
+	defer close(g.release)
+	time.Sleep(2 * answerTimeout)
+	if code := ask("POST /v1/certificates HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"); code != http.StatusServiceUnavailable {
+		t.Errorf("turned away on the kept connection: %d, want 503", code)
+	}
+	time.Sleep(2 * answerTimeout)
+	if code := ask("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); code != http.StatusOK {
+		t.Errorf("probe on the kept connection: %d, want 200", code)
 	}
 }
